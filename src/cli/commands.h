@@ -1,0 +1,16 @@
+/*
+ * commands: the subcommands of the `outpost` CLI, one function each.
+ * Contract: each takes the arguments after its own name (argv[0] is the
+ * subcommand name, getopt-ready), the config file path given with -c (may
+ * be NULL when the command does not need one), and returns the process
+ * exit status.  Errors are printed to stderr as "outpost: <cmd>: reason".
+ */
+#ifndef OUTPOST_COMMANDS_H
+#define OUTPOST_COMMANDS_H
+
+int cmd_queue(int argc, char **argv, const char *config_file);
+int cmd_check_config(int argc, char **argv, const char *config_file);
+int cmd_sendmail(int argc, char **argv, const char *config_file);
+int cmd_spf(int argc, char **argv, const char *config_file);
+
+#endif

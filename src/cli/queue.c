@@ -1,0 +1,96 @@
+/*
+ * queue, check-config: the operator's view of the spool and the config.
+ *     outpost queue list|show ID|delete ID|retry ID|flush [--json]
+ *     outpost check-config
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "core/config.h"
+#include "spool/spool_admin.h"
+
+static struct config *load(const char *file)
+{
+	char err[1024];
+	struct config *cf = config_load(file, err, sizeof(err));
+	if (cf == NULL)
+		fprintf(stderr, "outpost: %s\n", err);
+	return cf;
+}
+
+int cmd_check_config(int argc, char **argv, const char *file)
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: outpost [-c FILE] check-config\n");
+		return 2;
+	}
+	struct config *cf = load(file);
+	if (cf == NULL)
+		return 1;
+	printf("%s: ok (%zu listeners, spool %s)\n", file, cf->nlisten, cf->spool);
+	config_free(cf);
+	return 0;
+}
+
+static int queue_usage(void)
+{
+	fprintf(stderr, "usage: outpost [-c FILE] queue list|show ID|delete ID|retry ID|flush [--json]\n");
+	return 2;
+}
+
+/* Runs one queue action; id is NULL for list and flush. */
+static int queue_action(const char *action, const char *id, int json, const char *spool)
+{
+	char err[512] = "";
+	size_t count = 0;
+	int rc;
+	if (strcmp(action, "list") == 0 && id == NULL)
+		rc = spool_admin_list(spool, json, stdout, err, sizeof(err));
+	else if (strcmp(action, "flush") == 0 && id == NULL)
+		rc = spool_admin_flush(spool, &count, err, sizeof(err));
+	else if (strcmp(action, "show") == 0 && id)
+		rc = spool_admin_show(spool, id, json, stdout, err, sizeof(err));
+	else if (strcmp(action, "delete") == 0 && id)
+		rc = spool_admin_delete(spool, id, err, sizeof(err));
+	else if (strcmp(action, "retry") == 0 && id)
+		rc = spool_admin_retry(spool, id, err, sizeof(err));
+	else
+		return queue_usage();
+	if (rc < 0) {
+		fprintf(stderr, "outpost: queue %s: %s\n", action, err);
+		return 1;
+	}
+	if (rc == 1) {
+		fprintf(stderr, "outpost: queue %s: no such message: %s\n", action, id);
+		return 1;
+	}
+	if (strcmp(action, "flush") == 0)
+		printf(json ? "{\"flushed\": %zu}\n" : "%zu messages scheduled for delivery now\n", count);
+	else if (strcmp(action, "delete") == 0 || strcmp(action, "retry") == 0)
+		printf(json ? "{\"id\": \"%s\", \"done\": true}\n" : "%s: done\n", id);
+	return 0;
+}
+
+int cmd_queue(int argc, char **argv, const char *file)
+{
+	const char *args[2] = { NULL, NULL };
+	int json = 0, nargs = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (nargs < 2 && argv[i][0] != '-')
+			args[nargs++] = argv[i];
+		else
+			return queue_usage();
+	}
+	if (nargs == 0)
+		return queue_usage();
+	struct config *cf = load(file);
+	if (cf == NULL)
+		return 1;
+	int rc = queue_action(args[0], args[1], json, cf->spool);
+	config_free(cf);
+	return rc;
+}

@@ -1,0 +1,371 @@
+/*
+ * config: libconfig file -> struct config, with file:line errors.
+ * Every group is checked against its list of known keys first, so a typo
+ * is an error rather than a silently ignored setting.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "xmalloc.h"
+
+struct cfctx {
+	const char *file;
+	char *err;
+	size_t errlen;
+	int failed;
+};
+
+static int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!cx->failed)
+		snprintf(cx->err, cx->errlen, "%s:%d: %s", cx->file,
+			 s ? config_setting_source_line(s) : 0, msg);
+	cx->failed = 1;
+	return -1;
+}
+
+static long long parse_unit_number(const char *s, const char *const *units,
+				   const long long *mult, size_t nunits)
+{
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end - s > 18)
+		return -1;
+	for (size_t i = 0; i < nunits; i++) {
+		if (strcmp(end, units[i]) == 0) {
+			if (v > (unsigned long long)(LLONG_MAX / mult[i]))
+				return -1;
+			return (long long)v * mult[i];
+		}
+	}
+	return -1;
+}
+
+long long config_parse_duration(const char *s)
+{
+	static const char *const units[] = { "s", "m", "h", "d" };
+	static const long long mult[] = { 1, 60, 3600, 86400 };
+	return parse_unit_number(s, units, mult, 4);
+}
+
+long long config_parse_size(const char *s)
+{
+	static const char *const units[] = { "", "K", "M", "G" };
+	static const long long mult[] = { 1, 1024, 1024 * 1024, 1024LL * 1024 * 1024 };
+	return parse_unit_number(s, units, mult, 4);
+}
+
+/* Fails on the first member of group g whose name is not in known. */
+static int check_keys(struct cfctx *cx, const config_setting_t *g, const char *const *known)
+{
+	int n = config_setting_length(g);
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(m);
+		size_t k;
+		for (k = 0; known[k]; k++)
+			if (name && strcmp(name, known[k]) == 0)
+				break;
+		if (known[k] == NULL)
+			return cf_error(cx, m, "unknown setting \"%s\"", name ? name : "?");
+	}
+	return 0;
+}
+
+/* Copies a string member (NULL when absent); errors when of another type. */
+static char *get_string(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return def ? xstrdup(def) : NULL;
+	const char *v = config_setting_get_string(s);
+	if (v == NULL) {
+		cf_error(cx, s, "%s: expected a string", key);
+		return NULL;
+	}
+	if (*v == '\0') {
+		cf_error(cx, s, "%s: must not be empty", key);
+		return NULL;
+	}
+	return xstrdup(v);
+}
+
+static void get_uint(struct cfctx *cx, const config_setting_t *g, const char *key,
+		     unsigned *out, unsigned min, unsigned max)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_INT) {
+		cf_error(cx, s, "%s: expected an integer", key);
+		return;
+	}
+	int v = config_setting_get_int(s);
+	if (v < 0 || (unsigned)v < min || (unsigned)v > max) {
+		cf_error(cx, s, "%s: %d is out of range %u..%u", key, v, min, max);
+		return;
+	}
+	*out = (unsigned)v;
+}
+
+/* A string with a unit, parsed by parse(); bounds in the parsed unit. */
+static void get_unit(struct cfctx *cx, const config_setting_t *g, const char *key,
+		     long long (*parse)(const char *), long long min, long long max, uint64_t *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return;
+	const char *v = config_setting_get_string(s);
+	long long n = v ? parse(v) : -1;
+	if (n < 0) {
+		cf_error(cx, s, "%s: expected a string such as %s", key,
+			 parse == config_parse_duration ? "\"30s\", \"5m\", \"1h\"" : "\"512K\", \"25M\"");
+		return;
+	}
+	if (n < min || n > max) {
+		cf_error(cx, s, "%s: \"%s\" is out of range", key, v);
+		return;
+	}
+	*out = (uint64_t)n;
+}
+
+static void get_duration(struct cfctx *cx, const config_setting_t *g, const char *key, unsigned *out)
+{
+	uint64_t v = *out;
+	get_unit(cx, g, key, config_parse_duration, 1, 7 * 86400, &v);
+	*out = (unsigned)v;
+}
+
+static int parse_enum(struct cfctx *cx, const config_setting_t *g, const char *key,
+		      const char *const *names, int def)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return def;
+	const char *v = config_setting_get_string(s);
+	for (int i = 0; v && names[i]; i++)
+		if (strcmp(v, names[i]) == 0)
+			return i;
+	char allowed[256] = "";
+	for (int i = 0; names[i]; i++) {
+		strncat(allowed, i ? ", \"" : "\"", sizeof(allowed) - strlen(allowed) - 1);
+		strncat(allowed, names[i], sizeof(allowed) - strlen(allowed) - 1);
+		strncat(allowed, "\"", sizeof(allowed) - strlen(allowed) - 1);
+	}
+	cf_error(cx, s, "%s: expected one of %s", key, allowed);
+	return def;
+}
+
+static void load_listen(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	static const char *const known[] = { "address", "tls", "auth", NULL };
+	static const char *const tls_names[] = { "none", "starttls", "implicit", NULL };
+	static const char *const auth_names[] = { "optional", "required", "none", NULL };
+	if (!config_setting_is_list(l) && !config_setting_is_array(l)) {
+		cf_error(cx, l, "listen: expected a list ( { address = \"127.0.0.1:25\"; }, ... )");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->listen = xcalloc((size_t)n, sizeof(*cf->listen));
+	for (int i = 0; i < n && !cx->failed; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct listen_conf *lc = &cf->listen[cf->nlisten++];
+		if (!config_setting_is_group(g)) {
+			cf_error(cx, g, "listen: each entry must be a group { address = ...; }");
+			return;
+		}
+		if (check_keys(cx, g, known) < 0)
+			return;
+		lc->line = config_setting_source_line(g);
+		lc->address = get_string(cx, g, "address", NULL);
+		if (lc->address == NULL) {
+			cf_error(cx, g, "listen: address is required");
+			return;
+		}
+		if (hostport_split(lc->address, lc->host, sizeof(lc->host), lc->port, sizeof(lc->port)) < 0) {
+			cf_error(cx, g, "listen: address \"%s\" is not host:port", lc->address);
+			return;
+		}
+		lc->tls = (enum listen_tls)parse_enum(cx, g, "tls", tls_names, LISTEN_TLS_NONE);
+		lc->auth = (enum listen_auth)parse_enum(cx, g, "auth", auth_names, LISTEN_AUTH_OPTIONAL);
+	}
+}
+
+static void load_networks(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	if (!config_setting_is_array(l) && !config_setting_is_list(l)) {
+		cf_error(cx, l, "client_networks: expected a list of strings [ \"127.0.0.0/8\" ]");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->client_networks = xcalloc((size_t)n, sizeof(struct netmask));
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(l, i);
+		if (v == NULL || netmask_parse(v, &cf->client_networks[i]) < 0) {
+			cf_error(cx, l, "client_networks: \"%s\" is not an address or network",
+				 v ? v : "(not a string)");
+			return;
+		}
+		cf->nclient_networks++;
+	}
+}
+
+static void load_tls(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "cert", "key", NULL };
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "tls: expected { cert = \"...\"; key = \"...\"; }");
+		return;
+	}
+	cf->tls_cert = get_string(cx, g, "cert", NULL);
+	cf->tls_key = get_string(cx, g, "key", NULL);
+	if (!cx->failed && (cf->tls_cert == NULL || cf->tls_key == NULL))
+		cf_error(cx, g, "tls: both cert and key are required");
+}
+
+static void load_inbound(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "max_message_size", "max_recipients", "max_sessions",
+		"max_sessions_per_ip", "max_errors", "idle_timeout", "session_timeout", NULL };
+	struct inbound_conf *ic = &cf->inbound;
+	if (!config_setting_is_group(g)) {
+		cf_error(cx, g, "inbound: expected a group { ... }");
+		return;
+	}
+	if (check_keys(cx, g, known) < 0)
+		return;
+	get_unit(cx, g, "max_message_size", config_parse_size, 1024, 1LL << 30, &ic->max_message_size);
+	get_uint(cx, g, "max_recipients", &ic->max_recipients, 1, 100000);
+	get_uint(cx, g, "max_sessions", &ic->max_sessions, 1, 100000);
+	get_uint(cx, g, "max_sessions_per_ip", &ic->max_sessions_per_ip, 1, 100000);
+	get_uint(cx, g, "max_errors", &ic->max_errors, 1, 1000);
+	get_duration(cx, g, "idle_timeout", &ic->idle_timeout);
+	get_duration(cx, g, "session_timeout", &ic->session_timeout);
+}
+
+static int resolver_valid(const char *r)
+{
+	if (strcmp(r, "system") == 0)
+		return 1;
+	const char *at = strchr(r, '@');
+	struct netmask m;
+	char ip[64];
+	if (at == NULL || (size_t)(at - r) >= sizeof(ip))
+		return 0;
+	memcpy(ip, r, (size_t)(at - r));
+	ip[at - r] = '\0';
+	int port = atoi(at + 1);
+	return netmask_parse(ip, &m) == 0 && strchr(ip, '/') == NULL && port > 0 && port < 65536 &&
+	       strspn(at + 1, "0123456789") == strlen(at + 1);
+}
+
+static void set_defaults(struct config *cf)
+{
+	cf->inbound.max_message_size = 25 * 1024 * 1024;
+	cf->inbound.max_recipients = 1000;
+	cf->inbound.max_sessions = 500;
+	cf->inbound.max_sessions_per_ip = 100;
+	cf->inbound.max_errors = 10;
+	cf->inbound.idle_timeout = 300;
+	cf->inbound.session_timeout = 1800;
+}
+
+static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	static const char *const known[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
+		"listen", "client_networks", "users", "tls", "inbound", NULL };
+	const config_setting_t *s;
+	if (check_keys(cx, root, known) < 0)
+		return;
+	char host[256] = "localhost";
+	if (gethostname(host, sizeof(host) - 1) < 0)
+		strcpy(host, "localhost");
+	cf->hostname = get_string(cx, root, "hostname", host);
+	cf->spool = get_string(cx, root, "spool", "./spool");
+	cf->resolver = get_string(cx, root, "resolver", "system");
+	cf->users = get_string(cx, root, "users", NULL);
+	cf->socket = get_string(cx, root, "socket", NULL);
+	if (cf->socket == NULL && cf->spool)
+		cf->socket = xasprintf("%s/outpost.sock", cf->spool);
+	get_unit(cx, root, "spool_max_size", config_parse_size, 1024 * 1024, 1LL << 50, &cf->spool_max_size);
+	if (cf->resolver && !resolver_valid(cf->resolver))
+		cf_error(cx, config_setting_get_member(root, "resolver"),
+			 "resolver: expected \"system\" or \"IP@PORT\", got \"%s\"", cf->resolver);
+	if ((s = config_setting_get_member(root, "listen")) != NULL)
+		load_listen(cx, cf, s);
+	if ((s = config_setting_get_member(root, "client_networks")) != NULL)
+		load_networks(cx, cf, s);
+	if ((s = config_setting_get_member(root, "tls")) != NULL)
+		load_tls(cx, cf, s);
+	if ((s = config_setting_get_member(root, "inbound")) != NULL)
+		load_inbound(cx, cf, s);
+	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
+		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
+			cf_error(cx, config_setting_get_member(root, "listen"),
+				 "listen %s: tls = starttls/implicit needs tls = { cert; key; }",
+				 cf->listen[i].address);
+}
+
+struct config *config_load(const char *file, char *err, size_t errlen)
+{
+	config_t lc;
+	struct cfctx cx = { file, err, errlen, 0 };
+	config_init(&lc);
+	if (config_read_file(&lc, file) != CONFIG_TRUE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : file,
+				 config_error_line(&lc), config_error_text(&lc));
+		config_destroy(&lc);
+		return NULL;
+	}
+	struct config *cf = xcalloc(1, sizeof(*cf));
+	cf->file = xstrdup(file);
+	set_defaults(cf);
+	load_root(&cx, cf, config_root_setting(&lc));
+	config_destroy(&lc);
+	if (cx.failed) {
+		config_free(cf);
+		return NULL;
+	}
+	return cf;
+}
+
+void config_free(struct config *cf)
+{
+	if (cf == NULL)
+		return;
+	for (size_t i = 0; i < cf->nlisten; i++)
+		free(cf->listen[i].address);
+	free(cf->listen);
+	free(cf->client_networks);
+	free(cf->file);
+	free(cf->hostname);
+	free(cf->spool);
+	free(cf->socket);
+	free(cf->resolver);
+	free(cf->users);
+	free(cf->tls_cert);
+	free(cf->tls_key);
+	free(cf);
+}

@@ -1,0 +1,121 @@
+/* log: key=value event lines to stderr or syslog; see log.h. */
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <sys/time.h>
+
+static const char *log_prog = "outpost";
+static enum log_dest log_dest = LOG_DEST_STDERR;
+static int log_debug;
+
+void log_init(const char *progname, enum log_dest dest)
+{
+	log_prog = progname;
+	log_dest = dest;
+	if (dest == LOG_DEST_SYSLOG)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+void log_set_debug(int on)
+{
+	log_debug = on;
+}
+
+int log_debug_enabled(void)
+{
+	return log_debug;
+}
+
+static void log_emit(int prio, const char *level, const char *fmt, va_list ap)
+{
+	char line[4096];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		strcpy(line, "event=log_format_error");
+	else if ((size_t)n >= sizeof(line))
+		memcpy(line + sizeof(line) - 5, " ...", 5); /* marks truncation */
+	if (log_dest == LOG_DEST_SYSLOG) {
+		syslog(prio, "level=%s %s", level, line);
+		return;
+	}
+	struct timeval tv;
+	struct tm tm;
+	char ts[32];
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s level=%s %s\n", ts, (long)tv.tv_usec / 1000,
+		log_prog, level, line);
+}
+
+#define LOG_BODY(prio, level)              \
+	do {                               \
+		va_list ap;                \
+		va_start(ap, fmt);         \
+		log_emit(prio, level, fmt, ap); \
+		va_end(ap);                \
+	} while (0)
+
+void msg_debug(const char *fmt, ...)
+{
+	if (log_debug)
+		LOG_BODY(LOG_DEBUG, "debug");
+}
+
+void msg_info(const char *fmt, ...)
+{
+	LOG_BODY(LOG_INFO, "info");
+}
+
+void msg_warn(const char *fmt, ...)
+{
+	LOG_BODY(LOG_WARNING, "warn");
+}
+
+void msg_fatal(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, "fatal");
+	exit(1);
+}
+
+void msg_panic(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, "panic");
+	abort();
+}
+
+const char *log_quote(char *out, unsigned long outlen, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	int need_quotes = (*s == '\0') || strpbrk(s, " \t\"=") != NULL;
+	unsigned long o = 0;
+	if (outlen < 8) {
+		if (outlen)
+			out[0] = '\0';
+		return out;
+	}
+	if (need_quotes)
+		out[o++] = '"';
+	for (; *s && o + 6 < outlen; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if (need_quotes)
+		out[o++] = '"';
+	out[o] = '\0';
+	return out;
+}

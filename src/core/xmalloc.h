@@ -1,0 +1,17 @@
+/*
+ * xmalloc: allocation that never returns NULL.
+ * Contract: every function either returns usable memory or aborts the
+ * process with a message; callers never check for NULL.
+ */
+#ifndef OUTPOST_XMALLOC_H
+#define OUTPOST_XMALLOC_H
+#include <stddef.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

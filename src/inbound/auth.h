@@ -1,0 +1,40 @@
+/*
+ * auth: the users file and the SASL PLAIN/LOGIN decoding (RFC 4954, 4616).
+ *
+ * Users file, one user per line ("#" starts a comment):
+ *     name:crypt-hash:domain[,domain...]
+ * the hash as mkpasswd(1) makes it (yescrypt "$y$" or SHA-512 "$6$"), the
+ * domains those the user may send as ("*" for any).
+ *
+ * Contract: users_load() returns the table or NULL with "FILE:LINE:
+ * reason" in err; it refuses a file others can read.  users_verify() is
+ * CPU-heavy (crypt) and thread-safe: call it off the event loop.  The
+ * decoders take untrusted base64 and never read or write out of bounds.
+ */
+#ifndef OUTPOST_AUTH_H
+#define OUTPOST_AUTH_H
+#include <stddef.h>
+
+struct users;
+struct user;
+
+struct users *users_load(const char *file, char *err, size_t errlen);
+void users_free(struct users *u);
+const struct user *users_find(const struct users *u, const char *name);
+/* 1 when password matches the user's hash; constant work for unknown users. */
+int users_verify(const struct users *u, const char *name, const char *password);
+/* 1 when user may send mail as domain (case-insensitive). */
+int user_owns_domain(const struct user *user, const char *domain);
+const char *user_name(const struct user *user);
+
+/* Decodes base64 (RFC 4648, padding required) into out (NUL-terminated);
+ * returns the decoded length or -1. */
+long base64_decode(const char *in, size_t inlen, char *out, size_t outlen);
+void base64_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen);
+
+/* Splits a decoded PLAIN message authzid\0authcid\0passwd.  The
+ * authorisation id must be empty or equal to authcid.  Returns 0 or -1. */
+int sasl_plain_split(const char *msg, size_t len, char *user, size_t userlen,
+		     char *pass, size_t passlen);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * smtp_server: the inbound ESMTP server (RFC 5321 with PIPELINING, SIZE,
+ * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS, AUTH PLAIN/LOGIN).
+ *
+ * Contract: smtpd_new() opens every configured listener plus the local
+ * submission socket and serves them on base until smtpd_shutdown().
+ * A message is answered "250 2.0.0 queued as ID" only after the spool
+ * has committed it; every other outcome gets a reply with an enhanced
+ * status code.  Relaying is allowed only to authenticated users and to
+ * client_networks (and the local socket); everyone else gets 554 5.7.1.
+ * smtpd_shutdown() stops listening, lets transactions in flight finish,
+ * closes idle sessions with 421 and calls done() once none is left.
+ */
+#ifndef OUTPOST_SMTP_SERVER_H
+#define OUTPOST_SMTP_SERVER_H
+#include <stddef.h>
+
+struct event_base;
+struct config;
+struct spool;
+struct smtpd;
+
+struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
+			char *err, size_t errlen);
+void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
+void smtpd_free(struct smtpd *sd);
+
+#endif

@@ -1,0 +1,204 @@
+/*
+ * smtpd: listeners for the inbound SMTP server and session accounting.
+ * Opens every `listen` address and the local submission socket (used by
+ * `outpost sendmail`), applies the session caps before a session starts,
+ * and owns the TLS context and the users table.  See smtp_server.h.
+ */
+#include <errno.h>
+#include <event2/listener.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/netaddr.h"
+#include "core/worker.h"
+#include "core/xmalloc.h"
+#include "inbound/auth.h"
+#include "inbound/smtp_server.h"
+#include "inbound/smtpd_int.h"
+
+static const struct listen_conf local_listener = {
+	.address = "local", .host = "local", .port = "", .tls = LISTEN_TLS_NONE,
+	.auth = LISTEN_AUTH_NONE, .line = 0,
+};
+
+/* Refuses a connection over the session caps with 421, written directly. */
+static void refuse(evutil_socket_t fd, const char *addr, const char *why, const char *text)
+{
+	msg_info("event=connect_refused client=%s reason=\"%s\"", addr, why);
+	ssize_t n = write(fd, text, strlen(text));
+	(void)n;
+	evutil_closesocket(fd);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+		      void *arg)
+{
+	struct smtpd *sd = arg;
+	const struct config *cf = sd->cf;
+	int local = sa->sa_family == AF_UNIX;
+	const struct listen_conf *lc = local ? &local_listener : NULL;
+	char addr[64];
+	(void)salen;
+	for (size_t i = 0; lc == NULL && i < sd->nlisteners; i++)
+		if (sd->listeners[i] == l)
+			lc = &cf->listen[i];
+	sockaddr_ntop(sa, addr, sizeof(addr));
+	evutil_make_socket_nonblocking(fd);
+	if (sd->shutting_down)
+		return refuse(fd, addr, "shutting down", "421 4.3.2 Service shutting down\r\n");
+	if (sd->nsessions >= cf->inbound.max_sessions)
+		return refuse(fd, addr, "max_sessions", "421 4.7.0 Too many connections, try again later\r\n");
+	if (!local && smtpd_sessions_from(sd, sa) >= cf->inbound.max_sessions_per_ip)
+		return refuse(fd, addr, "max_sessions_per_ip",
+			      "421 4.7.0 Too many connections from your address, try again later\r\n");
+	smtp_session_start(sd, lc, fd, sa, local);
+}
+
+static struct evconnlistener *listen_tcp(struct smtpd *sd, const struct listen_conf *lc, char *err,
+					 size_t errlen)
+{
+	struct addrinfo hints = { 0 }, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	int rc = getaddrinfo(lc->host, lc->port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "listen %s: %s", lc->address, gai_strerror(rc));
+		return NULL;
+	}
+	struct evconnlistener *l = evconnlistener_new_bind(sd->base, on_accept, sd,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 512,
+		res->ai_addr, (int)res->ai_addrlen);
+	if (l == NULL)
+		snprintf(err, errlen, "listen %s: %s", lc->address, strerror(errno));
+	freeaddrinfo(res);
+	return l;
+}
+
+/* The local submission socket: any local user may submit, as with sendmail(8). */
+static struct evconnlistener *listen_local(struct smtpd *sd, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket %s: path too long", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	unlink(path);
+	struct evconnlistener *l = evconnlistener_new_bind(sd->base, on_accept, sd,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, (struct sockaddr *)&sun, sizeof(sun));
+	if (l == NULL) {
+		snprintf(err, errlen, "socket %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	chmod(path, 0666);
+	return l;
+}
+
+static SSL_CTX *tls_context(const struct config *cf, char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL) {
+		snprintf(err, errlen, "TLS: cannot create context");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cf->tls_cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, cf->tls_key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		char e[256];
+		ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+		snprintf(err, errlen, "TLS: cannot load %s / %s: %s", cf->tls_cert, cf->tls_key, e);
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
+			char *err, size_t errlen)
+{
+	struct smtpd *sd = xcalloc(1, sizeof(*sd));
+	sd->base = base;
+	sd->cf = cf;
+	sd->spool = spool;
+	if (cf->tls_cert && (sd->ssl_ctx = tls_context(cf, err, errlen)) == NULL)
+		goto fail;
+	if (cf->users && (sd->users = users_load(cf->users, err, errlen)) == NULL)
+		goto fail;
+	sd->workers = worker_pool_new(base, 2);
+	sd->listeners = xcalloc(cf->nlisten + 1, sizeof(*sd->listeners));
+	for (size_t i = 0; i < cf->nlisten; i++) {
+		if ((sd->listeners[i] = listen_tcp(sd, &cf->listen[i], err, errlen)) == NULL)
+			goto fail;
+		sd->nlisteners++;
+		msg_info("event=listen address=%s tls=%s", cf->listen[i].address,
+			 cf->listen[i].tls == LISTEN_TLS_NONE ? "none"
+			 : cf->listen[i].tls == LISTEN_TLS_STARTTLS ? "starttls" : "implicit");
+	}
+	if ((sd->listeners[cf->nlisten] = listen_local(sd, cf->socket, err, errlen)) == NULL)
+		goto fail;
+	sd->nlisteners++;
+	msg_info("event=listen address=%s", cf->socket);
+	return sd;
+fail:
+	smtpd_free(sd);
+	return NULL;
+}
+
+static void close_listeners(struct smtpd *sd)
+{
+	for (size_t i = 0; i < sd->nlisteners; i++)
+		evconnlistener_free(sd->listeners[i]);
+	if (sd->nlisteners > sd->cf->nlisten)
+		unlink(sd->cf->socket);
+	sd->nlisteners = 0;
+}
+
+void smtpd_session_gone(struct smtpd *sd)
+{
+	sd->nsessions--;
+	if (sd->shutting_down && sd->nsessions == 0 && sd->shutdown_done) {
+		void (*done)(void *) = sd->shutdown_done;
+		sd->shutdown_done = NULL;
+		done(sd->shutdown_arg);
+	}
+}
+
+void smtpd_shutdown(struct smtpd *sd, void (*done)(void *), void *arg)
+{
+	sd->shutting_down = 1;
+	sd->shutdown_done = done;
+	sd->shutdown_arg = arg;
+	close_listeners(sd);
+	msg_info("event=shutdown sessions=%u", sd->nsessions);
+	if (sd->nsessions == 0) {
+		sd->shutdown_done = NULL;
+		done(arg);
+		return;
+	}
+	smtp_session_shutdown_all(sd);
+}
+
+void smtpd_free(struct smtpd *sd)
+{
+	if (sd == NULL)
+		return;
+	close_listeners(sd);
+	smtp_session_free_all(sd);
+	worker_pool_free(sd->workers);
+	free(sd->listeners);
+	users_free(sd->users);
+	if (sd->ssl_ctx)
+		SSL_CTX_free(sd->ssl_ctx);
+	free(sd);
+}

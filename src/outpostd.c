@@ -1,0 +1,108 @@
+/*
+ * outpostd: the daemon.  Loads the config, opens the spool (which starts
+ * the storage thread), serves SMTP on one libevent loop, and on SIGTERM or
+ * SIGINT stops accepting, lets transactions in flight finish, drains the
+ * spool and exits 0.
+ *
+ *     outpostd -c FILE [-f] [-d]
+ *         -f  stay in the foreground and log to stderr
+ *         -d  debug logging
+ */
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "inbound/smtp_server.h"
+#include "spool/spool.h"
+
+#define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
+
+struct daemon {
+	struct event_base *base;
+	struct config *cf;
+	struct spool *spool;
+	struct smtpd *smtpd;
+	int stopping;
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: outpostd -c FILE [-f] [-d]\n");
+	exit(2);
+}
+
+static void sessions_done(void *arg)
+{
+	struct daemon *d = arg;
+	event_base_loopexit(d->base, NULL);
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct timeval grace = { SHUTDOWN_GRACE, 0 };
+	(void)what;
+	if (d->stopping++) {
+		msg_info("event=signal signal=%d action=exit_now", (int)sig);
+		event_base_loopexit(d->base, NULL);
+		return;
+	}
+	msg_info("event=signal signal=%d action=shutdown", (int)sig);
+	event_base_loopexit(d->base, &grace);
+	smtpd_shutdown(d->smtpd, sessions_done, d);
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL;
+	int foreground = 0, ch;
+	char err[1024];
+	struct daemon d = { 0 };
+
+	while ((ch = getopt(argc, argv, "c:fd")) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'd': log_set_debug(1); break;
+		default: usage();
+		}
+	}
+	if (file == NULL || optind != argc)
+		usage();
+	log_init("outpostd", foreground ? LOG_DEST_STDERR : LOG_DEST_SYSLOG);
+	if ((d.cf = config_load(file, err, sizeof(err))) == NULL)
+		msg_fatal("event=config_error error=\"%s\"", err);
+	if (!foreground && daemon(1, 0) < 0)
+		msg_fatal("event=daemon_error");
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	if ((d.base = event_base_new()) == NULL)
+		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
+	if ((d.spool = spool_open(d.cf->spool, d.cf->spool_max_size, d.base, err, sizeof(err))) == NULL)
+		msg_fatal("event=spool_error error=\"%s\"", err);
+	if ((d.smtpd = smtpd_new(d.base, d.cf, d.spool, err, sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
+	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
+	evsignal_add(sigterm, NULL);
+	evsignal_add(sigint, NULL);
+	msg_info("event=started version=%s pid=%ld spool=%s", "0.1.0", (long)getpid(), d.cf->spool);
+
+	event_base_dispatch(d.base);
+
+	smtpd_free(d.smtpd);
+	spool_close(d.spool);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(d.base);
+	msg_info("event=stopped");
+	config_free(d.cf);
+	return 0;
+}
