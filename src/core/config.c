@@ -325,30 +325,47 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 				 cf->listen[i].address);
 }
 
-struct config *config_load(const char *file, char *err, size_t errlen)
+/* Builds the config from a parsed libconfig tree, or reports its syntax error. */
+static struct config *config_from(config_t *lc, int read_ok, const char *name, char *err, size_t errlen)
 {
-	config_t lc;
-	struct cfctx cx = { file, err, errlen, 0 };
-	config_init(&lc);
-	if (config_read_file(&lc, file) != CONFIG_TRUE) {
-		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
-			snprintf(err, errlen, "%s: cannot read: %s", file, strerror(errno));
+	struct cfctx cx = { name, err, errlen, 0 };
+	if (!read_ok) {
+		if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno));
 		else
-			snprintf(err, errlen, "%s:%d: %s", config_error_file(&lc) ? config_error_file(&lc) : file,
-				 config_error_line(&lc), config_error_text(&lc));
-		config_destroy(&lc);
+			snprintf(err, errlen, "%s:%d: %s", name, config_error_line(lc), config_error_text(lc));
+		config_destroy(lc);
 		return NULL;
 	}
 	struct config *cf = xcalloc(1, sizeof(*cf));
-	cf->file = xstrdup(file);
+	cf->file = xstrdup(name);
 	set_defaults(cf);
-	load_root(&cx, cf, config_root_setting(&lc));
-	config_destroy(&lc);
+	load_root(&cx, cf, config_root_setting(lc));
+	config_destroy(lc);
 	if (cx.failed) {
 		config_free(cf);
 		return NULL;
 	}
 	return cf;
+}
+
+struct config *config_load(const char *file, char *err, size_t errlen)
+{
+	config_t lc;
+	config_init(&lc);
+	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, file, err, errlen);
+}
+
+struct config *config_parse(const char *text, const char *name, char *err, size_t errlen)
+{
+	config_t lc;
+	if (strstr(text, "@include") != NULL) {
+		/* it would read files the text names */
+		snprintf(err, errlen, "%s: @include is not allowed here", name);
+		return NULL;
+	}
+	config_init(&lc);
+	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, name, err, errlen);
 }
 
 void config_free(struct config *cf)

@@ -51,6 +51,8 @@ struct config {
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);
+/* The same from text in memory; name is used in error messages. */
+struct config *config_parse(const char *text, const char *name, char *err, size_t errlen);
 void config_free(struct config *cf);
 
 /* "30s", "5m", "2h", "5d" -> seconds; -1 when malformed or overflowing. */
