@@ -524,6 +524,10 @@ static void test_close_drains_pending_requests(void **state)
 	for (int i = 0; i < 100; i++)
 		free(calls[i]);
 	assert_int_equal(count_messages(fx), 100);
+	/* the admin side reads them with no daemon running */
+	json_t *j = admin_json(fx, NULL);
+	assert_int_equal(json_array_size(j), 100);
+	json_decref(j);
 	/* and a reopened spool keeps them */
 	open_spool(fx, 0);
 	assert_int_equal(count_messages(fx), 100);

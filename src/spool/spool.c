@@ -1,0 +1,690 @@
+/*
+ * spool: the durable queue in DIR/queue.db; see spool.h.
+ *
+ * Contract: one storage thread owns the writing connection.  spool_commit()
+ * queues a request under a mutex; the thread takes every waiting request at
+ * once, inserts them all in one BEGIN IMMEDIATE ... COMMIT (WAL,
+ * synchronous=FULL, so COMMIT returns only after fsync), and only then hands
+ * the requests back to the loop thread (done-list + event_active()), which
+ * runs the callbacks.  A failed group is rolled back and each request is
+ * retried alone.  The loop thread never touches the database.
+ */
+#include "spool.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "xmalloc.h"
+
+#define SPOOL_BUSY_MS 5000
+#define SPOOL_WAL_LIMIT (64 * 1024 * 1024)   /* truncate the WAL back to this */
+#define SPOOL_REASON_LEN 160
+
+struct spool_req {
+	struct spool_msg *msg;   /* freed by the storage thread after its txn */
+	spool_commit_cb *cb;
+	void *arg;
+	int detached;            /* loop thread only */
+	int ok;                  /* set by the storage thread before hand-back */
+	char reason[SPOOL_REASON_LEN];
+	struct spool_req *next;
+};
+
+struct spool {
+	sqlite3 *db;             /* storage thread only, once it runs */
+	sqlite3_stmt *ins_msg;
+	sqlite3_stmt *ins_rcpt;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct spool_req *todo, **todo_tail;   /* under mu */
+	struct spool_req *done, **done_tail;   /* under mu */
+	struct event *done_ev;
+	pthread_t thread;
+	int stopping;                          /* under mu */
+	struct spool_stats stats;              /* under mu */
+};
+
+/* Schema migrations: spool_migrations[v] takes user_version v to v + 1. */
+static const char *const spool_migrations[] = {
+	"CREATE TABLE messages ("
+	" id TEXT PRIMARY KEY NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" client_addr TEXT,"
+	" client_helo TEXT,"
+	" auth_user TEXT,"
+	" size INTEGER NOT NULL,"
+	" smtputf8 INTEGER NOT NULL DEFAULT 0,"
+	" body_8bit INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL,"
+	" next_attempt INTEGER NOT NULL,"
+	" body BLOB NOT NULL);"    /* last, so reading the envelope skips it */
+	"CREATE INDEX messages_next_attempt ON messages(next_attempt);"
+	"CREATE TABLE recipients ("
+	" msg_id TEXT NOT NULL,"
+	" position INTEGER NOT NULL,"
+	" address TEXT NOT NULL,"
+	" state TEXT NOT NULL DEFAULT 'queued'"
+	"  CHECK (state IN ('queued','delivered','bounced','deferred')),"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" last_reply TEXT,"
+	" last_attempt INTEGER,"
+	" next_attempt INTEGER NOT NULL,"
+	" PRIMARY KEY (msg_id, position)) WITHOUT ROWID;"
+	"CREATE INDEX recipients_next_attempt ON recipients(next_attempt);"
+	"CREATE TABLE attempts ("
+	" id INTEGER PRIMARY KEY,"
+	" msg_id TEXT NOT NULL,"
+	" recipient TEXT NOT NULL,"
+	" time INTEGER NOT NULL,"
+	" route TEXT,"
+	" remote_host TEXT,"
+	" remote_ip TEXT,"
+	" tls TEXT,"
+	" reply TEXT,"
+	" result TEXT NOT NULL);"
+	"CREATE INDEX attempts_msg_id ON attempts(msg_id, time);",
+};
+
+_Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
+	       "one migration per schema version");
+
+static const char spool_sql_ins_msg[] =
+	"INSERT INTO messages (id, sender, client_addr, client_helo, auth_user, size,"
+	" smtputf8, body_8bit, created, next_attempt, body)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+static const char spool_sql_ins_rcpt[] =
+	"INSERT INTO recipients (msg_id, position, address, next_attempt)"
+	" VALUES (?1, ?2, ?3, ?4)";
+
+/* Error text for the caller; a truncated reason is still a reason, so it
+ * is marked with "..." rather than treated as a failure. */
+static void spool_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void spool_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		err[0] = '\0';
+	else if ((size_t)n >= errlen && errlen > 4)
+		memcpy(err + errlen - 4, "...", 4);
+}
+
+static int spool_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
+{
+	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		spool_seterr(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+	return rc;
+}
+
+/* Runs a one-row PRAGMA (or query) and returns its first column as int64. */
+static int spool_query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out,
+			   char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	if (rc != SQLITE_OK)
+		spool_seterr(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_finalize(st);   /* its code repeats the step error handled above */
+	return rc;
+}
+
+/* Creates the spool directory (mode 0700) if it is missing. */
+static int spool_mkdir(const char *dir, char *err, size_t errlen)
+{
+	struct stat st;
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		spool_seterr(err, errlen, "cannot create spool %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		spool_seterr(err, errlen, "spool %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_mode & 077)
+		msg_warn("event=spool_permissions dir=%s mode=%03o reason=\"readable by others\"",
+			 dir, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
+static int spool_set_wal(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+	int rc = sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		const unsigned char *mode = sqlite3_column_text(st, 0);
+		ok = mode != NULL && strcmp((const char *)mode, "wal") == 0;
+	}
+	if (!ok)
+		spool_seterr(err, errlen, "cannot set journal_mode=WAL: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);   /* errors already reported through ok */
+	return ok ? 0 : -1;
+}
+
+/* journal_mode=WAL, synchronous=FULL (NORMAL is not durable), busy timeout
+ * for the admin CLI's short write transactions. */
+static int spool_pragmas(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_int64 sync = -1, lim = 0;
+	char sql[64];
+	if (sqlite3_busy_timeout(db, SPOOL_BUSY_MS) != SQLITE_OK) {
+		spool_seterr(err, errlen, "busy_timeout: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if (spool_set_wal(db, err, errlen) != 0)
+		return -1;
+	if (spool_exec(db, "PRAGMA synchronous=FULL", err, errlen) != SQLITE_OK ||
+	    spool_query_int(db, "PRAGMA synchronous", &sync, err, errlen) != SQLITE_OK)
+		return -1;
+	if (sync < 2) {
+		spool_seterr(err, errlen, "synchronous=FULL did not take (got %lld)", (long long)sync);
+		return -1;
+	}
+	int n = snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%d", SPOOL_WAL_LIMIT);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		msg_panic("event=spool_bug reason=\"pragma text truncated\"");
+	return spool_query_int(db, sql, &lim, err, errlen) == SQLITE_OK ? 0 : -1;
+}
+
+/* Brings the schema to SPOOL_SCHEMA_VERSION, one transaction for all steps. */
+static int spool_migrate(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_int64 v = 0;
+	char sql[64];
+	if (spool_exec(db, "BEGIN IMMEDIATE", err, errlen) != SQLITE_OK)
+		return -1;
+	if (spool_query_int(db, "PRAGMA user_version", &v, err, errlen) != SQLITE_OK)
+		goto fail;
+	if (v > SPOOL_SCHEMA_VERSION || v < 0) {
+		spool_seterr(err, errlen, "spool schema version %lld is newer than this program (%d)",
+			     (long long)v, SPOOL_SCHEMA_VERSION);
+		goto fail;
+	}
+	for (; v < SPOOL_SCHEMA_VERSION; v++) {
+		if (spool_exec(db, spool_migrations[v], err, errlen) != SQLITE_OK)
+			goto fail;
+		int n = snprintf(sql, sizeof(sql), "PRAGMA user_version=%lld", (long long)v + 1);
+		if (n < 0 || (size_t)n >= sizeof(sql))
+			msg_panic("event=spool_bug reason=\"pragma text truncated\"");
+		if (spool_exec(db, sql, err, errlen) != SQLITE_OK)
+			goto fail;
+	}
+	if (spool_exec(db, "COMMIT", err, errlen) == SQLITE_OK)
+		return 0;
+fail:
+	if (!sqlite3_get_autocommit(db) &&
+	    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		msg_warn("event=spool_error reason=\"rollback failed\"");
+	return -1;
+}
+
+/* max_size > 0 becomes max_page_count, so inserts fail with SQLITE_FULL. */
+static int spool_cap(sqlite3 *db, uint64_t max_size, char *err, size_t errlen)
+{
+	sqlite3_int64 page = 0, got = 0;
+	char sql[64];
+	if (max_size == 0)
+		return 0;
+	if (spool_query_int(db, "PRAGMA page_size", &page, err, errlen) != SQLITE_OK)
+		return -1;
+	uint64_t pages = page > 0 ? max_size / (uint64_t)page : 0;
+	if (pages == 0)
+		pages = 1;
+	if (pages > 0xfffffffeu)
+		pages = 0xfffffffeu;
+	int n = snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu", (unsigned long long)pages);
+	if (n < 0 || (size_t)n >= sizeof(sql))
+		msg_panic("event=spool_bug reason=\"pragma text truncated\"");
+	if (spool_query_int(db, sql, &got, err, errlen) != SQLITE_OK)
+		return -1;
+	if ((uint64_t)got != pages)
+		msg_warn("event=spool_full_at_open max_pages=%llu pages=%lld",
+			 (unsigned long long)pages, (long long)got);
+	return 0;
+}
+
+static int spool_prepare(struct spool *sp, char *err, size_t errlen)
+{
+	int rc = sqlite3_prepare_v3(sp->db, spool_sql_ins_msg, -1, SQLITE_PREPARE_PERSISTENT,
+				    &sp->ins_msg, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v3(sp->db, spool_sql_ins_rcpt, -1, SQLITE_PREPARE_PERSISTENT,
+					&sp->ins_rcpt, NULL);
+	if (rc != SQLITE_OK)
+		spool_seterr(err, errlen, "prepare: %s", sqlite3_errmsg(sp->db));
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
+			 char *err, size_t errlen)
+{
+	char path[4096];
+	sqlite3_int64 count = 0;
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		spool_seterr(err, errlen, "spool path too long: %s", dir);
+		return -1;
+	}
+	int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		spool_seterr(err, errlen, "cannot open %s: %s", path,
+			     sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
+		return -1;
+	}
+	if (spool_pragmas(sp->db, err, errlen) != 0 || spool_migrate(sp->db, err, errlen) != 0 ||
+	    spool_cap(sp->db, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
+	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK)
+		return -1;
+	msg_info("event=spool_open dir=%s messages=%lld schema=%d max_size=%llu", dir,
+		 (long long)count, SPOOL_SCHEMA_VERSION, (unsigned long long)max_size);
+	return 0;
+}
+
+/* --- storage thread ------------------------------------------------------ */
+
+static int spool_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static int spool_step_done(sqlite3_stmt *st, int rc)
+{
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+	}
+	/* reset returns the step's error again, which rc already holds;
+	 * clear_bindings always returns SQLITE_OK. */
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return rc;
+}
+
+static int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
+{
+	sqlite3_stmt *st = sp->ins_msg;
+	int rc = spool_bind_text(st, 1, m->id);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 2, m->sender ? m->sender : "");
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 3, m->client_addr);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, m->client_helo);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 5, m->auth_user);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, (sqlite3_int64)m->body_len);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 7, m->smtputf8 != 0);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 8, m->body_8bit != 0);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 9, (sqlite3_int64)m->created);
+	if (rc == SQLITE_OK)
+		rc = m->body_len ? sqlite3_bind_blob64(st, 10, m->body, m->body_len, SQLITE_STATIC)
+				 : sqlite3_bind_zeroblob(st, 10, 0);
+	return spool_step_done(st, rc);
+}
+
+static int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m)
+{
+	sqlite3_stmt *st = sp->ins_rcpt;
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < m->nrcpts && rc == SQLITE_OK; i++) {
+		rc = spool_bind_text(st, 1, m->id);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)i);
+		if (rc == SQLITE_OK)
+			rc = spool_bind_text(st, 3, m->rcpts[i] ? m->rcpts[i] : "");
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)m->created);
+		rc = spool_step_done(st, rc);
+	}
+	return rc;
+}
+
+static void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
+{
+	if ((rc & 0xff) == SQLITE_FULL)
+		spool_seterr(reason, len, "spool full");
+	else
+		spool_seterr(reason, len, "spool error: %s", sqlite3_errmsg(sp->db));
+}
+
+/* One transaction for the n requests starting at r.  On failure the reason
+ * goes to reason, the transaction is rolled back, and *began tells whether
+ * BEGIN itself succeeded (if not, no message was at fault). */
+static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
+		     int *began)
+{
+	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	*began = rc == SQLITE_OK;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, r = r->next) {
+		rc = spool_insert_msg(sp, r->msg);
+		if (rc == SQLITE_OK)
+			rc = spool_insert_rcpts(sp, r->msg);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return SQLITE_OK;
+	spool_reason(sp, rc, reason, len);
+	if (!sqlite3_get_autocommit(sp->db) &&
+	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		msg_warn("event=spool_error reason=\"rollback failed\"");
+	return rc;
+}
+
+static void spool_log_result(const struct spool_req *r)
+{
+	char qf[1024], qr[2 * SPOOL_REASON_LEN], from[600];
+	const struct spool_msg *m = r->msg;
+	int n = snprintf(from, sizeof(from), "<%s>", m->sender ? m->sender : "");
+	if (n < 0 || (size_t)n >= sizeof(from))
+		memcpy(from + sizeof(from) - 5, "...>", 5);   /* the log line only */
+	log_quote(qf, sizeof(qf), from);
+	if (r->ok)
+		msg_info("event=queued qid=%s from=%s nrcpt=%zu size=%zu", m->id, qf,
+			 m->nrcpts, m->body_len);
+	else
+		msg_warn("event=spool_refused qid=%s from=%s nrcpt=%zu size=%zu reason=%s", m->id,
+			 qf, m->nrcpts, m->body_len, log_quote(qr, sizeof(qr), r->reason));
+}
+
+static double spool_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The group failed: each request is retried alone, so that one bad message
+ * fails only itself.  When BEGIN fails (the database is locked or cannot
+ * be written), nobody is at fault and the rest share the reason instead of
+ * each waiting out the busy timeout again. */
+static size_t spool_store_alone(struct spool *sp, struct spool_req *batch, size_t *commits)
+{
+	const char *shared = NULL;
+	size_t ok = 0;
+	int began;
+	for (struct spool_req *r = batch; r; r = r->next) {
+		if (shared) {
+			memcpy(r->reason, shared, sizeof(r->reason));
+			continue;
+		}
+		r->ok = spool_txn(sp, r, 1, r->reason, sizeof(r->reason), &began) == SQLITE_OK;
+		if (!began)
+			shared = r->reason;
+		ok += (size_t)r->ok;
+	}
+	*commits = ok;
+	return ok;
+}
+
+/* Stores a batch of n requests; returns how many were committed and sets
+ * each request's ok/reason.  Frees every message. */
+static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, size_t *commits)
+{
+	struct timespec t0;
+	char reason[SPOOL_REASON_LEN], q[2 * SPOOL_REASON_LEN];
+	size_t ok = 0;
+	int began;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	*commits = 0;
+	if (spool_txn(sp, batch, n, reason, sizeof(reason), &began) == SQLITE_OK) {
+		for (struct spool_req *r = batch; r; r = r->next)
+			r->ok = 1;
+		ok = n;
+		*commits = 1;
+	} else if (n == 1 || !began) {
+		for (struct spool_req *r = batch; r; r = r->next)
+			memcpy(r->reason, reason, sizeof(r->reason));
+	} else {
+		msg_debug("event=spool_group_failed group=%zu reason=%s", n,
+			  log_quote(q, sizeof(q), reason));
+		ok = spool_store_alone(sp, batch, commits);
+	}
+	msg_debug("event=spool_commit group=%zu ok=%zu failed=%zu ms=%.3f", n, ok, n - ok,
+		  spool_ms_since(&t0));
+	for (struct spool_req *r = batch; r; r = r->next) {
+		spool_log_result(r);
+		spool_msg_free(r->msg);
+		r->msg = NULL;
+	}
+	return ok;
+}
+
+static void spool_account(struct spool *sp, size_t n, size_t ok, size_t commits)
+{
+	struct spool_stats *s = &sp->stats;
+	s->groups++;
+	s->commits += commits;
+	s->committed += ok;
+	s->failed += n - ok;
+	if (ok < n || commits > 1)
+		s->retried++;
+	if (n > s->max_group)
+		s->max_group = n;
+}
+
+static void *spool_main(void *p)
+{
+	struct spool *sp = p;
+	pthread_mutex_lock(&sp->mu);
+	for (;;) {
+		while (sp->todo == NULL && !sp->stopping)
+			pthread_cond_wait(&sp->cv, &sp->mu);
+		if (sp->todo == NULL)
+			break;
+		struct spool_req *batch = sp->todo, **tail = sp->todo_tail;
+		sp->todo = NULL;
+		sp->todo_tail = &sp->todo;
+		pthread_mutex_unlock(&sp->mu);
+		size_t n = 0, commits = 0;
+		for (struct spool_req *r = batch; r; r = r->next)
+			n++;
+		size_t ok = spool_store(sp, batch, n, &commits);
+		pthread_mutex_lock(&sp->mu);
+		spool_account(sp, n, ok, commits);
+		*sp->done_tail = batch;
+		sp->done_tail = tail;
+		event_active(sp->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&sp->mu);
+	return NULL;
+}
+
+/* --- loop thread --------------------------------------------------------- */
+
+static void spool_finish(struct spool *sp, int call)
+{
+	pthread_mutex_lock(&sp->mu);
+	struct spool_req *r = sp->done;
+	sp->done = NULL;
+	sp->done_tail = &sp->done;
+	pthread_mutex_unlock(&sp->mu);
+	while (r) {
+		struct spool_req *next = r->next;
+		if (call && !r->detached && r->cb)
+			r->cb(r->arg, r->ok, r->ok ? "" : r->reason);
+		free(r);
+		r = next;
+	}
+}
+
+static void spool_on_done(evutil_socket_t fd, short what, void *p)
+{
+	(void)fd;
+	(void)what;
+	spool_finish(p, 1);
+}
+
+static void spool_free_db(struct spool *sp)
+{
+	/* finalize returns the last step error, already reported */
+	sqlite3_finalize(sp->ins_msg);
+	sqlite3_finalize(sp->ins_rcpt);
+	if (sp->db && sqlite3_close(sp->db) != SQLITE_OK)
+		msg_warn("event=spool_error reason=\"close failed\" detail=\"%s\"",
+			 sqlite3_errmsg(sp->db));
+}
+
+struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *base,
+			 char *err, size_t errlen)
+{
+	if (base == NULL || dir == NULL || sqlite3_threadsafe() == 0) {
+		spool_seterr(err, errlen, "spool_open: no event base, dir or thread-safe sqlite");
+		return NULL;
+	}
+	if (spool_mkdir(dir, err, errlen) != 0)
+		return NULL;
+	struct spool *sp = xcalloc(1, sizeof(*sp));
+	if (spool_db_open(sp, dir, max_size, err, errlen) != 0) {
+		spool_free_db(sp);
+		free(sp);
+		return NULL;
+	}
+	sp->todo_tail = &sp->todo;
+	sp->done_tail = &sp->done;
+	sp->done_ev = event_new(base, -1, 0, spool_on_done, sp);
+	if (sp->done_ev == NULL)
+		msg_fatal("event=spool_error reason=\"event_new failed\"");
+	pthread_mutex_init(&sp->mu, NULL);
+	pthread_cond_init(&sp->cv, NULL);
+	if (pthread_create(&sp->thread, NULL, spool_main, sp) != 0)
+		msg_fatal("event=spool_error reason=\"pthread_create failed\"");
+	return sp;
+}
+
+void spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	pthread_mutex_lock(&sp->mu);
+	sp->stopping = 1;
+	pthread_cond_broadcast(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+	pthread_join(sp->thread, NULL);
+	spool_finish(sp, 0);
+	event_free(sp->done_ev);
+	spool_free_db(sp);
+	pthread_mutex_destroy(&sp->mu);
+	pthread_cond_destroy(&sp->cv);
+	free(sp);
+}
+
+struct spool_req *spool_commit(struct spool *sp, struct spool_msg *msg, spool_commit_cb *cb,
+			       void *arg)
+{
+	struct spool_req *r = xcalloc(1, sizeof(*r));
+	if (msg->id[0] == '\0')
+		spool_id_new(msg->id);
+	if (msg->created == 0)
+		msg->created = time(NULL);
+	r->msg = msg;
+	r->cb = cb;
+	r->arg = arg;
+	pthread_mutex_lock(&sp->mu);
+	if (sp->stopping)
+		msg_panic("event=spool_bug qid=%s reason=\"commit after close\"", msg->id);
+	*sp->todo_tail = r;
+	sp->todo_tail = &r->next;
+	pthread_cond_signal(&sp->cv);
+	pthread_mutex_unlock(&sp->mu);
+	return r;
+}
+
+void spool_req_detach(struct spool_req *req)
+{
+	if (req)
+		req->detached = 1;
+}
+
+void spool_msg_free(struct spool_msg *msg)
+{
+	if (msg == NULL)
+		return;
+	for (size_t i = 0; i < msg->nrcpts; i++)
+		free(msg->rcpts[i]);
+	free(msg->rcpts);
+	free(msg->sender);
+	free(msg->client_addr);
+	free(msg->client_helo);
+	free(msg->auth_user);
+	free(msg->body);
+	free(msg);
+}
+
+void spool_stats(struct spool *sp, struct spool_stats *st)
+{
+	pthread_mutex_lock(&sp->mu);
+	*st = sp->stats;
+	pthread_mutex_unlock(&sp->mu);
+}
+
+/* --- queue ids ----------------------------------------------------------- */
+
+/* Crockford's base 32: a subset of [0-9A-Z] in ASCII order, so ids sort. */
+static const char spool_b32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+static pthread_mutex_t spool_id_mu = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t spool_id_last;
+
+static unsigned spool_id_random(uint64_t seed)
+{
+	uint16_t r;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) == (ssize_t)sizeof(r))
+		return r;
+	seed ^= (uint64_t)getpid() * 0x9E3779B97F4A7C15ull;   /* no entropy yet */
+	return (unsigned)(seed ^ (seed >> 29) ^ (seed >> 47));
+}
+
+/* 13 characters of (microseconds << 10 | counter), strictly increasing in
+ * this process, then 3 random characters against other processes. */
+void spool_id_new(char out[SPOOL_ID_LEN + 1])
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t v = us << 10;
+	pthread_mutex_lock(&spool_id_mu);
+	if (v <= spool_id_last)
+		v = spool_id_last + 1;
+	spool_id_last = v;
+	pthread_mutex_unlock(&spool_id_mu);
+	unsigned rnd = spool_id_random(v);
+	for (int i = 12; i >= 0; i--, v >>= 5)
+		out[i] = spool_b32[v & 31];
+	for (int i = 15; i >= 13; i--, rnd >>= 5)
+		out[i] = spool_b32[rnd & 31];
+	out[SPOOL_ID_LEN] = '\0';
+}

@@ -1,0 +1,98 @@
+"""Nothing acknowledged is lost: kill -9 under load, and a full spool."""
+import re
+import smtplib
+import socket
+import sqlite3
+import threading
+
+from conftest import RawClient, message, session
+
+QID = re.compile(rb"queued as ([0-9A-Z]{16})")
+
+
+def client(port, n, acked, errors, stop):
+    """Sends n messages over one connection (re-connecting after a failure),
+    recording each queue id the moment its 250 arrives."""
+    sent = 0
+    while sent < n and not stop.is_set():
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(b"EHLO load.test\r\n")
+            while not f.readline().startswith(b"250 "):
+                pass
+            while sent < n:
+                body = message("load %d" % sent, "x" * 3000 + "\r\n").encode()
+                s.sendall(b"MAIL FROM:<load@example.com>\r\nRCPT TO:<sink@example.net>\r\nDATA\r\n")
+                for _ in range(3):
+                    f.readline()
+                s.sendall(body + b".\r\n")
+                line = f.readline()
+                m = QID.search(line)
+                if not m:
+                    raise OSError("no 250: %r" % line)
+                acked.append(m.group(1).decode())
+                sent += 1
+        except OSError as e:
+            errors.append(str(e))
+            if stop.is_set():
+                return
+
+
+def spool_ids(d):
+    db = sqlite3.connect(str(d.spool / "queue.db"))
+    return {r[0] for r in db.execute("select id from messages")}
+
+
+def test_kill9_during_load_loses_nothing_acknowledged(make_daemon):
+    d = make_daemon()
+    acked, errors, stop = [], [], threading.Event()
+    threads = [threading.Thread(target=client, args=(d.port, 100, acked, errors, stop)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    while len(acked) < 700 and any(t.is_alive() for t in threads):
+        threading.Event().wait(0.01)
+    d.kill9()
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(acked) >= 700
+    d.start()
+    present = {m["id"] for m in d.queue()}
+    missing = set(acked) - present
+    assert not missing, "%d acknowledged messages lost after kill -9" % len(missing)
+    # and the restarted daemon takes the rest of the 2,000
+    acked2, errors2 = [], []
+    rest = [threading.Thread(target=client, args=(d.port, (2000 - len(present)) // 20 + 1, acked2, errors2,
+                                                    threading.Event())) for _ in range(20)]
+    for t in rest:
+        t.start()
+    for t in rest:
+        t.join(timeout=120)
+    assert not errors2
+    assert set(acked) | set(acked2) <= {m["id"] for m in d.queue()}
+    assert len(d.queue()) >= 2000
+
+
+def test_full_spool_refuses_with_452_and_keeps_what_it_had(make_daemon):
+    d = make_daemon(['spool_max_size = "1M";'])
+    big = "y" * 998 + "\r\n"
+    accepted, refused = [], None
+    c = session(d.port)
+    for i in range(40):
+        c.expect(250, "MAIL FROM:<a@example.com>")
+        c.expect(250, "RCPT TO:<b@example.net>")
+        c.expect(354, "DATA")
+        c.send(message("fill %d" % i, big * 60) + ".\r\n")
+        code, lines = c.reply()
+        if code == 250:
+            accepted.append(lines[0].split()[-1])
+            continue
+        refused = lines[0]
+        break
+    assert refused is not None and refused.startswith("452 4.3.1"), refused
+    assert accepted
+    c.expect(250, "NOOP")  # the session is still usable
+    assert set(accepted) <= {m["id"] for m in d.queue()}
+    assert "event=queue_failed" in d.log_text()

@@ -1,0 +1,73 @@
+"""`outpost sendmail` and the same binary invoked as `sendmail`, as PHP, cron and friends call it."""
+import os
+import subprocess
+
+from conftest import BIN
+
+
+def run_sendmail(daemon, args, text, argv0=None, env_config=False):
+    env = dict(os.environ)
+    if argv0:
+        link = daemon.dir / "sendmail"
+        if not link.exists():
+            link.symlink_to(BIN / "outpost")
+        env["OUTPOST_CONFIG"] = str(daemon.conf)
+        cmd = [str(link)] + args
+    else:
+        cmd = [str(BIN / "outpost"), "-c", str(daemon.conf), "sendmail"] + args
+    return subprocess.run(cmd, input=text, capture_output=True, text=True, env=env, timeout=30)
+
+
+PHP_MAIL = ("To: customer@example.net\nCc: \"Sales, EU\" <sales@example.org>\n"
+            "Bcc: audit@example.com\nSubject: Order 42\n\nThanks for your order.\n.\nstill body\n")
+
+
+def test_php_mail_style_t_i(daemon):
+    r = run_sendmail(daemon, ["-t", "-i", "-f", "shop@example.com"], PHP_MAIL)
+    assert r.returncode == 0, r.stderr
+    q = daemon.queue()
+    assert len(q) == 1
+    assert q[0]["sender"] == "shop@example.com"
+    assert sorted(x["address"] for x in q[0]["recipients"]) == [
+        "audit@example.com", "customer@example.net", "sales@example.org"]
+    shown = daemon.cli("queue", "show", q[0]["id"]).stdout
+    assert "Bcc:" not in shown and "audit@example.com" not in shown.split("Subject")[0].split("To:")[1]
+    assert "From: shop@example.com" in shown
+
+
+def test_invoked_as_sendmail_with_cron_flags(daemon):
+    r = run_sendmail(daemon, ["-FCronDaemon", "-i", "-B8BITMIME", "-oem", "root"],
+                     "Subject: cron job\n\noutput\n", argv0="sendmail")
+    assert r.returncode == 0, r.stderr
+    q = daemon.queue()
+    assert [x["address"] for x in q[0]["recipients"]] == ["root@relay.test"]
+    shown = daemon.cli("queue", "show", q[0]["id"]).stdout
+    assert 'From: "CronDaemon" <' in shown
+
+
+def test_lone_dot_ends_input_without_i(daemon):
+    r = run_sendmail(daemon, ["user@example.net"], "Subject: dot\n\nbefore\n.\nafter\n")
+    assert r.returncode == 0, r.stderr
+    import sqlite3
+    body = sqlite3.connect(str(daemon.spool / "queue.db")).execute("select body from messages").fetchone()[0]
+    body = bytes(body).decode()
+    assert body.endswith("\r\nbefore\r\n") and "after" not in body
+
+
+def test_daemon_down_is_a_clear_failure(daemon):
+    daemon.stop()
+    r = run_sendmail(daemon, ["user@example.net"], "Subject: x\n\nx\n")
+    assert r.returncode == 75
+    assert "cannot reach outpostd" in r.stderr
+
+
+def test_refused_recipient_fails_with_the_reply(daemon):
+    r = run_sendmail(daemon, ["user@example.net."], "Subject: x\n\nx\n")
+    assert r.returncode == 69
+    assert "553 5.1.2" in r.stderr
+    assert daemon.queue() == []
+
+
+def test_no_recipients_is_a_usage_error(daemon):
+    r = run_sendmail(daemon, [], "Subject: x\n\nx\n")
+    assert r.returncode == 64 and "no recipients" in r.stderr
