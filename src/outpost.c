@@ -22,7 +22,7 @@ static const struct {
 	{ "queue", cmd_queue, "queue list|show ID|delete ID|retry ID|flush [--json]" },
 	{ "sendmail", cmd_sendmail, "sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]" },
 	{ "check-config", cmd_check_config, "check-config" },
-	/* spf: added with src/cli/spf_cmd.c */
+	{ "spf", cmd_spf, "spf check --ip IP --mail-from ADDR [--helo NAME] [--resolver IP@PORT]" },
 };
 
 static int usage(void)

@@ -77,6 +77,8 @@ struct smtp_session {
 	unsigned errors, messages;
 	time_t started;
 	struct event *lifetime_ev;
+	struct event *close_ev;      /* waits for TLS output to reach the socket */
+	int close_polls;
 	/* discarding the rest of an over-long command line */
 	int skip_line;
 	/* AUTH exchange */
@@ -100,6 +102,7 @@ struct smtp_session {
 
 static void session_read(struct smtp_session *s);
 static void session_free(struct smtp_session *s);
+static void session_watch(struct smtp_session *s);
 
 static void smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
@@ -297,6 +300,7 @@ static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 		return session_close(s, NULL);
 	}
 	s->bev = tb;
+	session_watch(s);
 	s->helo[0] = '\0';
 	s->esmtp = 0;
 	smtp_enter_state(s, SMTP_S_TLS);
@@ -662,12 +666,36 @@ static void on_read(struct bufferevent *bev, void *arg)
 	session_read(arg);
 }
 
+static void on_close_poll(evutil_socket_t fd, short what, void *arg);
+
+/* A TLS filter hands its output to the socket's bufferevent; freeing before
+ * that drains would lose the last reply, so wait for it (at most 2 s). */
+static int tls_output_pending(struct smtp_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+	if (under == NULL || evbuffer_get_length(bufferevent_get_output(under)) == 0 || s->close_polls++ >= 200)
+		return 0;
+	struct timeval tick = { 0, 10000 };
+	if (s->close_ev == NULL)
+		s->close_ev = evtimer_new(s->sd->base, on_close_poll, s);
+	evtimer_add(s->close_ev, &tick);
+	return 1;
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 	(void)bev;
-	if (s->state == SMTP_S_CLOSING)
+	if (s->state == SMTP_S_CLOSING && !tls_output_pending(s))
 		session_free(s);
+}
+
+static void on_close_poll(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)fd;
+	(void)what;
+	on_write(s->bev, s);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -723,6 +751,8 @@ static void session_free(struct smtp_session *s)
 	transaction_reset(s);
 	if (s->lifetime_ev)
 		event_free(s->lifetime_ev);
+	if (s->close_ev)
+		event_free(s->close_ev);
 	bufferevent_free(s->bev);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -764,6 +794,15 @@ unsigned smtpd_sessions_from(const struct smtpd *sd, const struct sockaddr *sa)
 	return n;
 }
 
+/* Callbacks and the idle timeout on the session's (possibly new TLS) bufferevent. */
+static void session_watch(struct smtp_session *s)
+{
+	struct timeval idle = { (time_t)s->sd->cf->inbound.idle_timeout, 0 };
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	bufferevent_set_timeouts(s->bev, &idle, NULL);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
 static unsigned long session_ids;
 
 void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_socket_t fd,
@@ -799,11 +838,8 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 		sd->sessions->prev = s;
 	sd->sessions = s;
 	sd->nsessions++;
-	struct timeval idle = { (time_t)cf->inbound.idle_timeout, 0 };
 	struct timeval life = { (time_t)cf->inbound.session_timeout, 0 };
-	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_set_timeouts(s->bev, &idle, NULL);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	session_watch(s);
 	s->lifetime_ev = evtimer_new(sd->base, on_lifetime, s);
 	evtimer_add(s->lifetime_ev, &life);
 	msg_info("event=connect session=%lu client=%s listener=%s trusted=%s", s->id, s->addr, lc->address,
