@@ -7,7 +7,7 @@ PKGS="
   libevent-dev libssl-dev libunbound-dev libsqlite3-dev libconfig-dev
   libopendkim-dev libjansson-dev libcmocka-dev libcrypt-dev
   clang libclang-rt-14-dev
-  openssl sqlite3 whois swaks
+  openssl sqlite3 whois swaks iproute2
   python3 python3-pytest python3-aiosmtpd python3-dnslib python3-yaml
 "
 missing=""

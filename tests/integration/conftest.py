@@ -25,17 +25,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_port(host, port, proc, timeout=20.0):
+def wait_started(log, proc, timeout=20.0):
+    """Waits for the daemon's event=started line (no probe connection, which
+    would count against the session caps some tests measure)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError("outpostd exited with %s" % proc.returncode)
-        try:
-            with socket.create_connection((host, port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("outpostd did not listen on %s:%d" % (host, port))
+            raise RuntimeError("outpostd exited with %s:\n%s" % (proc.returncode, log.read_text()[-3000:]))
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if text.count("event=started") > getattr(proc, "starts_before", 0):
+            return
+        time.sleep(0.02)
+    raise RuntimeError("outpostd did not start")
 
 
 @pytest.fixture(scope="session")
@@ -91,10 +92,11 @@ class Daemon:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         args = [str(BIN / "outpostd"), "-f", "-c", str(self.conf)] + (["-d"] if debug else [])
+        before = self.log_text().count("event=started") if self.log.exists() else 0
         self.logf = open(self.log, "ab")
         self.proc = subprocess.Popen(args, stdout=self.logf, stderr=self.logf, env=env)
-        first = next(iter(self.ports))
-        wait_port(self.hosts[first], self.ports[first], self.proc)
+        self.proc.starts_before = before
+        wait_started(self.log, self.proc)
         return self
 
     def stop(self):

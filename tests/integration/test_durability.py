@@ -13,8 +13,8 @@ QID = re.compile(rb"queued as ([0-9A-Z]{16})")
 def client(port, n, acked, errors, stop):
     """Sends n messages over one connection (re-connecting after a failure),
     recording each queue id the moment its 250 arrives."""
-    sent = 0
-    while sent < n and not stop.is_set():
+    sent = failures = 0
+    while sent < n and not stop.is_set() and failures < 50:
         try:
             s = socket.create_connection(("127.0.0.1", port), timeout=10)
             f = s.makefile("rb")
@@ -23,7 +23,7 @@ def client(port, n, acked, errors, stop):
             while not f.readline().startswith(b"250 "):
                 pass
             while sent < n:
-                body = message("load %d" % sent, "x" * 3000 + "\r\n").encode()
+                body = message("load %d" % sent, ("x" * 74 + "\r\n") * 40).encode()
                 s.sendall(b"MAIL FROM:<load@example.com>\r\nRCPT TO:<sink@example.net>\r\nDATA\r\n")
                 for _ in range(3):
                     f.readline()
@@ -35,6 +35,7 @@ def client(port, n, acked, errors, stop):
                 acked.append(m.group(1).decode())
                 sent += 1
         except OSError as e:
+            failures += 1
             errors.append(str(e))
             if stop.is_set():
                 return
