@@ -19,6 +19,8 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "delivery/scheduler.h"
+#include "dns/resolver.h"
 #include "inbound/smtp_server.h"
 #include "spool/spool.h"
 
@@ -29,7 +31,11 @@ struct daemon {
 	struct config *cf;
 	struct spool *spool;
 	struct smtpd *smtpd;
-	int stopping;
+	struct resolver *resolver;
+	SSL_CTX *client_ctx;
+	struct scheduler *sched;
+	int stopping, pending;    /* parts still stopping: sessions, deliveries */
+	struct event *grace;      /* ends the wait for them */
 };
 
 static void usage(void)
@@ -38,9 +44,20 @@ static void usage(void)
 	exit(2);
 }
 
-static void sessions_done(void *arg)
+/* Called once by each part (sessions, deliveries) when it has stopped. */
+static void part_stopped(void *arg)
 {
 	struct daemon *d = arg;
+	if (--d->pending == 0)
+		event_base_loopexit(d->base, NULL);
+}
+
+static void on_grace_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	(void)fd;
+	(void)what;
+	msg_warn("event=shutdown_forced pending=%d", d->pending);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -55,8 +72,22 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	msg_info("event=signal signal=%d action=shutdown", (int)sig);
-	event_base_loopexit(d->base, &grace);
-	smtpd_shutdown(d->smtpd, sessions_done, d);
+	evtimer_add(d->grace, &grace);
+	d->pending = 2;
+	smtpd_shutdown(d->smtpd, part_stopped, d);
+	scheduler_shutdown(d->sched, part_stopped, d);
+}
+
+/* For outbound TLS: the system's trust store, TLS 1.2 or later. */
+static SSL_CTX *client_tls_context(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL)
+		msg_fatal("event=startup_error reason=\"cannot create the TLS client context\"");
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+		msg_warn("event=tls_warning reason=\"no system CA store: certificates will not verify\"");
+	return ctx;
 }
 
 int main(int argc, char **argv)
@@ -89,8 +120,15 @@ int main(int argc, char **argv)
 		msg_fatal("event=spool_error error=\"%s\"", err);
 	if ((d.smtpd = smtpd_new(d.base, d.cf, d.spool, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	if ((d.resolver = resolver_new(d.base, d.cf->resolver, d.cf->delivery.dns_timeout_ms, err,
+				       sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"resolver: %s\"", err);
+	d.client_ctx = client_tls_context();
+	d.sched = scheduler_new(d.base, d.cf, d.spool, d.resolver, d.client_ctx);
+	smtpd_on_queued(d.smtpd, scheduler_kick, d.sched);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
+	d.grace = evtimer_new(d.base, on_grace_over, &d);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	msg_info("event=started version=%s pid=%ld spool=%s", "0.1.0", (long)getpid(), d.cf->spool);
@@ -98,9 +136,15 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	smtpd_free(d.smtpd);
-	spool_close(d.spool);
+	scheduler_free(d.sched);
+	resolver_free(d.resolver);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(d.grace);
+	/* what is left are outbound connections saying QUIT (at most 2 s each) */
+	event_base_dispatch(d.base);
+	spool_close(d.spool);
+	SSL_CTX_free(d.client_ctx);
 	event_base_free(d.base);
 	msg_info("event=stopped");
 	config_free(d.cf);

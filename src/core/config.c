@@ -16,6 +16,9 @@
 
 #include "xmalloc.h"
 
+#include <fnmatch.h>
+#include <sys/stat.h>
+
 struct cfctx {
 	const char *file;
 	char *err;
@@ -278,6 +281,224 @@ static int resolver_valid(const char *r)
 	       strspn(at + 1, "0123456789") == strlen(at + 1);
 }
 
+/* Relay credentials: one "user:password" line in a file only its owner can read. */
+static void load_auth_file(struct cfctx *cx, const config_setting_t *s, const char *path,
+			   struct route_conf *rc)
+{
+	struct stat st;
+	char line[1024];
+	FILE *fp = fopen(path, "r");
+	if (fp == NULL) {
+		cf_error(cx, s, "auth: cannot open \"%s\": %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & 077) != 0)
+		cf_error(cx, s, "auth: \"%s\" is readable by group or others; chmod 600 it", path);
+	else if (fgets(line, sizeof(line), fp) == NULL || strchr(line, ':') == NULL)
+		cf_error(cx, s, "auth: \"%s\" must hold one line user:password", path);
+	fclose(fp);
+	if (cx->failed)
+		return;
+	line[strcspn(line, "\r\n")] = '\0';
+	char *colon = strchr(line, ':');
+	*colon = '\0';
+	rc->auth_user = xstrdup(line);
+	rc->auth_pass = xstrdup(colon + 1);
+	explicit_bzero(line, sizeof(line));
+}
+
+static void load_route(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct route_conf *rc)
+{
+	static const char *const known[] = { "type", "host", "port", "source", "helo", "tls", "auth", NULL };
+	static const char *const types[] = { "mx", "relay", NULL };
+	static const char *const tls_names[] = { "none", "opportunistic", "required", "verify", "implicit", NULL };
+	rc->name = xstrdup(config_setting_name(g));
+	rc->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "route %s: expected a group { type = ...; }", rc->name);
+		return;
+	}
+	if (config_setting_get_member(g, "type") == NULL) {
+		cf_error(cx, g, "route %s: type = \"mx\" or \"relay\" is required", rc->name);
+		return;
+	}
+	rc->type = (enum route_type)parse_enum(cx, g, "type", types, ROUTE_MX);
+	rc->tls = (enum route_tls)parse_enum(cx, g, "tls", tls_names,
+		rc->type == ROUTE_MX ? ROUTE_TLS_OPPORTUNISTIC : ROUTE_TLS_REQUIRED);
+	rc->source = get_string(cx, g, "source", NULL);
+	rc->helo = get_string(cx, g, "helo", cf->hostname);
+	char *host = get_string(cx, g, "host", NULL);
+	unsigned port = 25;
+	get_uint(cx, g, "port", &port, 1, 65535);
+	snprintf(rc->port, sizeof(rc->port), "%u", port);
+	struct netmask m;
+	if (rc->source && (netmask_parse(rc->source, &m) < 0 || strchr(rc->source, '/')))
+		cf_error(cx, g, "route %s: source \"%s\" is not an IP address", rc->name, rc->source);
+	if (rc->type == ROUTE_RELAY && (host == NULL ||
+	    hostport_split(host, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port)) < 0))
+		cf_error(cx, g, "route %s: a relay needs host = \"name:port\"", rc->name);
+	if (rc->type == ROUTE_MX && (host || rc->tls == ROUTE_TLS_IMPLICIT))
+		cf_error(cx, g, "route %s: an mx route takes no host and no implicit TLS", rc->name);
+	free(host);
+	char *auth = get_string(cx, g, "auth", NULL);
+	if (auth && rc->type == ROUTE_MX)
+		cf_error(cx, g, "route %s: auth is for relays", rc->name);
+	else if (auth && !cx->failed)
+		load_auth_file(cx, config_setting_get_member(g, "auth"), auth, rc);
+	free(auth);
+}
+
+static void load_routes(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	if (!config_setting_is_group(g)) {
+		cf_error(cx, g, "routes: expected a group { name = { type = ...; }; ... }");
+		return;
+	}
+	int n = config_setting_length(g);
+	cf->routes = xcalloc((size_t)n, sizeof(*cf->routes));
+	for (int i = 0; i < n && !cx->failed; i++)
+		load_route(cx, cf, config_setting_get_elem(g, (unsigned)i), &cf->routes[cf->nroutes++]);
+}
+
+static char **get_string_list(struct cfctx *cx, const config_setting_t *g, const char *key, size_t *n)
+{
+	const config_setting_t *l = config_setting_get_member(g, key);
+	*n = 0;
+	if (l == NULL)
+		return NULL;
+	if (!config_setting_is_array(l) && !config_setting_is_list(l)) {
+		cf_error(cx, l, "%s: expected a list of strings [ \"...\" ]", key);
+		return NULL;
+	}
+	int len = config_setting_length(l);
+	char **v = xcalloc((size_t)len + 1, sizeof(char *));
+	for (int i = 0; i < len; i++) {
+		const char *e = config_setting_get_string_elem(l, i);
+		if (e == NULL || *e == '\0') {
+			cf_error(cx, l, "%s: expected non-empty strings", key);
+			break;
+		}
+		v[(*n)++] = xstrdup(e);
+	}
+	return v;
+}
+
+static void load_rule(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct rule_conf *r)
+{
+	static const char *const known[] = { "sender", "recipient_domain", "via", NULL };
+	size_t nvia;
+	r->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "rules: each rule is a group { ...; via = [ \"route\" ]; }");
+		return;
+	}
+	r->sender = get_string_list(cx, g, "sender", &r->nsender);
+	r->recipient_domain = get_string_list(cx, g, "recipient_domain", &r->nrecipient_domain);
+	char **via = get_string_list(cx, g, "via", &nvia);
+	if (!cx->failed && nvia == 0)
+		cf_error(cx, g, "rules: via = [ \"route\", ... ] is required");
+	r->via = xcalloc(nvia, sizeof(size_t));
+	for (size_t i = 0; i < nvia && !cx->failed; i++) {
+		size_t k;
+		for (k = 0; k < cf->nroutes && strcmp(cf->routes[k].name, via[i]) != 0; k++)
+			;
+		if (k == cf->nroutes)
+			cf_error(cx, config_setting_get_member(g, "via"), "via: no route named \"%s\"", via[i]);
+		r->via[r->nvia++] = k;
+	}
+	for (size_t i = 0; i < nvia; i++)
+		free(via[i]);
+	free(via);
+}
+
+static void load_rules(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	if (!config_setting_is_list(l)) {
+		cf_error(cx, l, "rules: expected a list ( { via = [ \"route\" ]; }, ... )");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->rules = xcalloc((size_t)n, sizeof(*cf->rules));
+	for (int i = 0; i < n && !cx->failed; i++)
+		load_rule(cx, cf, config_setting_get_elem(l, (unsigned)i), &cf->rules[cf->nrules++]);
+}
+
+static void load_retry(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "schedule", "lifetime", "greylist", "delay_notice", NULL };
+	struct retry_conf *rc = &cf->retry;
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "retry: expected a group { schedule = [ \"1m\", ... ]; lifetime = \"5d\"; }");
+		return;
+	}
+	size_t n;
+	char **sched = get_string_list(cx, g, "schedule", &n);
+	if (sched) {
+		free(rc->schedule);
+		rc->schedule = xcalloc(n ? n : 1, sizeof(unsigned));
+		rc->nschedule = 0;
+		for (size_t i = 0; i < n; i++) {
+			long long d = config_parse_duration(sched[i]);
+			if (d < 1 || d > 30 * 86400)
+				cf_error(cx, config_setting_get_member(g, "schedule"),
+					 "schedule: \"%s\" is not a duration such as \"5m\"", sched[i]);
+			rc->schedule[rc->nschedule++] = (unsigned)(d > 0 ? d : 1);
+			free(sched[i]);
+		}
+		free(sched);
+		if (!cx->failed && rc->nschedule == 0)
+			cf_error(cx, g, "schedule: give at least one duration");
+	}
+	uint64_t v = rc->lifetime;
+	get_unit(cx, g, "lifetime", config_parse_duration, 1, 60 * 86400, &v);
+	rc->lifetime = (unsigned)v;
+	v = rc->greylist;
+	get_unit(cx, g, "greylist", config_parse_duration, 1, 86400, &v);
+	rc->greylist = (unsigned)v;
+	v = rc->delay_notice;
+	get_unit(cx, g, "delay_notice", config_parse_duration, 0, 60 * 86400, &v);
+	rc->delay_notice = (unsigned)v;
+}
+
+static void load_delivery(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "max_connections", "max_per_destination", "connect_timeout",
+		"command_timeout", "dns_timeout", NULL };
+	struct delivery_conf *dc = &cf->delivery;
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "delivery: expected a group { max_connections = 100; ... }");
+		return;
+	}
+	get_uint(cx, g, "max_connections", &dc->max_connections, 1, 10000);
+	get_uint(cx, g, "max_per_destination", &dc->max_per_destination, 1, 10000);
+	get_duration(cx, g, "connect_timeout", &dc->connect_timeout);
+	get_duration(cx, g, "command_timeout", &dc->command_timeout);
+	unsigned dns = dc->dns_timeout_ms / 1000;
+	get_duration(cx, g, "dns_timeout", &dns);
+	dc->dns_timeout_ms = dns * 1000;
+}
+
+static int glob_any(char *const *globs, size_t n, const char *s)
+{
+	if (n == 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if (fnmatch(globs[i], s, FNM_CASEFOLD) == 0)
+			return 1;
+	return 0;
+}
+
+const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain)
+{
+	for (size_t i = 0; i < cf->nrules; i++) {
+		const struct rule_conf *r = &cf->rules[i];
+		if (glob_any(r->sender, r->nsender, sender) &&
+		    glob_any(r->recipient_domain, r->nrecipient_domain, domain))
+			return &cf->routes[r->via[0]];
+	}
+	return NULL;
+}
+
 static void set_defaults(struct config *cf)
 {
 	cf->inbound.max_message_size = 25 * 1024 * 1024;
@@ -287,12 +508,25 @@ static void set_defaults(struct config *cf)
 	cf->inbound.max_errors = 10;
 	cf->inbound.idle_timeout = 300;
 	cf->inbound.session_timeout = 1800;
+	static const unsigned schedule[] = { 60, 300, 900, 1800, 3600, 7200, 14400 };
+	cf->retry.nschedule = sizeof(schedule) / sizeof(schedule[0]);
+	cf->retry.schedule = xcalloc(cf->retry.nschedule, sizeof(unsigned));
+	memcpy(cf->retry.schedule, schedule, sizeof(schedule));
+	cf->retry.lifetime = 5 * 86400;
+	cf->retry.greylist = 300;
+	cf->retry.delay_notice = 4 * 3600;
+	cf->delivery.max_connections = 100;
+	cf->delivery.max_per_destination = 10;
+	cf->delivery.connect_timeout = 30;
+	cf->delivery.command_timeout = 300;
+	cf->delivery.dns_timeout_ms = 10000;
 }
 
 static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
 	static const char *const known[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
-		"listen", "client_networks", "users", "tls", "inbound", NULL };
+		"listen", "client_networks", "users", "tls", "inbound", "routes", "rules", "retry", "delivery",
+		NULL };
 	const config_setting_t *s;
 	if (check_keys(cx, root, known) < 0)
 		return;
@@ -318,6 +552,18 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 		load_tls(cx, cf, s);
 	if ((s = config_setting_get_member(root, "inbound")) != NULL)
 		load_inbound(cx, cf, s);
+	if (!cx->failed && (s = config_setting_get_member(root, "routes")) != NULL)
+		load_routes(cx, cf, s);
+	if (!cx->failed && (s = config_setting_get_member(root, "rules")) != NULL)
+		load_rules(cx, cf, s);
+	if (!cx->failed && cf->nroutes && cf->nrules == 0)
+		cf_error(cx, config_setting_get_member(root, "routes"),
+			 "routes: add rules = ( { via = [ \"%s\" ]; } ) to say which mail takes which route",
+			 cf->routes[0].name);
+	if ((s = config_setting_get_member(root, "retry")) != NULL)
+		load_retry(cx, cf, s);
+	if ((s = config_setting_get_member(root, "delivery")) != NULL)
+		load_delivery(cx, cf, s);
 	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
 		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
 			cf_error(cx, config_setting_get_member(root, "listen"),
@@ -384,5 +630,28 @@ void config_free(struct config *cf)
 	free(cf->users);
 	free(cf->tls_cert);
 	free(cf->tls_key);
+	for (size_t i = 0; i < cf->nroutes; i++) {
+		struct route_conf *r = &cf->routes[i];
+		free(r->name);
+		free(r->source);
+		free(r->helo);
+		free(r->auth_user);
+		if (r->auth_pass)
+			explicit_bzero(r->auth_pass, strlen(r->auth_pass));
+		free(r->auth_pass);
+	}
+	free(cf->routes);
+	for (size_t i = 0; i < cf->nrules; i++) {
+		struct rule_conf *r = &cf->rules[i];
+		for (size_t k = 0; k < r->nsender; k++)
+			free(r->sender[k]);
+		for (size_t k = 0; k < r->nrecipient_domain; k++)
+			free(r->recipient_domain[k]);
+		free(r->sender);
+		free(r->recipient_domain);
+		free(r->via);
+	}
+	free(cf->rules);
+	free(cf->retry.schedule);
 	free(cf);
 }

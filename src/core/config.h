@@ -34,6 +34,49 @@ struct inbound_conf {
 	unsigned session_timeout;    /* seconds per session in all */
 };
 
+enum route_type { ROUTE_MX, ROUTE_RELAY };
+/* The TLS policy of a route, in the order of strictness. */
+enum route_tls { ROUTE_TLS_NONE, ROUTE_TLS_OPPORTUNISTIC, ROUTE_TLS_REQUIRED, ROUTE_TLS_VERIFY,
+		 ROUTE_TLS_IMPLICIT };
+
+struct route_conf {
+	char *name;
+	enum route_type type;
+	char host[256];              /* relay: host name or IP */
+	char port[8];                /* relay: its port; mx: the port to use (default 25) */
+	char *source;                /* address to send from, or NULL */
+	char *helo;                  /* EHLO name, default hostname */
+	enum route_tls tls;
+	char *auth_user, *auth_pass; /* relay: read from the auth file */
+	int line;
+};
+
+struct rule_conf {
+	char **sender;               /* globs on the envelope sender; NULL: any */
+	size_t nsender;
+	char **recipient_domain;     /* globs on the recipient's domain; NULL: any */
+	size_t nrecipient_domain;
+	size_t *via;                 /* indexes into routes, in order */
+	size_t nvia;
+	int line;
+};
+
+struct retry_conf {
+	unsigned *schedule;          /* seconds after each failed attempt; the last repeats */
+	size_t nschedule;
+	unsigned lifetime;           /* then bounce */
+	unsigned greylist;           /* retry after a greylisting reply */
+	unsigned delay_notice;       /* send a delay DSN after this long; 0: never */
+};
+
+struct delivery_conf {
+	unsigned max_connections;    /* outbound, in total */
+	unsigned max_per_destination;/* outbound, per route and domain */
+	unsigned connect_timeout;
+	unsigned command_timeout;
+	unsigned dns_timeout_ms;
+};
+
 struct config {
 	char *file;
 	char *hostname;
@@ -48,12 +91,23 @@ struct config {
 	char *users;                 /* users file or NULL */
 	char *tls_cert, *tls_key;    /* NULL when no TLS */
 	struct inbound_conf inbound;
+	struct route_conf *routes;
+	size_t nroutes;
+	struct rule_conf *rules;
+	size_t nrules;
+	struct retry_conf retry;
+	struct delivery_conf delivery;
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);
 /* The same from text in memory; name is used in error messages. */
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen);
 void config_free(struct config *cf);
+
+/* The route for mail from sender to a recipient at domain (first rule
+ * that matches wins, then the first route of its via list); NULL when no
+ * rule matches. */
+const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain);
 
 /* "30s", "5m", "2h", "5d" -> seconds; -1 when malformed or overflowing. */
 long long config_parse_duration(const char *s);

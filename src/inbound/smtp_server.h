@@ -22,6 +22,8 @@ struct smtpd;
 
 struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
 			char *err, size_t errlen);
+/* fn(arg) is called on the loop after each message is queued. */
+void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *arg), void *arg);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

@@ -495,6 +495,8 @@ static void commit_done(void *arg, int ok, const char *reason)
 	if (ok) {
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
+		if (s->sd->on_queued)
+			s->sd->on_queued(s->sd->on_queued_arg);
 	} else {
 		msg_warn("event=queue_failed session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, reason ? reason : "spool error");

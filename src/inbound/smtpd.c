@@ -174,6 +174,12 @@ void smtpd_session_gone(struct smtpd *sd)
 	}
 }
 
+void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *), void *arg)
+{
+	sd->on_queued = fn;
+	sd->on_queued_arg = arg;
+}
+
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *), void *arg)
 {
 	sd->shutting_down = 1;

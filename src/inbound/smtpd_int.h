@@ -24,6 +24,8 @@ struct smtpd {
 	struct smtp_session *sessions;    /* doubly linked */
 	unsigned nsessions;
 	int shutting_down;
+	void (*on_queued)(void *);
+	void *on_queued_arg;
 	void (*shutdown_done)(void *);
 	void *shutdown_arg;
 };

@@ -7,7 +7,11 @@
  * synchronous=FULL, so COMMIT returns only after fsync), and only then hands
  * the requests back to the loop thread (done-list + event_active()), which
  * runs the callbacks.  A failed group is rolled back and each request is
- * retried alone.  The loop thread never touches the database.
+ * retried alone.  The loop thread never touches the database.  The other
+ * request kinds (claim, record, next-due: spool_queue.c) share the queue:
+ * the thread splits each batch into its commits (one group, as above) and
+ * the rest (spool_queue_run()), and hands all of them back together.
+ * Claims are cleared when the spool is opened (at-least-once delivery).
  */
 #include "spool.h"
 
@@ -25,35 +29,11 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "spool_int.h"
 #include "xmalloc.h"
 
 #define SPOOL_BUSY_MS 5000
 #define SPOOL_WAL_LIMIT (64 * 1024 * 1024)   /* truncate the WAL back to this */
-#define SPOOL_REASON_LEN 160
-
-struct spool_req {
-	struct spool_msg *msg;   /* freed by the storage thread after its txn */
-	spool_commit_cb *cb;
-	void *arg;
-	int detached;            /* loop thread only */
-	int ok;                  /* set by the storage thread before hand-back */
-	char reason[SPOOL_REASON_LEN];
-	struct spool_req *next;
-};
-
-struct spool {
-	sqlite3 *db;             /* storage thread only, once it runs */
-	sqlite3_stmt *ins_msg;
-	sqlite3_stmt *ins_rcpt;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	struct spool_req *todo, **todo_tail;   /* under mu */
-	struct spool_req *done, **done_tail;   /* under mu */
-	struct event *done_ev;
-	pthread_t thread;
-	int stopping;                          /* under mu */
-	struct spool_stats stats;              /* under mu */
-};
 
 /* Schema migrations: spool_migrations[v] takes user_version v to v + 1. */
 static const char *const spool_migrations[] = {
@@ -94,6 +74,13 @@ static const char *const spool_migrations[] = {
 	" reply TEXT,"
 	" result TEXT NOT NULL);"
 	"CREATE INDEX attempts_msg_id ON attempts(msg_id, time);",
+	/* 2: claims (cleared at open) and the delay-DSN flag for spool_queue;
+	 * ADD COLUMN with a constant default rewrites no row.  The due index
+	 * serves claims and next-due without touching rows (or bodies). */
+	"ALTER TABLE messages ADD COLUMN claimed INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE messages ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
+	"DROP INDEX messages_next_attempt;"
+	"CREATE INDEX messages_due ON messages(claimed, next_attempt);",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
@@ -276,9 +263,11 @@ static int spool_prepare(struct spool *sp, char *err, size_t errlen)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v3(sp->db, spool_sql_ins_rcpt, -1, SQLITE_PREPARE_PERSISTENT,
 					&sp->ins_rcpt, NULL);
-	if (rc != SQLITE_OK)
+	if (rc != SQLITE_OK) {
 		spool_seterr(err, errlen, "prepare: %s", sqlite3_errmsg(sp->db));
-	return rc == SQLITE_OK ? 0 : -1;
+		return -1;
+	}
+	return spool_queue_prepare(sp, err, errlen);
 }
 
 static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
@@ -300,6 +289,8 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 	}
 	if (spool_pragmas(sp->db, err, errlen) != 0 || spool_migrate(sp->db, err, errlen) != 0 ||
 	    spool_cap(sp->db, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
+	    spool_exec(sp->db, "UPDATE messages SET claimed = 0 WHERE claimed = 1",
+		       err, errlen) != SQLITE_OK ||
 	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK)
 		return -1;
 	msg_info("event=spool_open dir=%s messages=%lld schema=%d max_size=%llu", dir,
@@ -309,14 +300,14 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 
 /* --- storage thread ------------------------------------------------------ */
 
-static int spool_bind_text(sqlite3_stmt *st, int i, const char *s)
+int spool_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	if (s == NULL)
 		return sqlite3_bind_null(st, i);
 	return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
 }
 
-static int spool_step_done(sqlite3_stmt *st, int rc)
+int spool_step_done(sqlite3_stmt *st, int rc)
 {
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
@@ -330,7 +321,7 @@ static int spool_step_done(sqlite3_stmt *st, int rc)
 	return rc;
 }
 
-static int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
+int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 {
 	sqlite3_stmt *st = sp->ins_msg;
 	int rc = spool_bind_text(st, 1, m->id);
@@ -356,7 +347,7 @@ static int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 	return spool_step_done(st, rc);
 }
 
-static int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m)
+int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m)
 {
 	sqlite3_stmt *st = sp->ins_rcpt;
 	int rc = SQLITE_OK;
@@ -373,7 +364,7 @@ static int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m)
 	return rc;
 }
 
-static void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
+void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
 {
 	if ((rc & 0xff) == SQLITE_FULL)
 		spool_seterr(reason, len, "spool full");
@@ -405,20 +396,34 @@ static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reas
 	return rc;
 }
 
-static void spool_log_result(const struct spool_req *r)
+/* The sender as a log value: "<addr>", quoted, cut to fit. */
+static const char *spool_log_from(const struct spool_msg *m, char *qf, size_t qflen)
 {
-	char qf[1024], qr[2 * SPOOL_REASON_LEN], from[600];
-	const struct spool_msg *m = r->msg;
+	char from[600];
 	int n = snprintf(from, sizeof(from), "<%s>", m->sender ? m->sender : "");
 	if (n < 0 || (size_t)n >= sizeof(from))
 		memcpy(from + sizeof(from) - 5, "...>", 5);   /* the log line only */
-	log_quote(qf, sizeof(qf), from);
+	return log_quote(qf, qflen, from);
+}
+
+/* extra: "" or " key=value..." appended to the line. */
+void spool_log_queued(const struct spool_msg *m, const char *extra)
+{
+	char qf[1024];
+	msg_info("event=queued qid=%s from=%s nrcpt=%zu size=%zu%s", m->id,
+		 spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len, extra);
+}
+
+static void spool_log_result(const struct spool_req *r)
+{
+	char qf[1024], qr[2 * SPOOL_REASON_LEN];
+	const struct spool_msg *m = r->msg;
 	if (r->ok)
-		msg_info("event=queued qid=%s from=%s nrcpt=%zu size=%zu", m->id, qf,
-			 m->nrcpts, m->body_len);
+		spool_log_queued(m, "");
 	else
 		msg_warn("event=spool_refused qid=%s from=%s nrcpt=%zu size=%zu reason=%s", m->id,
-			 qf, m->nrcpts, m->body_len, log_quote(qr, sizeof(qr), r->reason));
+			 spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len,
+			 log_quote(qr, sizeof(qr), r->reason));
 }
 
 static double spool_ms_since(const struct timespec *t0)
@@ -497,28 +502,74 @@ static void spool_account(struct spool *sp, size_t n, size_t ok, size_t commits)
 		s->max_group = n;
 }
 
+/* A batch taken from the queue, split by kind (each list in queue order). */
+struct spool_batch {
+	struct spool_req *commits, **ctail;
+	struct spool_req *ops, **otail;
+	size_t ncommits;
+};
+
+static void spool_split(struct spool_req *r, struct spool_batch *b)
+{
+	b->commits = b->ops = NULL;
+	b->ctail = &b->commits;
+	b->otail = &b->ops;
+	b->ncommits = 0;
+	while (r) {
+		struct spool_req *next = r->next;
+		r->next = NULL;
+		if (r->kind == SPOOL_REQ_COMMIT) {
+			*b->ctail = r;
+			b->ctail = &r->next;
+			b->ncommits++;
+		} else {
+			*b->otail = r;
+			b->otail = &r->next;
+		}
+		r = next;
+	}
+}
+
+/* Runs one batch; the mutex is not held. */
+static void spool_run_batch(struct spool *sp, struct spool_batch *b, size_t *ok,
+			    size_t *commits)
+{
+	*ok = *commits = 0;
+	if (b->ncommits)
+		*ok = spool_store(sp, b->commits, b->ncommits, commits);
+	if (b->ops)
+		spool_queue_run(sp, b->ops);
+}
+
+/* Hands the batch back to the loop thread: commits, then the others. */
+static void spool_hand_back(struct spool *sp, struct spool_batch *b)
+{
+	*b->ctail = b->ops;
+	*sp->done_tail = b->commits;
+	sp->done_tail = b->ops ? b->otail : b->ctail;
+	event_active(sp->done_ev, EV_READ, 0);
+}
+
 static void *spool_main(void *p)
 {
 	struct spool *sp = p;
+	struct spool_batch b;
 	pthread_mutex_lock(&sp->mu);
 	for (;;) {
 		while (sp->todo == NULL && !sp->stopping)
 			pthread_cond_wait(&sp->cv, &sp->mu);
 		if (sp->todo == NULL)
 			break;
-		struct spool_req *batch = sp->todo, **tail = sp->todo_tail;
+		spool_split(sp->todo, &b);
 		sp->todo = NULL;
 		sp->todo_tail = &sp->todo;
 		pthread_mutex_unlock(&sp->mu);
-		size_t n = 0, commits = 0;
-		for (struct spool_req *r = batch; r; r = r->next)
-			n++;
-		size_t ok = spool_store(sp, batch, n, &commits);
+		size_t ok, commits;
+		spool_run_batch(sp, &b, &ok, &commits);
 		pthread_mutex_lock(&sp->mu);
-		spool_account(sp, n, ok, commits);
-		*sp->done_tail = batch;
-		sp->done_tail = tail;
-		event_active(sp->done_ev, EV_READ, 0);
+		if (b.ncommits)
+			spool_account(sp, b.ncommits, ok, commits);
+		spool_hand_back(sp, &b);
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return NULL;
@@ -535,8 +586,10 @@ static void spool_finish(struct spool *sp, int call)
 	pthread_mutex_unlock(&sp->mu);
 	while (r) {
 		struct spool_req *next = r->next;
-		if (call && !r->detached && r->cb)
-			r->cb(r->arg, r->ok, r->ok ? "" : r->reason);
+		if (r->kind != SPOOL_REQ_COMMIT)
+			spool_queue_finish(r, call);
+		else if (call && !r->detached && r->cb.commit)
+			r->cb.commit(r->arg, r->ok, r->ok ? "" : r->reason);
 		free(r);
 		r = next;
 	}
@@ -554,6 +607,7 @@ static void spool_free_db(struct spool *sp)
 	/* finalize returns the last step error, already reported */
 	sqlite3_finalize(sp->ins_msg);
 	sqlite3_finalize(sp->ins_rcpt);
+	spool_queue_finalize(sp);
 	if (sp->db && sqlite3_close(sp->db) != SQLITE_OK)
 		msg_warn("event=spool_error reason=\"close failed\" detail=\"%s\"",
 			 sqlite3_errmsg(sp->db));
@@ -611,17 +665,23 @@ struct spool_req *spool_commit(struct spool *sp, struct spool_msg *msg, spool_co
 		spool_id_new(msg->id);
 	if (msg->created == 0)
 		msg->created = time(NULL);
+	r->kind = SPOOL_REQ_COMMIT;
 	r->msg = msg;
-	r->cb = cb;
+	r->cb.commit = cb;
 	r->arg = arg;
+	spool_enqueue(sp, r);
+	return r;
+}
+
+void spool_enqueue(struct spool *sp, struct spool_req *r)
+{
 	pthread_mutex_lock(&sp->mu);
 	if (sp->stopping)
-		msg_panic("event=spool_bug qid=%s reason=\"commit after close\"", msg->id);
+		msg_panic("event=spool_bug reason=\"request after close\" kind=%d", (int)r->kind);
 	*sp->todo_tail = r;
 	sp->todo_tail = &r->next;
 	pthread_cond_signal(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
-	return r;
 }
 
 void spool_req_detach(struct spool_req *req)

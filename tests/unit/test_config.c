@@ -127,6 +127,53 @@ static void test_netmask(void **st)
 	assert_int_equal(hostport_split(":25", h, sizeof(h), p, sizeof(p)), -1);
 }
 
+static void test_routes_rules_retry(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text(
+		"hostname = \"mx.example.com\";\n"
+		"routes = { direct = { type = \"mx\"; source = \"192.0.2.5\"; helo = \"out.example.com\"; };\n"
+		"           relay = { type = \"relay\"; host = \"smtp.example.net:587\"; tls = \"verify\"; }; };\n"
+		"rules = ( { sender = [ \"*@news.example.com\" ]; via = [ \"relay\", \"direct\" ]; },\n"
+		"          { recipient_domain = [ \"*.example.org\" ]; via = [ \"relay\" ]; },\n"
+		"          { via = [ \"direct\" ]; } );\n"
+		"retry = { schedule = [ \"10s\", \"1m\" ]; lifetime = \"2d\"; greylist = \"2m\"; };\n",
+		err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cf->nroutes, 2);
+	assert_int_equal(cf->routes[0].type, ROUTE_MX);
+	assert_string_equal(cf->routes[0].port, "25");
+	assert_int_equal(cf->routes[0].tls, ROUTE_TLS_OPPORTUNISTIC);
+	assert_string_equal(cf->routes[1].host, "smtp.example.net");
+	assert_string_equal(cf->routes[1].port, "587");
+	assert_int_equal(cf->routes[1].tls, ROUTE_TLS_VERIFY);
+	assert_string_equal(config_route_for(cf, "a@NEWS.example.com", "x.net")->name, "relay");
+	assert_string_equal(config_route_for(cf, "a@example.com", "b.example.org")->name, "relay");
+	assert_string_equal(config_route_for(cf, "a@example.com", "example.org")->name, "direct");
+	assert_int_equal(cf->retry.nschedule, 2);
+	assert_int_equal(cf->retry.schedule[1], 60);
+	assert_int_equal(cf->retry.lifetime, 2 * 86400);
+	assert_int_equal(cf->retry.greylist, 120);
+	assert_int_equal(cf->retry.delay_notice, 4 * 3600);  /* default */
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "routes = { r = { host = \"a:25\"; }; };\n", "route r: type = \"mx\" or \"relay\" is required" },
+		{ "routes = { r = { type = \"relay\"; }; };\nrules = ( { via = [ \"r\" ]; } );\n", ":1: route r: a relay needs host" },
+		{ "routes = { r = { type = \"mx\"; };\n};\nrules = ( { via = [ \"nope\" ]; } );\n", ":3: via: no route named \"nope\"" },
+		{ "routes = { r = { type = \"mx\"; }; };\n", "add rules = ( { via = [ \"r\" ]; } )" },
+		{ "retry = {\n schedule = [ \"soon\" ]; };\n", ":2: schedule: \"soon\" is not a duration" },
+		{ "routes = { r = { type = \"relay\"; host = \"h:25\"; auth = \"/nonexistent\"; }; };\n", "auth: cannot open" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -134,6 +181,7 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test(test_netmask),
+		cmocka_unit_test(test_routes_rules_retry),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

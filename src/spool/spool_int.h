@@ -1,0 +1,105 @@
+/*
+ * spool_int: what spool.c and spool_queue.c share, and nobody else.
+ *
+ * Contract: struct spool and struct spool_req are defined here.  Every
+ * request (commit, claim, record, next-due) goes through spool_enqueue()
+ * to the storage thread, which runs commits as one group (spool.c) and the
+ * other kinds through spool_queue_run() (spool_queue.c), then hands all of
+ * them back to the loop thread, where spool_queue_finish() runs the
+ * callbacks of the non-commit kinds.  Functions marked "storage thread"
+ * touch the database and may only run there (or before it starts).
+ */
+#ifndef OUTPOST_SPOOL_INT_H
+#define OUTPOST_SPOOL_INT_H
+#include <event2/event.h>
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "spool.h"
+#include "spool_queue.h"
+
+#define SPOOL_REASON_LEN 160
+
+enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT };
+
+/* Prepared statements of spool_queue.c. */
+enum spool_qstmt {
+	SPOOL_Q_CLAIM_SEL, SPOOL_Q_CLAIM_RCPTS, SPOOL_Q_CLAIM_MARK, SPOOL_Q_MSG_GET,
+	SPOOL_Q_ATTEMPT, SPOOL_Q_RCPT_SET, SPOOL_Q_PENDING, SPOOL_Q_MSG_SET,
+	SPOOL_Q_DEL_RCPTS, SPOOL_Q_DEL_ATTEMPTS, SPOOL_Q_DEL_MSG, SPOOL_Q_NEXT,
+	SPOOL_Q_COUNT
+};
+
+struct spool_claim_op {
+	time_t now;
+	size_t limit;
+	struct spool_due_msg **msgs;   /* result, handed to the callback */
+	size_t n;
+};
+
+struct spool_record_op {
+	char id[SPOOL_ID_LEN + 1];
+	struct spool_outcome *o;       /* deep copies */
+	size_t n;
+	int delay_notified;
+	time_t now;                    /* time of the attempts rows */
+	int removed;                   /* result: the message left the spool */
+};
+
+struct spool_req {
+	enum spool_req_kind kind;
+	struct spool_msg *msg;   /* COMMIT: the message; RECORD: the DSN or NULL.
+				  * Freed by the storage thread after its txn. */
+	union {
+		spool_commit_cb *commit;   /* COMMIT and RECORD */
+		spool_due_cb *due;         /* CLAIM */
+		spool_next_cb *next;       /* NEXT */
+	} cb;
+	void *arg;
+	int detached;            /* loop thread only */
+	int ok;                  /* set by the storage thread before hand-back */
+	char reason[SPOOL_REASON_LEN];
+	union {
+		struct spool_claim_op claim;
+		struct spool_record_op record;
+		time_t next_due;         /* NEXT: the answer */
+	} u;
+	struct spool_req *next;
+};
+
+struct spool {
+	sqlite3 *db;             /* storage thread only, once it runs */
+	sqlite3_stmt *ins_msg;
+	sqlite3_stmt *ins_rcpt;
+	sqlite3_stmt *q[SPOOL_Q_COUNT];
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct spool_req *todo, **todo_tail;   /* under mu */
+	struct spool_req *done, **done_tail;   /* under mu */
+	struct event *done_ev;
+	pthread_t thread;
+	int stopping;                          /* under mu */
+	struct spool_stats stats;              /* under mu */
+};
+
+/* spool.c, storage thread: the insert of a committed message, shared with
+ * spool_record's DSN, and the statement helpers. */
+int spool_insert_msg(struct spool *sp, const struct spool_msg *m);
+int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m);
+int spool_bind_text(sqlite3_stmt *st, int i, const char *s);
+int spool_step_done(sqlite3_stmt *st, int rc);
+void spool_reason(struct spool *sp, int rc, char *reason, size_t len);
+void spool_log_queued(const struct spool_msg *m, const char *extra);
+
+/* spool.c, loop thread: queues r to the storage thread. */
+void spool_enqueue(struct spool *sp, struct spool_req *r);
+
+/* spool_queue.c */
+int spool_queue_prepare(struct spool *sp, char *err, size_t errlen);   /* at open */
+void spool_queue_finalize(struct spool *sp);                           /* at close */
+void spool_queue_run(struct spool *sp, struct spool_req *ops);         /* storage thread */
+/* Loop thread: runs r's callback when call is set, frees what r holds
+ * (not r itself). */
+void spool_queue_finish(struct spool_req *r, int call);
+
+#endif

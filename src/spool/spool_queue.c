@@ -1,0 +1,631 @@
+/*
+ * spool_queue: claim, record and next-due on the spool; see spool_queue.h.
+ *
+ * Contract: the public functions run on the loop thread and only build a
+ * request (deep copies of the caller's strings) for the storage thread.
+ * spool_queue_run() runs on the storage thread: the non-commit requests of
+ * one batch share one BEGIN IMMEDIATE ... COMMIT (a burst of records costs
+ * one fsync); when that transaction fails it is rolled back, every result
+ * of it discarded, and each request is run alone, so one failing request
+ * fails only itself.  Claims and next-due read the index
+ * messages_due(claimed, next_attempt) with LIMIT (INDEXED BY: a prepare
+ * error rather than a silent scan of the queue).  Recipients and attempts
+ * are found by their message's key.  A message whose recipients are all
+ * final (delivered or bounced) is deleted with its recipients and attempts
+ * in the transaction that made the last one final.
+ */
+#include "spool_queue.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "spool_int.h"
+#include "xmalloc.h"
+
+#define Q_REFUSED (-1)           /* not a SQLite code: the request itself is wrong */
+#define Q_NEXT_RETRY 60          /* next-due answer after a failed query */
+
+static const char *const spool_qsql[SPOOL_Q_COUNT] = {
+	[SPOOL_Q_CLAIM_SEL] =
+		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, body"
+		" FROM messages INDEXED BY messages_due"
+		" WHERE claimed = 0 AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2",
+	[SPOOL_Q_CLAIM_RCPTS] =
+		"SELECT position, address, attempts FROM recipients"
+		" WHERE msg_id = ?1 AND state IN ('queued', 'deferred') AND next_attempt <= ?2"
+		" ORDER BY position",
+	[SPOOL_Q_CLAIM_MARK] = "UPDATE messages SET claimed = 1 WHERE id = ?1",
+	[SPOOL_Q_MSG_GET] = "SELECT claimed FROM messages WHERE id = ?1",
+	[SPOOL_Q_ATTEMPT] =
+		"INSERT INTO attempts (msg_id, recipient, time, route, remote_host, remote_ip,"
+		" tls, reply, result)"
+		" SELECT msg_id, address, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM recipients"
+		" WHERE msg_id = ?1 AND position = ?2 AND state IN ('queued', 'deferred')",
+	[SPOOL_Q_RCPT_SET] =
+		"UPDATE recipients SET state = ?3, attempts = attempts + 1, last_reply = ?4,"
+		" last_attempt = ?5, next_attempt = coalesce(?6, next_attempt)"
+		" WHERE msg_id = ?1 AND position = ?2",
+	[SPOOL_Q_PENDING] =
+		"SELECT min(next_attempt) FROM recipients"
+		" WHERE msg_id = ?1 AND state IN ('queued', 'deferred')",
+	[SPOOL_Q_MSG_SET] =
+		"UPDATE messages SET next_attempt = ?2, claimed = 0,"
+		" delay_notified = (delay_notified OR ?3) WHERE id = ?1",
+	[SPOOL_Q_DEL_RCPTS] = "DELETE FROM recipients WHERE msg_id = ?1",
+	[SPOOL_Q_DEL_ATTEMPTS] = "DELETE FROM attempts WHERE msg_id = ?1",
+	[SPOOL_Q_DEL_MSG] = "DELETE FROM messages WHERE id = ?1",
+	[SPOOL_Q_NEXT] =
+		"SELECT next_attempt FROM messages INDEXED BY messages_due"
+		" WHERE claimed = 0 ORDER BY next_attempt LIMIT 1",
+};
+
+/* The recipients.state strings (spool_admin shows them). */
+static const char *const q_state_names[] = {
+	[SPOOL_RCPT_QUEUED] = "queued",
+	[SPOOL_RCPT_DEFERRED] = "deferred",
+	[SPOOL_RCPT_DELIVERED] = "delivered",
+	[SPOOL_RCPT_BOUNCED] = "bounced",
+};
+
+static void q_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* A truncated reason is still a reason: marked with "...". */
+static void q_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		err[0] = '\0';
+	else if ((size_t)n >= errlen && errlen > 4)
+		memcpy(err + errlen - 4, "...", 4);
+}
+
+/* reset repeats the step's error, which the caller already holds;
+ * clear_bindings always returns SQLITE_OK. */
+static void q_reset(sqlite3_stmt *st)
+{
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+}
+
+static const char *q_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+	return s ? (const char *)s : "";
+}
+
+/* --- storage thread: claim ----------------------------------------------- */
+
+static struct spool_due_msg *q_due_row(sqlite3_stmt *st)
+{
+	struct spool_due_msg *m = xcalloc(1, sizeof(*m));
+	const char *id = q_text(st, 0);
+	size_t idlen = strnlen(id, SPOOL_ID_LEN);
+	memcpy(m->id, id, idlen);
+	m->sender = xstrdup(q_text(st, 1));
+	m->created = (time_t)sqlite3_column_int64(st, 2);
+	m->body_8bit = sqlite3_column_int(st, 3) != 0;
+	m->smtputf8 = sqlite3_column_int(st, 4) != 0;
+	m->delay_notified = sqlite3_column_int(st, 5) != 0;
+	const void *body = sqlite3_column_blob(st, 6);
+	m->body_len = body ? (size_t)sqlite3_column_bytes(st, 6) : 0;
+	m->body = xmalloc(m->body_len + 1);
+	if (m->body_len)
+		memcpy(m->body, body, m->body_len);
+	m->body[m->body_len] = '\0';
+	return m;
+}
+
+static void q_add_rcpt(struct spool_due_msg *m, sqlite3_stmt *st, size_t *cap)
+{
+	if (m->nrcpts == *cap) {
+		*cap = *cap ? 2 * *cap : 4;
+		m->rcpts = xreallocarray(m->rcpts, *cap, sizeof(*m->rcpts));
+	}
+	struct spool_due_rcpt *r = &m->rcpts[m->nrcpts++];
+	r->position = sqlite3_column_int(st, 0);
+	r->address = xstrdup(q_text(st, 1));
+	r->attempts = sqlite3_column_int(st, 2);
+}
+
+/* The due recipients of m. */
+static int q_due_rcpts(struct spool *sp, struct spool_due_msg *m, time_t now)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_CLAIM_RCPTS];
+	size_t cap = 0;
+	int rc = spool_bind_text(st, 1, m->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
+	if (rc == SQLITE_OK)
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+			q_add_rcpt(m, st, &cap);
+	q_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Runs a statement whose only parameter is ?1 = id. */
+static int q_exec_id(struct spool *sp, enum spool_qstmt which, const char *id)
+{
+	sqlite3_stmt *st = sp->q[which];
+	return spool_step_done(st, spool_bind_text(st, 1, id));
+}
+
+static int q_delete(struct spool *sp, const char *id)
+{
+	int rc = q_exec_id(sp, SPOOL_Q_DEL_RCPTS, id);
+	if (rc == SQLITE_OK)
+		rc = q_exec_id(sp, SPOOL_Q_DEL_ATTEMPTS, id);
+	if (rc == SQLITE_OK)
+		rc = q_exec_id(sp, SPOOL_Q_DEL_MSG, id);
+	return rc;
+}
+
+/* The earliest next_attempt of id's pending recipients; *any = 0 when
+ * none is pending. */
+static int q_pending(struct spool *sp, const char *id, sqlite3_int64 *next, int *any)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_PENDING];
+	int rc = spool_bind_text(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*any = sqlite3_column_type(st, 0) != SQLITE_NULL;
+		*next = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	q_reset(st);
+	return rc;
+}
+
+/* After recipients changed: the message's next_attempt becomes the earliest
+ * of its pending recipients and its claim is released; with no recipient
+ * pending, the message leaves the spool (*removed = 1). */
+static int q_settle(struct spool *sp, const char *id, int delay_notified, int *removed)
+{
+	sqlite3_int64 next = 0;
+	int any = 0;
+	int rc = q_pending(sp, id, &next, &any);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (!any) {
+		*removed = 1;
+		return q_delete(sp, id);
+	}
+	sqlite3_stmt *st = sp->q[SPOOL_Q_MSG_SET];
+	rc = spool_bind_text(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, next);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 3, delay_notified != 0);
+	return spool_step_done(st, rc);
+}
+
+/* Claims m, or, when none of its recipients is due after all (the row's
+ * next_attempt was stale), repairs the row and drops m (*keep = 0). */
+static int q_claim_one(struct spool *sp, struct spool_due_msg *m, time_t now, int *keep)
+{
+	int removed = 0;
+	int rc = q_due_rcpts(sp, m, now);
+	*keep = rc == SQLITE_OK && m->nrcpts > 0;
+	if (rc != SQLITE_OK)
+		return rc;
+	if (*keep)
+		return q_exec_id(sp, SPOOL_Q_CLAIM_MARK, m->id);
+	rc = q_settle(sp, m->id, 0, &removed);
+	msg_warn("event=spool_repair qid=%s reason=\"no due recipient\" removed=%d", m->id, removed);
+	return rc;
+}
+
+static int q_claim_each(struct spool *sp, struct spool_claim_op *c)
+{
+	size_t kept = 0, i;
+	int rc = SQLITE_OK, keep;
+	for (i = 0; i < c->n && rc == SQLITE_OK; i++) {
+		struct spool_due_msg *m = c->msgs[i];
+		rc = q_claim_one(sp, m, c->now, &keep);
+		if (keep || rc != SQLITE_OK)
+			c->msgs[kept++] = m;   /* on error discarded by the caller */
+		else
+			spool_due_free(m);
+	}
+	for (; i < c->n; i++)
+		c->msgs[kept++] = c->msgs[i];
+	c->n = kept;
+	return rc;
+}
+
+/* The candidates are read to the end before any row is changed: the
+ * claim updates the very index the select walks. */
+static int q_claim(struct spool *sp, struct spool_claim_op *c)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_CLAIM_SEL];
+	size_t cap = 0;
+	sqlite3_int64 lim = c->limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)c->limit;
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)c->now);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, lim);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (c->n == cap) {
+			cap = cap ? 2 * cap : 16;
+			c->msgs = xreallocarray(c->msgs, cap, sizeof(*c->msgs));
+		}
+		c->msgs[c->n++] = q_due_row(st);
+		rc = SQLITE_OK;
+	}
+	q_reset(st);
+	if (rc != SQLITE_DONE)
+		return rc;
+	return q_claim_each(sp, c);
+}
+
+/* --- storage thread: record ---------------------------------------------- */
+
+static int q_msg_exists(struct spool *sp, const char *id, char *reason, size_t len)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_MSG_GET];
+	int rc = spool_bind_text(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	q_reset(st);
+	if (rc == SQLITE_ROW)
+		return SQLITE_OK;
+	if (rc != SQLITE_DONE)
+		return rc;
+	q_seterr(reason, len, "no message %s in the spool", id);
+	return Q_REFUSED;
+}
+
+static int q_bind_attempt(sqlite3_stmt *st, const struct spool_record_op *op,
+			  const struct spool_outcome *o)
+{
+	int rc = spool_bind_text(st, 1, op->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 2, o->position);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)op->now);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, o->route);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 5, o->host);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 6, o->ip);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 7, o->tls);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 8, o->reply);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 9, q_state_names[o->state]);
+	return rc;
+}
+
+static int q_set_rcpt(struct spool *sp, const struct spool_record_op *op,
+		      const struct spool_outcome *o)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_RCPT_SET];
+	int rc = spool_bind_text(st, 1, op->id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 2, o->position);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 3, q_state_names[o->state]);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, o->reply);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 5, (sqlite3_int64)op->now);
+	if (rc == SQLITE_OK)
+		rc = o->state == SPOOL_RCPT_DEFERRED
+			? sqlite3_bind_int64(st, 6, (sqlite3_int64)o->next_attempt)
+			: sqlite3_bind_null(st, 6);
+	return spool_step_done(st, rc);
+}
+
+/* One recipient's outcome: its attempts row (which names the recipient,
+ * so it is copied from the recipients row), then its new state. */
+static int q_outcome(struct spool *sp, const struct spool_record_op *op,
+		     const struct spool_outcome *o, char *reason, size_t len)
+{
+	if (o->state != SPOOL_RCPT_DEFERRED && o->state != SPOOL_RCPT_DELIVERED &&
+	    o->state != SPOOL_RCPT_BOUNCED) {
+		q_seterr(reason, len, "bad outcome state %d for %s", (int)o->state, op->id);
+		return Q_REFUSED;
+	}
+	sqlite3_stmt *st = sp->q[SPOOL_Q_ATTEMPT];
+	int rc = spool_step_done(st, q_bind_attempt(st, op, o));
+	if (rc != SQLITE_OK)
+		return rc;
+	if (sqlite3_changes(sp->db) != 1) {
+		q_seterr(reason, len, "no pending recipient %d in %s", o->position, op->id);
+		return Q_REFUSED;
+	}
+	return q_set_rcpt(sp, op, o);
+}
+
+static int q_record(struct spool *sp, struct spool_req *r, char *reason, size_t len)
+{
+	struct spool_record_op *op = &r->u.record;
+	int rc = q_msg_exists(sp, op->id, reason, len);
+	for (size_t i = 0; i < op->n && rc == SQLITE_OK; i++)
+		rc = q_outcome(sp, op, &op->o[i], reason, len);
+	if (rc == SQLITE_OK)
+		rc = q_settle(sp, op->id, op->delay_notified, &op->removed);
+	if (rc == SQLITE_OK && r->msg)
+		rc = spool_insert_msg(sp, r->msg);
+	if (rc == SQLITE_OK && r->msg)
+		rc = spool_insert_rcpts(sp, r->msg);
+	return rc;
+}
+
+/* --- storage thread: next-due, transactions ------------------------------ */
+
+static int q_next(struct spool *sp, struct spool_req *r)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_NEXT];
+	int rc = sqlite3_step(st);
+	sqlite3_int64 v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	q_reset(st);
+	if (rc == SQLITE_ROW)
+		r->u.next_due = v > 0 ? (time_t)v : 1;   /* 0 means "none" */
+	else
+		r->u.next_due = 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int q_op(struct spool *sp, struct spool_req *r, char *reason, size_t len)
+{
+	switch (r->kind) {
+	case SPOOL_REQ_CLAIM:
+		return q_claim(sp, &r->u.claim);
+	case SPOOL_REQ_RECORD:
+		return q_record(sp, r, reason, len);
+	case SPOOL_REQ_NEXT:
+		return q_next(sp, r);
+	case SPOOL_REQ_COMMIT:
+		break;
+	}
+	msg_panic("event=spool_bug reason=\"commit in the queue ops\"");
+}
+
+/* Forgets what a rolled-back transaction produced for r. */
+static void q_discard(struct spool_req *r)
+{
+	if (r->kind == SPOOL_REQ_CLAIM) {
+		for (size_t i = 0; i < r->u.claim.n; i++)
+			spool_due_free(r->u.claim.msgs[i]);
+		free(r->u.claim.msgs);
+		r->u.claim.msgs = NULL;
+		r->u.claim.n = 0;
+	} else if (r->kind == SPOOL_REQ_RECORD) {
+		r->u.record.removed = 0;
+	} else {
+		r->u.next_due = 0;
+	}
+}
+
+/* One transaction for the n requests starting at r (see spool.c's
+ * spool_txn); on failure every result is discarded. */
+static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
+		 int *began)
+{
+	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	*began = rc == SQLITE_OK;
+	struct spool_req *p = r;
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, p = p->next)
+		rc = q_op(sp, p, reason, len);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		return SQLITE_OK;
+	if (rc != Q_REFUSED)
+		spool_reason(sp, rc, reason, len);
+	if (!sqlite3_get_autocommit(sp->db) &&
+	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		msg_warn("event=spool_error reason=\"rollback failed\"");
+	p = r;
+	for (size_t i = 0; i < n; i++, p = p->next)
+		q_discard(p);
+	return rc;
+}
+
+/* The group failed: each request alone (BEGIN failing is nobody's fault:
+ * the rest share its reason). */
+static void q_alone(struct spool *sp, struct spool_req *ops)
+{
+	const char *shared = NULL;
+	int began;
+	for (struct spool_req *r = ops; r; r = r->next) {
+		if (shared) {
+			memcpy(r->reason, shared, sizeof(r->reason));
+			continue;
+		}
+		r->ok = q_txn(sp, r, 1, r->reason, sizeof(r->reason), &began) == SQLITE_OK;
+		if (!began)
+			shared = r->reason;
+	}
+}
+
+static void q_log(const struct spool_req *r)
+{
+	static const char *const ops[] = {
+		[SPOOL_REQ_COMMIT] = "commit", [SPOOL_REQ_CLAIM] = "claim",
+		[SPOOL_REQ_RECORD] = "record", [SPOOL_REQ_NEXT] = "next_due",
+	};
+	char q[2 * SPOOL_REASON_LEN], extra[64];
+	const char *id = r->kind == SPOOL_REQ_RECORD ? r->u.record.id : "-";
+	if (!r->ok) {
+		msg_warn("event=spool_error qid=%s op=%s reason=%s", id, ops[r->kind],
+			 log_quote(q, sizeof(q), r->reason));
+		return;
+	}
+	if (r->kind == SPOOL_REQ_CLAIM)
+		msg_debug("event=spool_claim count=%zu", r->u.claim.n);
+	if (r->kind != SPOOL_REQ_RECORD)
+		return;
+	if (r->u.record.removed)
+		msg_info("event=removed qid=%s", id);
+	int n = snprintf(extra, sizeof(extra), " dsn_for=%s", id);
+	if (n < 0 || (size_t)n >= sizeof(extra))
+		msg_panic("event=spool_bug reason=\"log text truncated\"");
+	if (r->msg)
+		spool_log_queued(r->msg, extra);
+}
+
+void spool_queue_run(struct spool *sp, struct spool_req *ops)
+{
+	char reason[SPOOL_REASON_LEN];
+	size_t n = 0;
+	int began;
+	for (struct spool_req *r = ops; r; r = r->next)
+		n++;
+	if (q_txn(sp, ops, n, reason, sizeof(reason), &began) == SQLITE_OK) {
+		for (struct spool_req *r = ops; r; r = r->next)
+			r->ok = 1;
+	} else if (n == 1 || !began) {
+		for (struct spool_req *r = ops; r; r = r->next)
+			memcpy(r->reason, reason, sizeof(r->reason));
+	} else {
+		q_alone(sp, ops);
+	}
+	for (struct spool_req *r = ops; r; r = r->next) {
+		q_log(r);
+		spool_msg_free(r->msg);
+		r->msg = NULL;
+	}
+}
+
+int spool_queue_prepare(struct spool *sp, char *err, size_t errlen)
+{
+	for (int i = 0; i < SPOOL_Q_COUNT; i++) {
+		if (sqlite3_prepare_v3(sp->db, spool_qsql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &sp->q[i], NULL) != SQLITE_OK) {
+			q_seterr(err, errlen, "prepare %s: %s", spool_qsql[i], sqlite3_errmsg(sp->db));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void spool_queue_finalize(struct spool *sp)
+{
+	/* finalize returns the last step error, already reported */
+	for (int i = 0; i < SPOOL_Q_COUNT; i++)
+		sqlite3_finalize(sp->q[i]);
+}
+
+/* --- loop thread --------------------------------------------------------- */
+
+static void q_free_outcomes(struct spool_record_op *op)
+{
+	for (size_t i = 0; i < op->n; i++) {
+		struct spool_outcome *o = &op->o[i];
+		free((char *)o->reply);
+		free((char *)o->route);
+		free((char *)o->host);
+		free((char *)o->ip);
+		free((char *)o->tls);
+	}
+	free(op->o);
+}
+
+void spool_queue_finish(struct spool_req *r, int call)
+{
+	struct spool_claim_op *c = &r->u.claim;
+	switch (r->kind) {
+	case SPOOL_REQ_CLAIM:
+		if (call && r->cb.due) {
+			r->cb.due(r->arg, c->msgs, c->n);   /* the array and messages are its */
+			break;
+		}
+		for (size_t i = 0; i < c->n; i++)
+			spool_due_free(c->msgs[i]);
+		free(c->msgs);
+		break;
+	case SPOOL_REQ_RECORD:
+		if (call && r->cb.commit)
+			r->cb.commit(r->arg, r->ok, r->ok ? "" : r->reason);
+		q_free_outcomes(&r->u.record);
+		break;
+	case SPOOL_REQ_NEXT:
+		if (call && r->cb.next)
+			r->cb.next(r->arg, r->ok ? r->u.next_due : time(NULL) + Q_NEXT_RETRY);
+		break;
+	case SPOOL_REQ_COMMIT:
+		msg_panic("event=spool_bug reason=\"commit finished as a queue op\"");
+	}
+}
+
+static struct spool_req *q_req(enum spool_req_kind kind, void *arg)
+{
+	struct spool_req *r = xcalloc(1, sizeof(*r));
+	r->kind = kind;
+	r->arg = arg;
+	return r;
+}
+
+void spool_claim_due(struct spool *sp, time_t now, size_t limit, spool_due_cb *cb, void *arg)
+{
+	struct spool_req *r = q_req(SPOOL_REQ_CLAIM, arg);
+	r->cb.due = cb;
+	r->u.claim.now = now;
+	r->u.claim.limit = limit;
+	spool_enqueue(sp, r);
+}
+
+static const char *q_dup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void spool_record(struct spool *sp, const char *id, const struct spool_outcome *o, size_t n,
+		  int delay_notified, struct spool_msg *dsn, spool_commit_cb *cb, void *arg)
+{
+	struct spool_req *r = q_req(SPOOL_REQ_RECORD, arg);
+	struct spool_record_op *op = &r->u.record;
+	int len = snprintf(op->id, sizeof(op->id), "%s", id);
+	if (len < 0 || (size_t)len >= sizeof(op->id))
+		msg_panic("event=spool_bug reason=\"record of a bad queue id\"");
+	r->cb.commit = cb;
+	op->o = xcalloc(n ? n : 1, sizeof(*op->o));
+	op->n = n;
+	for (size_t i = 0; i < n; i++) {
+		op->o[i] = o[i];
+		op->o[i].reply = q_dup(o[i].reply);
+		op->o[i].route = q_dup(o[i].route);
+		op->o[i].host = q_dup(o[i].host);
+		op->o[i].ip = q_dup(o[i].ip);
+		op->o[i].tls = q_dup(o[i].tls);
+	}
+	op->delay_notified = delay_notified;
+	op->now = time(NULL);
+	if (dsn && dsn->id[0] == '\0')
+		spool_id_new(dsn->id);
+	if (dsn && dsn->created == 0)
+		dsn->created = op->now;
+	r->msg = dsn;
+	spool_enqueue(sp, r);
+}
+
+void spool_next_due(struct spool *sp, spool_next_cb *cb, void *arg)
+{
+	struct spool_req *r = q_req(SPOOL_REQ_NEXT, arg);
+	r->cb.next = cb;
+	spool_enqueue(sp, r);
+}
+
+void spool_due_free(struct spool_due_msg *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < m->nrcpts; i++)
+		free(m->rcpts[i].address);
+	free(m->rcpts);
+	free(m->sender);
+	free(m->body);
+	free(m);
+}

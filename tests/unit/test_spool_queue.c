@@ -1,0 +1,653 @@
+/*
+ * test_spool_queue: the scheduler's side of the spool through a real event
+ * loop and storage thread: claims return due messages with only their due
+ * recipients and are not returned twice, a restart clears claims, recorded
+ * outcomes move recipients and messages (deferred, delivered, partial,
+ * bounced with a DSN in the same transaction), next-due, bad records fail
+ * alone, a version 1 spool upgrades in place, and a claim from a large
+ * spool walks the index (its time is printed).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool/spool.h"
+#include "spool/spool_admin.h"
+#include "spool/spool_queue.h"
+#include "xmalloc.h"
+
+#define MAX_CLAIMED 256
+
+struct fx {
+	char tmp[64];
+	char dir[128];
+	struct event_base *base;
+	struct spool *sp;
+	int calls;                              /* callbacks of any kind */
+	struct spool_due_msg *claimed[MAX_CLAIMED];
+	size_t nclaimed;
+	int ok, failed;
+	char reason[200];
+	time_t next_due;
+};
+
+/* --- helpers ------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(path);
+}
+
+static void drop_claimed(struct fx *fx)
+{
+	for (size_t i = 0; i < fx->nclaimed; i++)
+		spool_due_free(fx->claimed[i]);
+	fx->nclaimed = 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	strcpy(fx->tmp, "/tmp/outpost-spoolq-XXXXXX");
+	assert_non_null(mkdtemp(fx->tmp));
+	int n = snprintf(fx->dir, sizeof(fx->dir), "%s/spool", fx->tmp);
+	assert_true(n > 0 && (size_t)n < sizeof(fx->dir));
+	fx->base = event_base_new();
+	assert_non_null(fx->base);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	drop_claimed(fx);
+	spool_close(fx->sp);
+	event_base_free(fx->base);
+	assert_int_equal(nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(fx);
+	return 0;
+}
+
+static void open_spool(struct fx *fx)
+{
+	char err[256];
+	fx->sp = spool_open(fx->dir, 0, fx->base, err, sizeof(err));
+	if (fx->sp == NULL)
+		fail_msg("spool_open: %s", err);
+}
+
+static void reopen_spool(struct fx *fx)
+{
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	open_spool(fx);
+}
+
+static struct spool_msg *make_msg(const char *sender, size_t nrcpts)
+{
+	static const char text[] = "Subject: test\r\nFrom: <sender@example.com>\r\n\r\nbody\r\n";
+	struct spool_msg *m = xcalloc(1, sizeof(*m));
+	spool_id_new(m->id);
+	m->sender = xstrdup(sender);
+	m->rcpts = xcalloc(nrcpts ? nrcpts : 1, sizeof(char *));
+	for (size_t i = 0; i < nrcpts; i++)
+		m->rcpts[i] = xasprintf("rcpt%zu@example.net", i);
+	m->nrcpts = nrcpts;
+	m->client_addr = xstrdup("192.0.2.1");
+	m->client_helo = xstrdup("client.example.com");
+	m->body = xstrdup(text);
+	m->body_len = sizeof(text) - 1;
+	m->body_8bit = 1;
+	return m;
+}
+
+static char *db_path(struct fx *fx)
+{
+	return xasprintf("%s/%s", fx->dir, SPOOL_DB_NAME);
+}
+
+static sqlite3 *db_open(struct fx *fx)
+{
+	char *path = db_path(fx);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+	free(path);
+	return db;
+}
+
+static sqlite3_int64 db_int(struct fx *fx, const char *fmt, ...)
+{
+	va_list ap;
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 v = -1;
+	va_start(ap, fmt);
+	int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(sql));
+	sqlite3 *db = db_open(fx);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+static void db_exec(struct fx *fx, const char *sql)
+{
+	sqlite3 *db = db_open(fx);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+/* Runs the loop until fx has seen want callbacks in all (or 60 s pass). */
+static void run_until(struct fx *fx, int want)
+{
+	int timed_out = 0;
+	struct timeval tv = { 60, 0 };
+	struct event *t = event_new(fx->base, -1, 0, on_timeout, &timed_out);
+	assert_int_equal(event_add(t, &tv), 0);
+	while (fx->calls < want && !timed_out)
+		assert_true(event_base_loop(fx->base, EVLOOP_ONCE) >= 0);
+	event_free(t);
+	assert_false(timed_out);
+}
+
+static void on_commit(void *arg, int ok, const char *reason)
+{
+	struct fx *fx = arg;
+	fx->calls++;
+	if (ok) {
+		fx->ok++;
+	} else {
+		fx->failed++;
+		snprintf(fx->reason, sizeof(fx->reason), "%s", reason);
+	}
+}
+
+static void on_due(void *arg, struct spool_due_msg **msgs, size_t n)
+{
+	struct fx *fx = arg;
+	fx->calls++;
+	for (size_t i = 0; i < n; i++) {
+		assert_true(fx->nclaimed < MAX_CLAIMED);
+		fx->claimed[fx->nclaimed++] = msgs[i];
+	}
+	free(msgs);   /* the array is the callback's too */
+}
+
+static void on_next(void *arg, time_t next_due)
+{
+	struct fx *fx = arg;
+	fx->calls++;
+	fx->next_due = next_due;
+}
+
+/* Commits m and waits; returns its id in id. */
+static void commit_wait(struct fx *fx, struct spool_msg *m, char id[SPOOL_ID_LEN + 1])
+{
+	memcpy(id, m->id, SPOOL_ID_LEN + 1);
+	int want = fx->calls + 1, ok = fx->ok;
+	spool_commit(fx->sp, m, on_commit, fx);
+	run_until(fx, want);
+	assert_int_equal(fx->ok, ok + 1);
+}
+
+/* Claims (up to limit, at now) and waits; the result is in fx->claimed. */
+static size_t claim_wait(struct fx *fx, time_t now, size_t limit)
+{
+	drop_claimed(fx);
+	int want = fx->calls + 1;
+	spool_claim_due(fx->sp, now, limit, on_due, fx);
+	run_until(fx, want);
+	return fx->nclaimed;
+}
+
+static int record_wait(struct fx *fx, const char *id, const struct spool_outcome *o, size_t n,
+		       struct spool_msg *dsn)
+{
+	int want = fx->calls + 1, ok = fx->ok;
+	spool_record(fx->sp, id, o, n, 0, dsn, on_commit, fx);
+	run_until(fx, want);
+	return fx->ok == ok + 1;
+}
+
+static time_t next_wait(struct fx *fx)
+{
+	int want = fx->calls + 1;
+	spool_next_due(fx->sp, on_next, fx);
+	run_until(fx, want);
+	return fx->next_due;
+}
+
+static struct spool_outcome outcome(int position, enum spool_rcpt_state state, time_t next)
+{
+	struct spool_outcome o = {
+		.position = position, .state = state, .next_attempt = next,
+		.reply = state == SPOOL_RCPT_DELIVERED ? "250 2.0.0 Ok: queued as X"
+			: state == SPOOL_RCPT_BOUNCED ? "550 5.1.1 No such user"
+			: "451 4.7.1 Try again later",
+		.route = "direct", .host = "mx.example.net", .ip = "192.0.2.25",
+		.tls = "TLSv1.3 TLS_AES_256_GCM_SHA384 verified",
+	};
+	return o;
+}
+
+static const struct spool_due_msg *claimed_by_id(struct fx *fx, const char *id)
+{
+	for (size_t i = 0; i < fx->nclaimed; i++)
+		if (strcmp(fx->claimed[i]->id, id) == 0)
+			return fx->claimed[i];
+	return NULL;
+}
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_claim_returns_due_messages_with_only_due_recipients(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1], c[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	time_t now = time(NULL);
+	commit_wait(fx, make_msg("sender@example.com", 3), a);
+	commit_wait(fx, make_msg("", 1), b);
+	commit_wait(fx, make_msg("sender@example.com", 1), c);
+	/* a's recipient 1 and all of c are not due yet */
+	db_exec(fx, "UPDATE recipients SET next_attempt = 4000000000 WHERE position = 1;");
+	char sql[256];
+	snprintf(sql, sizeof(sql), "UPDATE messages SET next_attempt = 4000000000 WHERE id = '%s';"
+		 "UPDATE recipients SET next_attempt = 4000000000 WHERE msg_id = '%s'", c, c);
+	db_exec(fx, sql);
+
+	assert_int_equal(claim_wait(fx, now + 10, 10), 2);
+	const struct spool_due_msg *m = claimed_by_id(fx, a);
+	assert_non_null(m);
+	assert_string_equal(m->sender, "sender@example.com");
+	assert_int_equal(m->nrcpts, 2);
+	assert_int_equal(m->rcpts[0].position, 0);
+	assert_string_equal(m->rcpts[0].address, "rcpt0@example.net");
+	assert_int_equal(m->rcpts[1].position, 2);
+	assert_string_equal(m->rcpts[1].address, "rcpt2@example.net");
+	assert_int_equal(m->rcpts[0].attempts, 0);
+	assert_int_equal(m->body_len, strlen(m->body));
+	assert_non_null(strstr(m->body, "Subject: test\r\n"));
+	assert_true(m->body_8bit);
+	assert_false(m->delay_notified);
+	m = claimed_by_id(fx, b);
+	assert_non_null(m);
+	assert_string_equal(m->sender, "");
+	/* claimed messages are not returned again, and c is not due */
+	assert_int_equal(claim_wait(fx, now + 10, 10), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE claimed = 1"), 2);
+	/* limit */
+	db_exec(fx, "UPDATE messages SET claimed = 0");
+	assert_int_equal(claim_wait(fx, now + 10, 1), 1);
+	assert_int_equal(claim_wait(fx, now + 10, 0), 0);
+}
+
+static void test_reopen_clears_claims(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_msg("sender@example.com", 2), a);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 1);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 0);
+	reopen_spool(fx);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 1);
+	assert_string_equal(fx->claimed[0]->id, a);
+	assert_int_equal(fx->claimed[0]->nrcpts, 2);
+}
+
+static void test_deferred_is_not_due_until_its_time(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	time_t now = time(NULL);
+	commit_wait(fx, make_msg("sender@example.com", 2), a);
+	assert_int_equal(claim_wait(fx, now + 10, 10), 1);
+	struct spool_outcome o[2] = { outcome(0, SPOOL_RCPT_DEFERRED, now + 600),
+				      outcome(1, SPOOL_RCPT_DEFERRED, now + 300) };
+	assert_true(record_wait(fx, a, o, 2, NULL));
+	assert_int_equal(db_int(fx, "SELECT next_attempt FROM messages"), now + 300);
+	assert_int_equal(db_int(fx, "SELECT claimed FROM messages"), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM recipients WHERE state = 'deferred'"
+				" AND attempts = 1 AND last_reply LIKE '451 %%'"), 2);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM attempts WHERE result = 'deferred'"
+				" AND route = 'direct' AND remote_host = 'mx.example.net'"
+				" AND remote_ip = '192.0.2.25' AND tls LIKE 'TLSv1.3%%'"), 2);
+	assert_int_equal(next_wait(fx), now + 300);
+	assert_int_equal(claim_wait(fx, now + 299, 10), 0);
+	assert_int_equal(claim_wait(fx, now + 300, 10), 1);
+	assert_int_equal(fx->claimed[0]->nrcpts, 1);
+	assert_int_equal(fx->claimed[0]->rcpts[0].position, 1);
+	assert_int_equal(fx->claimed[0]->rcpts[0].attempts, 1);
+	/* `outpost queue show` of a message in progress shows its attempts */
+	char *text = NULL, err[256];
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	assert_int_equal(spool_admin_show(fx->dir, a, 1, f, err, sizeof(err)), 0);
+	assert_int_equal(fclose(f), 0);
+	json_t *j = json_loads(text, 0, NULL);
+	free(text);
+	assert_non_null(j);
+	json_t *atts = json_object_get(j, "attempts");
+	assert_int_equal(json_array_size(atts), 2);
+	json_t *at = json_array_get(atts, 0);
+	assert_string_equal(json_string_value(json_object_get(at, "result")), "deferred");
+	assert_string_equal(json_string_value(json_object_get(at, "reply")), "451 4.7.1 Try again later");
+	assert_non_null(json_string_value(json_object_get(at, "recipient")));
+	json_decref(j);
+}
+
+static void test_all_delivered_removes_the_message(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_msg("sender@example.com", 2), a);
+	commit_wait(fx, make_msg("sender@example.com", 1), b);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	struct spool_outcome o[2] = { outcome(0, SPOOL_RCPT_DELIVERED, 0),
+				      outcome(1, SPOOL_RCPT_DELIVERED, 0) };
+	assert_true(record_wait(fx, a, o, 2, NULL));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM recipients WHERE msg_id = '%s'", a), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM attempts WHERE msg_id = '%s'", a), 0);
+	/* the other message is untouched and still claimed */
+	assert_int_equal(db_int(fx, "SELECT claimed FROM messages WHERE id = '%s'", b), 1);
+	assert_int_equal(next_wait(fx), 0);
+}
+
+static void test_partial_delivery_keeps_the_pending_recipient(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	time_t now = time(NULL);
+	commit_wait(fx, make_msg("sender@example.com", 2), a);
+	assert_int_equal(claim_wait(fx, now + 10, 10), 1);
+	struct spool_outcome o[2] = { outcome(0, SPOOL_RCPT_DELIVERED, 0),
+				      outcome(1, SPOOL_RCPT_DEFERRED, now + 60) };
+	assert_true(record_wait(fx, a, o, 2, NULL));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM recipients WHERE state = 'delivered'"), 1);
+	assert_int_equal(db_int(fx, "SELECT next_attempt FROM messages"), now + 60);
+	assert_int_equal(claim_wait(fx, now + 60, 10), 1);
+	assert_int_equal(fx->claimed[0]->nrcpts, 1);
+	assert_string_equal(fx->claimed[0]->rcpts[0].address, "rcpt1@example.net");
+	/* now the last one: the message goes */
+	struct spool_outcome last = outcome(1, SPOOL_RCPT_DELIVERED, 0);
+	assert_true(record_wait(fx, a, &last, 1, NULL));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM attempts"), 0);
+}
+
+static void test_bounce_with_dsn_replaces_the_message_in_one_transaction(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_msg("sender@example.com", 1), a);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 1);
+	struct spool_msg *dsn = make_msg("", 0);
+	dsn->id[0] = '\0';   /* the spool names it */
+	dsn->rcpts[0] = xstrdup("sender@example.com");
+	dsn->nrcpts = 1;
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_BOUNCED, 0);
+	assert_true(record_wait(fx, a, &o, 1, dsn));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE sender = ''"
+				" AND length(id) = %d AND claimed = 0", SPOOL_ID_LEN), 1);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM recipients"
+				" WHERE address = 'sender@example.com' AND state = 'queued'"), 1);
+	/* and the DSN is due */
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 1);
+	assert_string_equal(fx->claimed[0]->sender, "");
+	assert_string_equal(fx->claimed[0]->rcpts[0].address, "sender@example.com");
+}
+
+static void test_delay_notified_is_kept(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	time_t now = time(NULL);
+	commit_wait(fx, make_msg("sender@example.com", 1), a);
+	assert_int_equal(claim_wait(fx, now + 10, 10), 1);
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_DEFERRED, now + 5);
+	int want = fx->calls + 1;
+	spool_record(fx->sp, a, &o, 1, 1, make_msg("", 1), on_commit, fx);
+	run_until(fx, want);
+	assert_int_equal(fx->failed, 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 2);
+	assert_int_equal(claim_wait(fx, now + 10, 10), 2);
+	const struct spool_due_msg *m = claimed_by_id(fx, a);
+	assert_non_null(m);
+	assert_true(m->delay_notified);
+}
+
+static void test_next_due_answers_the_earliest_unclaimed(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	assert_int_equal(next_wait(fx), 0);
+	commit_wait(fx, make_msg("sender@example.com", 1), a);
+	commit_wait(fx, make_msg("sender@example.com", 1), b);
+	char sql[256];
+	snprintf(sql, sizeof(sql), "UPDATE messages SET next_attempt = 3000000000 WHERE id = '%s';"
+		 "UPDATE messages SET next_attempt = 3000000100 WHERE id = '%s'", a, b);
+	db_exec(fx, sql);
+	assert_int_equal(next_wait(fx), 3000000000);
+	db_exec(fx, "UPDATE messages SET claimed = 1 WHERE next_attempt = 3000000000");
+	assert_int_equal(next_wait(fx), 3000000100);
+}
+
+static void test_bad_record_fails_alone_and_stores_nothing(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_msg("sender@example.com", 1), a);
+	commit_wait(fx, make_msg("sender@example.com", 1), b);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	struct spool_outcome good = outcome(0, SPOOL_RCPT_DELIVERED, 0);
+	struct spool_outcome bad[2] = { outcome(0, SPOOL_RCPT_DELIVERED, 0),
+					outcome(7, SPOOL_RCPT_DELIVERED, 0) };
+	int want = fx->calls + 3;
+	/* the three requests usually reach the thread as one group */
+	spool_record(fx->sp, b, bad, 2, 0, make_msg("", 1), on_commit, fx);
+	spool_record(fx->sp, a, &good, 1, 0, NULL, on_commit, fx);
+	spool_record(fx->sp, "0000000000000000", &good, 1, 0, NULL, on_commit, fx);
+	run_until(fx, want);
+	assert_int_equal(fx->failed, 2);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 0);
+	/* b: not even its valid recipient 0 was recorded, nor its DSN */
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 1);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM attempts"), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM recipients WHERE state = 'queued'"), 1);
+	/* a message that has left the spool cannot be recorded again */
+	assert_false(record_wait(fx, a, &good, 1, NULL));
+	struct spool_outcome queued = outcome(0, SPOOL_RCPT_QUEUED, 0);
+	assert_false(record_wait(fx, b, &queued, 1, NULL));
+	assert_non_null(strstr(fx->reason, "bad outcome state"));
+}
+
+/* The v1 schema as the first release created it. */
+static const char v1_ddl[] =
+	"CREATE TABLE messages (id TEXT PRIMARY KEY NOT NULL, sender TEXT NOT NULL,"
+	" client_addr TEXT, client_helo TEXT, auth_user TEXT, size INTEGER NOT NULL,"
+	" smtputf8 INTEGER NOT NULL DEFAULT 0, body_8bit INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL, next_attempt INTEGER NOT NULL, body BLOB NOT NULL);"
+	"CREATE INDEX messages_next_attempt ON messages(next_attempt);"
+	"CREATE TABLE recipients (msg_id TEXT NOT NULL, position INTEGER NOT NULL,"
+	" address TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued'"
+	"  CHECK (state IN ('queued','delivered','bounced','deferred')),"
+	" attempts INTEGER NOT NULL DEFAULT 0, last_reply TEXT, last_attempt INTEGER,"
+	" next_attempt INTEGER NOT NULL, PRIMARY KEY (msg_id, position)) WITHOUT ROWID;"
+	"CREATE INDEX recipients_next_attempt ON recipients(next_attempt);"
+	"CREATE TABLE attempts (id INTEGER PRIMARY KEY, msg_id TEXT NOT NULL,"
+	" recipient TEXT NOT NULL, time INTEGER NOT NULL, route TEXT, remote_host TEXT,"
+	" remote_ip TEXT, tls TEXT, reply TEXT, result TEXT NOT NULL);"
+	"CREATE INDEX attempts_msg_id ON attempts(msg_id, time);"
+	"PRAGMA user_version=1;"
+	"INSERT INTO messages (id, sender, size, created, next_attempt, body)"
+	" VALUES ('0V1MESSAGE000000', 'old@example.com', 4, 1000, 1000, X'41420D0A');"
+	"INSERT INTO recipients (msg_id, position, address, state, next_attempt)"
+	" VALUES ('0V1MESSAGE000000', 0, 'a@example.net', 'queued', 1000),"
+	" ('0V1MESSAGE000000', 1, 'b@example.net', 'delivered', 1000);";
+
+static void test_v1_spool_upgrades_in_place(void **state)
+{
+	struct fx *fx = *state;
+	assert_int_equal(mkdir(fx->dir, 0700), 0);
+	db_exec(fx, "PRAGMA journal_mode=WAL");
+	db_exec(fx, v1_ddl);
+	assert_int_equal(db_int(fx, "PRAGMA user_version"), 1);
+	open_spool(fx);
+	assert_int_equal(db_int(fx, "PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_due'"), 1);
+	assert_int_equal(db_int(fx, "SELECT claimed + delay_notified FROM messages"), 0);
+	assert_int_equal(claim_wait(fx, 2000, 10), 1);
+	assert_string_equal(fx->claimed[0]->id, "0V1MESSAGE000000");
+	assert_string_equal(fx->claimed[0]->sender, "old@example.com");
+	assert_int_equal(fx->claimed[0]->nrcpts, 1);
+	assert_int_equal(fx->claimed[0]->body_len, 4);
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_DELIVERED, 0);
+	assert_true(record_wait(fx, "0V1MESSAGE000000", &o, 1, NULL));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 0);
+	/* a second open does not migrate again */
+	reopen_spool(fx);
+	assert_int_equal(db_int(fx, "PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+#define BIG 200000
+
+/* BIG messages of 512 octets with 2 recipients each, half of them due at
+ * 2000, one in ten claimed; then the WAL is checkpointed so that the
+ * first claim does not pay for it. */
+static void fill_big_spool(struct fx *fx)
+{
+	char sql[1024];
+	int n = snprintf(sql, sizeof(sql),
+		"BEGIN;"
+		"WITH RECURSIVE c(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM c WHERE i < %d)"
+		" INSERT INTO messages (id, sender, size, created, next_attempt, claimed, body)"
+		" SELECT printf('B%%015d', i), 's@example.com', 512, 1000, 1000 + i %% 2000,"
+		" i %% 10 = 0, zeroblob(512) FROM c;"
+		"INSERT INTO recipients (msg_id, position, address, next_attempt)"
+		" SELECT id, 0, 'a@example.net', next_attempt FROM messages;"
+		"INSERT INTO recipients (msg_id, position, address, next_attempt)"
+		" SELECT id, 1, 'b@example.net', next_attempt FROM messages;"
+		"COMMIT;"
+		"PRAGMA wal_checkpoint(TRUNCATE);", BIG - 1);
+	assert_true(n > 0 && (size_t)n < sizeof(sql));
+	db_exec(fx, sql);
+}
+
+static void plan_uses_index(struct fx *fx, const char *sql)
+{
+	sqlite3 *db = db_open(fx);
+	sqlite3_stmt *st = NULL;
+	char *q = xasprintf("EXPLAIN QUERY PLAN %s", sql);
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 3);
+		printf("spool_queue: plan: %s\n", d);
+		assert_non_null(strstr(d, "INDEX messages_due"));
+		assert_null(strstr(d, "TEMP B-TREE"));
+	}
+	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	free(q);
+}
+
+static void test_claim_100_from_200k_walks_the_index(void **state)
+{
+	struct fx *fx = *state;
+	open_spool(fx);
+	double t0 = now_ms();
+	fill_big_spool(fx);
+	printf("spool_queue: filled %d messages in %.0f ms\n", BIG, now_ms() - t0);
+	plan_uses_index(fx, "SELECT id, body FROM messages INDEXED BY messages_due"
+			" WHERE claimed = 0 AND next_attempt <= 2000 ORDER BY next_attempt LIMIT 100");
+	plan_uses_index(fx, "SELECT next_attempt FROM messages INDEXED BY messages_due"
+			" WHERE claimed = 0 ORDER BY next_attempt LIMIT 1");
+	for (int round = 0; round < 3; round++) {
+		t0 = now_ms();
+		assert_int_equal(claim_wait(fx, 2000, 100), 100);
+		printf("spool_queue: claim of 100 from %d: %.2f ms\n", BIG, now_ms() - t0);
+	}
+	for (size_t i = 0; i < fx->nclaimed; i++)
+		assert_int_equal(fx->claimed[i]->nrcpts, 2);
+	t0 = now_ms();
+	assert_int_equal(next_wait(fx), 1004);   /* 1000 is claimed, 1001-1003 taken */
+	printf("spool_queue: next_due from %d: %.2f ms\n", BIG, now_ms() - t0);
+	t0 = now_ms();
+	reopen_spool(fx);
+	printf("spool_queue: reopen (claims cleared) with %d: %.0f ms\n", BIG, now_ms() - t0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE claimed = 1"), 0);
+}
+
+int main(void)
+{
+	log_init("test_spool_queue", LOG_DEST_STDERR);
+	if (getenv("SPOOL_TEST_DEBUG"))
+		log_set_debug(1);
+	evthread_use_pthreads();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_claim_returns_due_messages_with_only_due_recipients, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_clears_claims, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deferred_is_not_due_until_its_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_all_delivered_removes_the_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_delivery_keeps_the_pending_recipient, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bounce_with_dsn_replaces_the_message_in_one_transaction, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delay_notified_is_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_due_answers_the_earliest_unclaimed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_record_fails_alone_and_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v1_spool_upgrades_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_claim_100_from_200k_walks_the_index, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
