@@ -35,6 +35,7 @@
 
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
+#define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
 
 struct outcome {
 	int set;
@@ -182,17 +183,24 @@ static struct spool_msg *make_dsn(struct scheduler *s, struct qmsg *q, const str
 	return msg;
 }
 
-/* The reply as an operator (and a DSN's Diagnostic-Code) should see it. */
-static void outcome_diag(struct outcome *o)
+/* The reply as an operator (and a DSN's Diagnostic-Code) should see it:
+ * "550 5.1.1 text" as the server said it, or "4.4.1 local reason". */
+static const char *reply_format(const struct reply_info *r, char *out, size_t outlen)
 {
-	const struct reply_info *r = &o->reply;
 	size_t el = strlen(r->enh);
 	int has_enh = el && strncmp(r->text, r->enh, el) == 0;
 	if (r->code)
-		snprintf(o->diag, sizeof(o->diag), "%d %s%s%s", r->code, has_enh ? "" : r->enh,
-			 has_enh ? "" : " ", r->text);
+		snprintf(out, outlen, "%d %s%s%s", r->code, has_enh ? "" : r->enh, has_enh ? "" : " ", r->text);
+	else if (has_enh)
+		snprintf(out, outlen, "%s", r->text);
 	else
-		snprintf(o->diag, sizeof(o->diag), "%s %s", r->enh, r->text);
+		snprintf(out, outlen, "%s %s", r->enh, r->text);
+	return out;
+}
+
+static void outcome_diag(struct outcome *o)
+{
+	reply_format(&o->reply, o->diag, sizeof(o->diag));
 }
 
 static void qmsg_free(struct qmsg *q)
@@ -370,6 +378,10 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 	if (all_temp && !smtp_client_reusable(c->client) && c->cur + 1 < c->ntargets + (c->nexthost < c->nhosts)) {
 		/* the whole session failed here: the next MX host or address may take it */
 		c->last = res->rcpt[0];
+		char qd[700], rf[600];
+		msg_info("event=attempt_failed qid=%s route=%s host=%s ip=%s reply=%s action=next_host",
+			 j->q->m->id, j->route, c->targets[c->cur].host, res->remote_ip[0] ? res->remote_ip : "-",
+			 log_quote(qd, sizeof(qd), reply_format(&res->rcpt[0], rf, sizeof(rf))));
 		smtp_client_free(c->client);
 		c->client = NULL;
 		c->cur++;
@@ -661,8 +673,9 @@ static void on_next_due(void *arg, time_t next)
 {
 	struct scheduler *s = arg;
 	time_t now = time(NULL);
-	long wait = next == 0 ? 60 : next <= now ? 0 : (long)(next - now);
-	struct timeval tv = { wait > 60 ? 60 : wait, 0 };
+	/* polled at least every IDLE_POLL seconds, so `outpost queue flush` takes effect soon */
+	long wait = next == 0 ? IDLE_POLL : next <= now ? 0 : (long)(next - now);
+	struct timeval tv = { wait > IDLE_POLL ? IDLE_POLL : wait, 0 };
 	s->recording--;
 	if (s->stopping)
 		return scheduler_check_stopped(s);

@@ -13,6 +13,26 @@ from peers import DNS, Behaviour, Sink, free_port
 FAST_RETRY = 'retry = { schedule = [ "1s" ]; greylist = "2s"; lifetime = "1h"; delay_notice = "0s"; };'
 
 
+def common_free_port(hosts):
+    """A port free on every one of hosts (the MX hosts all listen on one port)."""
+    import socket
+    for _ in range(50):
+        port = free_port(hosts[0])
+        try:
+            socks = []
+            for h in hosts:
+                s = socket.socket()
+                socks.append(s)
+                s.bind((h, port))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no common free port")
+
+
 class World:
     """DNS for example.net (two MX), sender.example.org (the senders' mailbox), plus
     whatever a test adds; MX hosts on 127.0.0.2-5, all on one port."""
@@ -21,7 +41,7 @@ class World:
         self.make_daemon = make_daemon
         self.tmp = tmp_path
         self.dns = DNS().start()
-        self.port = free_port("127.0.0.2")
+        self.port = common_free_port(["127.0.0.%d" % i for i in range(2, 7)])
         self.sinks = []
         z = self.dns.zone
         z.add("example.net", "MX", (10, "mx1.example.net"))
@@ -71,6 +91,17 @@ def wait_empty(d, timeout=20):
             return True
         time.sleep(0.1)
     return False
+
+
+def wait_deferred(d, timeout=15):
+    """Waits until the first message's first recipient is recorded as deferred."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        q = d.queue()
+        if q and q[0]["recipients"][0]["state"] == "deferred":
+            return q
+        time.sleep(0.1)
+    raise AssertionError("never deferred; log:\n" + d.log_text()[-3000:])
 
 
 def dsn_status(msg):
@@ -204,11 +235,7 @@ def test_relay_refusing_auth_defers_with_the_reason(world, tmp_path):
     d = world.daemon(routes='smarthost = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; auth = "%s"; };'
                      % (world.port, secret), rules='{ via = [ "smarthost" ]; }')
     send(d, ["a@anywhere.example"])
-    deadline = time.time() + 10
-    while time.time() < deadline and "result=deferred" not in d.log_text():
-        time.sleep(0.1)
-    q = d.queue()
-    assert q and q[0]["recipients"][0]["state"] == "deferred"
+    q = wait_deferred(d)
     assert "535" in (q[0]["recipients"][0]["last_reply"] or "")
 
 
@@ -257,3 +284,86 @@ def test_queue_show_has_the_attempt_history(world):
     qid = d.queue()[0]["id"]
     shown = d.cli("queue", "show", qid).stdout
     assert "451" in shown and "mx1.example.net" in shown
+
+
+def test_connection_is_reused_for_the_next_message(world):
+    d = world.daemon()
+    d.stop()
+    d.conf.write_text(d.conf.read_text().replace("command_timeout", "max_per_destination = 1; command_timeout")
+                      .replace('schedule = [ "1s" ]', 'schedule = [ "1h" ]'))
+    d.start()
+    import smtplib
+    with smtplib.SMTP("127.0.0.1", d.port) as s:  # no MX listens yet: all four wait
+        for i in range(4):
+            s.sendmail("app@sender.example.org", ["r%d@example.net" % i], message("m%d" % i))
+    deadline = time.time() + 10
+    while time.time() < deadline and d.log_text().count("result=deferred") < 4:
+        time.sleep(0.1)
+    mx1 = world.sink("127.0.0.2")
+    d.cli("queue", "flush")
+    got = mx1.wait(4)
+    assert len(got) == 4
+    assert len({m.peer for m in got}) < 4  # several messages shared one connection
+
+
+def test_slow_destination_does_not_hold_the_rest(world):
+    world.dns.zone.add("slow.example.org", "MX", (10, "mx.slow.example.org"))
+    world.dns.zone.add("mx.slow.example.org", "A", "127.0.0.5")
+    slow = world.sink("127.0.0.5", Behaviour(stall=2.5))
+    fast = world.sink("127.0.0.2")
+    d = world.daemon()
+    send(d, ["a@slow.example.org"], subject="slow")
+    time.sleep(0.3)
+    send(d, ["b@example.net"], subject="fast")
+    assert len(fast.wait(1, timeout=2)) == 1
+    assert slow.messages == []  # still stalled while the other was delivered
+    assert len(slow.wait(1, timeout=20)) == 1
+
+
+def test_tls_verify_refuses_an_unverifiable_mx(world, tls_files):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*[str(p) for p in tls_files])
+    mx1 = world.sink("127.0.0.2", tls_context=ctx)
+    d = world.daemon(routes='direct = { type = "mx"; port = %d; tls = "verify"; };' % world.port)
+    send(d, ["a@example.net"])
+    wait_deferred(d)
+    assert "4.7.5 certificate verification failed" in d.log_text() and mx1.messages == []
+
+
+def test_opportunistic_tls_is_used_and_logged(world, tls_files):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*[str(p) for p in tls_files])
+    mx1 = world.sink("127.0.0.2", tls_context=ctx)
+    d = world.daemon()
+    send(d, ["a@example.net"])
+    assert len(mx1.wait(1)) == 1
+    assert wait_empty(d)
+    line = [l for l in d.log_text().splitlines() if "event=delivery " in l][0]
+    assert 'tls="TLSv1.3' in line and "unverified" in line
+
+
+def test_delay_notice_is_sent_once(world):
+    d = world.daemon()
+    d.stop()
+    d.conf.write_text(d.conf.read_text().replace('delay_notice = "0s"', 'delay_notice = "2s"'))
+    d.start()
+    send(d, ["a@example.net"])  # no MX host listens: deferred again and again
+    notes = world.mailbox.wait(1, timeout=20)
+    assert len(notes) == 1
+    m = email.message_from_bytes(notes[0].data)
+    assert "Delayed" in m["Subject"]
+    time.sleep(3)
+    assert len(world.mailbox.messages) == 1  # once only
+    assert len(d.queue()) == 1  # and the message is still queued
+
+
+def test_timeout_waiting_for_the_data_reply_defers(world):
+    world.sink("127.0.0.2", Behaviour(stall=6))  # command_timeout is 3s
+    d = world.daemon()
+    send(d, ["a@example.net"])
+    deadline = time.time() + 15
+    while time.time() < deadline and "result=deferred" not in d.log_text():
+        time.sleep(0.1)
+    assert "4.4.2" in d.log_text()
