@@ -2,7 +2,8 @@
  * outpostd: the daemon.  Loads the config, opens the spool (which starts
  * the storage thread), serves SMTP on one libevent loop, and on SIGTERM or
  * SIGINT stops accepting, lets transactions in flight finish, drains the
- * spool and exits 0.
+ * spool and exits 0; on SIGHUP it re-reads the config without dropping
+ * sessions (settings that need a restart are refused with a warning).
  *
  *     outpostd -c FILE [-f] [-d]
  *         -f  stay in the foreground and log to stderr
@@ -36,6 +37,8 @@ struct daemon {
 	struct scheduler *sched;
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
+	struct config **retired;  /* replaced by reloads; sessions and deliveries may still use them */
+	size_t nretired;
 };
 
 static void usage(void)
@@ -50,6 +53,40 @@ static void part_stopped(void *arg)
 	struct daemon *d = arg;
 	if (--d->pending == 0)
 		event_base_loopexit(d->base, NULL);
+}
+
+/* SIGHUP: re-read the config; what may change takes effect for new
+ * sessions and deliveries, nothing in flight is dropped. */
+static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[1024];
+	const char *blocker;
+	(void)sig;
+	(void)what;
+	struct config *cf = config_load(d->cf->file, err, sizeof(err));
+	if (cf == NULL) {
+		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", err);
+		return;
+	}
+	if ((blocker = config_reload_blocker(d->cf, cf)) != NULL) {
+		msg_warn("event=reload_refused reason=\"%s changed: restart outpostd\" action=kept_old_config", blocker);
+		config_free(cf);
+		return;
+	}
+	if (smtpd_reload(d->smtpd, cf, err, sizeof(err)) < 0) {
+		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", err);
+		config_free(cf);
+		return;
+	}
+	if (d->sched)
+		scheduler_reload(d->sched, cf);
+	d->retired = realloc(d->retired, (d->nretired + 1) * sizeof(*d->retired));
+	if (d->retired == NULL)
+		msg_fatal("event=out_of_memory");
+	d->retired[d->nretired++] = d->cf;
+	d->cf = cf;
+	msg_info("event=reloaded file=%s", cf->file);
 }
 
 static void on_grace_over(evutil_socket_t fd, short what, void *arg)
@@ -128,7 +165,9 @@ int main(int argc, char **argv)
 	smtpd_on_queued(d.smtpd, scheduler_kick, d.sched);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
+	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);
 	d.grace = evtimer_new(d.base, on_grace_over, &d);
+	evsignal_add(sighup, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
 	msg_info("event=started version=%s pid=%ld spool=%s", "0.1.0", (long)getpid(), d.cf->spool);
@@ -140,6 +179,7 @@ int main(int argc, char **argv)
 	resolver_free(d.resolver);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_free(d.grace);
 	/* what is left are outbound connections saying QUIT (at most 2 s each) */
 	event_base_dispatch(d.base);
@@ -148,5 +188,8 @@ int main(int argc, char **argv)
 	event_base_free(d.base);
 	msg_info("event=stopped");
 	config_free(d.cf);
+	for (size_t i = 0; i < d.nretired; i++)
+		config_free(d.retired[i]);
+	free(d.retired);
 	return 0;
 }

@@ -488,6 +488,34 @@ static int glob_any(char *const *globs, size_t n, const char *s)
 	return 0;
 }
 
+static int str_differs(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+const char *config_reload_blocker(const struct config *old, const struct config *new)
+{
+	if (str_differs(old->spool, new->spool) || old->spool_max_size != new->spool_max_size)
+		return "spool";
+	if (str_differs(old->socket, new->socket))
+		return "socket";
+	if (str_differs(old->resolver, new->resolver))
+		return "resolver";
+	if (str_differs(old->tls_cert, new->tls_cert) || str_differs(old->tls_key, new->tls_key))
+		return "tls";
+	if (str_differs(old->hostname, new->hostname))
+		return "hostname";
+	if ((old->nroutes == 0) != (new->nroutes == 0))
+		return "routes (turning delivery on or off)";
+	if (old->nlisten != new->nlisten)
+		return "listen";
+	for (size_t i = 0; i < old->nlisten; i++)
+		if (strcmp(old->listen[i].address, new->listen[i].address) != 0 ||
+		    old->listen[i].tls != new->listen[i].tls || old->listen[i].auth != new->listen[i].auth)
+			return "listen";
+	return NULL;
+}
+
 const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain)
 {
 	for (size_t i = 0; i < cf->nrules; i++) {

@@ -104,6 +104,10 @@ struct config *config_load(const char *file, char *err, size_t errlen);
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen);
 void config_free(struct config *cf);
 
+/* NULL when new may replace old in a running daemon (SIGHUP), else the
+ * name of a setting whose change needs a restart. */
+const char *config_reload_blocker(const struct config *old, const struct config *new);
+
 /* The route for mail from sender to a recipient at domain (first rule
  * that matches wins, then the first route of its via list); NULL when no
  * rule matches. */

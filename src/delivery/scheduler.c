@@ -296,7 +296,7 @@ static struct dest *dest_get(struct scheduler *s, const struct route_conf *r, co
 	char key[600];
 	snprintf(key, sizeof(key), "%s|%s", r->name, r->type == ROUTE_MX ? domain : "");
 	for (struct dest *d = s->dests; d; d = d->next)
-		if (strcmp(d->key, key) == 0)
+		if (d->route == r && strcmp(d->key, key) == 0)  /* a reload makes new routes */
 			return d;
 	struct dest *d = xcalloc(1, sizeof(*d));
 	d->sch = s;
@@ -714,6 +714,13 @@ static void scheduler_check_stopped(struct scheduler *s)
 		msg_info("event=delivery_stopped");
 		done(s->stopped_arg);
 	}
+}
+
+void scheduler_reload(struct scheduler *s, const struct config *cf)
+{
+	s->cf = cf;
+	msg_info("event=delivery_reloaded routes=%zu rules=%zu", cf->nroutes, cf->nrules);
+	pump(s);
 }
 
 struct scheduler *scheduler_new(struct event_base *base, const struct config *cf, struct spool *sp,

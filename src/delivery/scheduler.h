@@ -27,6 +27,9 @@ struct scheduler;
 struct scheduler *scheduler_new(struct event_base *base, const struct config *cf, struct spool *sp,
 				struct resolver *res, SSL_CTX *client_ctx);
 void scheduler_kick(void *scheduler);
+/* New routes, rules, retry and connection caps for what starts from now on;
+ * cf must outlive the scheduler (transactions in flight keep old routes). */
+void scheduler_reload(struct scheduler *s, const struct config *cf);
 void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg);
 void scheduler_free(struct scheduler *s);
 

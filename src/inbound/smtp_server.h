@@ -24,6 +24,11 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 			char *err, size_t errlen);
 /* fn(arg) is called on the loop after each message is queued. */
 void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *arg), void *arg);
+/* Takes a reloaded config: new sessions and new commands use its caps,
+ * client networks and users file (re-read now; on error nothing changes
+ * and -1 is returned with the reason).  cf must differ from the old one
+ * only in what a reload may change, and outlive the smtpd. */
+int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t errlen);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

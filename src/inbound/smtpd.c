@@ -174,6 +174,20 @@ void smtpd_session_gone(struct smtpd *sd)
 	}
 }
 
+int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t errlen)
+{
+	struct users *users = NULL;
+	if (cf->users && (users = users_load(cf->users, err, errlen)) == NULL)
+		return -1;
+	if (sd->users) {
+		sd->retired = xreallocarray(sd->retired, sd->nretired + 1, sizeof(*sd->retired));
+		sd->retired[sd->nretired++] = sd->users;
+	}
+	sd->users = users;
+	sd->cf = cf;
+	return 0;
+}
+
 void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *), void *arg)
 {
 	sd->on_queued = fn;
@@ -204,6 +218,9 @@ void smtpd_free(struct smtpd *sd)
 	worker_pool_free(sd->workers);
 	free(sd->listeners);
 	users_free(sd->users);
+	for (size_t i = 0; i < sd->nretired; i++)
+		users_free(sd->retired[i]);
+	free(sd->retired);
 	if (sd->ssl_ctx)
 		SSL_CTX_free(sd->ssl_ctx);
 	free(sd);

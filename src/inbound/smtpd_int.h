@@ -17,6 +17,8 @@ struct smtpd {
 	const struct config *cf;
 	struct spool *spool;
 	struct users *users;              /* NULL: no AUTH */
+	struct users **retired;           /* replaced by reloads; sessions may still point into them */
+	size_t nretired;
 	struct worker_pool *workers;
 	SSL_CTX *ssl_ctx;                 /* NULL: no TLS */
 	struct evconnlistener **listeners;
