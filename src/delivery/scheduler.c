@@ -538,7 +538,8 @@ static void on_mx(const struct dns_result *res, void *arg)
 		reply_classify(556, "5.1.10 Recipient domain accepts no mail (null MX)", &r);
 	} else {
 		struct dns_mx *mx = xcalloc(res->n ? res->n : 1, sizeof(*mx));
-		memcpy(mx, res->mx, res->n * sizeof(*mx));
+		if (res->n)
+			memcpy(mx, res->mx, res->n * sizeof(*mx));
 		qsort(mx, res->n, sizeof(*mx), mx_cmp);
 		for (size_t i = 0; i < res->n; i++)
 			if (strcmp(mx[i].host, ".") != 0)
@@ -633,8 +634,12 @@ static void on_claimed(void *arg, struct spool_due_msg **msgs, size_t n)
 {
 	struct scheduler *s = arg;
 	s->claiming = 0;
-	for (size_t i = 0; i < n; i++)
-		route_message(s, msgs[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (s->stopping)
+			spool_due_free(msgs[i]);  /* claims end with the process: due again at start */
+		else
+			route_message(s, msgs[i]);
+	}
 	free(msgs);
 	if (n > 0 || s->kicked) {
 		s->kicked = 0;
