@@ -5,6 +5,7 @@
  * and malformed literals are refused.
  */
 #include "address.h"
+#include "utf8.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -17,32 +18,6 @@ static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 static int is_atext(unsigned char c)
 {
 	return is_alpha(c) || is_digit(c) || (c && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
-
-/* Length of one well-formed UTF-8 sequence (>= 0x80) at s, or 0. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t need;
-	unsigned min;
-	unsigned cp;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		need = 2, cp = s[0] & 0x1f, min = 0x80;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		need = 3, cp = s[0] & 0x0f, min = 0x800;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		need = 4, cp = s[0] & 0x07, min = 0x10000;
-	else
-		return 0;
-	if (n < need)
-		return 0;
-	for (size_t i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need;
 }
 
 /* Dot-string: atoms separated by single dots.  Returns bytes used or 0. */
@@ -60,7 +35,7 @@ static size_t parse_dot_string(const unsigned char *s, size_t n, unsigned flags)
 		if (is_atext(s[i])) {
 			i++;
 		} else if (s[i] >= 0x80 && (flags & ADDR_UTF8)) {
-			size_t k = utf8_seq(s + i, n - i);
+			size_t k = utf8_next(s + i, n - i, NULL);
 			if (k == 0)
 				return 0;
 			i += k;
@@ -84,7 +59,7 @@ static size_t parse_quoted(const unsigned char *s, size_t n, unsigned flags)
 		} else if (s[i] >= 32 && s[i] <= 126) {
 			i++;
 		} else if (s[i] >= 0x80 && (flags & ADDR_UTF8)) {
-			size_t k = utf8_seq(s + i, n - i);
+			size_t k = utf8_next(s + i, n - i, NULL);
 			if (k == 0)
 				return 0;
 			i += k;
@@ -139,7 +114,7 @@ static const char *parse_domain(const char *str, size_t n, unsigned flags, struc
 		if (is_alpha(s[i]) || is_digit(s[i]) || (s[i] == '-' && label > 0)) {
 			i++;
 		} else if (s[i] >= 0x80 && (flags & ADDR_UTF8)) {
-			size_t k = utf8_seq(s + i, n - i);
+			size_t k = utf8_next(s + i, n - i, NULL);
 			if (k == 0)
 				return "5.1.2 Bad UTF-8 in domain";
 			i += k;

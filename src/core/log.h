@@ -9,6 +9,7 @@
 #ifndef OUTPOST_LOG_H
 #define OUTPOST_LOG_H
 #include <stdarg.h>
+#include <stddef.h>
 
 enum log_dest { LOG_DEST_STDERR, LOG_DEST_SYSLOG };
 
@@ -21,6 +22,10 @@ void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void msg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Writes a reason into a caller's error buffer (err may be NULL).  A
+ * truncated reason is still a reason: it ends with "..." instead. */
+void set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Copies s into out (size outlen) so that it is safe as one key=value
  * value: quotes it when it holds spaces, escapes quotes, backslashes and

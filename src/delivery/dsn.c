@@ -25,6 +25,7 @@
  * recipient failed, else "delayed".
  */
 #include "delivery/dsn.h"
+#include "core/utf8.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -90,35 +91,6 @@ static void dsn_clean_token(struct buf *b, const char *s, const char *dflt)
 	}
 }
 
-/* Length of the valid UTF-8 sequence at p (left octets) and its code
- * point, 0 when invalid. */
-static size_t dsn_utf8(const unsigned char *p, size_t left, uint32_t *cp)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	*cp = c & (0xff >> (n + 1));
-	for (size_t i = 1; i < n; i++) {
-		if (i > 1 && (p[i] < 0x80 || p[i] > 0xbf))
-			return 0;
-		*cp = (*cp << 6) | (p[i] & 0x3f);
-	}
-	return n;
-}
-
 static int dsn_is_ascii(const char *s)
 {
 	for (; *s; s++)
@@ -137,7 +109,7 @@ static void dsn_clean_addr(struct buf *b, const char *s)
 	for (size_t i = 0; i < len; i += n) {
 		uint32_t cp;
 		const unsigned char *p = (const unsigned char *)s + i;
-		n = dsn_utf8(p, len - i, &cp);
+		n = utf8_next(p, len - i, &cp);
 		if (n == 0 || (n == 1 && (dsn_is_ctl(*p) || *p == ' ' || *p == '<' || *p == '>'))) {
 			buf_putc(b, '?');
 			n = n ? n : 1;
@@ -156,7 +128,7 @@ static void dsn_xtext_addr(struct buf *b, const char *s)
 	for (size_t i = 0; i < len; i += n) {
 		uint32_t cp = 0xfffd;
 		const unsigned char *p = (const unsigned char *)s + i;
-		n = dsn_utf8(p, len - i, &cp);
+		n = utf8_next(p, len - i, &cp);
 		if (n == 0) {
 			n = 1;
 			cp = 0xfffd;   /* not UTF-8: the replacement character */

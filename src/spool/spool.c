@@ -94,29 +94,11 @@ static const char spool_sql_ins_rcpt[] =
 	"INSERT INTO recipients (msg_id, position, address, next_attempt)"
 	" VALUES (?1, ?2, ?3, ?4)";
 
-/* Error text for the caller; a truncated reason is still a reason, so it
- * is marked with "..." rather than treated as a failure. */
-static void spool_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void spool_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-	else if ((size_t)n >= errlen && errlen > 4)
-		memcpy(err + errlen - 4, "...", 4);
-}
-
 static int spool_exec(sqlite3 *db, const char *sql, char *err, size_t errlen)
 {
 	int rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
-		spool_seterr(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+		set_error(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
 	return rc;
 }
 
@@ -134,7 +116,7 @@ static int spool_query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out,
 		}
 	}
 	if (rc != SQLITE_OK)
-		spool_seterr(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
+		set_error(err, errlen, "%s: %s", sql, sqlite3_errmsg(db));
 	sqlite3_finalize(st);   /* its code repeats the step error handled above */
 	return rc;
 }
@@ -146,11 +128,11 @@ static int spool_mkdir(const char *dir, char *err, size_t errlen)
 	if (mkdir(dir, 0700) == 0)
 		return 0;
 	if (errno != EEXIST) {
-		spool_seterr(err, errlen, "cannot create spool %s: %s", dir, strerror(errno));
+		set_error(err, errlen, "cannot create spool %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		spool_seterr(err, errlen, "spool %s is not a directory", dir);
+		set_error(err, errlen, "spool %s is not a directory", dir);
 		return -1;
 	}
 	if (st.st_mode & 077)
@@ -169,7 +151,7 @@ static int spool_set_wal(sqlite3 *db, char *err, size_t errlen)
 		ok = mode != NULL && strcmp((const char *)mode, "wal") == 0;
 	}
 	if (!ok)
-		spool_seterr(err, errlen, "cannot set journal_mode=WAL: %s", sqlite3_errmsg(db));
+		set_error(err, errlen, "cannot set journal_mode=WAL: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(st);   /* errors already reported through ok */
 	return ok ? 0 : -1;
 }
@@ -181,7 +163,7 @@ static int spool_pragmas(sqlite3 *db, char *err, size_t errlen)
 	sqlite3_int64 sync = -1, lim = 0;
 	char sql[64];
 	if (sqlite3_busy_timeout(db, SPOOL_BUSY_MS) != SQLITE_OK) {
-		spool_seterr(err, errlen, "busy_timeout: %s", sqlite3_errmsg(db));
+		set_error(err, errlen, "busy_timeout: %s", sqlite3_errmsg(db));
 		return -1;
 	}
 	if (spool_set_wal(db, err, errlen) != 0)
@@ -190,7 +172,7 @@ static int spool_pragmas(sqlite3 *db, char *err, size_t errlen)
 	    spool_query_int(db, "PRAGMA synchronous", &sync, err, errlen) != SQLITE_OK)
 		return -1;
 	if (sync < 2) {
-		spool_seterr(err, errlen, "synchronous=FULL did not take (got %lld)", (long long)sync);
+		set_error(err, errlen, "synchronous=FULL did not take (got %lld)", (long long)sync);
 		return -1;
 	}
 	int n = snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%d", SPOOL_WAL_LIMIT);
@@ -209,7 +191,7 @@ static int spool_migrate(sqlite3 *db, char *err, size_t errlen)
 	if (spool_query_int(db, "PRAGMA user_version", &v, err, errlen) != SQLITE_OK)
 		goto fail;
 	if (v > SPOOL_SCHEMA_VERSION || v < 0) {
-		spool_seterr(err, errlen, "spool schema version %lld is newer than this program (%d)",
+		set_error(err, errlen, "spool schema version %lld is newer than this program (%d)",
 			     (long long)v, SPOOL_SCHEMA_VERSION);
 		goto fail;
 	}
@@ -264,7 +246,7 @@ static int spool_prepare(struct spool *sp, char *err, size_t errlen)
 		rc = sqlite3_prepare_v3(sp->db, spool_sql_ins_rcpt, -1, SQLITE_PREPARE_PERSISTENT,
 					&sp->ins_rcpt, NULL);
 	if (rc != SQLITE_OK) {
-		spool_seterr(err, errlen, "prepare: %s", sqlite3_errmsg(sp->db));
+		set_error(err, errlen, "prepare: %s", sqlite3_errmsg(sp->db));
 		return -1;
 	}
 	return spool_queue_prepare(sp, err, errlen);
@@ -277,13 +259,13 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 	sqlite3_int64 count = 0;
 	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		spool_seterr(err, errlen, "spool path too long: %s", dir);
+		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}
 	int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		spool_seterr(err, errlen, "cannot open %s: %s", path,
+		set_error(err, errlen, "cannot open %s: %s", path,
 			     sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
 		return -1;
 	}
@@ -367,9 +349,9 @@ int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m)
 void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
 {
 	if ((rc & 0xff) == SQLITE_FULL)
-		spool_seterr(reason, len, "spool full");
+		set_error(reason, len, "spool full");
 	else
-		spool_seterr(reason, len, "spool error: %s", sqlite3_errmsg(sp->db));
+		set_error(reason, len, "spool error: %s", sqlite3_errmsg(sp->db));
 }
 
 /* One transaction for the n requests starting at r.  On failure the reason
@@ -617,7 +599,7 @@ struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *
 			 char *err, size_t errlen)
 {
 	if (base == NULL || dir == NULL || sqlite3_threadsafe() == 0) {
-		spool_seterr(err, errlen, "spool_open: no event base, dir or thread-safe sqlite");
+		set_error(err, errlen, "spool_open: no event base, dir or thread-safe sqlite");
 		return NULL;
 	}
 	if (spool_mkdir(dir, err, errlen) != 0)

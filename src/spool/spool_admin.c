@@ -22,32 +22,16 @@
 
 #include "buf.h"
 #include "log.h"
+#include "utf8.h"
 #include "spool.h"
 #include "xmalloc.h"
 
 #define SPOOL_ADMIN_BUSY_MS 5000
 #define SPOOL_ADMIN_HEADER_MAX (1024 * 1024)   /* header bytes shown by show */
 
-static void admin_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* A truncated reason is still a reason: it is marked, not treated as an error. */
-static void admin_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-	else if ((size_t)n >= errlen && errlen > 4)
-		memcpy(err + errlen - 4, "...", 4);
-}
-
 static int admin_dberr(sqlite3 *db, const char *what, char *err, size_t errlen)
 {
-	admin_seterr(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
+	set_error(err, errlen, "%s: %s", what, sqlite3_errmsg(db));
 	return -1;
 }
 
@@ -68,11 +52,11 @@ static int admin_check_version(sqlite3 *db, const char *dir, char *err, size_t e
 	if (v < 0)
 		return admin_dberr(db, "user_version", err, errlen);
 	if (v == 0) {
-		admin_seterr(err, errlen, "no spool at %s (empty database)", dir);
+		set_error(err, errlen, "no spool at %s (empty database)", dir);
 		return -1;
 	}
 	if (v > SPOOL_SCHEMA_VERSION) {
-		admin_seterr(err, errlen, "spool schema version %d is newer than this program (%d)",
+		set_error(err, errlen, "spool schema version %d is newer than this program (%d)",
 			     v, SPOOL_SCHEMA_VERSION);
 		return -1;
 	}
@@ -87,7 +71,7 @@ static int admin_try_open(const char *path, const char *dir, int flags, sqlite3 
 	if (rc == SQLITE_OK)
 		rc = sqlite3_busy_timeout(db, SPOOL_ADMIN_BUSY_MS);
 	if (rc != SQLITE_OK)
-		admin_seterr(err, errlen, "cannot open %s: %s", path,
+		set_error(err, errlen, "cannot open %s: %s", path,
 			     db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 	if (rc == SQLITE_OK && admin_check_version(db, dir, err, errlen) == 0) {
 		*dbp = db;
@@ -105,11 +89,11 @@ static int admin_open(const char *dir, int rw, sqlite3 **dbp, char *err, size_t 
 	char path[4096];
 	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
-		admin_seterr(err, errlen, "spool path too long: %s", dir);
+		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}
 	if (access(path, F_OK) != 0) {
-		admin_seterr(err, errlen, "no spool at %s", dir);
+		set_error(err, errlen, "no spool at %s", dir);
 		return -1;
 	}
 	if (!rw && admin_try_open(path, dir, SQLITE_OPEN_READONLY, dbp, err, errlen) == 0)
@@ -158,29 +142,6 @@ static const char *admin_col(sqlite3_stmt *st, int i)
 	return s ? (const char *)s : NULL;
 }
 
-/* Length of the valid UTF-8 sequence at p (left bytes), 0 if invalid. */
-static size_t admin_utf8_len(const unsigned char *p, size_t left)
-{
-	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
-	size_t n;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
-	else
-		return 0;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* A JSON string of s (len bytes), invalid UTF-8 replaced by U+FFFD;
  * json null for NULL. */
 static json_t *admin_jstr(const char *s, size_t len)
@@ -193,7 +154,7 @@ static json_t *admin_jstr(const char *s, size_t len)
 	struct buf b = BUF_INIT;
 	const unsigned char *p = (const unsigned char *)s;
 	for (size_t i = 0; i < len;) {
-		size_t n = admin_utf8_len(p + i, len - i);
+		size_t n = utf8_next(p + i, len - i, NULL);
 		if (n == 0) {
 			buf_append(&b, "\xef\xbf\xbd", 3);
 			i++;
@@ -251,7 +212,7 @@ static int admin_json_out(json_t *root, FILE *out, char *err, size_t errlen)
 	int rc = json_dumpf(root, out, JSON_INDENT(2));
 	json_decref(root);
 	if (rc != 0 || fputc('\n', out) == EOF) {
-		admin_seterr(err, errlen, "write error");
+		set_error(err, errlen, "write error");
 		return -1;
 	}
 	return 0;
@@ -261,7 +222,7 @@ static int admin_text_done(FILE *out, char *err, size_t errlen)
 {
 	if (fflush(out) == 0 && !ferror(out))
 		return 0;
-	admin_seterr(err, errlen, "write error");
+	set_error(err, errlen, "write error");
 	return -1;
 }
 

@@ -71,23 +71,6 @@ static const char *const q_state_names[] = {
 	[SPOOL_RCPT_BOUNCED] = "bounced",
 };
 
-static void q_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-/* A truncated reason is still a reason: marked with "...". */
-static void q_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-	else if ((size_t)n >= errlen && errlen > 4)
-		memcpy(err + errlen - 4, "...", 4);
-}
-
 /* reset repeats the step's error, which the caller already holds;
  * clear_bindings always returns SQLITE_OK. */
 static void q_reset(sqlite3_stmt *st)
@@ -279,7 +262,7 @@ static int q_msg_exists(struct spool *sp, const char *id, char *reason, size_t l
 		return SQLITE_OK;
 	if (rc != SQLITE_DONE)
 		return rc;
-	q_seterr(reason, len, "no message %s in the spool", id);
+	set_error(reason, len, "no message %s in the spool", id);
 	return Q_REFUSED;
 }
 
@@ -333,7 +316,7 @@ static int q_outcome(struct spool *sp, const struct spool_record_op *op,
 {
 	if (o->state != SPOOL_RCPT_DEFERRED && o->state != SPOOL_RCPT_DELIVERED &&
 	    o->state != SPOOL_RCPT_BOUNCED) {
-		q_seterr(reason, len, "bad outcome state %d for %s", (int)o->state, op->id);
+		set_error(reason, len, "bad outcome state %d for %s", (int)o->state, op->id);
 		return Q_REFUSED;
 	}
 	sqlite3_stmt *st = sp->q[SPOOL_Q_ATTEMPT];
@@ -341,7 +324,7 @@ static int q_outcome(struct spool *sp, const struct spool_record_op *op,
 	if (rc != SQLITE_OK)
 		return rc;
 	if (sqlite3_changes(sp->db) != 1) {
-		q_seterr(reason, len, "no pending recipient %d in %s", o->position, op->id);
+		set_error(reason, len, "no pending recipient %d in %s", o->position, op->id);
 		return Q_REFUSED;
 	}
 	return q_set_rcpt(sp, op, o);
@@ -504,7 +487,7 @@ int spool_queue_prepare(struct spool *sp, char *err, size_t errlen)
 	for (int i = 0; i < SPOOL_Q_COUNT; i++) {
 		if (sqlite3_prepare_v3(sp->db, spool_qsql[i], -1, SQLITE_PREPARE_PERSISTENT,
 				       &sp->q[i], NULL) != SQLITE_OK) {
-			q_seterr(err, errlen, "prepare %s: %s", spool_qsql[i], sqlite3_errmsg(sp->db));
+			set_error(err, errlen, "prepare %s: %s", spool_qsql[i], sqlite3_errmsg(sp->db));
 			return -1;
 		}
 	}
