@@ -470,10 +470,11 @@ static void add_headers(struct smtp_session *s, struct buf *msg, time_t now)
 	const struct config *cf = s->sd->cf;
 	const char *proto = s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
 	rfc5322_date(date, sizeof(date), now);
-	buf_printf(msg, "Received: from %s (%s)\r\n\tby %s (outpost) with %s%s%s%s id %s",
+	/* RFC 3848 and 6531 protocol names: ESMTP, ESMTPS, ESMTPSA, UTF8SMTPS... */
+	buf_printf(msg, "Received: from %s (%s)\r\n\tby %s (outpost) with %s%s%s id %s",
 		   s->helo[0] ? s->helo : "unknown", s->local ? "local" : s->addr, cf->hostname,
 		   s->esmtp ? proto : "SMTP", (s->esmtp && s->tls) ? "S" : "", (s->esmtp && s->user) ? "A" : "",
-		   s->mail.smtputf8 && !s->esmtp ? "" : "", s->qid);
+		   s->qid);
 	if (s->tls)
 		buf_printf(msg, "\r\n\t(using %s)", s->tls_info);
 	if (s->nrcpts == 1)
