@@ -309,13 +309,16 @@ def test_connection_is_reused_for_the_next_message(world):
 def test_slow_destination_does_not_hold_the_rest(world):
     world.dns.zone.add("slow.example.org", "MX", (10, "mx.slow.example.org"))
     world.dns.zone.add("mx.slow.example.org", "A", "127.0.0.5")
-    slow = world.sink("127.0.0.5", Behaviour(stall=2.5))
+    slow = world.sink("127.0.0.5", Behaviour(stall=5))
     fast = world.sink("127.0.0.2")
-    d = world.daemon()
+    d = world.daemon(extra=[])
+    d.stop()  # the slow MX must be able to stall past command_timeout without a retry
+    d.conf.write_text(d.conf.read_text().replace('command_timeout = "3s"', 'command_timeout = "10s"'))
+    d.start()
     send(d, ["a@slow.example.org"], subject="slow")
     time.sleep(0.3)
     send(d, ["b@example.net"], subject="fast")
-    assert len(fast.wait(1, timeout=2)) == 1
+    assert len(fast.wait(1, timeout=4)) == 1
     assert slow.messages == []  # still stalled while the other was delivered
     assert len(slow.wait(1, timeout=20)) == 1
 
