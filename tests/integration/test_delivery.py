@@ -370,3 +370,21 @@ def test_timeout_waiting_for_the_data_reply_defers(world):
     while time.time() < deadline and "result=deferred" not in d.log_text():
         time.sleep(0.1)
     assert "4.4.2" in d.log_text()
+
+
+def test_relay_requiring_tls_that_is_not_offered_defers(world):
+    relay = world.sink("127.0.0.5")  # no STARTTLS
+    d = world.daemon(routes='smarthost = { type = "relay"; host = "127.0.0.5:%d"; tls = "required"; };'
+                     % world.port, rules='{ via = [ "smarthost" ]; }')
+    send(d, ["a@anywhere.example"])
+    q = wait_deferred(d)
+    assert "4.7" in q[0]["recipients"][0]["last_reply"] and "TLS" in q[0]["recipients"][0]["last_reply"]
+    assert relay.messages == []
+
+
+def test_dns_timeout_defers(world):
+    world.dns.zone.add("silent.example.org", "MX", "TIMEOUT")
+    d = world.daemon()
+    send(d, ["x@silent.example.org"])
+    q = wait_deferred(d)
+    assert q[0]["recipients"][0]["last_reply"].startswith("451 4.4.3")
