@@ -8,6 +8,12 @@ scripts/deps.sh
 
 B=build-asan
 F=build-fuzz
+R=build
+
+echo "== release build (the one scripts/run.sh runs)"
+[ -f $R/build.ninja ] || meson setup $R --buildtype=release
+ninja -C $R
+
 [ -f $B/build.ninja ] || meson setup $B -Db_sanitize=address,undefined -Db_lundef=false
 ninja -C $B
 

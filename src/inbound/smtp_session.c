@@ -346,11 +346,15 @@ static void auth_done(void *arg)
 
 static void auth_check(struct smtp_session *s, const char *user, const char *pass)
 {
-	struct auth_job *j = xcalloc(1, sizeof(*j));
+	size_t ul = strlen(user), pl = strlen(pass);
+	struct auth_job *j;
+	if (ul >= sizeof(j->user) || pl >= sizeof(j->pass))
+		return reply_error(s, "501 5.5.2 User name or password too long");
+	j = xcalloc(1, sizeof(*j));
 	j->users = s->sd->users;
 	j->s = s;
-	snprintf(j->user, sizeof(j->user), "%s", user);
-	snprintf(j->pass, sizeof(j->pass), "%s", pass);
+	memcpy(j->user, user, ul + 1);
+	memcpy(j->pass, pass, pl + 1);
 	smtp_enter_state(s, SMTP_S_AUTHCHECK);
 	bufferevent_disable(s->bev, EV_READ);
 	s->auth_job = worker_submit(s->sd->workers, auth_run, auth_done, auth_job_free, j);

@@ -145,7 +145,7 @@ static int srv_step(struct srv *s, const char *l)
 			return -1;
 		}
 		if (strncmp(line, arg, strlen(arg)) != 0) {
-			snprintf(s->err, sizeof(s->err), "expected \"%s\", got \"%s\"", arg, line);
+			snprintf(s->err, sizeof(s->err), "expected \"%.200s\", got \"%.200s\"", arg, line);
 			return -1;
 		}
 		return 0;
