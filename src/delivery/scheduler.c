@@ -36,6 +36,7 @@
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
+#define CONN_IDLE 2              /* seconds a connection waits for the next job (as Postfix's cache) */
 
 struct outcome {
 	int set;
@@ -66,7 +67,8 @@ struct dest {
 	const struct route_conf *route;
 	char *domain;             /* mx routes */
 	struct job *head, **tail;
-	unsigned conns;
+	unsigned conns;           /* including idle ones */
+	struct conn *idle;        /* connected, waiting for a job */
 	struct dest *next;
 };
 
@@ -87,6 +89,8 @@ struct conn {
 	struct resolver_query *q;
 	struct reply_info last;   /* the last connection-level failure */
 	const char *const *rcpts; /* the addresses of the current job */
+	struct event *idle_ev;    /* ends an idle wait */
+	struct conn *next_idle;
 };
 
 struct scheduler {
@@ -355,6 +359,8 @@ static void conn_free(struct conn *c)
 		free(c->hosts[i]);
 	free(c->hosts);
 	free((void *)c->rcpts);
+	if (c->idle_ev)
+		event_free(c->idle_ev);
 	free(c);
 	d->conns--;
 	s->conns--;
@@ -554,11 +560,44 @@ static void on_mx(const struct dns_result *res, void *arg)
 	conn_fail_job(c);
 }
 
+static void conn_unpark(struct conn *c)
+{
+	struct conn **p;
+	for (p = &c->d->idle; *p && *p != c; p = &(*p)->next_idle)
+		;
+	if (*p)
+		*p = c->next_idle;
+	c->next_idle = NULL;
+	evtimer_del(c->idle_ev);
+}
+
+static void on_idle_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	(void)fd;
+	(void)what;
+	conn_unpark(c);
+	conn_free(c);
+}
+
+/* Keeps a healthy connection for the destination's next job, for a while. */
+static void conn_park(struct conn *c)
+{
+	struct timeval tv = { CONN_IDLE, 0 };
+	if (c->idle_ev == NULL)
+		c->idle_ev = evtimer_new(c->d->sch->base, on_idle_over, c);
+	c->next_idle = c->d->idle;
+	c->d->idle = c;
+	evtimer_add(c->idle_ev, &tv);
+}
+
 static void conn_next_job(struct conn *c)
 {
 	struct scheduler *s = c->d->sch;
-	if (s->stopping || (c->job = dest_pop(c->d)) == NULL)
+	if (s->stopping)
 		return conn_free(c);
+	if ((c->job = dest_pop(c->d)) == NULL)
+		return c->client && smtp_client_reusable(c->client) ? conn_park(c) : conn_free(c);
 	if (c->client)
 		return conn_start_txn(c);
 	if (c->nhosts == 0 && c->d->route->type == ROUTE_MX) {
@@ -664,11 +703,18 @@ static void pump(struct scheduler *s)
 		scheduler_check_stopped(s);
 		return;
 	}
-	/* each new connection takes one waiting job; busy ones take the rest in turn */
-	for (struct dest *d = s->dests; d; d = d->next)
+	/* idle connections first, then each new connection takes one waiting
+	 * job; busy ones take the rest in turn */
+	for (struct dest *d = s->dests; d; d = d->next) {
+		while (d->head && d->idle) {
+			struct conn *c = d->idle;
+			conn_unpark(c);
+			conn_next_job(c);
+		}
 		while (d->head && d->conns < s->cf->delivery.max_per_destination &&
 		       s->conns < s->cf->delivery.max_connections)
 			conn_start(d);
+	}
 	claim(s);
 }
 
@@ -749,7 +795,8 @@ struct scheduler *scheduler_new(struct event_base *base, const struct config *cf
 	return s;
 }
 
-/* Jobs not started yet are dropped without an outcome: their recipients stay due. */
+/* Jobs not started yet are dropped without an outcome (their recipients
+ * stay due); idle connections say QUIT. */
 static void drop_waiting(struct scheduler *s)
 {
 	for (struct dest *d = s->dests, *next; d; d = next) {
@@ -757,7 +804,15 @@ static void drop_waiting(struct scheduler *s)
 		struct job *j;
 		while ((j = dest_pop(d)) != NULL)
 			job_done(j);
-		dest_free_if_idle(d);
+		if (d->idle == NULL) {
+			dest_free_if_idle(d);
+			continue;
+		}
+		for (struct conn *c = d->idle, *cn; c; c = cn) {
+			cn = c->next_idle;  /* freeing the last idle connection may free d */
+			conn_unpark(c);
+			conn_free(c);
+		}
 	}
 }
 
