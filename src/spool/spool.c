@@ -512,26 +512,18 @@ static void spool_split(struct spool_req *r, struct spool_batch *b)
 	}
 }
 
-/* Runs one batch; the mutex is not held. */
-static void spool_run_batch(struct spool *sp, struct spool_batch *b, size_t *ok,
-			    size_t *commits)
+/* Hands finished requests back to the loop thread; the mutex is held. */
+static void spool_hand_back(struct spool *sp, struct spool_req *head, struct spool_req **tail)
 {
-	*ok = *commits = 0;
-	if (b->ncommits)
-		*ok = spool_store(sp, b->commits, b->ncommits, commits);
-	if (b->ops)
-		spool_queue_run(sp, b->ops);
-}
-
-/* Hands the batch back to the loop thread: commits, then the others. */
-static void spool_hand_back(struct spool *sp, struct spool_batch *b)
-{
-	*b->ctail = b->ops;
-	*sp->done_tail = b->commits;
-	sp->done_tail = b->ops ? b->otail : b->ctail;
+	if (head == NULL)
+		return;
+	*sp->done_tail = head;
+	sp->done_tail = tail;
 	event_active(sp->done_ev, EV_READ, 0);
 }
 
+/* Commits first, answered as soon as they are durable: a client's 250 never
+ * waits for the scheduler's claims and records, which follow. */
 static void *spool_main(void *p)
 {
 	struct spool *sp = p;
@@ -545,13 +537,20 @@ static void *spool_main(void *p)
 		spool_split(sp->todo, &b);
 		sp->todo = NULL;
 		sp->todo_tail = &sp->todo;
-		pthread_mutex_unlock(&sp->mu);
-		size_t ok, commits;
-		spool_run_batch(sp, &b, &ok, &commits);
-		pthread_mutex_lock(&sp->mu);
-		if (b.ncommits)
+		if (b.ncommits) {
+			size_t ok, commits;
+			pthread_mutex_unlock(&sp->mu);
+			ok = spool_store(sp, b.commits, b.ncommits, &commits);
+			pthread_mutex_lock(&sp->mu);
 			spool_account(sp, b.ncommits, ok, commits);
-		spool_hand_back(sp, &b);
+			spool_hand_back(sp, b.commits, b.ctail);
+		}
+		if (b.ops) {
+			pthread_mutex_unlock(&sp->mu);
+			spool_queue_run(sp, b.ops);
+			pthread_mutex_lock(&sp->mu);
+			spool_hand_back(sp, b.ops, b.otail);
+		}
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return NULL;
