@@ -120,16 +120,21 @@ const char *log_quote(char *out, unsigned long outlen, const char *s)
 	return out;
 }
 
-void set_error(char *err, size_t errlen, const char *fmt, ...)
+void vset_error(char *err, size_t errlen, const char *fmt, va_list ap)
 {
-	va_list ap;
 	if (err == NULL || errlen == 0)
 		return;
-	va_start(ap, fmt);
 	int n = vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		err[0] = '\0';
 	else if ((size_t)n >= errlen && errlen > 4)
 		memcpy(err + errlen - 4, "...", 4);
+}
+
+void set_error(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vset_error(err, errlen, fmt, ap);
+	va_end(ap);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "xmalloc.h"
 
 #define SPF_MACRO_MAX_PARTS 1024  /* digits above this take every part anyway */
@@ -27,13 +28,9 @@ static int macro_err(char *err, size_t errlen, const char *fmt, ...)
 static int macro_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
-	if (errlen == 0)
-		return -1;
 	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
+	vset_error(err, errlen, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= errlen)
-		snprintf(err, errlen, "macro syntax error");
 	return -1;
 }
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "mailauth/spf_macro.h"
+#include "log.h"
 #include "xmalloc.h"
 
 static int rec_err(char *err, size_t errlen, const char *fmt, ...)
@@ -18,15 +19,9 @@ static int rec_err(char *err, size_t errlen, const char *fmt, ...)
 static int rec_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
-	if (errlen == 0)
-		return -1;
 	va_start(ap, fmt);
-	int n = vsnprintf(err, errlen, fmt, ap);
+	vset_error(err, errlen, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		snprintf(err, errlen, "syntax error");
-	else if ((size_t)n >= errlen && errlen > 4)
-		memcpy(err + errlen - 4, "...", 4);
 	return -1;
 }
 
