@@ -1,0 +1,411 @@
+#!/usr/bin/env bash
+# End-to-end benchmark: outpost vs Postfix relaying to the same sink, one run.
+#
+#     sudo bench/e2e.sh [--quick] [-m MESSAGES] [-s SESSIONS] [-l LENGTH]
+#                       [--ref REV] [--debug] [--keep] [--wait-idle SECONDS]
+#                       [--timeout SECONDS]
+#
+# One smtp-sink (Postfix's test server: answers every command at once and
+# stores nothing) on a free loopback port is the next hop of both daemons:
+#   outpost: a relay route { type = "relay"; host = "127.0.0.1:SINK";
+#            tls = "none"; } and a rule sending all mail to it;
+#   Postfix: a private instance (Debian's main.cf and master.cf, as in
+#            bench/inject.sh) with relayhost = [127.0.0.1]:SINK.
+# Each daemon in turn, on a fresh empty queue: `smtp-source -s 20 -m 20000
+# -l 4096` into it; the end-to-end time runs from the start of smtp-source
+# until the sink has received all the messages AND the daemon's queue is
+# empty (outpost: `select count(*) from messages` in the spool; Postfix:
+# `postqueue -p` says the queue is empty).  Rate = messages / that time.
+# The sink is restarted (counters at zero) before each daemon's run; it
+# counts messages with -c (running counters on its stdout).
+# Order: outpost, then Postfix; `sync` before each run.
+#
+# --debug runs outpostd with -d and adds its spool batch sizes (group
+# commits, claims) and the sink's connection count to the report.
+# --keep keeps the work area (logs); --ref REV measures commit REV (a
+# `git archive` export built in the work area) instead of the working tree;
+# --wait-idle N waits up to N seconds for the CPUs to be quiet (<10% busy);
+# --timeout N gives each daemon N seconds to deliver everything (default 900).
+#
+# Prints a table with both rates, the ratio and the target (>= 10x
+# Postfix's end-to-end rate) as text; the exit status says only whether the
+# benchmark ran (every message accepted and delivered), never whether the
+# target was met.
+set -euo pipefail
+
+MESSAGES=20000
+SESSIONS=20
+LENGTH=4096
+KEEP=0
+DEBUG=""
+REF=""
+WAIT_IDLE=0
+TIMEOUT=900
+FROM=from@example.com
+TO=to@example.net
+
+usage() {
+	sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) MESSAGES=2000 ;;
+	-m) MESSAGES="${2:?}"; shift ;;
+	-s) SESSIONS="${2:?}"; shift ;;
+	-l) LENGTH="${2:?}"; shift ;;
+	--keep) KEEP=1 ;;
+	--debug) DEBUG=-d ;;
+	--ref) REF="${2:?}"; shift ;;
+	--wait-idle) WAIT_IDLE="${2:?}"; shift ;;
+	--timeout) TIMEOUT="${2:?}"; shift ;;
+	-h|--help) usage ;;
+	*) echo "e2e.sh: unknown argument: $1" >&2; usage ;;
+	esac
+	shift
+done
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "e2e.sh: Postfix must be started as root: run sudo $0" >&2
+	exit 2
+fi
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$REPO"
+
+say() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# --- packages (as bench/inject.sh) ---------------------------------------------
+
+"$REPO/scripts/deps.sh" >&2            # build dependencies, sqlite3, python3
+if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed"; then
+	say "installing postfix (main_mailer_type: No configuration; nothing is started)"
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix >&2
+fi
+for tool in /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postfix /usr/sbin/postqueue \
+	/usr/sbin/postconf sqlite3 python3; do
+	command -v "$tool" >/dev/null || { echo "e2e.sh: $tool missing" >&2; exit 1; }
+done
+
+# --- work area ----------------------------------------------------------------
+
+WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/outpost-e2e.XXXXXX")
+chmod 755 "$WORK"       # the postfix user must reach its queue directory below
+OUTPOSTD_PID=""
+SINK_PID=""
+PF_CONF=""
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$OUTPOSTD_PID" ] && kill -0 "$OUTPOSTD_PID" 2>/dev/null; then
+		kill -TERM "$OUTPOSTD_PID" 2>/dev/null || true
+		wait "$OUTPOSTD_PID" 2>/dev/null || true
+	fi
+	if [ -n "$SINK_PID" ]; then
+		kill -TERM "$SINK_PID" 2>/dev/null || true
+		wait "$SINK_PID" 2>/dev/null || true
+	fi
+	if [ -n "$PF_CONF" ] && postfix -c "$PF_CONF" status >/dev/null 2>&1; then
+		postfix -c "$PF_CONF" abort >/dev/null 2>&1 || true
+	fi
+	if [ "$KEEP" = 1 ]; then
+		say "kept $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- build (as bench/inject.sh) ---------------------------------------------------
+
+if [ -n "$REF" ]; then
+	rev=$(git -C "$REPO" rev-parse --short "$REF^{commit}")
+	say "building outpost $rev (git archive $REF) in the work area"
+	mkdir "$WORK/src"
+	git -C "$REPO" archive --format=tar "$rev" | tar -x -C "$WORK/src"
+	meson setup "$WORK/build" "$WORK/src" --buildtype=release -Dwerror=false >&2
+	ninja -C "$WORK/build" outpostd outpost >&2
+	BIN="$WORK/build"
+	VERSION="$rev"
+	BUILD_NOTE="git archive $REF, release, -Dwerror=false"
+else
+	VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
+	BIN="$REPO/build"
+	BUILD_NOTE="build/, release"
+	if ! { { [ -f build/build.ninja ] || meson setup build --buildtype=release; } >&2 &&
+	       ninja -C build outpostd outpost >&2; }; then
+		say "WARNING: 'ninja -C build' failed; trying a release build with -Dwerror=false in bench/.build"
+		[ -f bench/.build/build.ninja ] ||
+			meson setup bench/.build --buildtype=release -Dwerror=false >&2
+		ninja -C bench/.build outpostd outpost >&2 || {
+			echo "e2e.sh: the working tree does not build; try --ref HEAD" >&2
+			exit 1
+		}
+		BIN="$REPO/bench/.build"
+		BUILD_NOTE="bench/.build, release, -Dwerror=false because 'ninja -C build' failed"
+	fi
+fi
+OUTPOSTD="$BIN/outpostd"
+OUTPOST="$BIN/outpost"
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_port() {   # port, what
+	local i
+	for i in $(seq 1 100); do
+		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "e2e.sh: $2 is not listening on 127.0.0.1:$1" >&2
+	return 1
+}
+
+now() { date +%s.%N; }
+calc() { python3 -c "import sys; a = [float(x) for x in sys.argv[2:]]; print($1)" "$@"; }
+
+O_PORT=$(free_port)
+P_PORT=$(free_port)
+S_PORT=$(free_port)
+
+# --- the sink ---------------------------------------------------------------------
+
+# smtp-sink -c writes "sess=N quit=N mesg=N" followed by CR to its stdout
+# whenever a session ends, a QUIT arrives or a "." arrives.
+sink_start() {   # log name
+	SINK_OUT="$WORK/sink.$1.out"
+	: >"$SINK_OUT"
+	/usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$S_PORT" 256 >"$SINK_OUT" &
+	SINK_PID=$!
+	wait_port "$S_PORT" smtp-sink
+	SINK_BASE=$(sink_field mesg)   # wait_port's probe is one session, no message
+	SINK_SESS_BASE=$(sink_field sess)
+}
+
+sink_field() {   # sess|quit|mesg: the sink's latest counter
+	local v
+	v=$(tail -c 200 "$SINK_OUT" | tr '\r' '\n' | grep -o "$1=[0-9]*" | tail -n1 | cut -d= -f2) || true
+	echo "${v:-0}"
+}
+
+sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
+
+sink_stop() {
+	kill -TERM "$SINK_PID" 2>/dev/null || true
+	wait "$SINK_PID" 2>/dev/null || true
+	SINK_PID=""
+}
+
+# --- outpost ----------------------------------------------------------------------
+
+O_DIR="$WORK/outpost"
+O_CONF="$O_DIR/outpost.conf"
+
+outpost_start() {
+	rm -rf "$O_DIR"
+	mkdir -p "$O_DIR"
+	cat >"$O_CONF" <<-EOF
+	hostname = "bench.test";
+	spool    = "$O_DIR/spool";
+	listen   = ( { address = "127.0.0.1:$O_PORT"; } );
+	client_networks = [ "127.0.0.0/8" ];
+	routes   = { sink = { type = "relay"; host = "127.0.0.1:$S_PORT"; tls = "none"; }; };
+	rules    = ( { via = [ "sink" ]; } );
+	delivery = { max_connections = 100; max_per_destination = 20; };
+	EOF
+	"$OUTPOSTD" -f $DEBUG -c "$O_CONF" 2>>"$WORK/outpostd.log" &
+	OUTPOSTD_PID=$!
+	wait_port "$O_PORT" outpostd
+}
+
+outpost_stop() {
+	kill -TERM "$OUTPOSTD_PID"
+	wait "$OUTPOSTD_PID" || { echo "e2e.sh: outpostd exited with $?" >&2; return 1; }
+	OUTPOSTD_PID=""
+}
+
+outpost_queued() {   # messages still in the spool
+	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
+}
+
+# --- postfix (as bench/inject.sh, with relayhost = the sink) ------------------------
+
+P_DIR="$WORK/postfix"
+
+postfix_start() {
+	rm -rf "$P_DIR"
+	mkdir -p "$P_DIR/etc" "$P_DIR/queue" "$P_DIR/data"
+	chown postfix "$P_DIR/data"
+	PF_CONF="$P_DIR/etc"
+	cp /usr/share/postfix/main.cf.debian "$PF_CONF/main.cf"
+	cp /etc/postfix/master.cf "$PF_CONF/master.cf"
+	{
+		echo
+		echo "# --- e2e.sh: a private instance beside the system's ---"
+		echo "queue_directory = $P_DIR/queue"
+		echo "data_directory = $P_DIR/data"
+		echo "myhostname = bench.test"
+		echo "mynetworks = 127.0.0.0/8"
+		echo "relayhost = [127.0.0.1]:$S_PORT"
+	} >>"$PF_CONF/main.cf"
+	sed -i -E "s/^smtp([[:space:]]+)inet([[:space:]])/127.0.0.1:$P_PORT\1inet\2/" "$PF_CONF/master.cf"
+	grep -q "^127.0.0.1:$P_PORT[[:space:]]" "$PF_CONF/master.cf" ||
+		{ echo "e2e.sh: no 'smtp inet' line in master.cf" >&2; return 1; }
+	MAIL_CONFIG="$PF_CONF" /usr/lib/postfix/configure-instance.sh - >&2
+	postfix -c "$PF_CONF" check >&2
+	postfix -c "$PF_CONF" start >&2 2>&1
+	wait_port "$P_PORT" postfix
+}
+
+postfix_stop() {
+	local pid i
+	pid=$(tr -d ' ' <"$P_DIR/queue/pid/master.pid")
+	postfix -c "$PF_CONF" stop >&2 2>&1
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	PF_CONF=""
+}
+
+postfix_queued() {   # messages still in any queue (showq)
+	postqueue -c "$PF_CONF" -j | grep -c . || true
+}
+
+# --- one run --------------------------------------------------------------------------
+
+declare -A INJ E2E RATE IRATE SESS LEFT
+
+run() {   # daemon port
+	local d=$1 port=$2 t0 t1 t2 got left deadline
+	say "$d: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> $d -> smtp-sink"
+	sink_start "$d"
+	"${d}_start"
+	sync
+	t0=$(now)
+	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
+		"127.0.0.1:$port" || { echo "e2e.sh: smtp-source against $d failed" >&2; exit 1; }
+	t1=$(now)
+	# Delivered = the sink has them all and the daemon's queue is empty.
+	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
+	left="?"
+	while :; do
+		got=$(sink_count)
+		if [ "$got" -ge "$MESSAGES" ]; then
+			left=$("${d}_queued")
+			[ "$left" = 0 ] && break
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "e2e.sh: $d: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
+				"and the queue holds $("${d}_queued")" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+	t2=$(now)
+	INJ[$d]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t1")
+	E2E[$d]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t2")
+	IRATE[$d]=$(calc '"%.0f" % (a[0] / a[1])' "$MESSAGES" "${INJ[$d]}")
+	RATE[$d]=$(calc '"%.0f" % (a[0] / a[1])' "$MESSAGES" "${E2E[$d]}")
+	LEFT[$d]=$got
+	"${d}_stop"
+	sleep 0.5   # the sink counts a session when it ends: let the daemon's last ones close
+	SESS[$d]=$(($(sink_field sess) - SINK_SESS_BASE))
+	sink_stop
+	say "$d: injected in ${INJ[$d]} s, all delivered after ${E2E[$d]} s: ${RATE[$d]} msg/s (sink: $got messages in ${SESS[$d]} sessions)"
+}
+
+cpu_busy() {   # percent of all CPUs busy over one second
+	python3 -c '
+import time
+def snap():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+t0, i0 = snap(); time.sleep(1); t1, i1 = snap()
+print("%.0f" % (100.0 * (1 - (i1 - i0) / max(1, t1 - t0))))'
+}
+
+say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT, smtp-sink $S_PORT"
+IDLE_BUSY=$(cpu_busy)
+if [ "$WAIT_IDLE" -gt 0 ] && [ "$IDLE_BUSY" -ge 10 ]; then
+	say "CPUs ${IDLE_BUSY}% busy: waiting up to ${WAIT_IDLE}s for them to be quiet"
+	deadline=$((SECONDS + WAIT_IDLE))
+	while [ "$IDLE_BUSY" -ge 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
+		sleep 4
+		IDLE_BUSY=$(cpu_busy)
+	done
+fi
+say "CPU busy before the runs: ${IDLE_BUSY}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
+if [ "$IDLE_BUSY" -ge 10 ]; then
+	say "WARNING: something else is using the CPUs; the figures will be skewed:"
+	ps -eo pcpu=,pid=,args= --sort=-pcpu | head -n 5 | cut -c1-100 >&2
+fi
+
+run outpost "$O_PORT"
+run postfix "$P_PORT"
+BUSY_AFTER=$(cpu_busy)
+
+debug_summary() {   # outpostd -d log: batch sizes on the storage thread
+	python3 - "$1" <<-'PY'
+	import re, sys
+	g, ms, claims, deliv, defer = [], [], [], 0, 0
+	for line in open(sys.argv[1]):
+	    if "event=spool_commit " in line:
+	        g.append(int(re.search(r" group=(\d+)", line).group(1)))
+	        ms.append(float(re.search(r" ms=([\d.]+)", line).group(1)))
+	    elif "event=spool_claim " in line:
+	        claims.append(int(re.search(r" count=(\d+)", line).group(1)))
+	    elif "event=delivery " in line:
+	        deliv += " result=delivered" in line
+	        defer += " result=deferred" in line
+	if g:
+	    ms.sort()
+	    print("  group commits (acceptance): %d for %d msgs, mean %.1f, max %d; commit ms p50 %.2f max %.2f"
+	          % (len(g), sum(g), sum(g) / len(g), max(g), ms[len(ms) // 2], ms[-1]))
+	nz = [c for c in claims if c]
+	if claims:
+	    print("  claims: %d (%d empty), %d msgs claimed, mean %.1f per non-empty claim, max %d"
+	          % (len(claims), len(claims) - len(nz), sum(claims), sum(nz) / max(1, len(nz)), max(claims)))
+	print("  deliveries logged: %d delivered, %d deferred" % (deliv, defer))
+	PY
+}
+
+# --- report ---------------------------------------------------------------------------
+
+ratio=$(calc '"%.2f" % (a[0] / a[1])' "${RATE[outpost]}" "${RATE[postfix]}")
+need=$(calc '"%.0f" % (10 * a[0])' "${RATE[postfix]}")
+ok=$(calc '"MET" if a[0] >= 10 else "NOT MET"' "$ratio")
+
+echo
+echo "End-to-end benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r)"
+echo "outpost $VERSION ($BUILD_NOTE; relay route, max_per_destination 20);" \
+	"postfix $(postconf -d -h mail_version) (Debian defaults, relayhost)"
+echo "load: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> daemon -> smtp-sink on loopback;" \
+	"fresh queue per run, one disk ($(df -P "$WORK" | awk 'NR==2 {print $1}'));" \
+	"CPU busy before/after: ${IDLE_BUSY}%/${BUSY_AFTER}%"
+echo
+printf '%-8s | %8s %10s | %8s %10s | %8s %9s\n' daemon "inject s" "inject/s" "e2e s" "e2e msg/s" "at sink" "sessions"
+for d in outpost postfix; do
+	printf '%-8s | %8s %10s | %8s %10s | %8s %9s\n' "$d" "${INJ[$d]}" "${IRATE[$d]}" "${E2E[$d]}" \
+		"${RATE[$d]}" "${LEFT[$d]}" "${SESS[$d]}"
+done
+echo
+echo "e2e = from the start of smtp-source until the sink has all $MESSAGES and the queue is empty"
+echo "ratio outpost/postfix, end-to-end msg/s: ${ratio}x"
+echo "target >= 10x postfix's end-to-end rate: $ok (${ratio}x; 10x = $need msg/s)"
+if [ "$BUSY_AFTER" -ge 10 ] || [ "$IDLE_BUSY" -ge 10 ]; then
+	echo "WARNING: the CPUs were busy with other work before or after the runs: the figures are skewed"
+fi
+if [ -n "$DEBUG" ]; then
+	echo "outpost (-d log):"
+	debug_summary "$WORK/outpostd.log"
+fi
