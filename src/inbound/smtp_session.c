@@ -829,7 +829,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 		sockaddr_ntop(sa, s->addr, sizeof(s->addr));
 		s->loopback = sockaddr_is_loopback(sa);
 	}
-	s->trusted = local || (!local && netmask_match_any(cf->client_networks, cf->nclient_networks, sa));
+	s->trusted = local || netmask_match_any(cf->client_networks, cf->nclient_networks, sa);
 	if (lc->tls == LISTEN_TLS_IMPLICIT) {
 		SSL *ssl = SSL_new(sd->ssl_ctx);
 		s->bev = bufferevent_openssl_socket_new(sd->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
