@@ -75,7 +75,6 @@ struct smtp_session {
 	char tls_info[160];
 	const struct user *user;
 	unsigned errors, messages;
-	time_t started;
 	struct event *lifetime_ev;
 	struct event *close_ev;      /* waits for TLS output to reach the socket */
 	int close_polls;
@@ -821,7 +820,6 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	s->lc = lc;
 	s->id = ++session_ids;
 	s->local = local;
-	s->started = time(NULL);
 	if (local) {
 		strcpy(s->addr, "local");
 	} else {
