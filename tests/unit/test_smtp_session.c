@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -42,18 +44,11 @@ struct fx {
 	size_t inlen;
 };
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st, (void)flag, (void)f;
-	return remove(path);
-}
-
 static struct fx *fx_new(const char *extra_conf, const char *client_ip)
 {
 	struct fx *fx = calloc(1, sizeof(*fx));
 	char conf[2048], err[512];
-	strcpy(fx->dir, "/tmp/outpost-session-XXXXXX");
-	assert_non_null(mkdtemp(fx->dir));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "session"), 0);
 	snprintf(conf, sizeof(conf), "hostname = \"relay.test\"; spool = \"%s/spool\";\n"
 		 "client_networks = [ \"127.0.0.0/8\" ];\n%s", fx->dir, extra_conf);
 	fx->cf = config_parse(conf, "test.conf", err, sizeof(err));
@@ -84,7 +79,7 @@ static void fx_free(struct fx *fx)
 	spool_close(fx->sp);
 	event_base_free(fx->base);
 	config_free(fx->cf);
-	nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(fx->dir);
 	free(fx);
 }
 

@@ -10,6 +10,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <ftw.h>
@@ -51,19 +53,10 @@ struct call {
 
 /* --- helpers ------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
 static int setup(void **state)
 {
 	struct fx *fx = xcalloc(1, sizeof(*fx));
-	strcpy(fx->tmp, "/tmp/outpost-spool-XXXXXX");
-	assert_non_null(mkdtemp(fx->tmp));
+	assert_int_equal(tmpdir_make(fx->tmp, sizeof(fx->tmp), "spool"), 0);
 	int n = snprintf(fx->dir, sizeof(fx->dir), "%s/spool", fx->tmp);
 	assert_true(n > 0 && (size_t)n < sizeof(fx->dir));
 	fx->base = event_base_new();
@@ -77,7 +70,7 @@ static int teardown(void **state)
 	struct fx *fx = *state;
 	spool_close(fx->sp);
 	event_base_free(fx->base);
-	assert_int_equal(nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(tmpdir_remove(fx->tmp), 0);
 	free(fx);
 	return 0;
 }

@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "tmpdir.h"
+
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <ftw.h>
@@ -48,14 +50,6 @@ struct fx {
 
 /* --- helpers ------------------------------------------------------------- */
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
-{
-	(void)st;
-	(void)flag;
-	(void)f;
-	return remove(path);
-}
-
 static void drop_claimed(struct fx *fx)
 {
 	for (size_t i = 0; i < fx->nclaimed; i++)
@@ -66,8 +60,7 @@ static void drop_claimed(struct fx *fx)
 static int setup(void **state)
 {
 	struct fx *fx = xcalloc(1, sizeof(*fx));
-	strcpy(fx->tmp, "/tmp/outpost-spoolq-XXXXXX");
-	assert_non_null(mkdtemp(fx->tmp));
+	assert_int_equal(tmpdir_make(fx->tmp, sizeof(fx->tmp), "spoolq"), 0);
 	int n = snprintf(fx->dir, sizeof(fx->dir), "%s/spool", fx->tmp);
 	assert_true(n > 0 && (size_t)n < sizeof(fx->dir));
 	fx->base = event_base_new();
@@ -82,7 +75,7 @@ static int teardown(void **state)
 	drop_claimed(fx);
 	spool_close(fx->sp);
 	event_base_free(fx->base);
-	assert_int_equal(nftw(fx->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(tmpdir_remove(fx->tmp), 0);
 	free(fx);
 	return 0;
 }
