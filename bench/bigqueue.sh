@@ -41,6 +41,8 @@
 # measures commit REV (a `git archive` export built in the work area).
 # Exit status: whether the benchmark ran, never whether a target was met.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"   # shared set-up: packages, build, ports, Postfix, clean-up
 
 TOTAL=1000000
 SEED=20000
@@ -82,26 +84,14 @@ fi
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 
-say() { printf '%s bigqueue: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# --- packages (bench/lib.sh) ----------------------------------------------------
 
-# --- packages (as bench/inject.sh) ---------------------------------------------
-
-"$REPO/scripts/deps.sh" >&2
-if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed"; then
-	say "installing postfix for smtp-source/smtp-sink (main_mailer_type: No configuration)"
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix >&2
-fi
-for tool in /usr/sbin/smtp-source /usr/sbin/smtp-sink sqlite3 python3; do
-	command -v "$tool" >/dev/null || { echo "bigqueue.sh: $tool missing" >&2; exit 1; }
-done
+bench_packages "for smtp-source/smtp-sink (main_mailer_type: No configuration)" \
+	/usr/sbin/smtp-source /usr/sbin/smtp-sink sqlite3 python3
 
 # --- work area ----------------------------------------------------------------
 
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/outpost-bigqueue.XXXXXX")
-chmod 755 "$WORK"
-OUTPOSTD_PID=""
-SINK_PID=""
+work_area bigqueue
 
 # outpostd is sometimes started by a helper (phase 4), so not always our
 # child: stop it by pid and wait for the pid to go.
@@ -117,75 +107,12 @@ daemon_kill() {   # pid: SIGTERM, wait up to 60 s; 0 if it exited
 	return 1
 }
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[ -z "$OUTPOSTD_PID" ] || daemon_kill "$OUTPOSTD_PID" || true
-	if [ -n "$SINK_PID" ]; then
-		kill -TERM "$SINK_PID" 2>/dev/null || true
-		wait "$SINK_PID" 2>/dev/null || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		say "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_outpostd() { daemon_kill "$OUTPOSTD_PID" || true; }   # lib.sh's exit trap, by pid
 
-# --- build (as bench/inject.sh) ---------------------------------------------------
+# --- build (bench/lib.sh) ----------------------------------------------------------
 
-if [ -n "$REF" ]; then
-	rev=$(git -C "$REPO" rev-parse --short "$REF^{commit}")
-	say "building outpost $rev (git archive $REF) in the work area"
-	mkdir "$WORK/src"
-	git -C "$REPO" archive --format=tar "$rev" | tar -x -C "$WORK/src"
-	meson setup "$WORK/build" "$WORK/src" --buildtype=release -Dwerror=false >&2
-	ninja -C "$WORK/build" outpostd outpost >&2
-	BIN="$WORK/build"
-	VERSION="$rev"
-	BUILD_NOTE="git archive $REF, release, -Dwerror=false"
-else
-	VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
-	BIN="$REPO/build"
-	BUILD_NOTE="build/, release"
-	if ! { { [ -f build/build.ninja ] || meson setup build --buildtype=release; } >&2 &&
-	       ninja -C build outpostd outpost >&2; }; then
-		say "WARNING: 'ninja -C build' failed; trying a release build with -Dwerror=false in bench/.build"
-		[ -f bench/.build/build.ninja ] ||
-			meson setup bench/.build --buildtype=release -Dwerror=false >&2
-		ninja -C bench/.build outpostd outpost >&2 || {
-			echo "bigqueue.sh: the working tree does not build; try --ref HEAD" >&2
-			exit 1
-		}
-		BIN="$REPO/bench/.build"
-		BUILD_NOTE="bench/.build, release, -Dwerror=false because 'ninja -C build' failed"
-	fi
-fi
-OUTPOSTD="$BIN/outpostd"
-OUTPOST="$BIN/outpost"
+build_outpost outpostd outpost
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {   # port, what
-	local i
-	for i in $(seq 1 300); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "bigqueue.sh: $2 is not listening on 127.0.0.1:$1" >&2
-	return 1
-}
-
-now() { date +%s.%N; }
-calc() { python3 -c "import sys; a = [float(x) for x in sys.argv[2:]]; print($1)" "$@"; }
 secs_since() { calc '"%.1f" % (a[1] - a[0])' "$1" "$(now)"; }
 
 O_PORT=$(free_port)
@@ -213,7 +140,7 @@ outpost_start() {
 	echo "=== outpostd start ($1) $(date -u +%FT%TZ)" >>"$LOG"
 	"$OUTPOSTD" -f -c "$O_CONF" 2>>"$LOG" &
 	OUTPOSTD_PID=$!
-	wait_port "$O_PORT" outpostd
+	wait_port "$O_PORT" outpostd 300
 }
 
 outpost_stop() {
@@ -335,7 +262,7 @@ conf "$S_PORT"
 SINK_OUT="$WORK/sink.out"
 /usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$S_PORT" 256 >"$SINK_OUT" &
 SINK_PID=$!
-wait_port "$S_PORT" smtp-sink
+wait_port "$S_PORT" smtp-sink 300
 sync
 { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null || true
 echo "=== outpostd start (restart) $(date -u +%FT%TZ)" >>"$LOG"
@@ -381,11 +308,7 @@ print("%.3f" % (t.timestamp() - float(sys.argv[1])))' "$T_START" 2>/dev/null) ||
 [ -n "$T_LOG" ] || T_LOG="?"
 say "restart: listening after ${T_LISTEN} s, first message at the sink after ${T_FIRST} s, first result=delivered logged at ${T_LOG} s"
 
-sink_count() {
-	local v
-	v=$(tail -c 200 "$SINK_OUT" | tr '\r' '\n' | grep -o "mesg=[0-9]*" | tail -n1 | cut -d= -f2) || true
-	echo "${v:-0}"
-}
+sink_count() { sink_field mesg; }
 d0=$(sink_count)
 t=$(now)
 read -r DRSS_PEAK DRSS_HWM DRSS_N < <(rss_sample "$OUTPOSTD_PID" "$DELIVER_SECS" "$WORK/rss.deliver.txt")

@@ -32,6 +32,8 @@
 # benchmark ran (every message accepted and delivered), never whether the
 # target was met.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"   # shared set-up: packages, build, ports, Postfix, clean-up
 
 MESSAGES=20000
 SESSIONS=20
@@ -74,104 +76,19 @@ fi
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 
-say() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# --- packages (bench/lib.sh) ----------------------------------------------------
 
-# --- packages (as bench/inject.sh) ---------------------------------------------
-
-"$REPO/scripts/deps.sh" >&2            # build dependencies, sqlite3, python3
-if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed"; then
-	say "installing postfix (main_mailer_type: No configuration; nothing is started)"
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix >&2
-fi
-for tool in /usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postfix /usr/sbin/postqueue \
-	/usr/sbin/postconf sqlite3 python3; do
-	command -v "$tool" >/dev/null || { echo "e2e.sh: $tool missing" >&2; exit 1; }
-done
+bench_packages "(main_mailer_type: No configuration; nothing is started)" \
+	/usr/sbin/smtp-source /usr/sbin/smtp-sink /usr/sbin/postfix /usr/sbin/postqueue \
+	/usr/sbin/postconf sqlite3 python3
 
 # --- work area ----------------------------------------------------------------
 
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/outpost-e2e.XXXXXX")
-chmod 755 "$WORK"       # the postfix user must reach its queue directory below
-OUTPOSTD_PID=""
-SINK_PID=""
-PF_CONF=""
+work_area e2e
 
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -n "$OUTPOSTD_PID" ] && kill -0 "$OUTPOSTD_PID" 2>/dev/null; then
-		kill -TERM "$OUTPOSTD_PID" 2>/dev/null || true
-		wait "$OUTPOSTD_PID" 2>/dev/null || true
-	fi
-	if [ -n "$SINK_PID" ]; then
-		kill -TERM "$SINK_PID" 2>/dev/null || true
-		wait "$SINK_PID" 2>/dev/null || true
-	fi
-	if [ -n "$PF_CONF" ] && postfix -c "$PF_CONF" status >/dev/null 2>&1; then
-		postfix -c "$PF_CONF" abort >/dev/null 2>&1 || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		say "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# --- build (bench/lib.sh) ----------------------------------------------------------
 
-# --- build (as bench/inject.sh) ---------------------------------------------------
-
-if [ -n "$REF" ]; then
-	rev=$(git -C "$REPO" rev-parse --short "$REF^{commit}")
-	say "building outpost $rev (git archive $REF) in the work area"
-	mkdir "$WORK/src"
-	git -C "$REPO" archive --format=tar "$rev" | tar -x -C "$WORK/src"
-	meson setup "$WORK/build" "$WORK/src" --buildtype=release -Dwerror=false >&2
-	ninja -C "$WORK/build" outpostd outpost >&2
-	BIN="$WORK/build"
-	VERSION="$rev"
-	BUILD_NOTE="git archive $REF, release, -Dwerror=false"
-else
-	VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
-	BIN="$REPO/build"
-	BUILD_NOTE="build/, release"
-	if ! { { [ -f build/build.ninja ] || meson setup build --buildtype=release; } >&2 &&
-	       ninja -C build outpostd outpost >&2; }; then
-		say "WARNING: 'ninja -C build' failed; trying a release build with -Dwerror=false in bench/.build"
-		[ -f bench/.build/build.ninja ] ||
-			meson setup bench/.build --buildtype=release -Dwerror=false >&2
-		ninja -C bench/.build outpostd outpost >&2 || {
-			echo "e2e.sh: the working tree does not build; try --ref HEAD" >&2
-			exit 1
-		}
-		BIN="$REPO/bench/.build"
-		BUILD_NOTE="bench/.build, release, -Dwerror=false because 'ninja -C build' failed"
-	fi
-fi
-OUTPOSTD="$BIN/outpostd"
-OUTPOST="$BIN/outpost"
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {   # port, what
-	local i
-	for i in $(seq 1 100); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "e2e.sh: $2 is not listening on 127.0.0.1:$1" >&2
-	return 1
-}
-
-now() { date +%s.%N; }
-calc() { python3 -c "import sys; a = [float(x) for x in sys.argv[2:]]; print($1)" "$@"; }
+build_outpost outpostd outpost
 
 O_PORT=$(free_port)
 P_PORT=$(free_port)
@@ -191,19 +108,7 @@ sink_start() {   # log name
 	SINK_SESS_BASE=$(sink_field sess)
 }
 
-sink_field() {   # sess|quit|mesg: the sink's latest counter
-	local v
-	v=$(tail -c 200 "$SINK_OUT" | tr '\r' '\n' | grep -o "$1=[0-9]*" | tail -n1 | cut -d= -f2) || true
-	echo "${v:-0}"
-}
-
 sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
-
-sink_stop() {
-	kill -TERM "$SINK_PID" 2>/dev/null || true
-	wait "$SINK_PID" 2>/dev/null || true
-	SINK_PID=""
-}
 
 # --- outpost ----------------------------------------------------------------------
 
@@ -227,54 +132,16 @@ outpost_start() {
 	wait_port "$O_PORT" outpostd
 }
 
-outpost_stop() {
-	kill -TERM "$OUTPOSTD_PID"
-	wait "$OUTPOSTD_PID" || { echo "e2e.sh: outpostd exited with $?" >&2; return 1; }
-	OUTPOSTD_PID=""
-}
-
 outpost_queued() {   # messages still in the spool
 	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
 }
 
-# --- postfix (as bench/inject.sh, with relayhost = the sink) ------------------------
+# --- postfix (bench/lib.sh, with relayhost = the sink) -------------------------------
 
 P_DIR="$WORK/postfix"
 
 postfix_start() {
-	rm -rf "$P_DIR"
-	mkdir -p "$P_DIR/etc" "$P_DIR/queue" "$P_DIR/data"
-	chown postfix "$P_DIR/data"
-	PF_CONF="$P_DIR/etc"
-	cp /usr/share/postfix/main.cf.debian "$PF_CONF/main.cf"
-	cp /etc/postfix/master.cf "$PF_CONF/master.cf"
-	{
-		echo
-		echo "# --- e2e.sh: a private instance beside the system's ---"
-		echo "queue_directory = $P_DIR/queue"
-		echo "data_directory = $P_DIR/data"
-		echo "myhostname = bench.test"
-		echo "mynetworks = 127.0.0.0/8"
-		echo "relayhost = [127.0.0.1]:$S_PORT"
-	} >>"$PF_CONF/main.cf"
-	sed -i -E "s/^smtp([[:space:]]+)inet([[:space:]])/127.0.0.1:$P_PORT\1inet\2/" "$PF_CONF/master.cf"
-	grep -q "^127.0.0.1:$P_PORT[[:space:]]" "$PF_CONF/master.cf" ||
-		{ echo "e2e.sh: no 'smtp inet' line in master.cf" >&2; return 1; }
-	MAIL_CONFIG="$PF_CONF" /usr/lib/postfix/configure-instance.sh - >&2
-	postfix -c "$PF_CONF" check >&2
-	postfix -c "$PF_CONF" start >&2 2>&1
-	wait_port "$P_PORT" postfix
-}
-
-postfix_stop() {
-	local pid i
-	pid=$(tr -d ' ' <"$P_DIR/queue/pid/master.pid")
-	postfix -c "$PF_CONF" stop >&2 2>&1
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	PF_CONF=""
+	postfix_start_instance bench.test "relayhost = [127.0.0.1]:$S_PORT"
 }
 
 postfix_queued() {   # messages still in any queue (showq)
@@ -324,31 +191,8 @@ run() {   # daemon port
 	say "$d: injected in ${INJ[$d]} s, all delivered after ${E2E[$d]} s: ${RATE[$d]} msg/s (sink: $got messages in ${SESS[$d]} sessions)"
 }
 
-cpu_busy() {   # percent of all CPUs busy over one second
-	python3 -c '
-import time
-def snap():
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return sum(v), v[3] + v[4]
-t0, i0 = snap(); time.sleep(1); t1, i1 = snap()
-print("%.0f" % (100.0 * (1 - (i1 - i0) / max(1, t1 - t0))))'
-}
-
 say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT, smtp-sink $S_PORT"
-IDLE_BUSY=$(cpu_busy)
-if [ "$WAIT_IDLE" -gt 0 ] && [ "$IDLE_BUSY" -ge 10 ]; then
-	say "CPUs ${IDLE_BUSY}% busy: waiting up to ${WAIT_IDLE}s for them to be quiet"
-	deadline=$((SECONDS + WAIT_IDLE))
-	while [ "$IDLE_BUSY" -ge 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
-		sleep 4
-		IDLE_BUSY=$(cpu_busy)
-	done
-fi
-say "CPU busy before the runs: ${IDLE_BUSY}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
-if [ "$IDLE_BUSY" -ge 10 ]; then
-	say "WARNING: something else is using the CPUs; the figures will be skewed:"
-	ps -eo pcpu=,pid=,args= --sort=-pcpu | head -n 5 | cut -c1-100 >&2
-fi
+wait_idle
 
 run outpost "$O_PORT"
 run postfix "$P_PORT"

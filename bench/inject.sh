@@ -48,6 +48,8 @@
 # rate, outpost p99 < 20 ms) were met; the exit status says only whether
 # the benchmark ran (every message accepted), never whether a target was met.
 set -euo pipefail
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"   # shared set-up: packages, build, ports, Postfix, clean-up
 
 MESSAGES=20000
 SESSIONS=20
@@ -91,109 +93,21 @@ fi
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$REPO"
 
-say() { printf '%s inject: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
 # --- packages ---------------------------------------------------------------
 
-"$REPO/scripts/deps.sh" >&2            # build dependencies, sqlite3, python3
-if ! dpkg-query -W -f='${Status}' postfix 2>/dev/null | grep -q "install ok installed"; then
-	say "installing postfix (main_mailer_type: No configuration; nothing is started)"
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postfix >&2
-fi
-for tool in /usr/sbin/smtp-source /usr/sbin/postfix /usr/sbin/postqueue /usr/sbin/postconf cc python3; do
-	command -v "$tool" >/dev/null || { echo "inject.sh: $tool missing" >&2; exit 1; }
-done
+bench_packages "(main_mailer_type: No configuration; nothing is started)" \
+	/usr/sbin/smtp-source /usr/sbin/postfix /usr/sbin/postqueue /usr/sbin/postconf cc python3
 
 # --- work area ----------------------------------------------------------------
 
-WORK=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/outpost-bench.XXXXXX")
-chmod 755 "$WORK"       # the postfix user must reach its queue directory below
-OUTPOSTD_PID=""
-SINK_PID=""
-PF_CONF=""
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ -n "$OUTPOSTD_PID" ] && kill -0 "$OUTPOSTD_PID" 2>/dev/null; then
-		kill -TERM "$OUTPOSTD_PID" 2>/dev/null || true
-		wait "$OUTPOSTD_PID" 2>/dev/null || true
-	fi
-	if [ -n "$SINK_PID" ]; then
-		kill -TERM "$SINK_PID" 2>/dev/null || true
-		wait "$SINK_PID" 2>/dev/null || true
-	fi
-	if [ -n "$PF_CONF" ] && postfix -c "$PF_CONF" status >/dev/null 2>&1; then
-		postfix -c "$PF_CONF" abort >/dev/null 2>&1 || true
-	fi
-	if [ "$KEEP" = 1 ]; then
-		say "kept $WORK"
-	else
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+work_area bench
 
 # --- build ------------------------------------------------------------------
 
-if [ -n "$REF" ]; then
-	# A clean export of one commit, built in the work area: what is measured
-	# does not depend on uncommitted changes in the checkout.
-	rev=$(git -C "$REPO" rev-parse --short "$REF^{commit}")
-	say "building outpost $rev (git archive $REF) in the work area"
-	mkdir "$WORK/src"
-	git -C "$REPO" archive --format=tar "$rev" | tar -x -C "$WORK/src"
-	meson setup "$WORK/build" "$WORK/src" --buildtype=release -Dwerror=false >&2
-	ninja -C "$WORK/build" outpostd outpost >&2
-	BIN="$WORK/build"
-	VERSION="$rev"
-	BUILD_NOTE="git archive $REF, release, -Dwerror=false"
-else
-	# The release build in build/, as scripts/run.sh makes it.  If that build
-	# fails (e.g. a -Werror warning that only -O3 shows), fall back to a
-	# release build with warnings not fatal in bench/.build, and say so.
-	VERSION=$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo '?')
-	BIN="$REPO/build"
-	BUILD_NOTE="build/, release"
-	if ! { { [ -f build/build.ninja ] || meson setup build --buildtype=release; } >&2 &&
-	       ninja -C build >&2; }; then
-		say "WARNING: 'ninja -C build' failed; trying a release build with -Dwerror=false in bench/.build"
-		[ -f bench/.build/build.ninja ] ||
-			meson setup bench/.build --buildtype=release -Dwerror=false >&2
-		ninja -C bench/.build outpostd outpost >&2 || {
-			echo "inject.sh: the working tree does not build; try --ref HEAD" >&2
-			exit 1
-		}
-		BIN="$REPO/bench/.build"
-		BUILD_NOTE="bench/.build, release, -Dwerror=false because 'ninja -C build' failed"
-	fi
-fi
-OUTPOSTD="$BIN/outpostd"
-OUTPOST="$BIN/outpost"
+# shellcheck disable=SC2119   # no targets: all of build/, as scripts/run.sh builds it
+build_outpost
 
 cc -O2 -Wall -Wextra -std=c11 -pthread -o "$WORK/smtp_lat" "$REPO/bench/smtp_lat.c"
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-wait_port() {   # port, what
-	local i
-	for i in $(seq 1 100); do
-		if python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo "inject.sh: $2 is not listening on 127.0.0.1:$1" >&2
-	return 1
-}
-
-now() { date +%s.%N; }
 
 # --- outpost ----------------------------------------------------------------
 
@@ -247,12 +161,6 @@ outpost_start() {   # a fresh spool every time
 	wait_port "$O_PORT" outpostd
 }
 
-outpost_stop() {
-	kill -TERM "$OUTPOSTD_PID"
-	wait "$OUTPOSTD_PID" || { echo "inject.sh: outpostd exited with $?" >&2; return 1; }
-	OUTPOSTD_PID=""
-}
-
 outpost_count() {   # messages in the spool, through the admin CLI
 	"$OUTPOST" -c "$O_CONF" queue list --json | python3 -c '
 import json, sys
@@ -269,48 +177,13 @@ P_PORT=$(free_port)
 P_DIR="$WORK/postfix"
 
 postfix_start() {   # a fresh private instance every time
-	rm -rf "$P_DIR"
-	mkdir -p "$P_DIR/etc" "$P_DIR/queue" "$P_DIR/data"
-	chown postfix "$P_DIR/data"
-	PF_CONF="$P_DIR/etc"
-	# Debian's main.cf as the package ships it (what "Internet Site" starts
-	# from), and Debian's master.cf.
-	cp /usr/share/postfix/main.cf.debian "$PF_CONF/main.cf"
-	cp /etc/postfix/master.cf "$PF_CONF/master.cf"
-	{
-		echo
-		echo "# --- inject.sh: a private instance beside the system's ---"
-		echo "queue_directory = $P_DIR/queue"
-		echo "data_directory = $P_DIR/data"
-		echo "myhostname = bench.localdomain"
-		echo "mynetworks = 127.0.0.0/8"
-		case "$PARK" in
-		relay) echo "relayhost = [127.0.0.1]:$DEAD_PORT" ;;
-		hold) echo "smtpd_data_restrictions = check_client_access static:HOLD" ;;
-		defer) echo "defer_transports = smtp" ;;
-		esac
-	} >>"$PF_CONF/main.cf"
-	# smtpd on the bench port instead of port 25 (the "smtp inet" line).
-	sed -i -E "s/^smtp([[:space:]]+)inet([[:space:]])/127.0.0.1:$P_PORT\1inet\2/" "$PF_CONF/master.cf"
-	grep -q "^127.0.0.1:$P_PORT[[:space:]]" "$PF_CONF/master.cf" ||
-		{ echo "inject.sh: no 'smtp inet' line in master.cf" >&2; return 1; }
-	# The chroot (Debian runs smtpd, cleanup, ... chrooted in the queue
-	# directory): populate it the way Debian's service does.
-	MAIL_CONFIG="$PF_CONF" /usr/lib/postfix/configure-instance.sh - >&2
-	postfix -c "$PF_CONF" check >&2
-	postfix -c "$PF_CONF" start >&2 2>&1
-	wait_port "$P_PORT" postfix
-}
-
-postfix_stop() {
-	local pid i
-	pid=$(tr -d ' ' <"$P_DIR/queue/pid/master.pid")
-	postfix -c "$PF_CONF" stop >&2 2>&1
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	PF_CONF=""
+	local park
+	case "$PARK" in
+	relay) park="relayhost = [127.0.0.1]:$DEAD_PORT" ;;
+	hold) park="smtpd_data_restrictions = check_client_access static:HOLD" ;;
+	defer) park="defer_transports = smtp" ;;
+	esac
+	postfix_start_instance bench.localdomain "$park"
 }
 
 postfix_count() {   # messages in any queue, through postqueue (showq)
@@ -348,12 +221,6 @@ sink_start() {
 	/usr/sbin/smtp-sink -u postfix "127.0.0.1:$S_PORT" 256 &
 	SINK_PID=$!
 	wait_port "$S_PORT" smtp-sink
-}
-
-sink_stop() {
-	kill -TERM "$SINK_PID" 2>/dev/null || true
-	wait "$SINK_PID" 2>/dev/null || true
-	SINK_PID=""
 }
 
 # --- runs -------------------------------------------------------------------
@@ -410,29 +277,7 @@ bench() {   # tool daemon: fresh daemon, one load run, count what was queued, st
 }
 
 say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT, smtp-sink $S_PORT"
-cpu_busy() {   # percent of all CPUs busy over the next second
-	python3 -c '
-import time
-def snap():
-    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return sum(v), v[3] + v[4]
-t0, i0 = snap(); time.sleep(1); t1, i1 = snap()
-print("%.0f" % (100.0 * (1 - (i1 - i0) / max(1, t1 - t0))))'
-}
-IDLE_BUSY=$(cpu_busy)
-if [ "$WAIT_IDLE" -gt 0 ] && [ "$IDLE_BUSY" -ge 10 ]; then
-	say "CPUs ${IDLE_BUSY}% busy: waiting up to ${WAIT_IDLE}s for them to be quiet"
-	deadline=$((SECONDS + WAIT_IDLE))
-	while [ "$IDLE_BUSY" -ge 10 ] && [ "$SECONDS" -lt "$deadline" ]; do
-		sleep 4
-		IDLE_BUSY=$(cpu_busy)
-	done
-fi
-say "CPU busy before the runs: ${IDLE_BUSY}% (load $(cut -d' ' -f1-3 /proc/loadavg))"
-if [ "$IDLE_BUSY" -ge 10 ]; then
-	say "WARNING: something else is using the CPUs; the figures will be skewed:"
-	ps -eo pcpu=,pid=,args= --sort=-pcpu | head -n 5 | cut -c1-100 >&2
-fi
+wait_idle
 
 for tool in source lat; do
 	for daemon in sink outpost postfix; do
@@ -461,8 +306,6 @@ commit_summary() {   # outpostd -d log: group commit sizes and commit times
 BUSY_AFTER=$(cpu_busy)
 
 # --- report -------------------------------------------------------------------
-
-calc() { python3 -c "import sys; a = [float(x) for x in sys.argv[2:]]; print($1)" "$@"; }
 
 ratio=$(calc '"%.2f" % (a[0] / a[1])' "${RATE[outpost]}" "${RATE[postfix]}")
 lat_ratio=$(calc '"%.2f" % (a[0] / a[1])' "$(field rate "${LAT[outpost]}")" "$(field rate "${LAT[postfix]}")")
