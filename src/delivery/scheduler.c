@@ -624,33 +624,42 @@ static void conn_start(struct dest *d)
 
 /* ---- claiming ---- */
 
+static const char *rcpt_domain(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at ? at + 1 : "";
+}
+
+/* Splits m's recipients into one job per destination.  Each recipient's
+ * route is decided once (the rules may be many globs). */
 static void route_message(struct scheduler *s, struct spool_due_msg *m)
 {
+	size_t n = m->nrcpts ? m->nrcpts : 1;
 	struct qmsg *q = xcalloc(1, sizeof(*q));
+	const struct route_conf **route = xcalloc(n, sizeof(*route));
+	int *taken = xcalloc(n, sizeof(int));
 	q->sch = s;
 	q->m = m;
-	q->out = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*q->out));
+	q->out = xcalloc(n, sizeof(*q->out));
 	q->jobs = 1;  /* held while jobs are made */
 	s->inflight++;
-	int *taken = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(int));
+	for (size_t i = 0; i < m->nrcpts; i++)
+		route[i] = config_route_for(s->cf, m->sender, rcpt_domain(m->rcpts[i].address));
 	for (size_t i = 0; i < m->nrcpts; i++) {
 		if (taken[i])
 			continue;
-		const char *dom = strrchr(m->rcpts[i].address, '@');
-		dom = dom ? dom + 1 : "";
-		const struct route_conf *r = config_route_for(s->cf, m->sender, dom);
+		const struct route_conf *r = route[i];
+		const char *dom = rcpt_domain(m->rcpts[i].address);
 		struct job *j = xcalloc(1, sizeof(*j));
 		j->q = q;
 		j->route = r ? r->name : "-";
-		j->idx = xcalloc(m->nrcpts, sizeof(size_t));
 		for (size_t k = i; k < m->nrcpts; k++) {
-			const char *dk = strrchr(m->rcpts[k].address, '@');
-			dk = dk ? dk + 1 : "";
-			if (!taken[k] && config_route_for(s->cf, m->sender, dk) == r &&
-			    (r == NULL || r->type == ROUTE_RELAY || strcasecmp(dk, dom) == 0)) {
-				taken[k] = 1;
-				j->idx[j->n++] = k;
-			}
+			if (taken[k] || route[k] != r || (r && r->type == ROUTE_MX &&
+			    strcasecmp(rcpt_domain(m->rcpts[k].address), dom) != 0))
+				continue;
+			taken[k] = 1;
+			j->idx = xreallocarray(j->idx, j->n + 1, sizeof(size_t));
+			j->idx[j->n++] = k;
 		}
 		q->jobs++;
 		if (r == NULL) {
@@ -664,6 +673,7 @@ static void route_message(struct scheduler *s, struct spool_due_msg *m)
 		d->tail = &j->next;
 	}
 	free(taken);
+	free(route);
 	qmsg_release(q);
 }
 
