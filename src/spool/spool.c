@@ -419,7 +419,7 @@ static double spool_ms_since(const struct timespec *t0)
  * fails only itself.  When BEGIN fails (the database is locked or cannot
  * be written), nobody is at fault and the rest share the reason instead of
  * each waiting out the busy timeout again. */
-static size_t spool_store_alone(struct spool *sp, struct spool_req *batch, size_t *commits)
+size_t spool_each_alone(struct spool *sp, struct spool_req *batch, spool_txn_fn *txn)
 {
 	const char *shared = NULL;
 	size_t ok = 0;
@@ -429,12 +429,11 @@ static size_t spool_store_alone(struct spool *sp, struct spool_req *batch, size_
 			memcpy(r->reason, shared, sizeof(r->reason));
 			continue;
 		}
-		r->ok = spool_txn(sp, r, 1, r->reason, sizeof(r->reason), &began) == SQLITE_OK;
+		r->ok = txn(sp, r, 1, r->reason, sizeof(r->reason), &began) == SQLITE_OK;
 		if (!began)
 			shared = r->reason;
 		ok += (size_t)r->ok;
 	}
-	*commits = ok;
 	return ok;
 }
 
@@ -459,7 +458,7 @@ static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, s
 	} else {
 		msg_debug("event=spool_group_failed group=%zu reason=%s", n,
 			  log_quote(q, sizeof(q), reason));
-		ok = spool_store_alone(sp, batch, commits);
+		ok = *commits = spool_each_alone(sp, batch, spool_txn);
 	}
 	msg_debug("event=spool_commit group=%zu ok=%zu failed=%zu ms=%.3f", n, ok, n - ok,
 		  spool_ms_since(&t0));

@@ -89,6 +89,14 @@ int spool_insert_rcpts(struct spool *sp, const struct spool_msg *m);
 int spool_bind_text(sqlite3_stmt *st, int i, const char *s);
 int spool_step_done(sqlite3_stmt *st, int rc);
 void spool_reason(struct spool *sp, int rc, char *reason, size_t len);
+/* One transaction for the n requests starting at r; *began says whether
+ * BEGIN itself succeeded. */
+typedef int spool_txn_fn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
+			 int *began);
+/* After a group failed: each request in a transaction of its own; when
+ * BEGIN fails nobody is at fault and the rest share its reason.  Returns
+ * how many succeeded (storage thread only). */
+size_t spool_each_alone(struct spool *sp, struct spool_req *batch, spool_txn_fn *txn);
 void spool_log_queued(const struct spool_msg *m, const char *extra);
 
 /* spool.c, loop thread: queues r to the storage thread. */

@@ -416,23 +416,6 @@ static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, 
 	return rc;
 }
 
-/* The group failed: each request alone (BEGIN failing is nobody's fault:
- * the rest share its reason). */
-static void q_alone(struct spool *sp, struct spool_req *ops)
-{
-	const char *shared = NULL;
-	int began;
-	for (struct spool_req *r = ops; r; r = r->next) {
-		if (shared) {
-			memcpy(r->reason, shared, sizeof(r->reason));
-			continue;
-		}
-		r->ok = q_txn(sp, r, 1, r->reason, sizeof(r->reason), &began) == SQLITE_OK;
-		if (!began)
-			shared = r->reason;
-	}
-}
-
 static void q_log(const struct spool_req *r)
 {
 	static const char *const ops[] = {
@@ -473,7 +456,7 @@ void spool_queue_run(struct spool *sp, struct spool_req *ops)
 		for (struct spool_req *r = ops; r; r = r->next)
 			memcpy(r->reason, reason, sizeof(r->reason));
 	} else {
-		q_alone(sp, ops);
+		spool_each_alone(sp, ops, q_txn);
 	}
 	for (struct spool_req *r = ops; r; r = r->next) {
 		q_log(r);
