@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -483,9 +484,15 @@ static void add_headers(struct smtp_session *s, struct buf *msg, time_t now)
 	if (s->nrcpts == 1)
 		buf_printf(msg, "\r\n\tfor <%s>", s->rcpts[0]);
 	buf_printf(msg, "; %s\r\n", date);
-	if (!header_find(s->data.data, s->data.len, "Date", &f))
+	int has_date = 0, has_msgid = 0;
+	size_t pos = 0;
+	while (header_next(s->data.data, s->data.len, &pos, &f)) {  /* one pass for both */
+		has_date |= f.namelen == 4 && strncasecmp(f.name, "Date", 4) == 0;
+		has_msgid |= f.namelen == 10 && strncasecmp(f.name, "Message-ID", 10) == 0;
+	}
+	if (!has_date)
 		buf_printf(msg, "Date: %s\r\n", date);
-	if (!header_find(s->data.data, s->data.len, "Message-ID", &f))
+	if (!has_msgid)
 		buf_printf(msg, "Message-ID: <%s.%lld@%s>\r\n", s->qid, (long long)now, cf->hostname);
 }
 
