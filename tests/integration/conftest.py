@@ -186,6 +186,12 @@ class RawClient:
         assert got == code, "sent %r: want %s, got %s %s" % (line, code, got, lines)
         return lines
 
+    def start_data(self, sender="a@example.com", rcpt="b@example.net"):
+        """MAIL, RCPT and DATA, each answered as a willing server answers."""
+        self.expect(250, "MAIL FROM:<%s>" % sender)
+        self.expect(250, "RCPT TO:<%s>" % rcpt)
+        self.expect(354, "DATA")
+
     def closed(self, timeout=5):
         self.sock.settimeout(timeout)
         try:

@@ -82,9 +82,7 @@ def test_full_spool_refuses_with_452_and_keeps_what_it_had(make_daemon):
     accepted, refused = [], None
     c = session(d.port)
     for i in range(40):
-        c.expect(250, "MAIL FROM:<a@example.com>")
-        c.expect(250, "RCPT TO:<b@example.net>")
-        c.expect(354, "DATA")
+        c.start_data()
         c.send(message("fill %d" % i, big * 60) + ".\r\n")
         code, lines = c.reply()
         if code == 250:

@@ -21,9 +21,7 @@ def test_command_line_over_512_octets(daemon):
 
 def test_text_line_over_1000_octets(daemon):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<a@example.com>")
-    c.expect(250, "RCPT TO:<b@example.net>")
-    c.expect(354, "DATA")
+    c.start_data()
     c.send("Subject: long\r\n\r\n" + "x" * 998 + "\r\n" + "y" * 999 + "\r\n.\r\n")
     assert c.reply()[1][0].startswith("500 5.5.2")
     c.expect(250, "NOOP")
@@ -32,9 +30,7 @@ def test_text_line_over_1000_octets(daemon):
 
 def test_text_line_of_exactly_1000_octets_is_accepted(daemon):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<a@example.com>")
-    c.expect(250, "RCPT TO:<b@example.net>")
-    c.expect(354, "DATA")
+    c.start_data()
     c.send("Subject: long\r\n\r\n" + "x" * 998 + "\r\n.\r\n")
     c.expect(250)
 
@@ -42,15 +38,11 @@ def test_text_line_of_exactly_1000_octets_is_accepted(daemon):
 def test_message_size_cap_in_data(make_daemon):
     d = make_daemon(['inbound = { max_message_size = "16K"; };'])
     c = session(d.port)
-    c.expect(250, "MAIL FROM:<a@example.com>")
-    c.expect(250, "RCPT TO:<b@example.net>")
-    c.expect(354, "DATA")
+    c.start_data()
     c.send("Subject: big\r\n\r\n" + ("z" * 78 + "\r\n") * 300 + ".\r\n")
     assert c.reply()[1][0].startswith("552 5.3.4")
     # the session survives and a small message is still accepted
-    c.expect(250, "MAIL FROM:<a@example.com>")
-    c.expect(250, "RCPT TO:<b@example.net>")
-    c.expect(354, "DATA")
+    c.start_data()
     c.send("Subject: small\r\n\r\nok\r\n.\r\n")
     c.expect(250)
     assert len(d.queue()) == 1

@@ -31,9 +31,7 @@ def test_smtplib_message_is_queued_with_its_envelope(daemon):
 
 def test_reply_names_the_queue_id_and_the_log_follows_it(daemon):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<app@example.com>")
-    c.expect(250, "RCPT TO:<user@example.net>")
-    c.expect(354, "DATA")
+    c.start_data("app@example.com", "user@example.net")
     c.send(message() + ".\r\n")
     code, lines = c.reply()
     assert code == 250 and lines[0].startswith("250 2.0.0 ")

@@ -19,9 +19,7 @@ CASES = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bare_line_endings_refuse_the_message_and_smuggle_nothing(daemon, name):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<app@example.com>")
-    c.expect(250, "RCPT TO:<user@example.net>")
-    c.expect(354, "DATA")
+    c.start_data("app@example.com", "user@example.net")
     c.send(CASES[name] + "\r\n.\r\n")
     code, lines = c.reply()
     assert code == 550 and lines[0].startswith("550 5.6.0"), lines
@@ -33,9 +31,7 @@ def test_bare_line_endings_refuse_the_message_and_smuggle_nothing(daemon, name):
 
 def test_dot_stuffing_is_undone_and_dot_lines_kept(daemon):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<app@example.com>")
-    c.expect(250, "RCPT TO:<user@example.net>")
-    c.expect(354, "DATA")
+    c.start_data("app@example.com", "user@example.net")
     c.send("Subject: dots\r\n\r\n..\r\n...leading\r\n. not the end\r\nlast\r\n.\r\n")
     c.expect(250)
     qid = daemon.queue()[0]["id"]
@@ -48,9 +44,7 @@ def test_dot_stuffing_is_undone_and_dot_lines_kept(daemon):
 
 def test_message_split_across_packets_still_ends_correctly(daemon):
     c = session(daemon.port)
-    c.expect(250, "MAIL FROM:<app@example.com>")
-    c.expect(250, "RCPT TO:<user@example.net>")
-    c.expect(354, "DATA")
+    c.start_data("app@example.com", "user@example.net")
     import time
     for part in ("Subject: s\r\n\r\nbody\r", "\n", ".", "\r", "\n"):
         c.send(part)
