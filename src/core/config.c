@@ -307,6 +307,44 @@ static void load_auth_file(struct cfctx *cx, const config_setting_t *s, const ch
 	explicit_bzero(line, sizeof(line));
 }
 
+static void load_source(struct cfctx *cx, struct route_conf *rc, const config_setting_t *e,
+			struct route_source *src)
+{
+	static const char *const known[] = { "address", "helo", "weight", NULL };
+	struct netmask m;
+	src->weight = 1;
+	if (config_setting_type(e) == CONFIG_TYPE_STRING) {
+		src->address = xstrdup(config_setting_get_string(e));
+	} else if (config_setting_is_group(e) && check_keys(cx, e, known) == 0) {
+		src->address = get_string(cx, e, "address", NULL);
+		src->helo = get_string(cx, e, "helo", NULL);
+		get_uint(cx, e, "weight", &src->weight, 1, 1000);
+	}
+	if (!cx->failed && (src->address == NULL || netmask_parse(src->address, &m) < 0 ||
+			    strchr(src->address, '/')))
+		cf_error(cx, e, "route %s: source: expected \"IP\" or { address = \"IP\"; helo = \"name\"; }",
+			 rc->name);
+	if (src->helo == NULL)
+		src->helo = xstrdup(rc->helo);
+}
+
+/* source = "IP" or a pool: source = ( "IP", { address = "IP"; helo = "name"; weight = 2; } ) */
+static void load_sources(struct cfctx *cx, struct route_conf *rc, const config_setting_t *s)
+{
+	if (s == NULL || cx->failed)
+		return;
+	int n = config_setting_is_list(s) || config_setting_is_array(s) ? config_setting_length(s) : 1;
+	rc->sources = xcalloc((size_t)n, sizeof(*rc->sources));
+	if (n == 1 && !config_setting_is_list(s) && !config_setting_is_array(s)) {
+		load_source(cx, rc, s, &rc->sources[rc->nsources++]);
+		return;
+	}
+	for (int i = 0; i < n && !cx->failed; i++)
+		load_source(cx, rc, config_setting_get_elem(s, (unsigned)i), &rc->sources[rc->nsources++]);
+	if (n == 0 || n > 64)
+		cf_error(cx, s, "route %s: source: expected 1 to 64 addresses", rc->name);
+}
+
 static void load_route(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct route_conf *rc)
 {
 	static const char *const known[] = { "type", "host", "port", "source", "helo", "tls", "auth", NULL };
@@ -325,15 +363,14 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 	rc->type = (enum route_type)parse_enum(cx, g, "type", types, ROUTE_MX);
 	rc->tls = (enum route_tls)parse_enum(cx, g, "tls", tls_names,
 		rc->type == ROUTE_MX ? ROUTE_TLS_OPPORTUNISTIC : ROUTE_TLS_REQUIRED);
-	rc->source = get_string(cx, g, "source", NULL);
 	rc->helo = get_string(cx, g, "helo", cf->hostname);
+	load_sources(cx, rc, config_setting_get_member(g, "source"));
 	char *host = get_string(cx, g, "host", NULL);
 	unsigned port = 25;
 	get_uint(cx, g, "port", &port, 1, 65535);
 	snprintf(rc->port, sizeof(rc->port), "%u", port);
-	struct netmask m;
-	if (rc->source && (netmask_parse(rc->source, &m) < 0 || strchr(rc->source, '/')))
-		cf_error(cx, g, "route %s: source \"%s\" is not an IP address", rc->name, rc->source);
+	if (rc->type == ROUTE_RELAY && rc->nsources > 1)
+		cf_error(cx, g, "route %s: a relay sends from one source address", rc->name);
 	if (rc->type == ROUTE_RELAY && (host == NULL ||
 	    hostport_split(host, rc->host, sizeof(rc->host), rc->port, sizeof(rc->port)) < 0))
 		cf_error(cx, g, "route %s: a relay needs host = \"name:port\"", rc->name);
@@ -421,6 +458,36 @@ static void load_rules(struct cfctx *cx, struct config *cf, const config_setting
 	cf->rules = xcalloc((size_t)n, sizeof(*cf->rules));
 	for (int i = 0; i < n && !cx->failed; i++)
 		load_rule(cx, cf, config_setting_get_elem(l, (unsigned)i), &cf->rules[cf->nrules++]);
+}
+
+static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	static const char *const known[] = { "domain", "selector", "key", NULL };
+	if (!config_setting_is_list(l)) {
+		cf_error(cx, l, "dkim: expected a list ( { domain = ...; selector = ...; key = ...; }, ... )");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->dkim = xcalloc((size_t)n, sizeof(*cf->dkim));
+	for (int i = 0; i < n && !cx->failed; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct dkim_conf *d = &cf->dkim[cf->ndkim++];
+		d->line = config_setting_source_line(g);
+		if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+			cf_error(cx, g, "dkim: each key is a group { domain; selector; key; }");
+			return;
+		}
+		d->domain = get_string(cx, g, "domain", NULL);
+		d->selector = get_string(cx, g, "selector", NULL);
+		d->key = get_string(cx, g, "key", NULL);
+		if (!cx->failed && (!d->domain || !d->selector || !d->key || !*d->domain || !*d->selector))
+			cf_error(cx, g, "dkim: domain, selector and key are all required");
+		for (size_t k = 0; k + 1 < cf->ndkim && !cx->failed; k++)
+			if (strcasecmp(cf->dkim[k].domain, d->domain) == 0 &&
+			    strcasecmp(cf->dkim[k].selector, d->selector) == 0)
+				cf_error(cx, g, "dkim: selector %s._domainkey.%s is listed twice", d->selector,
+					 d->domain);
+	}
 }
 
 static void load_retry(struct cfctx *cx, struct config *cf, const config_setting_t *g)
@@ -554,7 +621,7 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 {
 	static const char *const known[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
 		"listen", "client_networks", "users", "tls", "inbound", "routes", "rules", "retry", "delivery",
-		NULL };
+		"dkim", NULL };
 	const config_setting_t *s;
 	if (check_keys(cx, root, known) < 0)
 		return;
@@ -592,6 +659,8 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 		load_retry(cx, cf, s);
 	if ((s = config_setting_get_member(root, "delivery")) != NULL)
 		load_delivery(cx, cf, s);
+	if ((s = config_setting_get_member(root, "dkim")) != NULL)
+		load_dkim(cx, cf, s);
 	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
 		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
 			cf_error(cx, config_setting_get_member(root, "listen"),
@@ -661,7 +730,11 @@ void config_free(struct config *cf)
 	for (size_t i = 0; i < cf->nroutes; i++) {
 		struct route_conf *r = &cf->routes[i];
 		free(r->name);
-		free(r->source);
+		for (size_t k = 0; k < r->nsources; k++) {
+			free(r->sources[k].address);
+			free(r->sources[k].helo);
+		}
+		free(r->sources);
 		free(r->helo);
 		free(r->auth_user);
 		if (r->auth_pass)
@@ -681,5 +754,11 @@ void config_free(struct config *cf)
 	}
 	free(cf->rules);
 	free(cf->retry.schedule);
+	for (size_t i = 0; i < cf->ndkim; i++) {
+		free(cf->dkim[i].domain);
+		free(cf->dkim[i].selector);
+		free(cf->dkim[i].key);
+	}
+	free(cf->dkim);
 	free(cf);
 }

@@ -39,12 +39,20 @@ enum route_type { ROUTE_MX, ROUTE_RELAY };
 enum route_tls { ROUTE_TLS_NONE, ROUTE_TLS_OPPORTUNISTIC, ROUTE_TLS_REQUIRED, ROUTE_TLS_VERIFY,
 		 ROUTE_TLS_IMPLICIT };
 
+/* One address a route sends from, with the EHLO name that matches its PTR. */
+struct route_source {
+	char *address;               /* an IP address */
+	char *helo;                  /* EHLO name, default: the route's helo */
+	unsigned weight;             /* share of connections, default 1 */
+};
+
 struct route_conf {
 	char *name;
 	enum route_type type;
 	char host[256];              /* relay: host name or IP */
 	char port[8];                /* relay: its port; mx: the port to use (default 25) */
-	char *source;                /* address to send from, or NULL */
+	struct route_source *sources;/* source IP pool (mx: several; relay: at most one) */
+	size_t nsources;             /* 0: the system chooses the address */
 	char *helo;                  /* EHLO name, default hostname */
 	enum route_tls tls;
 	char *auth_user, *auth_pass; /* relay: read from the auth file */
@@ -77,6 +85,16 @@ struct delivery_conf {
 	unsigned dns_timeout_ms;
 };
 
+/* A DKIM signing key: mail whose From: domain is domain (or a subdomain,
+ * when no closer entry exists) is signed with it.  key is a PEM file
+ * (RSA or Ed25519), read by the signer, never by config. */
+struct dkim_conf {
+	char *domain;
+	char *selector;
+	char *key;
+	int line;
+};
+
 struct config {
 	char *file;
 	char *hostname;
@@ -97,6 +115,8 @@ struct config {
 	size_t nrules;
 	struct retry_conf retry;
 	struct delivery_conf delivery;
+	struct dkim_conf *dkim;
+	size_t ndkim;
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);

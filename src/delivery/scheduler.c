@@ -36,6 +36,7 @@
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
+#define MAX_POOL 64              /* source addresses used per route */
 #define CONN_IDLE 2              /* seconds a connection waits for the next job (as Postfix's cache) */
 
 struct outcome {
@@ -103,6 +104,8 @@ struct scheduler {
 	struct dest *dests;
 	unsigned conns, inflight, recording;
 	int claiming, kicked, stopping;
+	long *src_weight;         /* route_pick_source's state, MAX_POOL per route */
+	size_t nsrc_weight;
 	void (*stopped)(void *);
 	void *stopped_arg;
 };
@@ -476,6 +479,29 @@ static void conn_fail_job(struct conn *c)
 	conn_free(c);
 }
 
+/* The next address of r's source pool: smooth weighted round-robin (as
+ * nginx's), so weights 3:1 give a a b a, not a a a b. */
+static const struct route_source *route_pick_source(struct scheduler *s, const struct route_conf *r)
+{
+	size_t ri = (size_t)(r - s->cf->routes), best = 0;
+	long total = 0;
+	if (s->nsrc_weight < s->cf->nroutes * MAX_POOL) {
+		s->src_weight = xreallocarray(s->src_weight, s->cf->nroutes * MAX_POOL, sizeof(long));
+		memset(s->src_weight, 0, s->cf->nroutes * MAX_POOL * sizeof(long));
+		s->nsrc_weight = s->cf->nroutes * MAX_POOL;
+	}
+	long *cur = &s->src_weight[ri * MAX_POOL];
+	size_t n = r->nsources < MAX_POOL ? r->nsources : MAX_POOL;
+	for (size_t i = 0; i < n; i++) {
+		cur[i] += r->sources[i].weight;
+		total += r->sources[i].weight;
+		if (cur[i] > cur[best])
+			best = i;
+	}
+	cur[best] -= total;
+	return &r->sources[best];
+}
+
 /* Connects to the current target, resolving the next host's addresses when needed. */
 static void conn_try_target(struct conn *c)
 {
@@ -494,15 +520,17 @@ static void conn_try_target(struct conn *c)
 	p.host_name = c->targets[c->cur].host;
 	p.addr = c->targets[c->cur].ss;
 	p.addrlen = c->targets[c->cur].sslen;
-	if (r->source) {
+	p.helo = r->helo;
+	if (r->nsources) {
+		const struct route_source *src = route_pick_source(s, r);
 		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *ai;
-		if (getaddrinfo(r->source, NULL, &hints, &ai) == 0) {
+		if (getaddrinfo(src->address, NULL, &hints, &ai) == 0) {
 			memcpy(&p.source, ai->ai_addr, ai->ai_addrlen);
 			p.sourcelen = ai->ai_addrlen;
 			freeaddrinfo(ai);
 		}
+		p.helo = src->helo;
 	}
-	p.helo = r->helo;
 	p.tls = (enum smtp_tls_mode)r->tls;
 	p.ssl_ctx = s->ssl;
 	p.auth_user = r->auth_user;
@@ -846,5 +874,6 @@ void scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	event_free(s->timer);
+	free(s->src_weight);
 	free(s);
 }
