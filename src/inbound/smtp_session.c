@@ -18,6 +18,7 @@
  * Message text ends at CRLF "." CRLF only: a bare LF or CR anywhere makes
  * the whole message refused (SMTP smuggling), never a different end.
  */
+#include <ctype.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
@@ -522,6 +523,52 @@ static void commit_done(void *arg, int ok, const char *reason)
 	session_read(s);
 }
 
+/* "  Bulk \r\n" -> "bulk"; NULL unless 1-32 of [a-z0-9._-] (a class is a
+ * word the rules match on, not free text). */
+static char *class_value(const char *v, size_t n)
+{
+	while (n && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+		v++, n--;
+	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
+		n--;
+	if (n == 0 || n > 32)
+		return NULL;
+	char *c = xstrndup(v, n);
+	for (char *p = c; *p; p++) {
+		*p = (char)tolower((unsigned char)*p);
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') {
+			free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+/* Appends the client's message to out without its X-Outpost-Class fields
+ * (an instruction to outpost, not for the recipient); the first valid
+ * value becomes the message's class. */
+static void append_without_class(struct smtp_session *s, struct buf *out, char **cls)
+{
+	static const char name[] = "X-Outpost-Class";
+	struct header_field f;
+	size_t pos = 0, copied = 0;
+	while (header_next(s->data.data, s->data.len, &pos, &f)) {
+		if (f.namelen != sizeof(name) - 1 || strncasecmp(f.name, name, f.namelen) != 0)
+			continue;
+		buf_append(out, s->data.data + copied, f.start - copied);
+		copied = f.end;
+		char *c = class_value(f.value, f.valuelen);
+		if (c == NULL || *cls)
+			msg_info("event=class_ignored session=%lu qid=%s reason=\"%s\"", s->id, s->qid,
+				 c ? "repeated" : "not a word of 1-32 [a-z0-9._-]");
+		if (*cls == NULL)
+			*cls = c;
+		else
+			free(c);
+	}
+	buf_append(out, s->data.data + copied, s->data.len - copied);
+}
+
 static struct spool_msg *make_spool_msg(struct smtp_session *s)
 {
 	struct spool_msg *m = xcalloc(1, sizeof(*m));
@@ -529,7 +576,7 @@ static struct spool_msg *make_spool_msg(struct smtp_session *s)
 	m->created = time(NULL);
 	buf_reserve(&msg, s->data.len + 1024);
 	add_headers(s, &msg, m->created);
-	buf_append(&msg, s->data.data, s->data.len);
+	append_without_class(s, &msg, &m->msg_class);
 	memcpy(m->id, s->qid, sizeof(m->id));
 	m->sender = s->sender;
 	s->sender = NULL;

@@ -81,6 +81,23 @@ static const char *const spool_migrations[] = {
 	"ALTER TABLE messages ADD COLUMN delay_notified INTEGER NOT NULL DEFAULT 0;"
 	"DROP INDEX messages_next_attempt;"
 	"CREATE INDEX messages_due ON messages(claimed, next_attempt);",
+	/* 3: the message class the app set (X-Outpost-Class), a forced route
+	 * (canary probes), and route health as the daemon last saw it. */
+	"ALTER TABLE messages ADD COLUMN class TEXT;"
+	"ALTER TABLE messages ADD COLUMN route TEXT;"
+	"CREATE TABLE route_health ("
+	" route TEXT NOT NULL,"
+	" dclass TEXT NOT NULL,"
+	" state TEXT NOT NULL,"
+	" reason TEXT,"
+	" last_reply TEXT,"
+	" changed INTEGER,"
+	" probe_at INTEGER,"
+	" fails INTEGER NOT NULL DEFAULT 0,"
+	" sent_hour INTEGER NOT NULL DEFAULT 0,"
+	" failed_hour INTEGER NOT NULL DEFAULT 0,"
+	" updated INTEGER NOT NULL,"
+	" PRIMARY KEY (route, dclass)) WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
@@ -88,8 +105,8 @@ _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_S
 
 static const char spool_sql_ins_msg[] =
 	"INSERT INTO messages (id, sender, client_addr, client_helo, auth_user, size,"
-	" smtputf8, body_8bit, created, next_attempt, body)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)";
+	" smtputf8, body_8bit, created, next_attempt, body, class, route)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)";
 static const char spool_sql_ins_rcpt[] =
 	"INSERT INTO recipients (msg_id, position, address, next_attempt)"
 	" VALUES (?1, ?2, ?3, ?4)";
@@ -326,6 +343,10 @@ int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 	if (rc == SQLITE_OK)
 		rc = m->body_len ? sqlite3_bind_blob64(st, 10, m->body, m->body_len, SQLITE_STATIC)
 				 : sqlite3_bind_zeroblob(st, 10, 0);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 11, m->msg_class);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 12, m->route);
 	return spool_step_done(st, rc);
 }
 
@@ -681,6 +702,8 @@ void spool_msg_free(struct spool_msg *msg)
 	free(msg->client_addr);
 	free(msg->client_helo);
 	free(msg->auth_user);
+	free(msg->msg_class);
+	free(msg->route);
 	free(msg->body);
 	free(msg);
 }

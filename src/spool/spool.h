@@ -31,7 +31,7 @@ struct spool;
 struct spool_req;
 
 #define SPOOL_ID_LEN 16   /* characters, without the NUL */
-#define SPOOL_SCHEMA_VERSION 2   /* PRAGMA user_version of DIR/queue.db */
+#define SPOOL_SCHEMA_VERSION 3   /* PRAGMA user_version of DIR/queue.db */
 #define SPOOL_DB_NAME "queue.db"
 
 /* A message ready to commit.  spool_commit() takes ownership of every
@@ -49,6 +49,8 @@ struct spool_msg {
 	size_t body_len;
 	int smtputf8;
 	int body_8bit;         /* BODY=8BITMIME was declared */
+	char *msg_class;       /* X-Outpost-Class the app set ("bulk"), or NULL */
+	char *route;           /* forced route (canary probes), or NULL: by rules */
 	time_t created;
 };
 

@@ -31,7 +31,7 @@
 
 static const char *const spool_qsql[SPOOL_Q_COUNT] = {
 	[SPOOL_Q_CLAIM_SEL] =
-		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, body"
+		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, auth_user, class, route, body"
 		" FROM messages INDEXED BY messages_due"
 		" WHERE claimed = 0 AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2",
 	[SPOOL_Q_CLAIM_RCPTS] =
@@ -98,8 +98,11 @@ static struct spool_due_msg *q_due_row(sqlite3_stmt *st)
 	m->body_8bit = sqlite3_column_int(st, 3) != 0;
 	m->smtputf8 = sqlite3_column_int(st, 4) != 0;
 	m->delay_notified = sqlite3_column_int(st, 5) != 0;
-	const void *body = sqlite3_column_blob(st, 6);
-	m->body_len = body ? (size_t)sqlite3_column_bytes(st, 6) : 0;
+	m->auth_user = sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 6));
+	m->msg_class = xstrdup(q_text(st, 7));
+	m->route = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 8));
+	const void *body = sqlite3_column_blob(st, 9);
+	m->body_len = body ? (size_t)sqlite3_column_bytes(st, 9) : 0;
 	m->body = xmalloc(m->body_len + 1);
 	if (m->body_len)
 		memcpy(m->body, body, m->body_len);
@@ -592,6 +595,9 @@ void spool_due_free(struct spool_due_msg *m)
 		free(m->rcpts[i].address);
 	free(m->rcpts);
 	free(m->sender);
+	free(m->auth_user);
+	free(m->msg_class);
+	free(m->route);
 	free(m->body);
 	free(m);
 }

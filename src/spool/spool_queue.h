@@ -43,6 +43,9 @@ struct spool_due_msg {
 	time_t created;
 	int body_8bit, smtputf8;
 	int delay_notified;          /* a delay DSN was already sent */
+	char *auth_user;             /* the submitting user (tenant), or NULL */
+	char *msg_class;             /* "" when none */
+	char *route;                 /* forced route, or NULL */
 	struct spool_due_rcpt *rcpts;
 	size_t nrcpts;
 	char *body;
