@@ -5,10 +5,11 @@ set -eu
 PKGS="
   build-essential meson ninja-build pkg-config
   libevent-dev libssl-dev libunbound-dev libsqlite3-dev libconfig-dev
-  libopendkim-dev libjansson-dev libcmocka-dev libcrypt-dev
+  libopendkim-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libcrypt-dev
   clang libclang-rt-14-dev
   openssl sqlite3 whois swaks iproute2
   python3 python3-pytest python3-aiosmtpd python3-dnslib python3-yaml
+  python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
 "
 missing=""
 for p in $PKGS; do

@@ -22,7 +22,13 @@ static const struct {
 	{ "queue", cmd_queue, "queue list|show ID|delete ID|retry ID|flush [--json]" },
 	{ "sendmail", cmd_sendmail, "sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]" },
 	{ "check-config", cmd_check_config, "check-config" },
+	{ "doctor", cmd_doctor, "doctor DOMAIN [--ip IP ...] [--json] [--resolver IP@PORT] [--timeout-ms N]" },
+	{ "dkim", cmd_dkim, "dkim keygen --domain D --selector S [--type rsa|ed25519] [--bits N] [--out FILE]\n"
+	  "                        dkim show [--resolver IP@PORT] | dkim verify FILE [--resolver IP@PORT]" },
 	{ "spf", cmd_spf, "spf check --ip IP --mail-from ADDR [--helo NAME] [--resolver IP@PORT]" },
+	{ "routes", cmd_routes, "routes [--json]" },
+	{ "route", cmd_route, "route explain --sender ADDR --rcpt ADDR [--from-header C] [--user U] [--class C]\n"
+	  "                        [--resolver IP@PORT] [--json]" },
 };
 
 static int usage(void)

@@ -23,6 +23,8 @@
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "inbound/smtp_server.h"
+#include "mailauth/canary.h"
+#include "mailauth/dkim.h"
 #include "spool/spool.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
@@ -35,6 +37,8 @@ struct daemon {
 	struct resolver *resolver;
 	SSL_CTX *client_ctx;
 	struct scheduler *sched;
+	struct dkim_signer *signer;   /* keys read once at start */
+	struct canary *canary;        /* NULL: no canary configured */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct config **retired;  /* replaced by reloads; sessions and deliveries may still use them */
@@ -81,6 +85,8 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	if (d->sched)
 		scheduler_reload(d->sched, cf);
+	if (d->canary)
+		canary_reload(d->canary, cf);
 	d->retired = realloc(d->retired, (d->nretired + 1) * sizeof(*d->retired));
 	if (d->retired == NULL)
 		msg_fatal("event=out_of_memory");
@@ -163,6 +169,11 @@ int main(int argc, char **argv)
 	d.client_ctx = client_tls_context();
 	d.sched = scheduler_new(d.base, d.cf, d.spool, d.resolver, d.client_ctx);
 	smtpd_on_queued(d.smtpd, scheduler_kick, d.sched);
+	if ((d.signer = dkim_signer_new(d.cf->dkim, d.cf->ndkim, err, sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"dkim key %s\"", err);
+	smtpd_set_dkim(d.smtpd, d.signer);
+	d.canary = canary_new(d.base, d.cf, d.spool, d.resolver, d.signer, scheduler_kick, d.sched);
+	smtpd_set_canary(d.smtpd, d.canary);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);
@@ -175,6 +186,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	smtpd_free(d.smtpd);
+	canary_free(d.canary);
 	scheduler_free(d.sched);
 	resolver_free(d.resolver);
 	event_free(sigterm);
@@ -184,6 +196,7 @@ int main(int argc, char **argv)
 	/* what is left are outbound connections saying QUIT (at most 2 s each) */
 	event_base_dispatch(d.base);
 	spool_close(d.spool);
+	dkim_signer_free(d.signer);
 	SSL_CTX_free(d.client_ctx);
 	event_base_free(d.base);
 	msg_info("event=stopped");

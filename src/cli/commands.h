@@ -12,5 +12,9 @@ int cmd_queue(int argc, char **argv, const char *config_file);
 int cmd_check_config(int argc, char **argv, const char *config_file);
 int cmd_sendmail(int argc, char **argv, const char *config_file);
 int cmd_spf(int argc, char **argv, const char *config_file);
+int cmd_doctor(int argc, char **argv, const char *config_file);
+int cmd_route(int argc, char **argv, const char *config_file);
+int cmd_dkim(int argc, char **argv, const char *config_file);
+int cmd_routes(int argc, char **argv, const char *config_file);
 
 #endif

@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "xmalloc.h"
 
-#include <fnmatch.h>
 #include <sys/stat.h>
 
 struct cfctx {
@@ -345,9 +345,61 @@ static void load_sources(struct cfctx *cx, struct route_conf *rc, const config_s
 		cf_error(cx, s, "route %s: source: expected 1 to 64 addresses", rc->name);
 }
 
+/* begin = "2026-11-01": midnight UTC of that day; -1 when not a real date. */
+static long long parse_day(const char *s)
+{
+	int y, m, d, n = -1;
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || s[n] != '\0')
+		return -1;
+	struct tm tm = { .tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d };
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mday != d || tm.tm_mon != m - 1)
+		return -1;      /* timegm normalised "2026-02-30": not a date */
+	return (long long)t;
+}
+
+/* warmup = { start = 50; growth = 1.5; per = "day"; begin = "2026-11-01"; max = 50000; } */
+static void load_warmup(struct cfctx *cx, struct route_conf *rc, const config_setting_t *g)
+{
+	static const char *const known[] = { "start", "growth", "per", "begin", "max", NULL };
+	static const char *const pers[] = { "day", "hour", NULL };
+	struct warmup_conf *w = &rc->warmup;
+	if (g == NULL || cx->failed)
+		return;
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "route %s: warmup: expected a group { start = 50; growth = 1.5; per = \"day\"; }",
+			 rc->name);
+		return;
+	}
+	if (rc->type != ROUTE_MX) {
+		cf_error(cx, g, "route %s: warmup is for mx routes (a relay warms up its own addresses)", rc->name);
+		return;
+	}
+	const config_setting_t *gr = config_setting_get_member(g, "growth");
+	w->set = 1;
+	get_uint(cx, g, "start", &w->start, 1, 10000000);
+	if (gr && (config_setting_type(gr) == CONFIG_TYPE_FLOAT || config_setting_type(gr) == CONFIG_TYPE_INT))
+		w->growth = config_setting_type(gr) == CONFIG_TYPE_FLOAT ? config_setting_get_float(gr)
+									 : config_setting_get_int(gr);
+	if (!cx->failed && gr && !(w->growth >= 1.0 && w->growth <= 10.0))
+		cf_error(cx, gr, "route %s: warmup: growth: expected a number from 1.0 to 10", rc->name);
+	w->per = parse_enum(cx, g, "per", pers, 0) == 1 ? 3600 : 86400;
+	get_uint(cx, g, "max", &w->max, 1, 1000000000);
+	char *begin = get_string(cx, g, "begin", NULL);
+	if (begin && (w->begin = parse_day(begin)) < 0)
+		cf_error(cx, config_setting_get_member(g, "begin"),
+			 "route %s: warmup: begin: expected a date \"YYYY-MM-DD\", got \"%s\"", rc->name, begin);
+	free(begin);
+	if (!cx->failed && (w->start == 0 || gr == NULL))
+		cf_error(cx, g, "route %s: warmup: start and growth are required", rc->name);
+	if (!cx->failed && w->max && w->max < w->start)
+		cf_error(cx, g, "route %s: warmup: max is below start", rc->name);
+}
+
 static void load_route(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct route_conf *rc)
 {
-	static const char *const known[] = { "type", "host", "port", "source", "helo", "tls", "auth", NULL };
+	static const char *const known[] = { "type", "host", "port", "source", "helo", "tls", "auth", "warmup",
+		NULL };
 	static const char *const types[] = { "mx", "relay", NULL };
 	static const char *const tls_names[] = { "none", "opportunistic", "required", "verify", "implicit", NULL };
 	rc->name = xstrdup(config_setting_name(g));
@@ -365,6 +417,7 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 		rc->type == ROUTE_MX ? ROUTE_TLS_OPPORTUNISTIC : ROUTE_TLS_REQUIRED);
 	rc->helo = get_string(cx, g, "helo", cf->hostname);
 	load_sources(cx, rc, config_setting_get_member(g, "source"));
+	load_warmup(cx, rc, config_setting_get_member(g, "warmup"));
 	char *host = get_string(cx, g, "host", NULL);
 	unsigned port = 25;
 	get_uint(cx, g, "port", &port, 1, 65535);
@@ -420,32 +473,128 @@ static char **get_string_list(struct cfctx *cx, const config_setting_t *g, const
 	return v;
 }
 
+const char *const rule_key_name[RULE_NKEYS] = { "sender", "sender_domain", "from_domain",
+	"recipient_domain", "user", "class", "mx" };
+
+/* A list of strings, or one string as a list of one; NULL (and *n 0) when
+ * absent, and an error when empty. */
+static const config_setting_t *get_list(struct cfctx *cx, const config_setting_t *g, const char *key,
+					size_t *n)
+{
+	const config_setting_t *l = config_setting_get_member(g, key);
+	*n = 0;
+	if (l == NULL)
+		return NULL;
+	if (config_setting_type(l) == CONFIG_TYPE_STRING)
+		*n = 1;
+	else if (config_setting_is_array(l) || config_setting_is_list(l))
+		*n = (size_t)config_setting_length(l);
+	else
+		cf_error(cx, l, "%s: expected a string or a list of strings [ \"...\" ]", key);
+	if (!cx->failed && *n == 0)
+		cf_error(cx, l, "%s: an empty list matches nothing; leave the key out to match anything", key);
+	return l;
+}
+
+static const char *list_elem(const config_setting_t *l, size_t i)
+{
+	if (config_setting_type(l) == CONFIG_TYPE_STRING)
+		return config_setting_get_string(l);
+	return config_setting_get_string_elem(l, (int)i);
+}
+
+/* Why glob v cannot be a pattern for key k, or NULL. */
+static const char *rule_glob_fault(enum rule_key k, const char *v)
+{
+	if (k == RULE_SENDER)
+		return strchr(v, '@') || strcmp(v, "*") == 0 || strcmp(v, "<>") == 0 ? NULL :
+		       "has no '@' (\"<>\" is the null sender; for a domain use sender_domain)";
+	if (k == RULE_USER || k == RULE_CLASS)
+		return NULL;
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == '@' || *p == 0x7f)
+			return "is not a domain glob (no '@', no spaces)";
+	return NULL;
+}
+
+static void load_rule_key(struct cfctx *cx, const config_setting_t *g, enum rule_key k, struct rule_conf *r)
+{
+	const char *key = rule_key_name[k];
+	size_t n;
+	char why[256];
+	const config_setting_t *l = get_list(cx, g, key, &n);
+	if (l == NULL || cx->failed)
+		return;
+	r->match[k] = xcalloc(n, sizeof(struct glob));
+	for (size_t i = 0; i < n && !cx->failed; i++) {
+		const char *v = list_elem(l, i);
+		const char *fault = v && *v ? rule_glob_fault(k, v) : NULL;
+		if (v == NULL || *v == '\0')
+			cf_error(cx, l, "%s: expected non-empty strings", key);
+		else if (fault)
+			cf_error(cx, l, "%s: \"%s\" %s", key, v, fault);
+		else if (glob_compile(v, k != RULE_USER, &r->match[k][r->nmatch[k]], why, sizeof(why)) < 0)
+			cf_error(cx, l, "%s: %s", key, why);
+		else
+			r->nmatch[k]++;
+	}
+}
+
+static void load_via(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct rule_conf *r)
+{
+	size_t n;
+	const config_setting_t *l = get_list(cx, g, "via", &n);
+	if (!cx->failed && l == NULL)
+		cf_error(cx, g, "rules: via = [ \"route\", ... ] is required");
+	if (cx->failed)
+		return;
+	r->via = xcalloc(n, sizeof(size_t));
+	for (size_t i = 0; i < n && !cx->failed; i++) {
+		const char *v = list_elem(l, i);
+		size_t k;
+		for (k = 0; v && k < cf->nroutes && strcmp(cf->routes[k].name, v) != 0; k++)
+			;
+		if (k == cf->nroutes || v == NULL)
+			cf_error(cx, l, "via: no route named \"%s\"", v ? v : "");
+		for (size_t j = 0; j < r->nvia && !cx->failed; j++)
+			if (r->via[j] == k)
+				cf_error(cx, l, "via: route \"%s\" is listed twice", v);
+		r->via[r->nvia++] = k;
+	}
+}
+
 static void load_rule(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct rule_conf *r)
 {
-	static const char *const known[] = { "sender", "recipient_domain", "via", NULL };
-	size_t nvia;
+	static const char *const known[] = { "sender", "sender_domain", "from_domain", "recipient_domain",
+		"user", "class", "mx", "via", NULL };
 	r->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
 		cf_error(cx, g, "rules: each rule is a group { ...; via = [ \"route\" ]; }");
 		return;
 	}
-	r->sender = get_string_list(cx, g, "sender", &r->nsender);
-	r->recipient_domain = get_string_list(cx, g, "recipient_domain", &r->nrecipient_domain);
-	char **via = get_string_list(cx, g, "via", &nvia);
-	if (!cx->failed && nvia == 0)
-		cf_error(cx, g, "rules: via = [ \"route\", ... ] is required");
-	r->via = xcalloc(nvia, sizeof(size_t));
-	for (size_t i = 0; i < nvia && !cx->failed; i++) {
-		size_t k;
-		for (k = 0; k < cf->nroutes && strcmp(cf->routes[k].name, via[i]) != 0; k++)
+	for (int k = 0; k < RULE_NKEYS; k++)
+		load_rule_key(cx, g, (enum rule_key)k, r);
+	load_via(cx, cf, g, r);
+}
+
+/* 1 when r matches every recipient of every message: each of its keys
+ * (if any) is sender or recipient_domain with a "*" among its globs.  The
+ * other keys can be unknown or empty ("*" does not match a message without
+ * From:, user or class), so they never make a catch-all. */
+static int rule_matches_all(const struct rule_conf *r)
+{
+	for (int k = 0; k < RULE_NKEYS; k++) {
+		if (r->nmatch[k] == 0)
+			continue;
+		if (k != RULE_SENDER && k != RULE_RECIPIENT_DOMAIN)
+			return 0;
+		size_t i;
+		for (i = 0; i < r->nmatch[k] && r->match[k][i].kind != GLOB_ANY; i++)
 			;
-		if (k == cf->nroutes)
-			cf_error(cx, config_setting_get_member(g, "via"), "via: no route named \"%s\"", via[i]);
-		r->via[r->nvia++] = k;
+		if (i == r->nmatch[k])
+			return 0;
 	}
-	for (size_t i = 0; i < nvia; i++)
-		free(via[i]);
-	free(via);
+	return 1;
 }
 
 static void load_rules(struct cfctx *cx, struct config *cf, const config_setting_t *l)
@@ -458,11 +607,16 @@ static void load_rules(struct cfctx *cx, struct config *cf, const config_setting
 	cf->rules = xcalloc((size_t)n, sizeof(*cf->rules));
 	for (int i = 0; i < n && !cx->failed; i++)
 		load_rule(cx, cf, config_setting_get_elem(l, (unsigned)i), &cf->rules[cf->nrules++]);
+	for (size_t i = 0; i + 1 < cf->nrules && !cx->failed; i++)
+		if (rule_matches_all(&cf->rules[i]))
+			cf_error(cx, config_setting_get_elem(l, (unsigned)i + 1),
+				 "rule at line %d is never reached: the rule at line %d matches everything",
+				 cf->rules[i + 1].line, cf->rules[i].line);
 }
 
 static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_t *l)
 {
-	static const char *const known[] = { "domain", "selector", "key", NULL };
+	static const char *const known[] = { "domain", "selector", "key", "all", NULL };
 	if (!config_setting_is_list(l)) {
 		cf_error(cx, l, "dkim: expected a list ( { domain = ...; selector = ...; key = ...; }, ... )");
 		return;
@@ -480,6 +634,10 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 		d->domain = get_string(cx, g, "domain", NULL);
 		d->selector = get_string(cx, g, "selector", NULL);
 		d->key = get_string(cx, g, "key", NULL);
+		const config_setting_t *all = config_setting_get_member(g, "all");
+		if (all && config_setting_type(all) != CONFIG_TYPE_BOOL)
+			cf_error(cx, all, "all: expected true or false");
+		d->all = all && config_setting_get_bool(all);
 		if (!cx->failed && (!d->domain || !d->selector || !d->key || !*d->domain || !*d->selector))
 			cf_error(cx, g, "dkim: domain, selector and key are all required");
 		for (size_t k = 0; k + 1 < cf->ndkim && !cx->failed; k++)
@@ -488,6 +646,197 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 				cf_error(cx, g, "dkim: selector %s._domainkey.%s is listed twice", d->selector,
 					 d->domain);
 	}
+}
+
+static void load_canary(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "address", "interval", NULL };
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "canary: expected a group { address = \"canary@...\"; interval = \"1h\"; }");
+		return;
+	}
+	cf->canary.address = get_string(cx, g, "address", NULL);
+	if (!cx->failed && (!cf->canary.address || !strchr(cf->canary.address, '@')))
+		cf_error(cx, g, "canary: address = \"local@domain\" is required");
+	cf->canary.interval = 3600;
+	get_duration(cx, g, "interval", &cf->canary.interval);
+}
+
+static void load_health(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "failures", "probe", "probe_max", NULL };
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "health: expected a group { failures = 3; probe = \"1m\"; probe_max = \"1h\"; }");
+		return;
+	}
+	get_uint(cx, g, "failures", &cf->health.failures, 1, 1000);
+	get_duration(cx, g, "probe", &cf->health.probe);
+	get_duration(cx, g, "probe_max", &cf->health.probe_max);
+	if (!cx->failed && cf->health.probe_max < cf->health.probe)
+		cf_error(cx, g, "health: probe_max is shorter than probe");
+}
+
+int config_parse_rate(const char *s, struct rate_conf *out)
+{
+	static const char *const units[] = { "s", "min", "h", "day" };
+	static const unsigned secs[] = { 1, 60, 3600, 86400 };
+	const char *slash = s ? strchr(s, '/') : NULL;
+	char num[16];
+	if (slash == NULL || slash == s || (size_t)(slash - s) >= sizeof(num))
+		return -1;
+	memcpy(num, s, (size_t)(slash - s));
+	num[slash - s] = '\0';
+	long long n = config_parse_size(num);    /* plain digits: the count */
+	if (n < 1 || n > 1000000000 || strspn(num, "0123456789") != strlen(num))
+		return -1;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(slash + 1, units[i]) == 0) {
+			out->count = (unsigned)n;
+			out->per = secs[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int rate_cmp(const void *a, const void *b)
+{
+	const struct rate_conf *x = a, *y = b;
+	return (x->per > y->per) - (x->per < y->per);
+}
+
+/* rate = "600/min" or [ "600/min", "20000/day" ]: at most one per unit. */
+static void load_rates(struct cfctx *cx, const config_setting_t *g, struct limit_conf *lc)
+{
+	size_t n;
+	const config_setting_t *l = get_list(cx, g, "rate", &n);
+	if (l == NULL || cx->failed)
+		return;
+	lc->rates = xcalloc(n, sizeof(*lc->rates));
+	for (size_t i = 0; i < n && !cx->failed; i++) {
+		const char *v = list_elem(l, i);
+		struct rate_conf *r = &lc->rates[lc->nrates];
+		if (config_parse_rate(v, r) < 0) {
+			cf_error(cx, l, "rate: \"%s\" is not a rate such as \"600/min\" (N/s, N/min, N/h, N/day)",
+				 v ? v : "");
+			return;
+		}
+		for (size_t k = 0; k < lc->nrates; k++)
+			if (lc->rates[k].per == r->per)
+				cf_error(cx, l, "rate: two rates for the same unit (\"%s\")", v);
+		lc->nrates++;
+	}
+	qsort(lc->rates, lc->nrates, sizeof(*lc->rates), rate_cmp);
+}
+
+/* Why glob v cannot select a limit's key, or NULL. */
+static const char *limit_glob_fault(const struct config *cf, enum limit_selector sel, const char *v)
+{
+	struct netmask m;
+	if (v == NULL || *v == '\0')
+		return "expected non-empty strings";
+	if (strpbrk(v, "*?[") != NULL)
+		return NULL;
+	if (sel == LIMIT_ROUTE) {
+		for (size_t i = 0; i < cf->nroutes; i++)
+			if (strcmp(cf->routes[i].name, v) == 0)
+				return NULL;
+		return "names no route";
+	}
+	if (sel == LIMIT_SOURCE && (netmask_parse(v, &m) < 0 || strchr(v, '/')))
+		return "is not an IP address (or a glob such as \"203.0.113.*\")";
+	return NULL;
+}
+
+static void load_limit(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct limit_conf *lc)
+{
+	static const char *const known[] = { "domain", "mx", "route", "source", "connections",
+		"messages_per_connection", "rate", NULL };
+	static const char *const selectors[] = { "domain", "mx", "route", "source" };   /* enum order */
+	char why[256];
+	int nsel = 0;
+	size_t n;
+	lc->line = config_setting_source_line(g);
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "limits: each entry is a group { domain = \"...\"; rate = \"600/min\"; }");
+		return;
+	}
+	for (int k = 0; k < 4; k++)
+		if (config_setting_get_member(g, selectors[k]) != NULL) {
+			nsel++;
+			lc->selector = (enum limit_selector)k;
+		}
+	if (nsel != 1) {
+		cf_error(cx, g, "limits: each entry selects by exactly one of domain, mx, route, source");
+		return;
+	}
+	const char *key = selectors[lc->selector];
+	const config_setting_t *l = get_list(cx, g, key, &n);
+	if (cx->failed)
+		return;
+	lc->match = xcalloc(n, sizeof(struct glob));
+	for (size_t i = 0; i < n && !cx->failed; i++) {
+		const char *v = list_elem(l, i), *fault = limit_glob_fault(cf, lc->selector, v);
+		if (fault)
+			cf_error(cx, l, "%s: \"%s\" %s", key, v ? v : "", fault);
+		else if (glob_compile(v, 1, &lc->match[lc->nmatch], why, sizeof(why)) < 0)
+			cf_error(cx, l, "%s: %s", key, why);
+		else
+			lc->nmatch++;
+	}
+	get_uint(cx, g, "connections", &lc->connections, 1, 100000);
+	get_uint(cx, g, "messages_per_connection", &lc->messages_per_connection, 1, 10000000);
+	load_rates(cx, g, lc);
+	if (!cx->failed && lc->connections == 0 && lc->messages_per_connection == 0 && lc->nrates == 0)
+		cf_error(cx, g, "limits: the entry sets no limit: give connections, messages_per_connection or rate");
+}
+
+/* 1 when a and b select the same values (their counters would be one). */
+static int limit_same_match(const struct limit_conf *a, const struct limit_conf *b)
+{
+	if (a->selector != b->selector || a->nmatch != b->nmatch)
+		return 0;
+	for (size_t i = 0; i < a->nmatch; i++)
+		if (strcmp(a->match[i].text, b->match[i].text) != 0)
+			return 0;
+	return 1;
+}
+
+/* limits = ( { domain = [ "gmail.com" ]; connections = 10; rate = "600/min"; }, ... ) */
+static void load_limits(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	if (!config_setting_is_list(l)) {
+		cf_error(cx, l, "limits: expected a list ( { mx = \"*.google.com\"; rate = \"600/min\"; }, ... )");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->limits = xcalloc((size_t)n, sizeof(*cf->limits));
+	for (int i = 0; i < n && !cx->failed; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct limit_conf *lc = &cf->limits[cf->nlimits++];
+		load_limit(cx, cf, g, lc);
+		for (size_t k = 0; k + 1 < cf->nlimits && !cx->failed; k++)
+			if (limit_same_match(&cf->limits[k], lc))
+				cf_error(cx, g, "limits: the entry at line %d selects the same; merge the two",
+					 cf->limits[k].line);
+	}
+}
+
+/* delivery = { backoff = { cooldown = "10m"; floor = "1/min"; }; } */
+static void load_backoff(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "cooldown", "floor", NULL };
+	struct backoff_conf *b = &cf->delivery.backoff;
+	if (g == NULL || cx->failed)
+		return;
+	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "backoff: expected a group { cooldown = \"10m\"; floor = \"1/min\"; }");
+		return;
+	}
+	get_duration(cx, g, "cooldown", &b->cooldown);
+	const config_setting_t *f = config_setting_get_member(g, "floor");
+	if (f && config_parse_rate(config_setting_get_string(f), &b->floor) < 0)
+		cf_error(cx, f, "floor: expected a rate such as \"1/min\"");
 }
 
 static void load_retry(struct cfctx *cx, struct config *cf, const config_setting_t *g)
@@ -530,7 +879,7 @@ static void load_retry(struct cfctx *cx, struct config *cf, const config_setting
 static void load_delivery(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
 	static const char *const known[] = { "max_connections", "max_per_destination", "connect_timeout",
-		"command_timeout", "dns_timeout", NULL };
+		"command_timeout", "dns_timeout", "backoff", NULL };
 	struct delivery_conf *dc = &cf->delivery;
 	if (!config_setting_is_group(g) || check_keys(cx, g, known) < 0) {
 		cf_error(cx, g, "delivery: expected a group { max_connections = 100; ... }");
@@ -543,16 +892,7 @@ static void load_delivery(struct cfctx *cx, struct config *cf, const config_sett
 	unsigned dns = dc->dns_timeout_ms / 1000;
 	get_duration(cx, g, "dns_timeout", &dns);
 	dc->dns_timeout_ms = dns * 1000;
-}
-
-static int glob_any(char *const *globs, size_t n, const char *s)
-{
-	if (n == 0)
-		return 1;
-	for (size_t i = 0; i < n; i++)
-		if (fnmatch(globs[i], s, FNM_CASEFOLD) == 0)
-			return 1;
-	return 0;
+	load_backoff(cx, cf, config_setting_get_member(g, "backoff"));
 }
 
 static int str_differs(const char *a, const char *b)
@@ -580,17 +920,15 @@ const char *config_reload_blocker(const struct config *old, const struct config 
 		if (strcmp(old->listen[i].address, new->listen[i].address) != 0 ||
 		    old->listen[i].tls != new->listen[i].tls || old->listen[i].auth != new->listen[i].auth)
 			return "listen";
-	return NULL;
-}
-
-const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain)
-{
-	for (size_t i = 0; i < cf->nrules; i++) {
-		const struct rule_conf *r = &cf->rules[i];
-		if (glob_any(r->sender, r->nsender, sender) &&
-		    glob_any(r->recipient_domain, r->nrecipient_domain, domain))
-			return &cf->routes[r->via[0]];
-	}
+	if (old->ndkim != new->ndkim)
+		return "dkim";
+	for (size_t i = 0; i < old->ndkim; i++)   /* keys are read once, at start */
+		if (strcmp(old->dkim[i].domain, new->dkim[i].domain) != 0 ||
+		    strcmp(old->dkim[i].selector, new->dkim[i].selector) != 0 ||
+		    strcmp(old->dkim[i].key, new->dkim[i].key) != 0 || old->dkim[i].all != new->dkim[i].all)
+			return "dkim";
+	if (str_differs(old->canary.address, new->canary.address))
+		return "canary";
 	return NULL;
 }
 
@@ -610,18 +948,23 @@ static void set_defaults(struct config *cf)
 	cf->retry.lifetime = 5 * 86400;
 	cf->retry.greylist = 300;
 	cf->retry.delay_notice = 4 * 3600;
+	cf->health.failures = 3;
+	cf->health.probe = 60;
+	cf->health.probe_max = 3600;
 	cf->delivery.max_connections = 100;
 	cf->delivery.max_per_destination = 10;
 	cf->delivery.connect_timeout = 30;
 	cf->delivery.command_timeout = 300;
 	cf->delivery.dns_timeout_ms = 10000;
+	cf->delivery.backoff.cooldown = 600;
+	cf->delivery.backoff.floor = (struct rate_conf){ 1, 60 };
 }
 
 static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
 	static const char *const known[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
-		"listen", "client_networks", "users", "tls", "inbound", "routes", "rules", "retry", "delivery",
-		"dkim", NULL };
+		"listen", "client_networks", "users", "tls", "inbound", "routes", "rules", "retry", "delivery", "health",
+		"dkim", "canary", "limits", NULL };
 	const config_setting_t *s;
 	if (check_keys(cx, root, known) < 0)
 		return;
@@ -659,8 +1002,14 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 		load_retry(cx, cf, s);
 	if ((s = config_setting_get_member(root, "delivery")) != NULL)
 		load_delivery(cx, cf, s);
+	if ((s = config_setting_get_member(root, "health")) != NULL)
+		load_health(cx, cf, s);
 	if ((s = config_setting_get_member(root, "dkim")) != NULL)
 		load_dkim(cx, cf, s);
+	if ((s = config_setting_get_member(root, "canary")) != NULL)
+		load_canary(cx, cf, s);
+	if (!cx->failed && (s = config_setting_get_member(root, "limits")) != NULL)
+		load_limits(cx, cf, s);
 	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
 		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
 			cf_error(cx, config_setting_get_member(root, "listen"),
@@ -744,12 +1093,11 @@ void config_free(struct config *cf)
 	free(cf->routes);
 	for (size_t i = 0; i < cf->nrules; i++) {
 		struct rule_conf *r = &cf->rules[i];
-		for (size_t k = 0; k < r->nsender; k++)
-			free(r->sender[k]);
-		for (size_t k = 0; k < r->nrecipient_domain; k++)
-			free(r->recipient_domain[k]);
-		free(r->sender);
-		free(r->recipient_domain);
+		for (int k = 0; k < RULE_NKEYS; k++) {
+			for (size_t j = 0; j < r->nmatch[k]; j++)
+				glob_free(&r->match[k][j]);
+			free(r->match[k]);
+		}
 		free(r->via);
 	}
 	free(cf->rules);
@@ -760,5 +1108,13 @@ void config_free(struct config *cf)
 		free(cf->dkim[i].key);
 	}
 	free(cf->dkim);
+	free(cf->canary.address);
+	for (size_t i = 0; i < cf->nlimits; i++) {
+		for (size_t k = 0; k < cf->limits[i].nmatch; k++)
+			glob_free(&cf->limits[i].match[k]);
+		free(cf->limits[i].match);
+		free(cf->limits[i].rates);
+	}
+	free(cf->limits);
 	free(cf);
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "glob.h"
 #include "netaddr.h"
 
 enum listen_tls { LISTEN_TLS_NONE, LISTEN_TLS_STARTTLS, LISTEN_TLS_IMPLICIT };
@@ -46,6 +47,18 @@ struct route_source {
 	unsigned weight;             /* share of connections, default 1 */
 };
 
+/* Warm-up of a route's source IPs: the cap for period d (days or hours)
+ * since begin is start * growth^d messages per source IP and receiving
+ * provider; none once the cap exceeds max (when max is set). */
+struct warmup_conf {
+	int set;
+	unsigned start;
+	double growth;
+	unsigned per;                /* seconds of one period: 86400 or 3600 */
+	long long begin;             /* Unix time; 0: when the daemon first sends on the route */
+	unsigned max;                /* 0: no end */
+};
+
 struct route_conf {
 	char *name;
 	enum route_type type;
@@ -56,14 +69,19 @@ struct route_conf {
 	char *helo;                  /* EHLO name, default hostname */
 	enum route_tls tls;
 	char *auth_user, *auth_pass; /* relay: read from the auth file */
+	struct warmup_conf warmup;   /* mx routes: ramp-up of daily volume per source IP */
 	int line;
 };
 
+/* The match keys of a rule, in the order the router tests them: mx last,
+ * as it may need a DNS lookup first (src/delivery/router.h). */
+enum rule_key { RULE_SENDER, RULE_SENDER_DOMAIN, RULE_FROM_DOMAIN, RULE_RECIPIENT_DOMAIN,
+		RULE_USER, RULE_CLASS, RULE_MX, RULE_NKEYS };
+extern const char *const rule_key_name[RULE_NKEYS];   /* as written in the config */
+
 struct rule_conf {
-	char **sender;               /* globs on the envelope sender; NULL: any */
-	size_t nsender;
-	char **recipient_domain;     /* globs on the recipient's domain; NULL: any */
-	size_t nrecipient_domain;
+	struct glob *match[RULE_NKEYS]; /* per key, globs of which any may match; NULL: any value */
+	size_t nmatch[RULE_NKEYS];   /* user is case-sensitive, the other keys are lowercased */
 	size_t *via;                 /* indexes into routes, in order */
 	size_t nvia;
 	int line;
@@ -77,12 +95,42 @@ struct retry_conf {
 	unsigned delay_notice;       /* send a delay DSN after this long; 0: never */
 };
 
+/* Route health (circuit breakers, see delivery/health.h). */
+struct health_conf_cf {
+	unsigned failures;           /* consecutive path failures: down */
+	unsigned probe;              /* first probe of a down path after this */
+	unsigned probe_max;          /* the probe back-off doubles up to this */
+};
+
+/* Traffic limits (delivery/throttle.h): one selector, and any of the caps. */
+enum limit_selector { LIMIT_DOMAIN, LIMIT_MX, LIMIT_ROUTE, LIMIT_SOURCE };
+struct rate_conf {
+	unsigned count;              /* messages ... */
+	unsigned per;                /* ... per this many seconds: 1, 60, 3600, 86400 */
+};
+struct limit_conf {
+	enum limit_selector selector;
+	struct glob *match;          /* globs on the selector's value, lowercased */
+	size_t nmatch;
+	unsigned connections;        /* 0: no cap */
+	unsigned messages_per_connection; /* 0: no cap */
+	struct rate_conf *rates;     /* shortest period first */
+	size_t nrates;
+	int line;
+};
+/* Back-off after a receiver's throttling replies. */
+struct backoff_conf {
+	unsigned cooldown;           /* seconds a cut rate holds before it recovers one step */
+	struct rate_conf floor;      /* never cut below this */
+};
+
 struct delivery_conf {
 	unsigned max_connections;    /* outbound, in total */
 	unsigned max_per_destination;/* outbound, per route and domain */
 	unsigned connect_timeout;
 	unsigned command_timeout;
 	unsigned dns_timeout_ms;
+	struct backoff_conf backoff;
 };
 
 /* A DKIM signing key: mail whose From: domain is domain (or a subdomain,
@@ -92,7 +140,14 @@ struct dkim_conf {
 	char *domain;
 	char *selector;
 	char *key;
+	int all;                     /* sign every message with it too (relay/tenant domain) */
 	int line;
+};
+
+/* canary: probes sent through each relay route to address, verified on arrival. */
+struct canary_conf {
+	char *address;               /* NULL: no canary */
+	unsigned interval;           /* seconds between rounds */
 };
 
 struct config {
@@ -115,8 +170,12 @@ struct config {
 	size_t nrules;
 	struct retry_conf retry;
 	struct delivery_conf delivery;
+	struct health_conf_cf health;
 	struct dkim_conf *dkim;
 	size_t ndkim;
+	struct canary_conf canary;
+	struct limit_conf *limits;
+	size_t nlimits;
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);
@@ -130,12 +189,16 @@ const char *config_reload_blocker(const struct config *old, const struct config 
 
 /* The route for mail from sender to a recipient at domain (first rule
  * that matches wins, then the first route of its via list); NULL when no
- * rule matches. */
+ * rule matches or the rule that could needs the MX hosts.  Kept for the
+ * scheduler until it calls router_match() (src/delivery/router.h), which
+ * also implements this function. */
 const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain);
 
 /* "30s", "5m", "2h", "5d" -> seconds; -1 when malformed or overflowing. */
 long long config_parse_duration(const char *s);
 /* "1024", "512K", "25M", "2G" -> octets; -1 when malformed or overflowing. */
 long long config_parse_size(const char *s);
+/* "600/min" -> count 600, per 60 (units s, min, h, day); -1 when malformed. */
+int config_parse_rate(const char *s, struct rate_conf *out);
 
 #endif

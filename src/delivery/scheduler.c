@@ -29,14 +29,20 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "delivery/dsn.h"
+#include "delivery/health.h"
+#include "delivery/provider.h"
+#include "delivery/reply_blame.h"
+#include "delivery/router.h"
 #include "delivery/smtp_client.h"
 #include "dns/resolver.h"
+#include "spool/spool_health.h"
 #include "spool/spool_queue.h"
 
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
 #define MAX_POOL 64              /* source addresses used per route */
+#define HEALTH_SAVE 5            /* seconds between saves of changed route health */
 #define CONN_IDLE 2              /* seconds a connection waits for the next job (as Postfix's cache) */
 
 struct outcome {
@@ -49,14 +55,33 @@ struct outcome {
 
 struct qmsg {
 	struct scheduler *sch;
+	const struct config *cf;  /* the one it was routed by (a reload keeps it alive) */
 	struct spool_due_msg *m;
 	struct outcome *out;      /* one per m->rcpts */
 	int jobs;
+	char from_domain[256];    /* of its From: header, for the rules */
+	struct rcpt_route *rr;    /* routing decisions, until the jobs are made */
+	unsigned mx_pending;      /* MX lookups the rules wait for */
+};
+
+/* How one recipient is routed: its rule (first match), its destination
+ * class for route health, and the MX hosts when the rules needed them. */
+struct rcpt_route {
+	enum router_verdict verdict;
+	const struct rule_conf *rule;
+	const struct route_conf *forced;  /* a probe's own route, no rule */
+	char dclass[64];
+	const struct route_conf *route;   /* the first usable of via */
+	size_t via_pos;
+	int taken;                        /* in a job */
 };
 
 struct job {
 	struct qmsg *q;
-	const char *route;        /* its name, for the outcome */
+	const struct route_conf *route;
+	const struct rule_conf *rule;     /* NULL: a forced route, no failover */
+	size_t via_pos;                   /* route = rule->via[via_pos] */
+	char dclass[64];
 	size_t *idx;              /* into q->m->rcpts */
 	size_t n;
 	struct job *next;
@@ -103,9 +128,12 @@ struct scheduler {
 	struct event *timer;
 	struct dest *dests;
 	unsigned conns, inflight, recording;
+	unsigned routing;         /* messages waiting for MX lookups the rules need */
 	int claiming, kicked, stopping;
 	long *src_weight;         /* route_pick_source's state, MAX_POOL per route */
 	size_t nsrc_weight;
+	struct health *health;
+	struct event *health_ev;  /* saves route health when it changed */
 	void (*stopped)(void *);
 	void *stopped_arg;
 };
@@ -115,6 +143,14 @@ static void spool_next_due_arm(struct scheduler *s);
 static void scheduler_check_stopped(struct scheduler *s);
 static void conn_next_job(struct conn *c);
 static void conn_try_target(struct conn *c);
+static void conn_after_job(struct conn *c);
+static void health_save(struct scheduler *s);
+
+static const char *rcpt_domain_of(const char *address)
+{
+	const char *at = strrchr(address, '@');
+	return at ? at + 1 : "";
+}
 
 /* ---- outcomes and recording ---- */
 
@@ -283,6 +319,11 @@ static void job_done(struct job *j)
 	qmsg_release(q);
 }
 
+static const char *job_route_name(const struct job *j)
+{
+	return j->route ? j->route->name : "-";
+}
+
 /* Gives every recipient of job j the same result. */
 static void job_fail(struct job *j, const struct reply_info *r, const char *host)
 {
@@ -290,10 +331,110 @@ static void job_fail(struct job *j, const struct reply_info *r, const char *host
 		struct outcome *o = &j->q->out[j->idx[i]];
 		o->set = 1;
 		o->reply = *r;
-		o->route = j->route;
+		o->route = job_route_name(j);
 		snprintf(o->host, sizeof(o->host), "%s", host ? host : "");
 	}
 	job_done(j);
+}
+
+/* ---- route health and failover ---- */
+
+/* Whether a result blames the path rather than the recipient or the
+ * message: NULL, or the kind of fault.  A relay is one path for all
+ * mail, so whatever stops it (a block, AUTH, TLS, no connection) is a
+ * fault of the whole route (*route_wide).  Through an mx route only a
+ * receiver blocking our address is: a destination that cannot be
+ * reached or has a bad certificate is that destination's trouble, and
+ * its mail waits for the retry schedule, as any MTA's would. */
+static const char *path_fault(const struct route_conf *r, const struct reply_info *ri, int *route_wide)
+{
+	if (ri->outcome == REPLY_OK)
+		return NULL;
+	enum blame b = reply_blame_info(ri, NULL);
+	*route_wide = r->type == ROUTE_RELAY;
+	if (b == BLAME_SENDER_REPUTATION)
+		return "blocked";
+	if (r->type == ROUTE_MX)
+		return NULL;
+	if (b == BLAME_AUTH)
+		return "refused";
+	if (b == BLAME_TLS)
+		return "tls";
+	/* no reply at all: could not connect, timed out, dropped (4.4.1,
+	 * 4.4.2), or the relay broke the protocol (4.5.0) */
+	if (ri->code == 0 && (strncmp(ri->enh, "4.4.1", 5) == 0 || strncmp(ri->enh, "4.4.2", 5) == 0 ||
+			      strncmp(ri->enh, "4.5.0", 5) == 0))
+		return "connection";
+	return NULL;
+}
+
+/* The first route of j's rule, from via position `from` on, that is not
+ * down for j's destination class; NULL when none is. */
+static const struct route_conf *via_next(struct scheduler *s, const struct qmsg *q, const struct rule_conf *rule,
+					 size_t from, const char *dclass, size_t *pos)
+{
+	time_t now = time(NULL);
+	for (size_t k = from; rule && k < rule->nvia; k++) {
+		const struct route_conf *r = &q->cf->routes[rule->via[k]];
+		int probe;
+		if (health_usable(s->health, r->name, dclass, now, &probe)) {
+			*pos = k;
+			return r;
+		}
+	}
+	return NULL;
+}
+
+static void dest_add_job(struct scheduler *s, struct job *j, const char *domain);
+
+/* j failed on a path fault: count it against the path and move j to the
+ * next usable route of its rule at once; fail it as is when there is none. */
+static void job_path_failed(struct job *j, const struct reply_info *r, const char *fault, int route_wide,
+			    const char *host)
+{
+	struct scheduler *s = j->q->sch;
+	char rf[600], qd[700], why[700];
+	const char *domain = rcpt_domain_of(j->q->m->rcpts[j->idx[0]].address);
+	reply_format(r, rf, sizeof(rf));
+	snprintf(why, sizeof(why), "%s: %s", fault, rf);
+	health_failure(s->health, j->route->name, route_wide ? "*" : j->dclass, why, rf, time(NULL));
+	size_t pos;
+	const struct route_conf *next = via_next(s, j->q, j->rule, j->via_pos + 1, j->dclass, &pos);
+	msg_info("event=attempt_failed qid=%s route=%s class=%s host=%s reply=%s fault=%s action=%s%s%s", j->q->m->id,
+		 j->route->name, j->dclass, host ? host : "-", log_quote(qd, sizeof(qd), rf), fault,
+		 next ? "failover" : "none", next ? " next_route=" : "", next ? next->name : "");
+	if (next == NULL)
+		return job_fail(j, r, host);
+	j->route = next;
+	j->via_pos = pos;
+	dest_add_job(s, j, domain);
+}
+
+/* The outcome of a transaction for the path's health; 1 when it was a
+ * path fault and j has been failed over (or failed). */
+static int job_judge(struct job *j, const struct reply_info *rcpt, size_t n, const char *host, int answered)
+{
+	struct scheduler *s = j->q->sch;
+	const char *fault = NULL;
+	int route_wide = 0;
+	for (size_t i = 0; i < n; i++) {
+		int wide = 0;
+		const char *f = path_fault(j->route, &rcpt[i], &wide);
+		if (f == NULL && !answered)
+			return 0;
+		if (f == NULL) {  /* one recipient got through or was judged alone: the path works */
+			char rf[600];
+			health_success(s->health, j->route->name, j->dclass, reply_format(&rcpt[i], rf, sizeof(rf)),
+				       time(NULL));
+			return 0;
+		}
+		fault = f;
+		route_wide |= wide;
+	}
+	if (fault == NULL)
+		return 0;
+	job_path_failed(j, &rcpt[0], fault, route_wide, host);
+	return 1;
 }
 
 /* ---- destinations ---- */
@@ -340,12 +481,19 @@ static struct job *dest_pop(struct dest *d)
 	return j;
 }
 
-/* Fails every job waiting at d (a DNS verdict holds for all of them). */
+/* Fails every job waiting at d (a DNS verdict, or a path that failed,
+ * holds for all of them); a path fault moves them to their next route. */
 static void dest_fail_all(struct dest *d, const struct reply_info *r)
 {
 	struct job *j;
-	while ((j = dest_pop(d)) != NULL)
-		job_fail(j, r, NULL);
+	while ((j = dest_pop(d)) != NULL) {
+		int wide = 0;
+		const char *fault = path_fault(d->route, r, &wide);
+		if (fault)
+			job_path_failed(j, r, fault, wide, NULL);
+		else
+			job_fail(j, r, NULL);
+	}
 }
 
 /* ---- connections ---- */
@@ -389,7 +537,7 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 		c->last = res->rcpt[0];
 		char qd[700], rf[600];
 		msg_info("event=attempt_failed qid=%s route=%s host=%s ip=%s reply=%s action=next_host",
-			 j->q->m->id, j->route, c->targets[c->cur].host, res->remote_ip[0] ? res->remote_ip : "-",
+			 j->q->m->id, job_route_name(j), c->targets[c->cur].host, res->remote_ip[0] ? res->remote_ip : "-",
 			 log_quote(qd, sizeof(qd), reply_format(&res->rcpt[0], rf, sizeof(rf))));
 		smtp_client_free(c->client);
 		c->client = NULL;
@@ -397,21 +545,29 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 		conn_try_target(c);
 		return;
 	}
+	free((void *)c->rcpts);
+	c->rcpts = NULL;
+	c->job = NULL;
+	if (job_judge(j, res->rcpt, res->nrcpts, c->targets[c->cur].host, 1))
+		return conn_after_job(c);
 	for (size_t i = 0; i < j->n; i++) {
 		struct outcome *o = &j->q->out[j->idx[i]];
 		o->set = 1;
 		o->reply = res->rcpt[i];
-		o->route = j->route;
+		o->route = job_route_name(j);
 		snprintf(o->host, sizeof(o->host), "%s", c->targets[c->cur].host);
 		snprintf(o->ip, sizeof(o->ip), "%s", res->remote_ip);
 		snprintf(o->tls, sizeof(o->tls), "%s%s", res->tls,
 			 res->tls[0] ? (res->tls_verified ? " verified" : " unverified") : "none");
 	}
-	free((void *)c->rcpts);
-	c->rcpts = NULL;
-	c->job = NULL;
 	job_done(j);
-	if (!smtp_client_reusable(c->client)) {
+	conn_after_job(c);
+}
+
+/* A job left c: keep the session for the next one if it can be reused. */
+static void conn_after_job(struct conn *c)
+{
+	if (c->client && !smtp_client_reusable(c->client)) {
 		smtp_client_free(c->client);
 		c->client = NULL;
 	}
@@ -472,8 +628,10 @@ static void on_host_addrs(const struct dns_result *res, void *arg)
 static void conn_fail_job(struct conn *c)
 {
 	struct job *j = c->job;
+	const char *host = c->ntargets ? c->targets[c->ntargets - 1].host : NULL;
 	c->job = NULL;
-	job_fail(j, &c->last, c->ntargets ? c->targets[c->ntargets - 1].host : NULL);
+	if (!job_judge(j, &c->last, 1, host, 0))
+		job_fail(j, &c->last, host);
 	/* the other jobs here would meet the same wall now: they wait for their retry */
 	dest_fail_all(c->d, &c->last);
 	conn_free(c);
@@ -650,58 +808,175 @@ static void conn_start(struct dest *d)
 	conn_next_job(c);
 }
 
-/* ---- claiming ---- */
+/* ---- routing ---- */
 
-static const char *rcpt_domain(const char *address)
+static void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
 {
-	const char *at = strrchr(address, '@');
-	return at ? at + 1 : "";
+	struct dest *d = dest_get(s, j->route, domain);
+	j->next = NULL;
+	*d->tail = j;
+	d->tail = &j->next;
 }
 
-/* Splits m's recipients into one job per destination.  Each recipient's
- * route is decided once (the rules may be many globs). */
-static void route_message(struct scheduler *s, struct spool_due_msg *m)
+/* The rule for recipient i (mx: its MX hosts, or NULL when not known yet). */
+static void rcpt_decide(struct qmsg *q, size_t i, const char *const *mx, size_t nmx)
 {
-	size_t n = m->nrcpts ? m->nrcpts : 1;
-	struct qmsg *q = xcalloc(1, sizeof(*q));
-	const struct route_conf **route = xcalloc(n, sizeof(*route));
-	int *taken = xcalloc(n, sizeof(int));
-	q->sch = s;
-	q->m = m;
-	q->out = xcalloc(n, sizeof(*q->out));
-	q->jobs = 1;  /* held while jobs are made */
-	s->inflight++;
-	for (size_t i = 0; i < m->nrcpts; i++)
-		route[i] = config_route_for(s->cf, m->sender, rcpt_domain(m->rcpts[i].address));
+	struct rcpt_route *rr = &q->rr[i];
+	const char *domain = rcpt_domain_of(q->m->rcpts[i].address);
+	struct route_query rq = { q->m->sender, q->from_domain[0] ? q->from_domain : NULL, domain, mx, nmx,
+				  q->m->auth_user, q->m->msg_class };
+	rr->verdict = router_match(q->cf, &rq, &rr->rule);
+	/* the destination class: the provider of the best MX host when the
+	 * rules made us look, else of the domain itself */
+	provider_of(nmx ? mx[0] : domain, rr->dclass, sizeof(rr->dclass));
+}
+
+/* Makes one job per (rule, route, and domain for mx routes) and queues
+ * each at its destination: recipients at several domains travel to a
+ * relay in one transaction. */
+static void qmsg_make_jobs(struct qmsg *q)
+{
+	struct scheduler *s = q->sch;
+	struct spool_due_msg *m = q->m;
 	for (size_t i = 0; i < m->nrcpts; i++) {
-		if (taken[i])
+		struct rcpt_route *rr = &q->rr[i];
+		rr->route = rr->forced ? rr->forced
+			  : rr->verdict == ROUTER_MATCH ? via_next(s, q, rr->rule, 0, rr->dclass, &rr->via_pos) : NULL;
+	}
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		struct rcpt_route *rr = &q->rr[i];
+		if (rr->taken)
 			continue;
-		const struct route_conf *r = route[i];
-		const char *dom = rcpt_domain(m->rcpts[i].address);
+		const char *dom = rcpt_domain_of(m->rcpts[i].address);
 		struct job *j = xcalloc(1, sizeof(*j));
 		j->q = q;
-		j->route = r ? r->name : "-";
+		j->rule = rr->forced ? NULL : rr->rule;
+		j->route = rr->route;
+		j->via_pos = rr->via_pos;
+		snprintf(j->dclass, sizeof(j->dclass), "%s", rr->dclass);
 		for (size_t k = i; k < m->nrcpts; k++) {
-			if (taken[k] || route[k] != r || (r && r->type == ROUTE_MX &&
-			    strcasecmp(rcpt_domain(m->rcpts[k].address), dom) != 0))
+			struct rcpt_route *o = &q->rr[k];
+			if (o->taken || o->rule != rr->rule || o->route != rr->route || o->verdict != rr->verdict ||
+			    (j->route && j->route->type == ROUTE_MX && strcasecmp(rcpt_domain_of(m->rcpts[k].address), dom)))
 				continue;
-			taken[k] = 1;
+			o->taken = 1;
 			j->idx = xreallocarray(j->idx, j->n + 1, sizeof(size_t));
 			j->idx[j->n++] = k;
 		}
 		q->jobs++;
-		if (r == NULL) {
-			struct reply_info ri;
+		struct reply_info ri;
+		if (rr->verdict != ROUTER_MATCH && !rr->forced) {
 			reply_local("4.3.5", "no rule in the config routes this recipient", &ri);
 			job_fail(j, &ri, NULL);
-			continue;
+		} else if (j->route == NULL) {
+			reply_local("4.4.5", "every route of the rule is down: waiting for a probe", &ri);
+			job_fail(j, &ri, NULL);
+		} else {
+			dest_add_job(s, j, dom);
 		}
-		struct dest *d = dest_get(s, r, dom);
-		*d->tail = j;
-		d->tail = &j->next;
 	}
-	free(taken);
-	free(route);
+	free(q->rr);
+	q->rr = NULL;
+}
+
+struct mx_wait {
+	struct qmsg *q;
+	char *domain;
+};
+
+/* The MX hosts the rules asked for: decide every recipient at that domain. */
+static void on_rule_mx(const struct dns_result *res, void *arg)
+{
+	struct mx_wait *w = arg;
+	struct qmsg *q = w->q;
+	const char **hosts = xcalloc(res->n + 1, sizeof(char *));
+	size_t n = 0;
+	if (res->rcode == DNS_RCODE_NOERROR) {
+		struct dns_mx *mx = xcalloc(res->n ? res->n : 1, sizeof(*mx));
+		if (res->n)
+			memcpy(mx, res->mx, res->n * sizeof(*mx));
+		qsort(mx, res->n, sizeof(*mx), mx_cmp);
+		for (size_t i = 0; i < res->n; i++)
+			if (strcmp(mx[i].host, ".") != 0)
+				hosts[n++] = xstrdup(mx[i].host);
+		free(mx);
+		if (res->n == 0)
+			hosts[n++] = xstrdup(w->domain);  /* the implicit MX (RFC 5321 5.1) */
+	}
+	for (size_t i = 0; i < q->m->nrcpts; i++)
+		if (q->rr[i].verdict == ROUTER_NEED_MX &&
+		    strcasecmp(rcpt_domain_of(q->m->rcpts[i].address), w->domain) == 0)
+			rcpt_decide(q, i, hosts, n);
+	for (size_t i = 0; i < n; i++)
+		free((char *)hosts[i]);
+	free(hosts);
+	free(w->domain);
+	free(w);
+	if (--q->mx_pending > 0)
+		return;
+	q->sch->routing--;
+	if (q->sch->stopping) {  /* nothing attempted: every recipient stays due */
+		free(q->rr);
+		q->rr = NULL;
+	} else {
+		/* a failed lookup leaves NEED_MX: those recipients get no rule and wait */
+		qmsg_make_jobs(q);
+	}
+	qmsg_release(q);
+}
+
+static const struct route_conf *route_named(const struct config *cf, const char *name)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		if (strcmp(cf->routes[i].name, name) == 0)
+			return &cf->routes[i];
+	return NULL;
+}
+
+/* Decides every recipient's rule (looking up MX hosts first when a rule
+ * matches on them), then splits m into jobs.  The qmsg holds one
+ * reference of its own until the jobs are made. */
+static void route_message(struct scheduler *s, struct spool_due_msg *m)
+{
+	size_t n = m->nrcpts ? m->nrcpts : 1;
+	struct qmsg *q = xcalloc(1, sizeof(*q));
+	q->sch = s;
+	q->cf = s->cf;
+	q->m = m;
+	q->out = xcalloc(n, sizeof(*q->out));
+	q->rr = xcalloc(n, sizeof(*q->rr));
+	q->jobs = 1;  /* held while jobs are made */
+	s->inflight++;
+	router_from_domain(m->body, m->body_len, q->from_domain, sizeof(q->from_domain));
+	const struct route_conf *forced = m->route ? route_named(q->cf, m->route) : NULL;
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		q->rr[i].forced = forced;
+		if (forced)
+			provider_of(rcpt_domain_of(m->rcpts[i].address), q->rr[i].dclass, sizeof(q->rr[i].dclass));
+		else
+			rcpt_decide(q, i, NULL, 0);
+	}
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const char *dom = rcpt_domain_of(m->rcpts[i].address);
+		size_t k;
+		if (q->rr[i].verdict != ROUTER_NEED_MX || q->rr[i].forced)
+			continue;
+		for (k = 0; k < i && !(q->rr[k].verdict == ROUTER_NEED_MX &&
+				       strcasecmp(rcpt_domain_of(m->rcpts[k].address), dom) == 0); k++)
+			;
+		if (k < i)
+			continue;  /* that domain's lookup is on its way */
+		struct mx_wait *w = xcalloc(1, sizeof(*w));
+		w->q = q;
+		w->domain = xstrdup(dom);
+		q->mx_pending++;
+		resolver_query(s->res, dom, DNS_TYPE_MX, on_rule_mx, w);
+	}
+	if (q->mx_pending) {
+		s->routing++;
+		return;
+	}
+	qmsg_make_jobs(q);
 	qmsg_release(q);
 }
 
@@ -797,16 +1072,84 @@ void scheduler_kick(void *arg)
 
 static void scheduler_check_stopped(struct scheduler *s)
 {
-	if (s->stopping && s->conns == 0 && s->recording == 0 && !s->claiming && s->stopped) {
+	if (s->stopping && s->conns == 0 && s->recording == 0 && s->routing == 0 && !s->claiming && s->stopped) {
 		void (*done)(void *) = s->stopped;
+		health_save(s);  /* before the spool closes: it finishes what is queued */
 		s->stopped = NULL;
 		msg_info("event=delivery_stopped");
 		done(s->stopped_arg);
 	}
 }
 
+/* ---- route health: kept in the spool for `outpost routes` and restarts ---- */
+
+static void health_conf_of(const struct config *cf, struct health_conf *hc)
+{
+	*hc = (struct health_conf){ cf->health.failures, cf->health.probe, cf->health.probe_max };
+}
+
+struct health_rows {
+	struct spool_health_row *rows;
+	size_t n;
+	time_t now;
+};
+
+static void health_row_add(const struct health_row *r, void *arg)
+{
+	struct health_rows *hr = arg;
+	hr->rows[hr->n++] = (struct spool_health_row){ (char *)r->route, (char *)r->dclass,
+		(char *)health_state_name(r->state), (char *)r->reason, (char *)r->last_reply, r->changed,
+		r->probe_at, hr->now, r->fails, r->sent_hour, r->failed_hour };
+}
+
+static void health_save(struct scheduler *s)
+{
+	struct health_rows hr = { NULL, 0, time(NULL) };
+	size_t n = health_each(s->health, hr.now, NULL, NULL);
+	hr.rows = xcalloc(n ? n : 1, sizeof(*hr.rows));
+	health_each(s->health, hr.now, health_row_add, &hr);
+	spool_health_save(s->sp, hr.rows, hr.n);  /* copies the rows */
+	free(hr.rows);
+}
+
+static void on_health_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	(void)fd;
+	(void)what;
+	/* counts over the last hour change with time alone: save once a minute anyway */
+	if (health_dirty(s->health) || time(NULL) % 60 < HEALTH_SAVE)
+		health_save(s);
+}
+
+static void on_health_loaded(void *arg, const struct spool_health_row *rows, size_t n)
+{
+	struct scheduler *s = arg;
+	static const char *const states[] = { "healthy", "degraded", "down" };
+	for (size_t i = 0; i < n; i++) {
+		struct health_row r = { rows[i].route, rows[i].dclass, HEALTH_HEALTHY, rows[i].reason,
+					rows[i].last_reply, rows[i].changed, rows[i].probe_at, rows[i].fails, 0, 0 };
+		for (int k = 0; k < 3; k++)
+			if (strcmp(rows[i].state, states[k]) == 0)
+				r.state = (enum health_state)k;
+		if (route_named(s->cf, r.route))
+			health_restore(s->health, &r);
+	}
+	if (n)
+		msg_info("event=route_health_restored paths=%zu", n);
+}
+
+void scheduler_canary(struct scheduler *s, const char *route, int ok, const char *reason)
+{
+	if (s)
+		health_canary(s->health, route, ok, reason, time(NULL));
+}
+
 void scheduler_reload(struct scheduler *s, const struct config *cf)
 {
+	struct health_conf hc;
+	health_conf_of(cf, &hc);
+	health_set_conf(s->health, &hc);
 	s->cf = cf;
 	msg_info("event=delivery_reloaded routes=%zu rules=%zu", cf->nroutes, cf->nrules);
 	pump(s);
@@ -825,6 +1168,13 @@ struct scheduler *scheduler_new(struct event_base *base, const struct config *cf
 	s->sp = sp;
 	s->res = res;
 	s->ssl = client_ctx;
+	struct health_conf hc;
+	health_conf_of(cf, &hc);
+	s->health = health_new(&hc);
+	spool_health_load(sp, on_health_loaded, s);  /* answered before the first claim */
+	s->health_ev = event_new(base, -1, EV_PERSIST, on_health_timer, s);
+	struct timeval every = { HEALTH_SAVE, 0 };
+	event_add(s->health_ev, &every);
 	s->timer = evtimer_new(base, on_timer, s);
 	struct timeval now = { 0, 0 };
 	evtimer_add(s->timer, &now);
@@ -864,6 +1214,7 @@ void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg)
 	s->stopped = done;
 	s->stopped_arg = arg;
 	evtimer_del(s->timer);
+	event_del(s->health_ev);
 	msg_info("event=delivery_stopping connections=%u", s->conns);
 	drop_waiting(s);
 	scheduler_check_stopped(s);
@@ -874,6 +1225,8 @@ void scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	event_free(s->timer);
+	event_free(s->health_ev);
+	health_free(s->health);
 	free(s->src_weight);
 	free(s);
 }

@@ -19,6 +19,8 @@ struct event_base;
 struct config;
 struct spool;
 struct smtpd;
+struct dkim_signer;
+struct canary;
 
 struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
 			char *err, size_t errlen);
@@ -29,6 +31,10 @@ void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *arg), void *arg);
  * and -1 is returned with the reason).  cf must differ from the old one
  * only in what a reload may change, and outlive the smtpd. */
 int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t errlen);
+/* Signs accepted mail with sg (owned by the caller; it outlives sd). */
+void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg);
+/* Mail to the canary mailbox goes to c (verified, not queued). */
+void smtpd_set_canary(struct smtpd *sd, struct canary *c);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

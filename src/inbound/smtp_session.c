@@ -42,6 +42,9 @@
 #include "inbound/auth.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
+#include "mailauth/canary.h"
+#include "mailauth/dkim.h"
+#include "mailauth/mime7bit.h"
 #include "spool/spool.h"
 
 enum smtp_state {
@@ -97,6 +100,7 @@ struct smtp_session {
 	int data_line_start, data_prev_crlf, data_pending_cr;
 	size_t data_line_len;
 	struct spool_req *req;
+	struct worker_job *sign_job;     /* DKIM signing before the commit */
 	struct timeval commit_start;
 	struct smtp_session *prev, *next;
 };
@@ -593,6 +597,102 @@ static struct spool_msg *make_spool_msg(struct smtp_session *s)
 	return m;
 }
 
+/* DKIM: signs on a worker thread (8bit bodies converted to quoted-printable
+ * first), then commits.  A failure commits the message unsigned: mail is
+ * never lost or refused because of its signature. */
+struct sign_job {
+	const struct dkim_signer *signer;
+	struct spool_msg *m;
+	int rc;                      /* 1 signed, 0 no key, -1 failed */
+	int converted;
+	char info[300];
+	char err[256];
+	struct smtp_session *s;
+};
+
+static void sign_run(void *arg)
+{
+	struct sign_job *j = arg;
+	struct spool_msg *m = j->m;
+	struct buf conv = BUF_INIT, out = BUF_INIT;
+	const char *text = m->body;
+	size_t len = m->body_len;
+
+	if (!dkim_signer_wants(j->signer, text, len))
+		return;
+	if (m->body_8bit && mime7bit_needed(text, len)) {
+		if (mime7bit_convert(text, len, &conv, j->err, sizeof(j->err)) < 0) {
+			j->rc = -1;
+			buf_free(&conv);
+			return;
+		}
+		text = conv.data;
+		len = conv.len;
+		j->converted = 1;
+	}
+	j->rc = dkim_signer_sign(j->signer, text, len, m->id, &out, j->info, sizeof(j->info),
+				 j->err, sizeof(j->err));
+	if (j->rc == 1) {            /* the signatures go on top */
+		buf_append(&out, text, len);
+		free(m->body);
+		m->body = buf_steal(&out, &m->body_len);
+		if (j->converted)
+			m->body_8bit = 0;
+	}
+	buf_free(&out);
+	buf_free(&conv);
+}
+
+static void sign_job_free(void *arg)
+{
+	struct sign_job *j = arg;
+	spool_msg_free(j->m);
+	free(j);
+}
+
+static void sign_done(void *arg)
+{
+	struct sign_job *j = arg;
+	struct smtp_session *s = j->s;
+	char q[300];
+	s->sign_job = NULL;
+	if (j->rc == 1)
+		msg_info("event=dkim_signed qid=%s %s converted=%s", j->m->id, j->info,
+			 j->converted ? "8bit-to-qp" : "no");
+	else if (j->rc < 0)
+		msg_warn("event=dkim_failed qid=%s reason=%s action=queued_unsigned", j->m->id,
+			 log_quote(q, sizeof(q), j->err));
+	s->req = spool_commit(s->sd->spool, j->m, commit_done, s);
+	free(j);
+}
+
+static void sign_and_commit(struct smtp_session *s, struct spool_msg *m)
+{
+	if (dkim_signer_nkeys(s->sd->signer) == 0) {
+		s->req = spool_commit(s->sd->spool, m, commit_done, s);
+		return;
+	}
+	struct sign_job *j = xcalloc(1, sizeof(*j));
+	j->signer = s->sd->signer;
+	j->m = m;
+	j->s = s;
+	s->sign_job = worker_submit(s->sd->workers, sign_run, sign_done, sign_job_free, j);
+}
+
+/* Mail for the canary mailbox is a probe coming back: verified, answered,
+ * never queued. */
+static int canary_take(struct smtp_session *s)
+{
+	if (!s->sd->canary || s->nrcpts != 1 || !canary_is_mailbox(s->sd->canary, s->rcpts[0]))
+		return 0;
+	canary_receive(s->sd->canary, s->data.data, s->data.len, s->qid);
+	reply(s, "250 2.0.0 Ok: canary probe received as %s", s->qid);
+	transaction_reset(s);
+	if (s->shutdown)
+		session_close(s, "421 4.3.2 Service shutting down");
+	return 1;
+}
+
 static void data_end(struct smtp_session *s)
 {
 	static const char *const refusal[] = {
@@ -608,10 +708,12 @@ static void data_end(struct smtp_session *s)
 			transaction_reset(s);
 		return;
 	}
+	if (canary_take(s))
+		return;
 	smtp_enter_state(s, SMTP_S_COMMIT);
 	bufferevent_disable(s->bev, EV_READ);
 	gettimeofday(&s->commit_start, NULL);
-	s->req = spool_commit(s->sd->spool, make_spool_msg(s), commit_done, s);
+	sign_and_commit(s, make_spool_msg(s));
 }
 
 static void data_flag(struct smtp_session *s, enum data_error e)
@@ -808,6 +910,8 @@ static void session_free(struct smtp_session *s)
 		spool_req_detach(s->req);
 	if (s->auth_job)
 		worker_detach(s->auth_job);
+	if (s->sign_job)
+		worker_detach(s->sign_job);
 	transaction_reset(s);
 	if (s->lifetime_ev)
 		event_free(s->lifetime_ev);

@@ -194,6 +194,16 @@ void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *), void *arg)
 	sd->on_queued_arg = arg;
 }
 
+void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg)
+{
+	sd->signer = sg;
+}
+
+void smtpd_set_canary(struct smtpd *sd, struct canary *c)
+{
+	sd->canary = c;
+}
+
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *), void *arg)
 {
 	sd->shutting_down = 1;

@@ -20,6 +20,8 @@ struct smtpd {
 	struct users **retired;           /* replaced by reloads; sessions may still point into them */
 	size_t nretired;
 	struct worker_pool *workers;
+	const struct dkim_signer *signer; /* NULL: no DKIM signing */
+	struct canary *canary;            /* NULL: no canary mailbox */
 	SSL_CTX *ssl_ctx;                 /* NULL: no TLS */
 	struct evconnlistener **listeners;
 	size_t nlisteners;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "utf8.h"
 #include "spool.h"
+#include "spool_health.h"
 #include "xmalloc.h"
 
 #define SPOOL_ADMIN_BUSY_MS 5000
@@ -650,5 +651,19 @@ int spool_admin_flush(const char *dir, size_t *count, char *err, size_t errlen)
 	int rc = admin_write(dir, NULL, sqls, &n, err, errlen);
 	if (count)
 		*count = rc == 0 ? n : 0;
+	return rc;
+}
+
+int spool_admin_routes(const char *dir, struct spool_health_row **rows, size_t *n, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	*rows = NULL;
+	*n = 0;
+	if (admin_open(dir, 0, &db, err, errlen) < 0)
+		return -1;
+	int rc = spool_health_read(db, rows, n);
+	if (rc < 0)
+		admin_dberr(db, "route_health", err, errlen);
+	admin_close(db);
 	return rc;
 }

@@ -19,5 +19,9 @@ int spool_admin_delete(const char *dir, const char *id, char *err, size_t errlen
 /* Makes the message (or, for flush, every message) due now. */
 int spool_admin_retry(const char *dir, const char *id, char *err, size_t errlen);
 int spool_admin_flush(const char *dir, size_t *count, char *err, size_t errlen);
+/* The route health the daemon last saved (spool_health.h); free the rows
+ * with spool_health_rows_free. */
+struct spool_health_row;
+int spool_admin_routes(const char *dir, struct spool_health_row **rows, size_t *n, char *err, size_t errlen);
 
 #endif

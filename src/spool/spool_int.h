@@ -16,11 +16,13 @@
 #include <sqlite3.h>
 
 #include "spool.h"
+#include "spool_health.h"
 #include "spool_queue.h"
 
 #define SPOOL_REASON_LEN 160
 
-enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT };
+enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT,
+		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD };
 
 /* Prepared statements of spool_queue.c. */
 enum spool_qstmt {
@@ -46,6 +48,11 @@ struct spool_record_op {
 	int removed;                   /* result: the message left the spool */
 };
 
+struct spool_health_op {
+	struct spool_health_row *rows;  /* SAVE: a deep copy; LOAD: the result */
+	size_t n;
+};
+
 struct spool_req {
 	enum spool_req_kind kind;
 	struct spool_msg *msg;   /* COMMIT: the message; RECORD: the DSN or NULL.
@@ -54,6 +61,7 @@ struct spool_req {
 		spool_commit_cb *commit;   /* COMMIT and RECORD */
 		spool_due_cb *due;         /* CLAIM */
 		spool_next_cb *next;       /* NEXT */
+		spool_health_cb *health;   /* HEALTH_LOAD */
 	} cb;
 	void *arg;
 	int detached;            /* loop thread only */
@@ -63,6 +71,7 @@ struct spool_req {
 		struct spool_claim_op claim;
 		struct spool_record_op record;
 		time_t next_due;         /* NEXT: the answer */
+		struct spool_health_op health;
 	} u;
 	struct spool_req *next;
 };
@@ -109,5 +118,9 @@ void spool_queue_run(struct spool *sp, struct spool_req *ops);         /* storag
 /* Loop thread: runs r's callback when call is set, frees what r holds
  * (not r itself). */
 void spool_queue_finish(struct spool_req *r, int call);
+
+/* spool_health.c: the HEALTH kinds (storage thread, then loop thread). */
+int spool_health_run(struct spool *sp, struct spool_req *r);
+void spool_health_finish(struct spool_req *r, int call);
 
 #endif

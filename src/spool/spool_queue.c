@@ -372,6 +372,9 @@ static int q_op(struct spool *sp, struct spool_req *r, char *reason, size_t len)
 		return q_record(sp, r, reason, len);
 	case SPOOL_REQ_NEXT:
 		return q_next(sp, r);
+	case SPOOL_REQ_HEALTH_SAVE:
+	case SPOOL_REQ_HEALTH_LOAD:
+		return spool_health_run(sp, r);
 	case SPOOL_REQ_COMMIT:
 		break;
 	}
@@ -389,7 +392,11 @@ static void q_discard(struct spool_req *r)
 		r->u.claim.n = 0;
 	} else if (r->kind == SPOOL_REQ_RECORD) {
 		r->u.record.removed = 0;
-	} else {
+	} else if (r->kind == SPOOL_REQ_HEALTH_LOAD) {
+		spool_health_rows_free(r->u.health.rows, r->u.health.n);
+		r->u.health.rows = NULL;
+		r->u.health.n = 0;
+	} else if (r->kind == SPOOL_REQ_NEXT) {
 		r->u.next_due = 0;
 	}
 }
@@ -424,6 +431,7 @@ static void q_log(const struct spool_req *r)
 	static const char *const ops[] = {
 		[SPOOL_REQ_COMMIT] = "commit", [SPOOL_REQ_CLAIM] = "claim",
 		[SPOOL_REQ_RECORD] = "record", [SPOOL_REQ_NEXT] = "next_due",
+		[SPOOL_REQ_HEALTH_SAVE] = "health_save", [SPOOL_REQ_HEALTH_LOAD] = "health_load",
 	};
 	char q[2 * SPOOL_REASON_LEN], extra[64];
 	const char *id = r->kind == SPOOL_REQ_RECORD ? r->u.record.id : "-";
@@ -523,6 +531,10 @@ void spool_queue_finish(struct spool_req *r, int call)
 	case SPOOL_REQ_NEXT:
 		if (call && r->cb.next)
 			r->cb.next(r->arg, r->ok ? r->u.next_due : time(NULL) + Q_NEXT_RETRY);
+		break;
+	case SPOOL_REQ_HEALTH_SAVE:
+	case SPOOL_REQ_HEALTH_LOAD:
+		spool_health_finish(r, call);
 		break;
 	case SPOOL_REQ_COMMIT:
 		msg_panic("event=spool_bug reason=\"commit finished as a queue op\"");

@@ -8,7 +8,7 @@ import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from dnslib import MX, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import MX, QTYPE, RCODE, RR, TXT, A, DNSRecord
 from dnslib.server import BaseResolver, DNSServer
 
 
@@ -143,6 +143,10 @@ class Zone(BaseResolver):
             elif qtype == "MX":
                 pref, host = v
                 reply.add_answer(RR(q.qname, QTYPE.MX, rdata=MX(host, pref), ttl=1))
+            elif qtype == "TXT":
+                # a str is split into 255-octet character-strings, as zone tools do
+                strings = v if isinstance(v, list) else [v[i:i + 255] for i in range(0, len(v), 255)]
+                reply.add_answer(RR(q.qname, QTYPE.TXT, rdata=TXT([x.encode() for x in strings]), ttl=1))
         return reply
 
 

@@ -174,6 +174,151 @@ static void test_routes_rules_retry(void **st)
 	}
 }
 
+static void test_rule_keys_and_their_errors(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text(
+		"routes = { r = { type = \"mx\"; }; s = { type = \"mx\"; }; };\n"
+		"rules = ( { sender = \"*@a.example\"; sender_domain = \"b.example\"; from_domain = [ \"c.example\" ];\n"
+		"            recipient_domain = \"d.example\"; mx = \"*.google.com\"; user = \"T1\"; class = \"bulk\";\n"
+		"            via = \"r\"; },\n"
+		"          { from_domain = \"*\"; user = \"*\"; class = \"*\"; mx = \"*\"; via = [ \"s\", \"r\" ]; },\n"
+		"          { sender = \"<>\"; via = \"s\"; },\n"
+		"          { via = \"r\"; } );\n", err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cf->nrules, 4);
+	for (int k = 0; k < RULE_NKEYS; k++)
+		assert_int_equal(cf->rules[0].nmatch[k], 1);
+	assert_string_equal(cf->rules[0].match[RULE_USER][0].pat, "T1");  /* user keeps its case */
+	assert_int_equal(cf->rules[0].match[RULE_MX][0].kind, GLOB_SUFFIX);
+	assert_int_equal(cf->rules[0].nvia, 1);
+	assert_int_equal(cf->rules[1].nvia, 2);
+	assert_int_equal(cf->rules[1].via[0], 1);
+	assert_int_equal(cf->rules[1].line, 5);
+	assert_int_equal(cf->rules[3].nmatch[RULE_SENDER], 0);
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "rules = ( { via = \"r\"; },\n { sendr = \"*@x\"; via = \"r\"; } );\n", ":2: unknown setting \"sendr\"" },
+		{ "rules = ( { sender = [ ];\n via = \"r\"; } );\n", ":1: sender: an empty list matches nothing" },
+		{ "rules = ( {\n recipient_domain = [ \"[abc\" ]; via = \"r\"; } );\n",
+		  ":2: recipient_domain: \"[abc\" has a '[' without its ']'" },
+		{ "rules = ( { mx = \"*.google.com\\\\\"; via = \"r\"; } );\n", "mx: \"*.google.com\\\" ends in a lone backslash" },
+		{ "rules = ( { sender = \"example.com\"; via = \"r\"; } );\n", "sender: \"example.com\" has no '@'" },
+		{ "rules = ( { sender_domain = \"@example.com\"; via = \"r\"; } );\n",
+		  "sender_domain: \"@example.com\" is not a domain glob" },
+		{ "rules = ( { class = [ 5 ]; via = \"r\"; } );\n", "class: expected non-empty strings" },
+		{ "rules = ( { user = 5; via = \"r\"; } );\n", "user: expected a string or a list of strings" },
+		{ "rules = ( { via = [ \"r\", \"r\" ]; } );\n", "via: route \"r\" is listed twice" },
+		{ "rules = ( { via = [ ]; } );\n", "via: an empty list matches nothing" },
+		{ "rules = ( { sender = \"*@x\"; } );\n", "rules: via = [ \"route\", ... ] is required" },
+		{ "rules = ( { via = \"r\"; },\n\n          { sender = \"*@x\"; via = \"r\"; } );\n",
+		  ":3: rule at line 3 is never reached: the rule at line 1 matches everything" },
+		{ "rules = ( { sender = \"*@x\"; via = \"r\"; },\n { sender = \"*\"; recipient_domain = [ \"a\", \"*\" ]; via = \"r\"; },\n"
+		  " { via = \"r\"; } );\n", ":3: rule at line 3 is never reached: the rule at line 2 matches everything" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512];
+		err[0] = '\0';
+		/* on the first line, so the rules keep their line numbers */
+		int n = snprintf(text, sizeof(text), "routes = { r = { type = \"mx\"; }; }; %s", bad[i].text);
+		assert_true(n > 0 && (size_t)n < sizeof(text));
+		assert_null(load_text(text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
+static void test_limits_warmup_backoff(void **st)
+{
+	char err[512];
+	struct rate_conf r;
+	(void)st;
+	assert_int_equal(config_parse_rate("600/min", &r), 0);
+	assert_int_equal(r.count, 600);
+	assert_int_equal(r.per, 60);
+	assert_int_equal(config_parse_rate("20000/day", &r), 0);
+	assert_int_equal(r.per, 86400);
+	assert_int_equal(config_parse_rate("5/h", &r), 0);
+	assert_int_equal(r.per, 3600);
+	static const char *const bad_rates[] = { "600", "/min", "0/s", "-1/s", "5/m", "5/ min", "1K/s", "1/sec", "" };
+	for (size_t i = 0; i < sizeof(bad_rates) / sizeof(bad_rates[0]); i++)
+		if (config_parse_rate(bad_rates[i], &r) == 0)
+			fail_msg("rate \"%s\" accepted", bad_rates[i]);
+	static const char routes[] =
+		"routes = { direct = { type = \"mx\"; warmup = { start = 50; growth = 1.5; per = \"day\";\n"
+		"  begin = \"2026-11-01\"; max = 20000; }; };\n"
+		"  relay = { type = \"relay\"; host = \"smtp.example.net:587\"; }; };\n"
+		"rules = ( { via = [ \"direct\", \"relay\" ]; } );\n";
+	char text[2048];
+	snprintf(text, sizeof(text), "%s%s", routes,
+		 "limits = ( { domain = [ \"gmail.com\", \"GoogleMail.com\" ]; connections = 10;\n"
+		 "             messages_per_connection = 100; rate = [ \"20000/day\", \"600/min\" ]; },\n"
+		 "           { mx = \"*.google.com\"; rate = \"600/min\"; },\n"
+		 "           { route = \"direct\"; rate = \"5000/h\"; },\n"
+		 "           { source = \"203.0.113.5\"; rate = \"2000/h\"; } );\n"
+		 "delivery = { backoff = { cooldown = \"5m\"; floor = \"2/min\"; }; };\n");
+	struct config *cf = load_text(text, err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cf->nlimits, 4);
+	assert_int_equal(cf->limits[0].selector, LIMIT_DOMAIN);
+	assert_int_equal(cf->limits[0].nmatch, 2);
+	assert_string_equal(cf->limits[0].match[1].pat, "googlemail.com");
+	assert_int_equal(cf->limits[0].connections, 10);
+	assert_int_equal(cf->limits[0].messages_per_connection, 100);
+	assert_int_equal(cf->limits[0].nrates, 2);
+	assert_int_equal(cf->limits[0].rates[0].per, 60);       /* shortest period first */
+	assert_int_equal(cf->limits[1].selector, LIMIT_MX);
+	assert_int_equal(cf->limits[3].selector, LIMIT_SOURCE);
+	assert_true(cf->routes[0].warmup.set);
+	assert_int_equal(cf->routes[0].warmup.start, 50);
+	assert_true(cf->routes[0].warmup.growth == 1.5);
+	assert_int_equal(cf->routes[0].warmup.begin, 1793491200);  /* 2026-11-01T00:00:00Z */
+	assert_int_equal(cf->routes[0].warmup.max, 20000);
+	assert_false(cf->routes[1].warmup.set);
+	assert_int_equal(cf->delivery.backoff.cooldown, 300);
+	assert_int_equal(cf->delivery.backoff.floor.count, 2);
+	config_free(cf);
+	cf = load_text("hostname = \"a\";\n", err, sizeof(err));
+	assert_int_equal(cf->delivery.backoff.cooldown, 600);   /* defaults */
+	assert_int_equal(cf->delivery.backoff.floor.per, 60);
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "limits = (\n { rate = \"1/s\"; } );\n", ":2: limits: each entry selects by exactly one of" },
+		{ "limits = (\n { domain = \"a\"; mx = \"b\"; rate = \"1/s\"; } );\n", ":2: limits: each entry selects by exactly one" },
+		{ "limits = ( { domain = \"a\";\n rate = \"fast\"; } );\n", ":2: rate: \"fast\" is not a rate" },
+		{ "limits = ( { domain = \"a\"; rate = [ \"1/s\",\n \"5/s\" ]; } );\n", "rate: two rates for the same unit" },
+		{ "limits = ( { domain = \"a\";\n connections = 0; } );\n", ":2: connections: 0 is out of range" },
+		{ "limits = (\n { domain = \"a\"; } );\n", ":2: limits: the entry sets no limit" },
+		{ "limits = ( { domain = \"a\"; rate = \"1/s\";\n speed = 3; } );\n", ":2: unknown setting \"speed\"" },
+		{ "limits = ( { route = \"nope\"; rate = \"1/s\"; } );\n", "route: \"nope\" names no route" },
+		{ "limits = ( { source = \"mail.example.com\"; rate = \"1/s\"; } );\n", "source: \"mail.example.com\" is not an IP" },
+		{ "limits = ( { domain = \"a\"; rate = \"1/s\"; },\n { domain = \"a\"; connections = 2; } );\n",
+		  ":2: limits: the entry at line 1 selects the same" },
+		{ "limits = { domain = \"a\"; };\n", ":1: limits: expected a list" },
+		{ "routes = { r = { type = \"mx\";\n warmup = { start = 50; }; }; };\nrules = ( { via = [ \"r\" ]; } );\n",
+		  ":2: route r: warmup: start and growth are required" },
+		{ "routes = { r = { type = \"mx\"; warmup = { start = 50;\n growth = 0.5; }; }; };\nrules = ( { via = [ \"r\" ]; } );\n",
+		  ":2: route r: warmup: growth: expected a number" },
+		{ "routes = { r = { type = \"mx\"; warmup = { start = 5; growth = 2; begin = \"2026-02-30\"; }; }; };\n"
+		  "rules = ( { via = [ \"r\" ]; } );\n", "begin: expected a date \"YYYY-MM-DD\"" },
+		{ "routes = { r = { type = \"mx\"; warmup = { start = 5; growth = 2; per = \"week\"; }; }; };\n"
+		  "rules = ( { via = [ \"r\" ]; } );\n", "per: expected one of \"day\", \"hour\"" },
+		{ "routes = { r = { type = \"relay\"; host = \"h:25\";\n warmup = { start = 5; growth = 2; }; }; };\n"
+		  "rules = ( { via = [ \"r\" ]; } );\n", ":2: route r: warmup is for mx routes" },
+		{ "delivery = { backoff = {\n cooldown = \"soon\"; }; };\n", ":2: cooldown: expected a string such as" },
+		{ "delivery = { backoff = {\n floor = \"1\"; }; };\n", ":2: floor: expected a rate" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -182,6 +327,8 @@ int main(void)
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test(test_netmask),
 		cmocka_unit_test(test_routes_rules_retry),
+		cmocka_unit_test(test_limits_warmup_backoff),
+		cmocka_unit_test(test_rule_keys_and_their_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

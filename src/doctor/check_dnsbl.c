@@ -1,0 +1,235 @@
+/*
+ * check_dnsbl: each source address against the IP blocklists, the domain
+ * against the domain blocklists, and each address against the DNSWL
+ * allow-list, all queries at once.  A list answers an A record under
+ * 127.0.0.0/8 for a listing (decoded where the list documents its codes);
+ * NXDOMAIN or no record is "not listed".  127.255.255.252/254/255, other
+ * answers outside 127/8, and a list's own "refused" code mean the list
+ * refuses this resolver (public resolvers, too many queries): a warning
+ * that the list could not be tested, never a listing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+#include "dns/dns.h"
+#include "doctor/doctor.h"
+#include "xmalloc.h"
+
+#define CHECK "dnsbl"
+
+enum list_kind { LIST_IP, LIST_DOMAIN, LIST_ALLOW };
+enum decode { DEC_ZEN, DEC_DBL, DEC_SURBL, DEC_DNSWL, DEC_PLAIN };
+
+struct dnsbl {
+	const char *zone, *name;
+	enum list_kind kind;
+	enum decode decode;
+	enum doctor_status listed;       /* the status of a listing */
+	const char *delist;
+};
+
+static const struct dnsbl lists[] = {
+	{ "zen.spamhaus.org", "Spamhaus ZEN", LIST_IP, DEC_ZEN, DOCTOR_FAIL,
+	  "https://check.spamhaus.org/" },
+	{ "b.barracudacentral.org", "Barracuda", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
+	  "https://www.barracudacentral.org/rbl/removal-request" },
+	{ "bl.spamcop.net", "SpamCop", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
+	  "listings expire 24 h after the last report: https://www.spamcop.net/bl.shtml" },
+	{ "dnsbl-1.uceprotect.net", "UCEPROTECT level 1", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
+	  "expires 7 days after the last spam: https://www.uceprotect.net/en/rblcheck.php" },
+	/* levels 2 and 3 list whole networks and ASNs, few receivers use them */
+	{ "dnsbl-2.uceprotect.net", "UCEPROTECT level 2", LIST_IP, DEC_PLAIN, DOCTOR_WARN,
+	  "the provider's network is listed: ask the provider, or send through a relay route" },
+	{ "dnsbl-3.uceprotect.net", "UCEPROTECT level 3", LIST_IP, DEC_PLAIN, DOCTOR_WARN,
+	  "the provider's ASN is listed: ask the provider, or send through a relay route" },
+	{ "psbl.surriel.com", "PSBL", LIST_IP, DEC_PLAIN, DOCTOR_FAIL, "https://psbl.org/remove" },
+	{ "bl.mailspike.net", "Mailspike", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
+	  "https://mailspike.io/ip_verify" },
+	{ "list.dnswl.org", "DNSWL", LIST_ALLOW, DEC_DNSWL, DOCTOR_PASS, NULL },
+	{ "dbl.spamhaus.org", "Spamhaus DBL", LIST_DOMAIN, DEC_DBL, DOCTOR_FAIL,
+	  "https://check.spamhaus.org/" },
+	{ "multi.surbl.org", "SURBL", LIST_DOMAIN, DEC_SURBL, DOCTOR_FAIL,
+	  "https://www.surbl.org/surbl-analysis" },
+};
+#define NLISTS (sizeof(lists) / sizeof(lists[0]))
+
+/* Everything asked about one subject (an address or the domain). */
+struct subject {
+	struct doctor *d;
+	char name[300];                  /* for findings */
+	size_t waiting;
+	struct buf clean;                /* lists that do not list it */
+	size_t nclean;
+};
+
+struct bl_query {
+	struct subject *s;
+	const struct dnsbl *list;
+};
+
+/* 127.0.0.x decoded for the lists that document their codes; NULL for
+ * "refused" codes.  Writes the meaning to out. */
+static int decode_code(const struct dnsbl *l, const unsigned char *a, char *out, size_t outlen)
+{
+	if (a[0] != 127 || (a[1] == 255 && a[2] == 255)) {
+		snprintf(out, outlen, "answered %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		return -1;
+	}
+	switch (l->decode) {
+	case DEC_ZEN:
+		if (a[1] != 0 || a[2] != 0)
+			break;
+		if (a[3] == 2 || a[3] == 9)
+			snprintf(out, outlen, "127.0.0.%u: SBL%s (spam source)", a[3],
+				 a[3] == 9 ? " DROP" : "");
+		else if (a[3] == 3)
+			snprintf(out, outlen, "127.0.0.3: SBL CSS (snowshoe spam)");
+		else if (a[3] >= 4 && a[3] <= 7)
+			snprintf(out, outlen, "127.0.0.%u: XBL (infected or exploited host)", a[3]);
+		else if (a[3] == 10 || a[3] == 11)
+			snprintf(out, outlen, "127.0.0.%u: PBL (%s: an address range that should "
+				 "not send mail straight to MX hosts)", a[3],
+				 a[3] == 10 ? "listed by the provider" : "listed by Spamhaus");
+		else
+			break;
+		return 0;
+	case DEC_DBL:
+		if (a[1] == 0 && a[2] == 1 && a[3] == 255) {
+			snprintf(out, outlen, "127.0.1.255: query refused");
+			return -1;
+		}
+		if (a[1] == 0 && a[2] == 1) {
+			snprintf(out, outlen, "127.0.1.%u: %s", a[3],
+				 a[3] >= 100 ? "abused legitimate domain" : a[3] == 4 ? "phishing" :
+				 a[3] == 5 ? "malware" : a[3] == 6 ? "botnet C&C" : "spam domain");
+			return 0;
+		}
+		break;
+	case DEC_SURBL:
+		if (a[1] == 0 && a[2] == 0 && a[3] == 1) {
+			snprintf(out, outlen, "127.0.0.1: query refused");
+			return -1;
+		}
+		snprintf(out, outlen, "127.0.0.%u:%s%s%s%s", a[3], a[3] & 8 ? " phishing" : "",
+			 a[3] & 16 ? " malware" : "", a[3] & 64 ? " abuse" : "",
+			 a[3] & 128 ? " cracked" : "");
+		return 0;
+	case DEC_DNSWL:
+		if (a[3] == 255) {
+			snprintf(out, outlen, "127.0.%u.255: query refused", a[2]);
+			return -1;
+		}
+		snprintf(out, outlen, "127.0.%u.%u: trust %s", a[2], a[3],
+			 a[3] == 3 ? "high" : a[3] == 2 ? "medium" : a[3] == 1 ? "low" : "none");
+		return 0;
+	case DEC_PLAIN:
+		break;
+	}
+	snprintf(out, outlen, "%u.%u.%u.%u: listed", a[0], a[1], a[2], a[3]);
+	return 0;
+}
+
+static void subject_done(struct subject *s)
+{
+	char ev[2000];
+	if (s->nclean > 0) {
+		snprintf(ev, sizeof(ev), "not listed on %s", s->clean.data);
+		doctor_add(s->d, CHECK, DOCTOR_PASS, s->name, ev, NULL);
+	}
+	buf_free(&s->clean);
+	free(s);
+}
+
+static void report_answer(struct subject *s, const struct dnsbl *l, const struct dns_result *res)
+{
+	struct doctor *d = s->d;
+	char ev[1200], code[160], why[128], subj[400];
+	snprintf(subj, sizeof(subj), "%s on %s", s->name, l->name);
+	int absent = doctor_dns_absent(res);
+	if (absent == 1 || (absent == 0 && res->addr == NULL)) {
+		if (l->kind != LIST_ALLOW)
+			buf_printf(&s->clean, "%s%s", s->nclean++ ? ", " : "", l->name);
+		return;
+	}
+	if (absent < 0) {
+		snprintf(ev, sizeof(ev), "A %s: %s", res->qname, doctor_dns_outcome(res, why, sizeof(why)));
+		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev, "could not test: run again later");
+		return;
+	}
+	const struct dns_addr *a = &res->addr[0];
+	if (a->family != AF_INET || decode_code(l, a->a, code, sizeof(code)) < 0) {
+		if (a->family != AF_INET)
+			snprintf(code, sizeof(code), "an IPv6 answer");
+		snprintf(ev, sizeof(ev), "A %s: %s: could not test, this resolver is refused",
+			 res->qname, code);
+		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev,
+			   "use a resolver of your own, not a public one (`--resolver 127.0.0.1@53` "
+			   "with a local unbound): the list refuses queries from this one");
+		return;
+	}
+	snprintf(ev, sizeof(ev), "A %s: %s", res->qname, code);
+	if (l->kind == LIST_ALLOW)
+		doctor_add(d, CHECK, DOCTOR_PASS, subj, ev, NULL);
+	else
+		doctor_add(d, CHECK, l->listed, subj, ev, l->delist);
+}
+
+static void on_answer(struct doctor *d, const struct dns_result *res, void *arg)
+{
+	struct bl_query *q = arg;
+	struct subject *s = q->s;
+	(void)d;
+	report_answer(s, q->list, res);
+	free(q);
+	if (--s->waiting == 0)
+		subject_done(s);
+}
+
+/* One subject against every list of kinds (a bit mask of 1 << kind);
+ * prefix is the reversed address or the domain. */
+static void query_lists(struct doctor *d, const char *name, const char *prefix, unsigned kinds,
+			int ipv6)
+{
+	char qname[DNS_NAME_TEXT_MAX + 64];
+	struct subject *s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->waiting = 1;                 /* held until every query is started */
+	for (size_t i = 0; i < NLISTS; i++) {
+		if (!(kinds & (1u << lists[i].kind)))
+			continue;
+		/* of these lists only Spamhaus answers for IPv6 */
+		if (ipv6 && strcmp(lists[i].zone, "zen.spamhaus.org") != 0)
+			continue;
+		int n = snprintf(qname, sizeof(qname), "%s.%s", prefix, lists[i].zone);
+		if (n < 0 || (size_t)n >= sizeof(qname))
+			continue;
+		struct bl_query *q = xmalloc(sizeof(*q));
+		q->s = s;
+		q->list = &lists[i];
+		s->waiting++;
+		doctor_lookup(d, qname, DNS_TYPE_A, on_answer, q);
+	}
+	if (--s->waiting == 0)
+		subject_done(s);
+}
+
+void check_dnsbl_start(struct doctor *d)
+{
+	char rev[128];
+	struct dns_addr a;
+	for (size_t i = 0; i < d->nsrc; i++) {
+		if (dns_addr_parse(d->src[i].ip, &a) < 0 || dns_reverse_name(&a, rev, sizeof(rev)) < 0)
+			continue;       /* check_rdns reports it */
+		/* "4.3.2.1.in-addr.arpa" -> "4.3.2.1"; the ip6.arpa suffix likewise */
+		char *suffix = strstr(rev, a.family == AF_INET ? ".in-addr.arpa" : ".ip6.arpa");
+		if (suffix)
+			*suffix = '\0';
+		query_lists(d, d->src[i].ip, rev, 1u << LIST_IP | 1u << LIST_ALLOW,
+			    a.family == AF_INET6);
+	}
+	query_lists(d, d->domain, d->domain, 1u << LIST_DOMAIN, 0);
+}

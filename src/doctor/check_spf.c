@@ -1,0 +1,315 @@
+/*
+ * check_spf: the domain's SPF record against every address mail leaves
+ * from (the RFC 7208 evaluator in mailauth/spf.c, MAIL FROM
+ * postmaster@DOMAIN), a probe with a documentation address that walks the
+ * whole record (so a record over the 10-lookup limit shows even when our
+ * own addresses match early, and a record that passes anyone shows), and
+ * the relays' SPF includes where known.  All evaluations and the TXT
+ * lookup run at once; findings and one corrected record come when the
+ * last has answered.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dns/dns.h"
+#include "doctor/doctor.h"
+#include "mailauth/spf.h"
+#include "mailauth/spf_record.h"
+#include "xmalloc.h"
+
+#define CHECK "spf"
+#define PROBE_IP "192.0.2.1"    /* RFC 5737: no sender's record should pass it */
+
+/* Relay providers: a relay host ending in suffix sends from the ranges of
+ * SPF record include. */
+static const struct {
+	const char *suffix, *include, *provider;
+} relay_spf[] = {
+	{ "amazonaws.com", "amazonses.com", "Amazon SES" },
+	{ "sendgrid.net", "sendgrid.net", "SendGrid" },
+	{ "mailgun.org", "mailgun.org", "Mailgun" },
+	{ "office365.com", "spf.protection.outlook.com", "Microsoft 365" },
+	{ "outlook.com", "spf.protection.outlook.com", "Microsoft 365" },
+	{ "gmail.com", "_spf.google.com", "Google Workspace" },
+	{ "google.com", "_spf.google.com", "Google Workspace" },
+};
+
+struct spf_eval {
+	struct spf_doc *doc;
+	const struct doctor_source *src;   /* NULL: the probe */
+	int done;
+	enum spf_result result;
+	char *reason;
+	unsigned dns_terms;
+};
+
+struct spf_doc {
+	struct doctor *d;
+	struct spf_eval *ev;               /* nsrc + 1: the probe last */
+	size_t nev;
+	size_t waiting;
+	int txt_done;
+	int txt_failed;                    /* SERVFAIL or timeout */
+	size_t nrecords;                   /* v=spf1 records found */
+	char *record;                      /* the first of them */
+};
+
+static void finish(struct spf_doc *s);
+
+static void waited(struct spf_doc *s)
+{
+	if (--s->waiting == 0)
+		finish(s);
+}
+
+static void on_eval(const struct spf_outcome *out, void *arg)
+{
+	struct spf_eval *e = arg;
+	struct doctor *d = e->doc->d;
+	e->done = 1;
+	e->result = out->result;
+	e->reason = xstrdup(out->reason ? out->reason : "");
+	e->dns_terms = out->dns_terms;
+	waited(e->doc);
+	doctor_release(d);
+}
+
+static void on_txt(struct doctor *d, const struct dns_result *res, void *arg)
+{
+	struct spf_doc *s = arg;
+	(void)d;
+	s->txt_done = 1;
+	s->txt_failed = doctor_dns_absent(res) < 0;
+	for (size_t i = 0; i < res->n && res->txt; i++) {
+		if (!spf_record_is_spf(res->txt[i].data, res->txt[i].len))
+			continue;
+		if (s->nrecords++ == 0)
+			s->record = xstrndup(res->txt[i].data, res->txt[i].len);
+	}
+	waited(s);
+}
+
+static const char *ip_term(const char *ip, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "%s:%s", strchr(ip, ':') ? "ip6" : "ip4", ip);
+	return out;
+}
+
+/* The published record with the terms in add (space-separated) inserted
+ * before its "all" mechanism or its redirect=, else at its end. */
+static void corrected_record(const char *record, const char *add, struct buf *out)
+{
+	const char *at = NULL;
+	const char *p = record;
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *t = p;
+		while (*p && *p != ' ')
+			p++;
+		size_t n = (size_t)(p - t);
+		const char *m = n > 0 && strchr("+-~?", *t) ? t + 1 : t;
+		size_t mn = n - (size_t)(m - t);
+		if ((mn == 3 && strncasecmp(m, "all", 3) == 0) ||
+		    (n > 9 && strncasecmp(t, "redirect=", 9) == 0)) {
+			at = t;
+			break;
+		}
+	}
+	if (at == NULL) {
+		buf_printf(out, "%s %s", record, add);
+		return;
+	}
+	buf_append(out, record, (size_t)(at - record));
+	buf_printf(out, "%s %s", add, at);
+}
+
+static int record_has_include(const char *record, const char *include)
+{
+	char term[300];
+	snprintf(term, sizeof(term), "include:%s", include);
+	size_t n = strlen(term);
+	for (const char *p = record; (p = strcasestr(p, term)) != NULL; p += n)
+		if ((p == record || p[-1] == ' ' || p[-1] == '+') && (p[n] == '\0' || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
+/* The include:s the relay routes need and the record lacks; a finding
+ * per relay route. */
+static void check_relays(struct spf_doc *s, struct buf *missing)
+{
+	struct doctor *d = s->d;
+	char subject[300], ev[600], fix[600];
+	for (size_t i = 0; i < d->cf->nroutes; i++) {
+		const struct route_conf *rc = &d->cf->routes[i];
+		size_t k, nrel = sizeof(relay_spf) / sizeof(relay_spf[0]);
+		if (rc->type != ROUTE_RELAY)
+			continue;
+		for (k = 0; k < nrel; k++)
+			if (dns_name_is_subdomain(rc->host, relay_spf[k].suffix))
+				break;
+		snprintf(subject, sizeof(subject), "relay route %s (%s)", rc->name, rc->host);
+		if (k == nrel) {
+			doctor_add(d, CHECK, DOCTOR_WARN, subject,
+				   "outpost does not know this relay's SPF include",
+				   "find the include the relay documents for your SPF record and add it");
+			continue;
+		}
+		if (s->record && record_has_include(s->record, relay_spf[k].include)) {
+			snprintf(ev, sizeof(ev), "%s: the record has include:%s", relay_spf[k].provider,
+				 relay_spf[k].include);
+			doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
+			continue;
+		}
+		snprintf(ev, sizeof(ev), "%s sends from the ranges of include:%s, which the "
+			 "record of %s does not name (only its own terms were read)",
+			 relay_spf[k].provider, relay_spf[k].include, d->domain);
+		snprintf(fix, sizeof(fix), "add include:%s (unless the relay uses its own "
+			 "MAIL FROM domain)", relay_spf[k].include);
+		doctor_add(d, CHECK, DOCTOR_WARN, subject, ev, fix);
+		if (!strstr(missing->data ? missing->data : "", relay_spf[k].include))
+			buf_printf(missing, "%sinclude:%s", missing->len ? " " : "",
+				   relay_spf[k].include);
+	}
+}
+
+static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf *missing)
+{
+	struct doctor *d = s->d;
+	char subject[300], ev[1200], fix[600], term[80];
+	snprintf(subject, sizeof(subject), "%s (route %s)", e->src->ip,
+		 e->src->route ? e->src->route : "--ip");
+	snprintf(ev, sizeof(ev), "check_host(%s, postmaster@%s) = %s: %s", e->src->ip, d->domain,
+		 spf_result_name(e->result), e->reason);
+	switch (e->result) {
+	case SPF_RESULT_PASS:
+		doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
+		return;
+	case SPF_RESULT_TEMPERROR:
+		doctor_add(d, CHECK, DOCTOR_WARN, subject, ev,
+			   "the DNS lookups failed: check the domain's name servers and run again");
+		return;
+	case SPF_RESULT_PERMERROR:
+		snprintf(fix, sizeof(fix), "receivers treat the record as broken: %s",
+			 e->dns_terms > SPF_MAX_DNS_TERMS || strstr(e->reason, "limit")
+				 ? "keep it within 10 DNS-querying terms (include, a, mx, ptr, "
+				   "exists, redirect): replace includes by ip4:/ip6: ranges"
+				 : "fix the syntax error named above");
+		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
+		return;
+	default:
+		snprintf(fix, sizeof(fix), "add %s to the SPF record of %s",
+			 ip_term(e->src->ip, term, sizeof(term)), d->domain);
+		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
+		buf_printf(missing, "%s%s", missing->len ? " " : "", term);
+	}
+}
+
+/* The probe walked the whole record for an address nobody should pass. */
+static void report_probe(struct spf_doc *s, const struct spf_eval *e)
+{
+	struct doctor *d = s->d;
+	char ev[1200];
+	snprintf(ev, sizeof(ev), "check_host(%s) = %s after %u DNS-querying terms: %s", PROBE_IP,
+		 spf_result_name(e->result), e->dns_terms, e->reason);
+	if (e->result == SPF_RESULT_PERMERROR)
+		doctor_add(d, CHECK, DOCTOR_WARN, "whole record", ev,
+			   "receivers get permerror for any address not matched before the limit: "
+			   "keep the record within 10 DNS-querying terms and 2 void lookups");
+	else if (e->result == SPF_RESULT_PASS)
+		doctor_add(d, CHECK, DOCTOR_FAIL, "whole record", ev,
+			   "the record authorises any address (+all or similar): end it with ~all or -all");
+}
+
+static void report_record(struct spf_doc *s, const struct buf *missing)
+{
+	struct doctor *d = s->d;
+	char subject[300], ev[1200];
+	struct buf fix = BUF_INIT;
+	snprintf(subject, sizeof(subject), "TXT %s", d->domain);
+	if (s->txt_failed && s->nrecords == 0) {
+		doctor_add(d, CHECK, DOCTOR_WARN, subject, "the TXT lookup failed",
+			   "check the domain's name servers and run again");
+	} else if (s->nrecords == 0) {
+		buf_printf(&fix, "publish %s. TXT \"v=spf1 %s ~all\"", d->domain,
+			   missing->len ? missing->data : "mx");
+		doctor_add(d, CHECK, DOCTOR_FAIL, subject, "no v=spf1 record: receivers see SPF none",
+			   fix.data);
+	} else if (s->nrecords > 1) {
+		snprintf(ev, sizeof(ev), "%zu v=spf1 records (permerror for every receiver)",
+			 s->nrecords);
+		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, "merge them into one record");
+	} else if (missing->len > 0) {
+		snprintf(ev, sizeof(ev), "published: \"%s\"", s->record);
+		buf_puts(&fix, "publish instead: \"");
+		corrected_record(s->record, missing->data, &fix);
+		buf_putc(&fix, '"');
+		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix.data);
+	} else {
+		snprintf(ev, sizeof(ev), "published: \"%s\"", s->record);
+		doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
+	}
+	buf_free(&fix);
+}
+
+static void finish(struct spf_doc *s)
+{
+	struct buf missing = BUF_INIT;
+	for (size_t i = 0; i < s->nev; i++) {
+		if (!s->ev[i].done)
+			continue;
+		if (s->ev[i].src)
+			report_eval(s, &s->ev[i], &missing);
+		else if (s->nrecords == 1)
+			report_probe(s, &s->ev[i]);
+	}
+	check_relays(s, &missing);
+	report_record(s, &missing);
+	buf_free(&missing);
+	for (size_t i = 0; i < s->nev; i++)
+		free(s->ev[i].reason);
+	free(s->ev);
+	free(s->record);
+	struct doctor *d = s->d;
+	free(s);
+	doctor_release(d);
+}
+
+static void start_eval(struct spf_doc *s, struct spf_eval *e, const char *ip, const char *helo)
+{
+	struct doctor *d = s->d;
+	char err[256], ev[600], from[300];
+	snprintf(from, sizeof(from), "postmaster@%s", d->domain);
+	struct spf_request req = { .ip = ip, .mail_from = from, .helo = helo,
+				   .deadline_ms = d->timeout_ms * 4 };
+	e->doc = s;
+	s->waiting++;
+	doctor_hold(d);
+	if (spf_check_start(d->res, &req, on_eval, e, err, sizeof(err)) == NULL) {
+		snprintf(ev, sizeof(ev), "cannot evaluate: %s", err);
+		doctor_add(d, CHECK, DOCTOR_WARN, ip, ev, NULL);
+		s->waiting--;
+		doctor_release(d);
+	}
+}
+
+void check_spf_start(struct doctor *d)
+{
+	struct spf_doc *s = xcalloc(1, sizeof(*s));
+	s->d = d;
+	s->nev = d->nsrc + 1;
+	s->ev = xcalloc(s->nev, sizeof(*s->ev));
+	doctor_hold(d);                 /* released by finish() */
+	s->waiting = 1;                 /* the TXT lookup */
+	doctor_lookup(d, d->domain, DNS_TYPE_TXT, on_txt, s);
+	for (size_t i = 0; i < d->nsrc; i++) {
+		s->ev[i].src = &d->src[i];
+		start_eval(s, &s->ev[i], d->src[i].ip, d->src[i].helo);
+	}
+	start_eval(s, &s->ev[d->nsrc], PROBE_IP, d->cf->hostname);
+}

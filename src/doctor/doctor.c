@@ -1,0 +1,273 @@
+/* doctor: the runner (one loop, every check in parallel) and the finding
+ * list; see doctor.h for the contract. */
+#include "doctor/doctor.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "dns/dns.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct doctor_q {
+	struct doctor *d;
+	doctor_dns_cb *cb;
+	void *arg;
+};
+
+void doctor_hold(struct doctor *d)
+{
+	d->holds++;
+}
+
+void doctor_release(struct doctor *d)
+{
+	if (d->holds == 0)
+		msg_panic("event=doctor_release_unbalanced");
+	if (--d->holds == 0)
+		event_base_loopbreak(d->base);  /* the resolver's event keeps the loop alive */
+}
+
+/* A copy of s safe for a terminal and for JSON: printable ASCII only. */
+static char *clean_copy(const char *s)
+{
+	char *c = xstrdup(s);
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			*p = '?';
+	return c;
+}
+
+void doctor_add(struct doctor *d, const char *check, enum doctor_status st, const char *subject,
+		const char *evidence, const char *fix)
+{
+	if (d->nf == d->capf) {
+		d->capf = d->capf ? d->capf * 2 : 32;
+		d->f = xreallocarray(d->f, d->capf, sizeof(*d->f));
+	}
+	struct doctor_finding *f = &d->f[d->nf++];
+	f->check = xstrdup(check);
+	f->status = st;
+	f->subject = clean_copy(subject);
+	f->evidence = clean_copy(evidence);
+	f->fix = fix ? clean_copy(fix) : NULL;
+}
+
+enum doctor_status doctor_worst(const struct doctor *d, const char *check)
+{
+	enum doctor_status worst = DOCTOR_PASS;
+	for (size_t i = 0; i < d->nf; i++)
+		if (strcmp(d->f[i].check, check) == 0 && d->f[i].status > worst)
+			worst = d->f[i].status;
+	return worst;
+}
+
+static void on_lookup(const struct dns_result *res, void *arg)
+{
+	struct doctor_q *q = arg;
+	struct doctor *d = q->d;
+	q->cb(d, res, q->arg);
+	free(q);
+	doctor_release(d);
+}
+
+void doctor_lookup(struct doctor *d, const char *name, int type, doctor_dns_cb *cb, void *arg)
+{
+	struct doctor_q *q = xmalloc(sizeof(*q));
+	q->d = d;
+	q->cb = cb;
+	q->arg = arg;
+	doctor_hold(d);
+	resolver_query(d->res, name, type, on_lookup, q);
+}
+
+int doctor_dns_absent(const struct dns_result *res)
+{
+	if (res->rcode == DNS_RCODE_NXDOMAIN)
+		return 1;
+	if (res->rcode != DNS_RCODE_NOERROR || res->timed_out)
+		return -1;
+	return res->n == 0;
+}
+
+const char *doctor_dns_outcome(const struct dns_result *res, char *out, size_t outlen)
+{
+	char tmp[16];
+	if (res->timed_out)
+		snprintf(out, outlen, "timed out");
+	else if (res->rcode == DNS_RCODE_NXDOMAIN)
+		snprintf(out, outlen, "NXDOMAIN");
+	else if (res->rcode != DNS_RCODE_NOERROR)
+		snprintf(out, outlen, "%s", res->why ? res->why : "lookup failed");
+	else if (res->n == 0)
+		snprintf(out, outlen, "no %s record", dns_type_name(res->qtype, tmp, sizeof(tmp)));
+	else
+		snprintf(out, outlen, "%zu record(s)", res->n);
+	return out;                     /* a cut reason is still a reason */
+}
+
+static void add_source(struct doctor *d, const char *ip, const char *helo, const char *route)
+{
+	for (size_t i = 0; i < d->nsrc; i++)
+		if (strcmp(d->src[i].ip, ip) == 0)
+			return;         /* one address, checked once */
+	d->src = xreallocarray(d->src, d->nsrc + 1, sizeof(*d->src));
+	d->src[d->nsrc].ip = xstrdup(ip);
+	d->src[d->nsrc].helo = xstrdup(helo);
+	d->src[d->nsrc].route = route;
+	d->nsrc++;
+}
+
+/* The configured source of address ip on an mx route, or NULL. */
+static const struct route_source *find_source(const struct config *cf, const char *ip,
+					      const struct route_conf **route)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		for (size_t k = 0; cf->routes[i].type == ROUTE_MX && k < cf->routes[i].nsources; k++)
+			if (strcmp(cf->routes[i].sources[k].address, ip) == 0) {
+				*route = &cf->routes[i];
+				return &cf->routes[i].sources[k];
+			}
+	return NULL;
+}
+
+static const struct route_conf *first_mx_route(const struct config *cf)
+{
+	for (size_t i = 0; i < cf->nroutes; i++)
+		if (cf->routes[i].type == ROUTE_MX)
+			return &cf->routes[i];
+	return NULL;
+}
+
+/* The addresses mail leaves from straight to MX hosts: --ip, else every
+ * source of every mx route.  Relay routes' sources only reach the relay. */
+static void collect_sources(struct doctor *d, const struct doctor_opts *o)
+{
+	const struct config *cf = d->cf;
+	if (o->nips > 0) {
+		const struct route_conf *mx = first_mx_route(cf);
+		d->ips_given = 1;
+		for (size_t i = 0; i < o->nips; i++) {
+			const struct route_conf *rc = NULL;
+			const struct route_source *s = find_source(cf, o->ips[i], &rc);
+			if (s)
+				add_source(d, s->address, s->helo, rc->name);
+			else
+				add_source(d, o->ips[i], mx ? mx->helo : cf->hostname,
+					   mx ? mx->name : NULL);
+		}
+		return;
+	}
+	for (size_t i = 0; i < cf->nroutes; i++)
+		for (size_t k = 0; cf->routes[i].type == ROUTE_MX && k < cf->routes[i].nsources; k++)
+			add_source(d, cf->routes[i].sources[k].address, cf->routes[i].sources[k].helo,
+				   cf->routes[i].name);
+}
+
+/* An mx route without source addresses sends from whatever address the
+ * system picks, which outpost cannot see: say so once. */
+static void report_unknown_sources(struct doctor *d)
+{
+	char subject[300];
+	for (size_t i = 0; i < d->cf->nroutes && !d->ips_given; i++) {
+		const struct route_conf *rc = &d->cf->routes[i];
+		if (rc->type != ROUTE_MX || rc->nsources > 0)
+			continue;
+		snprintf(subject, sizeof(subject), "route %s", rc->name);
+		doctor_add(d, "sources", DOCTOR_WARN, subject,
+			   "this mx route has no source address: the system picks it, so the "
+			   "public IP that receivers see is unknown and SPF, PTR and blocklists "
+			   "cannot be checked for it",
+			   "run `outpost doctor DOMAIN --ip YOUR.PUBLIC.IP` (or set source = \"IP\" "
+			   "on the route)");
+		return;
+	}
+}
+
+static void doctor_free(struct doctor *d)
+{
+	for (size_t i = 0; i < d->nf; i++) {
+		free(d->f[i].check);
+		free(d->f[i].subject);
+		free(d->f[i].evidence);
+		free(d->f[i].fix);
+	}
+	free(d->f);
+	for (size_t i = 0; i < d->nsrc; i++) {
+		free(d->src[i].ip);
+		free(d->src[i].helo);
+	}
+	free(d->src);
+	free(d->domain);
+}
+
+static int exit_status(const struct doctor *d)
+{
+	int st = 0;
+	for (size_t i = 0; i < d->nf; i++) {
+		if (d->f[i].status == DOCTOR_FAIL)
+			return 2;
+		if (d->f[i].status == DOCTOR_WARN)
+			st = 1;
+	}
+	return st;
+}
+
+static void run_checks(struct doctor *d)
+{
+	doctor_hold(d);                 /* no check may end the loop before all started */
+	report_unknown_sources(d);
+	check_spf_start(d);
+	check_dkim_start(d);
+	check_dmarc_start(d);
+	check_rdns_start(d);
+	check_dnsbl_start(d);
+	check_transport_start(d);
+	doctor_release(d);
+	if (d->holds > 0)
+		event_base_dispatch(d->base);
+	check_bulk_finish(d);
+}
+
+int doctor_run(const struct config *cf, const struct doctor_opts *o)
+{
+	char err[512];
+	struct doctor d;
+	memset(&d, 0, sizeof(d));
+	d.cf = cf;
+	d.timeout_ms = o->timeout_ms;
+	d.domain = xstrdup(o->domain);
+	for (char *p = d.domain; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	size_t n = strlen(d.domain);
+	if (n > 1 && d.domain[n - 1] == '.')
+		d.domain[n - 1] = '\0';
+	d.base = event_base_new();
+	if (d.base == NULL) {
+		fprintf(stderr, "outpost: doctor: cannot create an event loop\n");
+		doctor_free(&d);
+		return 69;
+	}
+	const char *spec = o->resolver ? o->resolver : cf->resolver ? cf->resolver : "system";
+	d.res = resolver_new(d.base, spec, o->timeout_ms, err, sizeof(err));
+	if (d.res == NULL) {
+		fprintf(stderr, "outpost: doctor: %s\n", err);
+		event_base_free(d.base);
+		doctor_free(&d);
+		return 69;
+	}
+	collect_sources(&d, o);
+	run_checks(&d);
+	resolver_free(d.res);
+	event_base_free(d.base);
+	if (!o->json || doctor_report_json(&d) < 0)
+		doctor_report_text(&d, o->colour);
+	int st = exit_status(&d);
+	doctor_free(&d);
+	return st;
+}

@@ -1,0 +1,105 @@
+/*
+ * doctor: the checks behind `outpost doctor DOMAIN`, run together on one
+ * event loop, and their findings.
+ * Contract: doctor_run() starts every check at once (each issues its DNS
+ * lookups and connections in parallel through the shared resolver),
+ * returns when the last one has reported, then adds the bulk-sender
+ * summary and prints the report.  A check reports through doctor_add():
+ * one finding each = check name, status, subject (what was checked), the
+ * evidence (what was looked up and found) and the exact fix (NULL for a
+ * pass).  A check that has work in flight holds the doctor
+ * (doctor_hold/doctor_release); the loop ends when no hold is left.
+ * Text from DNS goes into findings only through doctor_add(), which
+ * replaces every byte outside printable ASCII with '?'.
+ */
+#ifndef OUTPOST_DOCTOR_H
+#define OUTPOST_DOCTOR_H
+#include <stddef.h>
+
+#include "dns/resolver.h"
+
+struct config;
+struct event_base;
+
+enum doctor_status { DOCTOR_PASS, DOCTOR_WARN, DOCTOR_FAIL };
+
+/* One address mail leaves from straight to MX hosts, with the EHLO name
+ * it uses and its route (NULL for an --ip address outside the config). */
+struct doctor_source {
+	char *ip;
+	char *helo;
+	const char *route;
+};
+
+struct doctor_finding {
+	char *check;
+	enum doctor_status status;
+	char *subject;
+	char *evidence;
+	char *fix;                   /* NULL when there is nothing to do */
+};
+
+struct doctor_opts {
+	const char *domain;
+	char **ips;                  /* --ip: replaces the config's source addresses */
+	size_t nips;
+	const char *resolver;        /* NULL: the config's */
+	unsigned timeout_ms;         /* per DNS query and per connection step */
+	int json;
+	int colour;
+};
+
+struct doctor {
+	struct event_base *base;
+	struct resolver *res;
+	const struct config *cf;
+	char *domain;                /* lowercased, no final dot */
+	struct doctor_source *src;
+	size_t nsrc;
+	int ips_given;
+	unsigned timeout_ms;
+	struct doctor_finding *f;
+	size_t nf, capf;
+	unsigned holds;
+};
+
+/* Runs every check for o->domain with the config cf; prints the report
+ * (text or JSON) to stdout and returns the exit status: 0 all pass, 1
+ * warnings, 2 failures; 69 with the reason on stderr when the loop or
+ * the resolver cannot be set up. */
+int doctor_run(const struct config *cf, const struct doctor_opts *o);
+
+void doctor_hold(struct doctor *d);
+void doctor_release(struct doctor *d);
+void doctor_add(struct doctor *d, const char *check, enum doctor_status st, const char *subject,
+		const char *evidence, const char *fix);
+/* The worst status among the findings of check (PASS when none). */
+enum doctor_status doctor_worst(const struct doctor *d, const char *check);
+
+/* A DNS lookup held by the doctor: cb runs once with the answer. */
+typedef void doctor_dns_cb(struct doctor *d, const struct dns_result *res, void *arg);
+void doctor_lookup(struct doctor *d, const char *name, int type, doctor_dns_cb *cb, void *arg);
+/* "NXDOMAIN", "no TXT record", "SERVFAIL (why)", "timed out", for evidence. */
+const char *doctor_dns_outcome(const struct dns_result *res, char *out, size_t outlen);
+/* 1 when the answer says the name or record does not exist (NXDOMAIN or
+ * NODATA), 0 for records, -1 for a failure to learn (SERVFAIL, timeout). */
+int doctor_dns_absent(const struct dns_result *res);
+
+/* The checks: each starts its work and reports through doctor_add(). */
+void check_spf_start(struct doctor *d);
+void check_dkim_start(struct doctor *d);
+void check_dmarc_start(struct doctor *d);
+void check_rdns_start(struct doctor *d);
+void check_dnsbl_start(struct doctor *d);
+void check_transport_start(struct doctor *d);
+/* After all others: the Gmail/Yahoo 2024 bulk-sender requirements, from
+ * the findings already made. */
+void check_bulk_finish(struct doctor *d);
+
+/* report.c: the findings grouped by severity, as text (colour escapes
+ * when colour is set) or as one JSON object. */
+void doctor_report_text(const struct doctor *d, int colour);
+int doctor_report_json(const struct doctor *d);
+const char *doctor_status_name(enum doctor_status st);
+
+#endif

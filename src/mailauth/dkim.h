@@ -1,0 +1,87 @@
+/*
+ * dkim: DKIM signing and verification (RFC 6376, RFC 8463) with libopendkim.
+ * Contract:
+ *  - dkim_signer_new() loads every configured key once (a key that cannot
+ *    be read is an error naming the file); keys are never logged.
+ *  - dkim_signer_sign() is thread-safe (it runs on the worker pool): it
+ *    chooses the keys whose domain is the From: domain or its closest
+ *    parent (plus every key marked `all`), signs the complete message
+ *    (CRLF text, every header outpost adds already in it) with each of
+ *    them, relaxed/relaxed, rsa-sha256 or ed25519-sha256, and returns the
+ *    DKIM-Signature fields to put on top of the message.  From and the
+ *    other fields in DKIM_OVERSIGNED are oversigned, so no such field can
+ *    be added later without breaking the signature.
+ *  - dkim_verify_start() verifies a message on the event loop: it reads the
+ *    signatures' d= and s=, looks the keys up through our own resolver
+ *    (never libopendkim's), then verifies and calls back once, after it
+ *    has returned, unless cancelled.  dkim_verify_keys() is the same check
+ *    with the key records given (tests, fuzzing).
+ */
+#ifndef OUTPOST_DKIM_H
+#define OUTPOST_DKIM_H
+#include <stddef.h>
+
+#include "buf.h"
+
+struct config;
+struct dkim_conf;
+struct dkim_signer;
+struct resolver;
+
+struct dkim_signer *dkim_signer_new(const struct dkim_conf *conf, size_t n, char *err, size_t errlen);
+void dkim_signer_free(struct dkim_signer *sg);
+size_t dkim_signer_nkeys(const struct dkim_signer *sg);
+/* 1 when some key would sign msg (its From: domain has a key). */
+int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len);
+/* 1: signed, the fields (CRLF-terminated) appended to sigs and
+ * "domain=D selectors=S1,S2" in info; 0: no key for this message;
+ * -1: error with reason in err.  jobid only labels libopendkim's state. */
+int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
+		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
+
+/* The From: domain (of the first address of the first From: field) into
+ * out, lower-cased; -1 when there is none. */
+int dkim_from_domain(const char *msg, size_t len, char *out, size_t outlen);
+
+/* --- verification --- */
+struct dkim_sig_result {
+	char domain[256];
+	char selector[128];
+	char alg[32];            /* "rsa-sha256", "ed25519-sha256", ... */
+	int pass;
+	char reason[160];        /* "" when pass; else e.g. "body hash mismatch" */
+};
+
+struct dkim_verify_result {
+	size_t n;                /* signatures found */
+	struct dkim_sig_result *sig;
+	size_t npass;
+	char error[160];         /* a message-level problem (no signature, bad message), or "" */
+};
+
+/* A published key record for SELECTOR._domainkey.DOMAIN, as the resolver
+ * gives it; rcode is a DNS_RCODE_* value (NOERROR with ntxt 0: NODATA). */
+struct dkim_keyrec {
+	char name[512];
+	int rcode;
+	struct buf *txt;
+	size_t ntxt;
+};
+
+typedef void dkim_verify_cb(void *arg, const struct dkim_verify_result *res);
+struct dkim_verify;
+
+/* The DNS names of the keys the message's signatures need (at most max),
+ * into names[i] (caller frees each).  Returns how many. */
+size_t dkim_key_names(const char *msg, size_t len, char **names, size_t max);
+/* Verifies with the given key records; fills res (free with
+ * dkim_verify_result_clear).  Returns res->npass > 0 ? 0 : -1. */
+int dkim_verify_keys(const char *msg, size_t len, const struct dkim_keyrec *keys, size_t nkeys,
+		     struct dkim_verify_result *res);
+void dkim_verify_result_clear(struct dkim_verify_result *res);
+
+struct dkim_verify *dkim_verify_start(struct resolver *r, const char *msg, size_t len,
+				      dkim_verify_cb *cb, void *arg);
+void dkim_verify_cancel(struct dkim_verify *v);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * test_provider: MX host names and recipient domains of the big providers
+ * give one class each (as their MX records name them), other hosts their
+ * registered domain, under two-level public suffixes too.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "delivery/provider.h"
+
+static void expect(const char *host, const char *want)
+{
+	char out[64] = "junk";
+	if (provider_of(host, out, sizeof(out)) != 0 || strcmp(out, want) != 0)
+		fail_msg("provider_of(\"%s\") = \"%s\", want \"%s\"", host, out, want);
+}
+
+static void big_providers_by_mx_host_and_by_domain(void **st)
+{
+	(void)st;
+	/* MX hosts as published in DNS (dig MX gmail.com, outlook.com, ...) */
+	expect("gmail-smtp-in.l.google.com", "gmail");
+	expect("alt4.gmail-smtp-in.l.google.com.", "gmail");
+	expect("ASPMX.L.GOOGLE.COM", "gmail");            /* Google Workspace customers */
+	expect("gmail.com", "gmail");
+	expect("googlemail.com", "gmail");
+	expect("example-com.mail.protection.outlook.com", "outlook");
+	expect("hotmail-com.olc.protection.outlook.com", "outlook");
+	expect("outlook-com.olc.protection.outlook.com", "outlook");
+	expect("hotmail.com", "outlook");
+	expect("live.com", "outlook");
+	expect("mta5.am0.yahoodns.net", "yahoo");
+	expect("mx-aol.mail.gm0.yahoodns.net", "yahoo");
+	expect("yahoo.com", "yahoo");
+	expect("aol.com", "yahoo");
+	expect("mx01.mail.icloud.com", "icloud");
+	expect("me.com", "icloud");
+	expect("mx00.emig.gmx.net", "gmx");
+	expect("mx-ha03.web.de", "gmx");
+	expect("web.de", "gmx");
+}
+
+static void others_by_registered_domain(void **st)
+{
+	(void)st;
+	expect("mx1.example.org", "example.org");
+	expect("a.b.c.mail.Example.COM.", "example.com");
+	expect("example.net", "example.net");
+	expect("mx0a-001.pphosted.com", "pphosted.com");
+	expect("mail.example.co.uk", "example.co.uk");
+	expect("mx.example.com.au", "example.com.au");
+	expect("mx.example.co.jp", "example.co.jp");
+	expect("example.co.uk", "example.co.uk");
+	/* a look-alike is not the provider */
+	expect("notgoogle.com", "notgoogle.com");
+	expect("google.com.example.net", "example.net");
+	expect("mygmail.com", "mygmail.com");
+}
+
+static void literals_and_odd_input(void **st)
+{
+	(void)st;
+	char out[64];
+	expect("192.0.2.25", "192.0.2.25");
+	expect("2001:db8::25", "2001:db8::25");
+	expect("localhost", "localhost");
+	expect("co.uk", "co.uk");
+	assert_int_equal(provider_of("", out, sizeof(out)), -1);
+	assert_string_equal(out, "");
+	assert_int_equal(provider_of(".", out, sizeof(out)), -1);
+	assert_int_equal(provider_of(NULL, out, sizeof(out)), -1);
+	char small[6];
+	assert_int_equal(provider_of("mx.example.org", small, sizeof(small)), -1);
+	assert_string_equal(small, "");
+	assert_int_equal(provider_of("mx.google.com", small, sizeof(small)), 0);
+	assert_string_equal(small, "gmail");
+	char longname[400];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(provider_of(longname, out, sizeof(out)), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(big_providers_by_mx_host_and_by_domain),
+		cmocka_unit_test(others_by_registered_domain),
+		cmocka_unit_test(literals_and_odd_input),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
