@@ -32,10 +32,12 @@ class Behaviour:
     greylist_once: 4xx the first RCPT of each (sender, rcpt) pair;
     data_reply: a fixed reply to DATA's end; drop_in_data: close the
     connection after the body arrives, before replying; stall: seconds to
-    wait before answering DATA's end."""
+    wait before answering DATA's end; mail_reply: a fixed reply to MAIL FROM
+    (a receiver that blocks the sender), changeable while it runs."""
 
     def __init__(self, rcpt_replies=None, greylist_once=False, data_reply=None, drop_in_data=False,
-                 stall=0):
+                 stall=0, mail_reply=None):
+        self.mail_reply = mail_reply
         self.rcpt_replies = dict(rcpt_replies or {})
         self.greylist_once = greylist_once
         self.data_reply = data_reply
@@ -47,6 +49,14 @@ class Behaviour:
 class Handler:
     def __init__(self, sink):
         self.sink = sink
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.sink.mail_attempts.append((address, time.time()))
+        if self.sink.behaviour.mail_reply:
+            return self.sink.behaviour.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         b = self.sink.behaviour
@@ -81,7 +91,7 @@ class Sink:
     def __init__(self, host="127.0.0.1", port=None, behaviour=None, tls_context=None, auth=None):
         self.host, self.port = host, port or free_port(host)
         self.behaviour = behaviour or Behaviour()
-        self.messages, self.rcpt_attempts = [], []
+        self.messages, self.rcpt_attempts, self.mail_attempts = [], [], []
         kw = {}
         if tls_context is not None:
             kw["tls_context"] = tls_context
