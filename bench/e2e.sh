@@ -3,7 +3,7 @@
 #
 #     sudo bench/e2e.sh [--quick] [-m MESSAGES] [-s SESSIONS] [-l LENGTH]
 #                       [--ref REV] [--debug] [--keep] [--wait-idle SECONDS]
-#                       [--timeout SECONDS]
+#                       [--timeout SECONDS] [--rules N]
 #
 # One smtp-sink (Postfix's test server: answers every command at once and
 # stores nothing) on a free loopback port is the next hop of both daemons:
@@ -26,6 +26,12 @@
 # `git archive` export built in the work area) instead of the working tree;
 # --wait-idle N waits up to N seconds for the CPUs to be quiet (<10% busy);
 # --timeout N gives each daemon N seconds to deliver everything (default 900).
+# --rules N adds a third run, "outpost-rules": outpost with 5 relay routes
+# (all to the sink) and N rules, of which the first N-1 match on sender,
+# From: domain, recipient domain, user and class globs that this load never
+# has, so every recipient is checked against all of them before the last
+# (catch-all, via the 5 routes) matches; the report gives its rate against
+# the single-route run (the routing issue's target: within 10 %).
 #
 # Prints a table with both rates, the ratio and the target (>= 10x
 # Postfix's end-to-end rate) as text; the exit status says only whether the
@@ -45,6 +51,7 @@ WAIT_IDLE=0
 TIMEOUT=900
 FROM=from@example.com
 TO=to@example.net
+RULES=0
 
 usage() {
 	sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -62,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--ref) REF="${2:?}"; shift ;;
 	--wait-idle) WAIT_IDLE="${2:?}"; shift ;;
 	--timeout) TIMEOUT="${2:?}"; shift ;;
+	--rules) RULES="${2:?}"; shift ;;
 	-h|--help) usage ;;
 	*) echo "e2e.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -123,14 +131,44 @@ outpost_start() {
 	spool    = "$O_DIR/spool";
 	listen   = ( { address = "127.0.0.1:$O_PORT"; } );
 	client_networks = [ "127.0.0.0/8" ];
-	routes   = { sink = { type = "relay"; host = "127.0.0.1:$S_PORT"; tls = "none"; }; };
-	rules    = ( { via = [ "sink" ]; } );
+	$(routing_conf "${1:-0}")
 	delivery = { max_connections = 100; max_per_destination = 20; };
 	EOF
 	"$OUTPOSTD" -f $DEBUG -c "$O_CONF" 2>>"$WORK/outpostd.log" &
 	OUTPOSTD_PID=$!
 	wait_port "$O_PORT" outpostd
 }
+
+# routes and rules: one route and one rule, or (N > 0) 5 routes and N rules
+routing_conf() {
+	local n=$1 i
+	if [ "$n" -eq 0 ]; then
+		echo "routes   = { sink = { type = \"relay\"; host = \"127.0.0.1:$S_PORT\"; tls = \"none\"; }; };"
+		echo "rules    = ( { via = [ \"sink\" ]; } );"
+		return
+	fi
+	echo "routes   = {"
+	for i in 1 2 3 4 5; do
+		echo "  sink$i = { type = \"relay\"; host = \"127.0.0.1:$S_PORT\"; tls = \"none\"; };"
+	done
+	echo "};"
+	echo "rules    = ("
+	for i in $(seq 1 $((n - 1))); do
+		case $((i % 5)) in
+		0) echo "  { sender = [ \"*@tenant$i.example.org\", \"bounce-*@list$i.example.org\" ]; via = [ \"sink2\", \"sink1\" ]; }," ;;
+		1) echo "  { from_domain = [ \"brand$i.example.com\" ]; via = [ \"sink3\" ]; }," ;;
+		2) echo "  { recipient_domain = [ \"*.customer$i.example\", \"customer$i.example\" ]; via = [ \"sink4\", \"sink2\" ]; }," ;;
+		3) echo "  { user = [ \"tenant$i\" ]; via = [ \"sink5\" ]; }," ;;
+		4) echo "  { class = [ \"bulk$i\" ]; recipient_domain = [ \"*.example.net\" ]; via = [ \"sink1\" ]; }," ;;
+		esac
+	done
+	echo "  { via = [ \"sink1\", \"sink2\", \"sink3\", \"sink4\", \"sink5\" ]; }"
+	echo ");"
+}
+
+outpost_rules_start() { outpost_start "$RULES"; }
+outpost_rules_queued() { outpost_queued; }
+outpost_rules_stop() { outpost_stop; }
 
 outpost_queued() {   # messages still in the spool
 	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
@@ -195,6 +233,9 @@ say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost
 wait_idle
 
 run outpost "$O_PORT"
+if [ "$RULES" -gt 0 ]; then
+	run outpost_rules "$O_PORT"
+fi
 run postfix "$P_PORT"
 BUSY_AFTER=$(cpu_busy)
 
@@ -237,15 +278,22 @@ echo "load: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> daemon -> smtp-s
 	"fresh queue per run, one disk ($(df -P "$WORK" | awk 'NR==2 {print $1}'));" \
 	"CPU busy before/after: ${IDLE_BUSY}%/${BUSY_AFTER}%"
 echo
-printf '%-8s | %8s %10s | %8s %10s | %8s %9s\n' daemon "inject s" "inject/s" "e2e s" "e2e msg/s" "at sink" "sessions"
-for d in outpost postfix; do
-	printf '%-8s | %8s %10s | %8s %10s | %8s %9s\n' "$d" "${INJ[$d]}" "${IRATE[$d]}" "${E2E[$d]}" \
+printf '%-13s | %8s %10s | %8s %10s | %8s %9s\n' daemon "inject s" "inject/s" "e2e s" "e2e msg/s" "at sink" "sessions"
+DAEMONS="outpost postfix"
+[ "$RULES" -gt 0 ] && DAEMONS="outpost outpost_rules postfix"
+for d in $DAEMONS; do
+	printf '%-13s | %8s %10s | %8s %10s | %8s %9s\n' "$d" "${INJ[$d]}" "${IRATE[$d]}" "${E2E[$d]}" \
 		"${RATE[$d]}" "${LEFT[$d]}" "${SESS[$d]}"
 done
 echo
 echo "e2e = from the start of smtp-source until the sink has all $MESSAGES and the queue is empty"
 echo "ratio outpost/postfix, end-to-end msg/s: ${ratio}x"
 echo "target >= 10x postfix's end-to-end rate: $ok (${ratio}x; 10x = $need msg/s)"
+if [ "$RULES" -gt 0 ]; then
+	cost=$(calc '"%.1f" % (100 * (1 - a[1] / a[0]))' "${RATE[outpost]}" "${RATE[outpost_rules]}")
+	echo "routing cost: $RULES rules and 5 routes vs one route: ${RATE[outpost_rules]} vs ${RATE[outpost]} msg/s" \
+		"(${cost}% slower; target: within 10 %)"
+fi
 if [ "$BUSY_AFTER" -ge 10 ] || [ "$IDLE_BUSY" -ge 10 ]; then
 	echo "WARNING: the CPUs were busy with other work before or after the runs: the figures are skewed"
 fi

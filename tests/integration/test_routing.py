@@ -192,3 +192,19 @@ def test_route_health_survives_a_restart(world):
     send(d, ["b@anywhere.example"])
     assert len(r2.wait(2)) == 2
     assert routes_json(d)["r1"]["state"] == "down"
+
+
+def test_source_pool_spreads_connections_by_weight(world):
+    mx = world.sink("127.0.0.2")
+    for i in range(6):
+        world.dns.zone.add("d%d.example.org" % i, "MX", (10, "mx1.example.net"))
+    routes = ('direct = { type = "mx"; port = %d; tls = "none"; source = ( '
+              '{ address = "127.0.0.7"; helo = "a.example.org"; weight = 2; }, '
+              '{ address = "127.0.0.8"; helo = "b.example.org"; } ); };' % world.port)
+    d = world.daemon(routes=routes)
+    with smtplib.SMTP("127.0.0.1", d.port) as s:  # one destination (and connection) per domain
+        for i in range(6):
+            s.sendmail("app@sender.example.org", ["u@d%d.example.org" % i], message("m%d" % i))
+    assert len(mx.wait(6)) == 6, d.log_text()[-3000:]
+    peers = [m.peer[0] for m in mx.messages]
+    assert peers.count("127.0.0.7") == 4 and peers.count("127.0.0.8") == 2
