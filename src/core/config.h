@@ -187,13 +187,6 @@ void config_free(struct config *cf);
  * name of a setting whose change needs a restart. */
 const char *config_reload_blocker(const struct config *old, const struct config *new);
 
-/* The route for mail from sender to a recipient at domain (first rule
- * that matches wins, then the first route of its via list); NULL when no
- * rule matches or the rule that could needs the MX hosts.  Kept for the
- * scheduler until it calls router_match() (src/delivery/router.h), which
- * also implements this function. */
-const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain);
-
 /* "30s", "5m", "2h", "5d" -> seconds; -1 when malformed or overflowing. */
 long long config_parse_duration(const char *s);
 /* "1024", "512K", "25M", "2G" -> octets; -1 when malformed or overflowing. */

@@ -136,15 +136,6 @@ int router_uses_mx(const struct config *cf)
 	return 0;
 }
 
-const struct route_conf *config_route_for(const struct config *cf, const char *sender, const char *domain)
-{
-	struct route_query q = { .sender = sender, .rcpt_domain = domain, .msg_class = "" };
-	const struct rule_conf *r;
-	if (router_match(cf, &q, &r) != ROUTER_MATCH)
-		return NULL;
-	return &cf->routes[r->via[0]];
-}
-
 /* ---- explanations ---- */
 
 /* s quoted, with control bytes shown as '?': it may come from outside. */

@@ -34,6 +34,7 @@
 #include "delivery/reply_blame.h"
 #include "delivery/router.h"
 #include "delivery/smtp_client.h"
+#include "delivery/throttle.h"
 #include "dns/resolver.h"
 #include "spool/spool_health.h"
 #include "spool/spool_queue.h"
@@ -95,6 +96,7 @@ struct dest {
 	struct job *head, **tail;
 	unsigned conns;           /* including idle ones */
 	struct conn *idle;        /* connected, waiting for a job */
+	double hold_until;        /* a limit or back-off: no new transaction before */
 	struct dest *next;
 };
 
@@ -117,6 +119,9 @@ struct conn {
 	const char *const *rcpts; /* the addresses of the current job */
 	struct event *idle_ev;    /* ends an idle wait */
 	struct conn *next_idle;
+	const struct route_source *source;  /* of the current session, or NULL */
+	int counted;              /* the session counts against the limits */
+	unsigned sent;            /* messages sent in this session */
 };
 
 struct scheduler {
@@ -134,6 +139,9 @@ struct scheduler {
 	size_t nsrc_weight;
 	struct health *health;
 	struct event *health_ev;  /* saves route health when it changed */
+	struct throttle *thr;
+	struct event *hold_ev;    /* wakes pump when a held destination may go on */
+	double hold_next;         /* when hold_ev fires, 0: not armed */
 	void (*stopped)(void *);
 	void *stopped_arg;
 };
@@ -145,6 +153,17 @@ static void conn_next_job(struct conn *c);
 static void conn_try_target(struct conn *c);
 static void conn_after_job(struct conn *c);
 static void health_save(struct scheduler *s);
+static void conn_park(struct conn *c);
+static void conn_start_txn(struct conn *c);
+static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res);
+static const struct route_conf *route_named(const struct config *cf, const char *name);
+
+static double now_d(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static const char *rcpt_domain_of(const char *address)
 {
@@ -368,6 +387,22 @@ static const char *path_fault(const struct route_conf *r, const struct reply_inf
 	return NULL;
 }
 
+/* An mx route with a warm-up: may one of its sources still send to this
+ * class of receiver now?  (The MX host is not known yet: the provider is
+ * the recipient domain's; the connection checks again with the host.) */
+static int route_warm(struct scheduler *s, const struct route_conf *r, const struct qmsg *q, const char *dclass)
+{
+	(void)q;
+	if (!r->warmup.set || r->type != ROUTE_MX)
+		return 1;
+	for (size_t i = 0; i < (r->nsources ? r->nsources : 1); i++) {
+		struct throttle_key k = { r->name, r->nsources ? r->sources[i].address : NULL, dclass, NULL };
+		if (throttle_warmup_full(s->thr, &k, now_d()) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The first route of j's rule, from via position `from` on, that is not
  * down for j's destination class; NULL when none is. */
 static const struct route_conf *via_next(struct scheduler *s, const struct qmsg *q, const struct rule_conf *rule,
@@ -377,6 +412,8 @@ static const struct route_conf *via_next(struct scheduler *s, const struct qmsg 
 	for (size_t k = from; rule && k < rule->nvia; k++) {
 		const struct route_conf *r = &q->cf->routes[rule->via[k]];
 		int probe;
+		if (!route_warm(s, r, q, dclass))
+			continue;
 		if (health_usable(s->health, r->name, dclass, now, &probe)) {
 			*pos = k;
 			return r;
@@ -408,6 +445,22 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 	j->route = next;
 	j->via_pos = pos;
 	dest_add_job(s, j, domain);
+}
+
+/* j cannot go by its route now for a reason that is not the path's fault
+ * (a warm-up cap): the next usable route of its rule takes it, else it
+ * waits with r. */
+static void job_spill(struct job *j, const struct reply_info *r)
+{
+	size_t pos;
+	const struct route_conf *next = via_next(j->q->sch, j->q, j->rule, j->via_pos + 1, j->dclass, &pos);
+	msg_info("event=spill qid=%s route=%s class=%s reason=\"%s\" next_route=%s", j->q->m->id, j->route->name,
+		 j->dclass, r->text, next ? next->name : "-");
+	if (next == NULL)
+		return job_fail(j, r, NULL);
+	j->route = next;
+	j->via_pos = pos;
+	dest_add_job(j->q->sch, j, rcpt_domain_of(j->q->m->rcpts[j->idx[0]].address));
 }
 
 /* The outcome of a transaction for the path's health; 1 when it was a
@@ -498,10 +551,29 @@ static void dest_fail_all(struct dest *d, const struct reply_info *r)
 
 /* ---- connections ---- */
 
+/* What the limits know of c's session: route, source, domain, MX host. */
+static struct throttle_key conn_key(const struct conn *c)
+{
+	const struct route_conf *r = c->d->route;
+	return (struct throttle_key){ r->name, c->source ? c->source->address : NULL, c->d->domain,
+		r->type == ROUTE_MX && c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
+}
+
+static void conn_uncount(struct conn *c)
+{
+	if (!c->counted)
+		return;
+	struct throttle_key k = conn_key(c);
+	throttle_conn_close(c->d->sch->thr, &k);
+	c->counted = 0;
+	c->sent = 0;
+}
+
 static void conn_free(struct conn *c)
 {
 	struct dest *d = c->d;
 	struct scheduler *s = d->sch;
+	conn_uncount(c);
 	if (c->q)
 		resolver_cancel(c->q);
 	if (c->client)
@@ -541,10 +613,12 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 			 log_quote(qd, sizeof(qd), reply_format(&res->rcpt[0], rf, sizeof(rf))));
 		smtp_client_free(c->client);
 		c->client = NULL;
+		conn_uncount(c);
 		c->cur++;
 		conn_try_target(c);
 		return;
 	}
+	conn_note_replies(c, res);
 	free((void *)c->rcpts);
 	c->rcpts = NULL;
 	c->job = NULL;
@@ -570,8 +644,71 @@ static void conn_after_job(struct conn *c)
 	if (c->client && !smtp_client_reusable(c->client)) {
 		smtp_client_free(c->client);
 		c->client = NULL;
+		conn_uncount(c);
 	}
 	conn_next_job(c);
+}
+
+/* The receiver's answer feeds the back-off (a "slow down" halves the rate). */
+static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res)
+{
+	const struct reply_info *r = &res->rcpt[0];
+	for (size_t i = 0; i < res->nrcpts; i++)
+		if (res->rcpt[i].outcome != REPLY_OK) {
+			r = &res->rcpt[i];
+			break;
+		}
+	struct throttle_key k = conn_key(c);
+	throttle_note_reply(c->d->sch->thr, &k, r->code, r->enh, r->text, now_d());
+}
+
+static void dest_push_front(struct dest *d, struct job *j)
+{
+	j->next = d->head;
+	d->head = j;
+	if (j->next == NULL)
+		d->tail = &j->next;
+}
+
+/* d may start nothing new before t: pump looks again then. */
+static void dest_hold(struct dest *d, double t)
+{
+	struct scheduler *s = d->sch;
+	d->hold_until = t;
+	if (s->hold_next == 0 || t < s->hold_next) {
+		double w = t - now_d();
+		struct timeval tv = { (time_t)w, (suseconds_t)((w - (double)(time_t)w) * 1e6) };
+		if (w < 0)
+			tv = (struct timeval){ 0, 0 };
+		s->hold_next = t;
+		evtimer_add(s->hold_ev, &tv);
+	}
+}
+
+/* Starts c's job now if the limits allow; else the job goes back to the
+ * front of its destination, which waits, and c waits for it (parked) or
+ * closes (messages_per_connection reached). */
+static void conn_send(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	struct throttle_key k = conn_key(c);
+	double now = now_d();
+	double wait = throttle_message(s->thr, &k, c->sent, now);
+	if (wait == 0) {
+		c->sent++;
+		return conn_start_txn(c);
+	}
+	dest_push_front(c->d, c->job);
+	c->job = NULL;
+	if (wait < 0) {  /* enough messages on this session: a new one takes the job */
+		msg_debug("event=throttled route=%s reason=messages_per_connection sent=%u", k.route, c->sent);
+		return conn_free(c);
+	}
+	msg_debug("event=throttled route=%s domain=%s wait=%.3f", k.route, k.domain ? k.domain : "-", wait);
+	dest_hold(c->d, now + wait);
+	if (c->client && smtp_client_reusable(c->client) && wait < CONN_IDLE)
+		return conn_park(c);
+	conn_free(c);
 }
 
 static void conn_start_txn(struct conn *c)
@@ -637,27 +774,57 @@ static void conn_fail_job(struct conn *c)
 	conn_free(c);
 }
 
-/* The next address of r's source pool: smooth weighted round-robin (as
- * nginx's), so weights 3:1 give a a b a, not a a a b. */
-static const struct route_source *route_pick_source(struct scheduler *s, const struct route_conf *r)
+/* Every source of c's route has sent its warm-up share to this receiver
+ * today: the job spills to the next route of its rule, or waits. */
+static void conn_warm_full(struct conn *c)
 {
-	size_t ri = (size_t)(r - s->cf->routes), best = 0;
-	long total = 0;
+	struct job *j = c->job;
+	struct reply_info r;
+	c->job = NULL;
+	reply_local("4.7.0", "warm-up cap of every source address reached for this receiver", &r);
+	job_spill(j, &r);
+	conn_free(c);
+}
+
+/* Whether src may still send to c's destination under its route's warm-up. */
+static int source_warm(struct scheduler *s, const struct conn *c, const struct route_source *src)
+{
+	const struct route_conf *r = c->d->route;
+	if (!r->warmup.set)
+		return 1;
+	struct throttle_key k = { r->name, src ? src->address : NULL, c->d->domain,
+				  c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
+	return throttle_warmup_full(s->thr, &k, now_d()) == 0;
+}
+
+/* The next address of c's route's source pool, by smooth weighted
+ * round-robin (as nginx's: weights 3:1 give a a b a, not a a a b),
+ * passing over addresses whose warm-up cap is used up; NULL when all are. */
+static const struct route_source *route_pick_source(struct scheduler *s, const struct conn *c)
+{
+	const struct route_conf *r = c->d->route, *now_r = route_named(s->cf, r->name);
+	size_t ri = now_r ? (size_t)(now_r - s->cf->routes) : 0;  /* r may be of an older config */
+	size_t n = r->nsources < MAX_POOL ? r->nsources : MAX_POOL;
 	if (s->nsrc_weight < s->cf->nroutes * MAX_POOL) {
 		s->src_weight = xreallocarray(s->src_weight, s->cf->nroutes * MAX_POOL, sizeof(long));
 		memset(s->src_weight, 0, s->cf->nroutes * MAX_POOL * sizeof(long));
 		s->nsrc_weight = s->cf->nroutes * MAX_POOL;
 	}
 	long *cur = &s->src_weight[ri * MAX_POOL];
-	size_t n = r->nsources < MAX_POOL ? r->nsources : MAX_POOL;
-	for (size_t i = 0; i < n; i++) {
-		cur[i] += r->sources[i].weight;
-		total += r->sources[i].weight;
-		if (cur[i] > cur[best])
-			best = i;
+	for (size_t tries = 0; tries < n; tries++) {
+		size_t best = 0;
+		long total = 0;
+		for (size_t i = 0; i < n; i++) {
+			cur[i] += r->sources[i].weight;
+			total += r->sources[i].weight;
+			if (cur[i] > cur[best])
+				best = i;
+		}
+		cur[best] -= total;
+		if (source_warm(s, c, &r->sources[best]))
+			return &r->sources[best];
 	}
-	cur[best] -= total;
-	return &r->sources[best];
+	return NULL;
 }
 
 /* Connects to the current target, resolving the next host's addresses when needed. */
@@ -679,8 +846,13 @@ static void conn_try_target(struct conn *c)
 	p.addr = c->targets[c->cur].ss;
 	p.addrlen = c->targets[c->cur].sslen;
 	p.helo = r->helo;
+	c->source = NULL;
+	if (r->nsources == 0 && !source_warm(s, c, NULL))
+		return conn_warm_full(c);
 	if (r->nsources) {
-		const struct route_source *src = route_pick_source(s, r);
+		const struct route_source *src = c->source = route_pick_source(s, c);
+		if (src == NULL)
+			return conn_warm_full(c);
 		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *ai;
 		if (getaddrinfo(src->address, NULL, &hints, &ai) == 0) {
 			memcpy(&p.source, ai->ai_addr, ai->ai_addrlen);
@@ -696,8 +868,18 @@ static void conn_try_target(struct conn *c)
 	p.connect_timeout = s->cf->delivery.connect_timeout;
 	p.command_timeout = s->cf->delivery.command_timeout;
 	msg_debug("event=connect_try route=%s host=%s tls=%s", r->name, p.host_name, tls_mode_name(r->tls));
+	struct throttle_key k = conn_key(c);
+	if (!throttle_conn_open(s->thr, &k, now_d())) {
+		/* a connections limit is full: the job waits at the front of its destination */
+		msg_debug("event=throttled route=%s domain=%s reason=connections", k.route, k.domain ? k.domain : "-");
+		dest_push_front(c->d, c->job);
+		c->job = NULL;
+		dest_hold(c->d, now_d() + 1);
+		return conn_free(c);
+	}
+	c->counted = 1;
 	c->client = smtp_client_new(s->base, &p);
-	conn_start_txn(c);
+	conn_send(c);
 }
 
 static int mx_cmp(const void *a, const void *b)
@@ -785,7 +967,7 @@ static void conn_next_job(struct conn *c)
 	if ((c->job = dest_pop(c->d)) == NULL)
 		return c->client && smtp_client_reusable(c->client) ? conn_park(c) : conn_free(c);
 	if (c->client)
-		return conn_start_txn(c);
+		return conn_send(c);
 	if (c->nhosts == 0 && c->d->route->type == ROUTE_MX) {
 		c->q = resolver_query(s->res, c->d->domain, DNS_TYPE_MX, on_mx, c);
 		return;
@@ -1017,8 +1199,14 @@ static void pump(struct scheduler *s)
 		return;
 	}
 	/* idle connections first, then each new connection takes one waiting
-	 * job; busy ones take the rest in turn */
+	 * job; busy ones take the rest in turn; held destinations wait */
+	double now = now_d();
 	for (struct dest *d = s->dests; d; d = d->next) {
+		if (d->hold_until > now) {
+			if (d->head)
+				dest_hold(d, d->hold_until);  /* (re)arms the wake-up if it is the earliest */
+			continue;
+		}
 		while (d->head && d->idle) {
 			struct conn *c = d->idle;
 			conn_unpark(c);
@@ -1032,6 +1220,15 @@ static void pump(struct scheduler *s)
 }
 
 /* ---- timer, kick, life cycle ---- */
+
+static void on_hold_over(evutil_socket_t fd, short what, void *arg)
+{
+	struct scheduler *s = arg;
+	(void)fd;
+	(void)what;
+	s->hold_next = 0;
+	pump(s);
+}
 
 static void on_next_due(void *arg, time_t next)
 {
@@ -1150,6 +1347,7 @@ void scheduler_reload(struct scheduler *s, const struct config *cf)
 	struct health_conf hc;
 	health_conf_of(cf, &hc);
 	health_set_conf(s->health, &hc);
+	throttle_reload(s->thr, cf);
 	s->cf = cf;
 	msg_info("event=delivery_reloaded routes=%zu rules=%zu", cf->nroutes, cf->nrules);
 	pump(s);
@@ -1171,6 +1369,8 @@ struct scheduler *scheduler_new(struct event_base *base, const struct config *cf
 	struct health_conf hc;
 	health_conf_of(cf, &hc);
 	s->health = health_new(&hc);
+	s->thr = throttle_new(cf);
+	s->hold_ev = evtimer_new(base, on_hold_over, s);
 	spool_health_load(sp, on_health_loaded, s);  /* answered before the first claim */
 	s->health_ev = event_new(base, -1, EV_PERSIST, on_health_timer, s);
 	struct timeval every = { HEALTH_SAVE, 0 };
@@ -1215,6 +1415,7 @@ void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg)
 	s->stopped_arg = arg;
 	evtimer_del(s->timer);
 	event_del(s->health_ev);
+	evtimer_del(s->hold_ev);
 	msg_info("event=delivery_stopping connections=%u", s->conns);
 	drop_waiting(s);
 	scheduler_check_stopped(s);
@@ -1226,7 +1427,9 @@ void scheduler_free(struct scheduler *s)
 		return;
 	event_free(s->timer);
 	event_free(s->health_ev);
+	event_free(s->hold_ev);
 	health_free(s->health);
+	throttle_free(s->thr);
 	free(s->src_weight);
 	free(s);
 }

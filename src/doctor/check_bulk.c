@@ -23,39 +23,40 @@ static const char *route_without_tls(const struct config *cf)
 	return NULL;
 }
 
-static void requirement(struct buf *unmet, struct buf *met, int ok, const char *what)
+/* One requirement: met (its check passed), unverified (warnings: a
+ * lookup failed or a detail is off) or unmet (failures). */
+static void requirement(struct buf *b[3], enum doctor_status st, const char *what)
 {
-	struct buf *b = ok ? met : unmet;
-	buf_printf(b, "%s%s", b->len ? ", " : "", what);
+	buf_printf(b[st], "%s%s", b[st]->len ? ", " : "", what);
 }
 
 void check_bulk_finish(struct doctor *d)
 {
-	struct buf unmet = BUF_INIT, met = BUF_INIT, ev = BUF_INIT;
-	char tls[300];
+	struct buf met = BUF_INIT, unverified = BUF_INIT, unmet = BUF_INIT, ev = BUF_INIT;
+	struct buf *b[3] = { &met, &unverified, &unmet };
 	const char *clear = route_without_tls(d->cf);
-	snprintf(tls, sizeof(tls), "TLS (route %s has tls = \"none\")", clear ? clear : "");
-	requirement(&unmet, &met, doctor_worst(d, "spf") != DOCTOR_FAIL, "SPF");
-	requirement(&unmet, &met, doctor_worst(d, "dkim") != DOCTOR_FAIL, "DKIM");
-	requirement(&unmet, &met, doctor_worst(d, "dmarc") != DOCTOR_FAIL, "DMARC aligned");
-	requirement(&unmet, &met, doctor_worst(d, "rdns") != DOCTOR_FAIL, "PTR (FCrDNS)");
-	requirement(&unmet, &met, clear == NULL, clear ? tls : "TLS");
-	if (unmet.len) {
-		buf_printf(&ev, "not met: %s%s%s", unmet.data, met.len ? "; met: " : "",
-			   met.len ? met.data : "");
-		doctor_add(d, CHECK, DOCTOR_FAIL, "Gmail/Yahoo 2024", ev.data,
-			   "fix the failures above: bulk mail that misses any of these is refused or "
-			   "sent to spam");
-	} else {
-		buf_printf(&ev, "met: %s", met.data);
-		doctor_add(d, CHECK, DOCTOR_PASS, "Gmail/Yahoo 2024", ev.data, NULL);
-	}
+	requirement(b, doctor_worst(d, "spf"), "SPF");
+	requirement(b, doctor_worst(d, "dkim"), "DKIM");
+	requirement(b, doctor_worst(d, "dmarc"), "DMARC aligned");
+	requirement(b, doctor_worst(d, "rdns"), "PTR (FCrDNS)");
+	requirement(b, clear ? DOCTOR_FAIL : DOCTOR_PASS,
+		    clear ? doctor_str(d, "TLS (route %s has tls = \"none\")", clear) : "TLS");
+	if (unmet.len)
+		buf_printf(&ev, "not met: %s; ", unmet.data);
+	if (unverified.len)
+		buf_printf(&ev, "not verified (see the warnings): %s; ", unverified.data);
+	buf_printf(&ev, "met: %s", met.len ? met.data : "none");
+	enum doctor_status st = unmet.len ? DOCTOR_FAIL : unverified.len ? DOCTOR_WARN : DOCTOR_PASS;
+	doctor_add(d, CHECK, st, "Gmail/Yahoo 2024", ev.data, st == DOCTOR_PASS ? NULL :
+		   "fix what the other checks report: bulk mail that misses any of these is "
+		   "refused or sent to spam");
 	/* outpost has no bulk class yet: the headers are the sending app's */
 	doctor_add(d, CHECK, DOCTOR_PASS, "one-click unsubscribe",
 		   "outpost does not add unsubscribe headers: marketing mail must carry "
 		   "List-Unsubscribe (with an https URI) and List-Unsubscribe-Post: "
 		   "List-Unsubscribe=One-Click (RFC 8058), added by the sending app", NULL);
-	buf_free(&unmet);
 	buf_free(&met);
+	buf_free(&unverified);
+	buf_free(&unmet);
 	buf_free(&ev);
 }

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "dns/dns.h"
 #include "doctor/doctor.h"
+#include "log.h"
 #include "mailauth/dkim_key.h"
 #include "xmalloc.h"
 
@@ -22,14 +23,15 @@ struct dkim_doc {
 	const struct dkim_conf *conf;
 	struct dkim_key *key;
 	char name[600];
-	char subject[700];
+	const char *subject;
 };
 
-static void publish_fix(const struct dkim_doc *k, char *out, size_t outlen)
+static const char *publish_fix(struct doctor *d, const struct dkim_doc *k)
 {
 	char *txt = dkim_key_txt_record(k->key);
-	snprintf(out, outlen, "publish %s. TXT \"%s\"", k->name, txt);
+	const char *fix = doctor_str(d, "publish %s. TXT \"%s\"", k->name, txt);
 	free(txt);
+	return fix;
 }
 
 /* The published record that matched: still in testing mode (t=y)? */
@@ -51,26 +53,26 @@ static int published_testing(const struct dkim_doc *k, const struct dns_result *
 static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct dkim_doc *k = arg;
-	char why[300], ev[1200], fix[2000], dns[128];
+	char why[300];
+	const char *ev;
 	if (doctor_dns_absent(res) < 0) {
-		snprintf(ev, sizeof(ev), "TXT %s: %s", k->name, doctor_dns_outcome(res, dns, sizeof(dns)));
+		ev = doctor_str(d, "TXT %s: %s", k->name, doctor_dns_outcome(d, res));
 		doctor_add(d, CHECK, DOCTOR_WARN, k->subject, ev, "run again when DNS answers");
 		goto out;
 	}
 	enum dkim_pub_status st = dkim_key_published(k->key, res->txt, res->n, why, sizeof(why));
 	if (st != DKIM_PUB_MATCH) {
-		snprintf(ev, sizeof(ev), "TXT %s: %s: %s", k->name, dkim_pub_status_name(st), why);
-		publish_fix(k, fix, sizeof(fix));
-		doctor_add(d, CHECK, DOCTOR_FAIL, k->subject, ev, fix);
+		ev = doctor_str(d, "TXT %s: %s: %s", k->name, dkim_pub_status_name(st), why);
+		doctor_add(d, CHECK, DOCTOR_FAIL, k->subject, ev, publish_fix(d, k));
 		goto out;
 	}
 	if (published_testing(k, res)) {
-		snprintf(ev, sizeof(ev), "TXT %s matches the key but has t=y: receivers may treat "
+		ev = doctor_str(d, "TXT %s matches the key but has t=y: receivers may treat "
 			 "signatures as unsigned", k->name);
 		doctor_add(d, CHECK, DOCTOR_WARN, k->subject, ev, "remove t=y from the record");
 		goto out;
 	}
-	snprintf(ev, sizeof(ev), "TXT %s matches the private key (%s, %u bits)", k->name,
+	ev = doctor_str(d, "TXT %s matches the private key (%s, %u bits)", k->name,
 		 dkim_key_type_name(k->key->type), k->key->bits);
 	doctor_add(d, CHECK, DOCTOR_PASS, k->subject, ev, NULL);
 out:
@@ -80,14 +82,15 @@ out:
 
 static void check_key(struct doctor *d, const struct dkim_conf *conf)
 {
-	char err[600], ev[800];
+	char err[600];
+	const char *ev;
 	struct dkim_doc *k = xcalloc(1, sizeof(*k));
 	k->conf = conf;
-	snprintf(k->subject, sizeof(k->subject), "selector %s (d=%s)", conf->selector, conf->domain);
+	k->subject = doctor_str(d, "selector %s (d=%s)", conf->selector, conf->domain);
 	if (dkim_key_dns_name(conf->selector, conf->domain, k->name, sizeof(k->name)) < 0 ||
 	    dkim_key_load(conf->key, &k->key, err, sizeof(err)) < 0) {
 		if (k->name[0] == '\0')
-			snprintf(err, sizeof(err), "the selector name is too long");
+			set_error(err, sizeof(err), "the selector name is too long");
 		doctor_add(d, CHECK, DOCTOR_FAIL, k->subject, err,
 			   "make the key readable by outpost, or generate one: "
 			   "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048");
@@ -95,7 +98,7 @@ static void check_key(struct doctor *d, const struct dkim_conf *conf)
 		return;
 	}
 	if (k->key->type == DKIM_KEY_RSA && k->key->bits < 2048) {
-		snprintf(ev, sizeof(ev), "%s: RSA %u bits (2048 recommended)", conf->key, k->key->bits);
+		ev = doctor_str(d, "%s: RSA %u bits (2048 recommended)", conf->key, k->key->bits);
 		doctor_add(d, CHECK, DOCTOR_WARN, k->subject, ev,
 			   "generate a 2048-bit key under a new selector, publish it, then switch");
 	}
@@ -104,7 +107,7 @@ static void check_key(struct doctor *d, const struct dkim_conf *conf)
 
 void check_dkim_start(struct doctor *d)
 {
-	char fix[600];
+	const char *fix;
 	size_t n = 0;
 	for (size_t i = 0; i < d->cf->ndkim; i++) {
 		if (!dns_name_is_subdomain(d->domain, d->cf->dkim[i].domain))
@@ -114,7 +117,7 @@ void check_dkim_start(struct doctor *d)
 	}
 	if (n > 0)
 		return;
-	snprintf(fix, sizeof(fix), "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
+	fix = doctor_str(d, "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
 		 "\"/etc/outpost/dkim/s1.pem\"; } ) to the config and publish the key", d->domain);
 	doctor_add(d, CHECK, DOCTOR_FAIL, d->domain, "no DKIM key in the config for this domain: "
 		   "mail leaves unsigned", fix);

@@ -22,31 +22,31 @@
 
 struct dmarc_doc {
 	struct doctor *d;
-	char org[256];
-	char at[300];                    /* where the record was found */
+	const char *org;                 /* the organisational domain */
+	const char *at;                  /* where the record was looked up */
 	int fallback;                    /* found at the organisational domain */
 };
 
 struct rua_check {
 	struct doctor *d;
-	char name[600];
-	char uri[300];
+	const char *name;
+	const char *uri;
 };
 
 static void on_rua_auth(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct rua_check *rc = arg;
-	char ev[1200], fix[800], why[128];
+	const char *ev, *fix;
 	int ok = 0;
 	for (size_t i = 0; i < res->n && res->txt; i++)
 		ok |= dmarc_record_is_dmarc(res->txt[i].data, res->txt[i].len);
 	if (ok) {
-		snprintf(ev, sizeof(ev), "TXT %s authorises reports to %s", rc->name, rc->uri);
+		ev = doctor_str(d, "TXT %s authorises reports to %s", rc->name, rc->uri);
 		doctor_add(d, CHECK, DOCTOR_PASS, "rua", ev, NULL);
 	} else {
-		snprintf(ev, sizeof(ev), "%s is at another domain and TXT %s: %s: receivers "
-			 "send it no reports", rc->uri, rc->name, doctor_dns_outcome(res, why, sizeof(why)));
-		snprintf(fix, sizeof(fix), "publish %s. TXT \"v=DMARC1\" (in the zone of the report "
+		ev = doctor_str(d, "%s is at another domain and TXT %s: %s: receivers "
+			 "send it no reports", rc->uri, rc->name, doctor_dns_outcome(d, res));
+		fix = doctor_str(d, "publish %s. TXT \"v=DMARC1\" (in the zone of the report "
 			 "address)", rc->name);
 		doctor_add(d, CHECK, DOCTOR_WARN, "rua", ev, fix);
 	}
@@ -56,9 +56,10 @@ static void on_rua_auth(struct doctor *d, const struct dns_result *res, void *ar
 static void check_rua(struct dmarc_doc *s, const struct dmarc_record *rec)
 {
 	struct doctor *d = s->d;
-	char fix[600], dom[256];
+	char dom[256];
+	const char *fix;
 	if (rec->nrua == 0) {
-		snprintf(fix, sizeof(fix), "add rua=mailto:dmarc-reports@%s to the record, to learn "
+		fix = doctor_str(d, "add rua=mailto:dmarc-reports@%s to the record, to learn "
 			 "who sends as %s and whether it aligns", d->domain, d->domain);
 		doctor_add(d, CHECK, DOCTOR_WARN, "rua", "the record asks for no aggregate reports",
 			   fix);
@@ -70,12 +71,8 @@ static void check_rua(struct dmarc_doc *s, const struct dmarc_record *rec)
 			continue;       /* same organisation: no authorisation needed */
 		struct rua_check *rc = xcalloc(1, sizeof(*rc));
 		rc->d = d;
-		snprintf(rc->uri, sizeof(rc->uri), "%s", rec->rua[i]);
-		int n = snprintf(rc->name, sizeof(rc->name), "%s._report._dmarc.%s", d->domain, dom);
-		if (n < 0 || (size_t)n >= sizeof(rc->name)) {
-			free(rc);
-			continue;
-		}
+		rc->uri = doctor_str(d, "%s", rec->rua[i]);
+		rc->name = doctor_str(d, "%s._report._dmarc.%s", d->domain, dom);
 		doctor_lookup(d, rc->name, DNS_TYPE_TXT, on_rua_auth, rc);
 	}
 }
@@ -94,28 +91,28 @@ static const struct dkim_conf *aligned_key(const struct doctor *d, int strict)
 static void check_alignment(struct dmarc_doc *s, const struct dmarc_record *rec)
 {
 	struct doctor *d = s->d;
-	char subject[300], ev[800], fix[800];
+	const char *subject, *ev, *fix;
 	const struct dkim_conf *k = aligned_key(d, rec->adkim_strict);
-	char dkim_ev[400];
+	const char *dkim_ev;
 	if (k)
-		snprintf(dkim_ev, sizeof(dkim_ev), "DKIM d=%s s=%s aligns (adkim=%s)", k->domain,
+		dkim_ev = doctor_str(d, "DKIM d=%s s=%s aligns (adkim=%s)", k->domain,
 			 k->selector, rec->adkim_strict ? "s" : "r");
 	else
-		snprintf(dkim_ev, sizeof(dkim_ev), "no DKIM key in the config whose domain aligns "
+		dkim_ev = doctor_str(d, "no DKIM key in the config whose domain aligns "
 			 "with %s (adkim=%s)", d->domain, rec->adkim_strict ? "s" : "r");
-	snprintf(fix, sizeof(fix), "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
+	fix = doctor_str(d, "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
 		 "\"/etc/outpost/dkim/s1.pem\"; } ) and publish its key (`outpost dkim show`)",
 		 d->domain);
 	for (size_t i = 0; i < d->cf->nroutes; i++) {
 		const struct route_conf *rc = &d->cf->routes[i];
-		snprintf(subject, sizeof(subject), "route %s", rc->name);
+		subject = doctor_str(d, "route %s", rc->name);
 		if (rc->type == ROUTE_MX) {
-			snprintf(ev, sizeof(ev), "SPF aligns when the envelope sender is @%s (aspf=%s); %s",
+			ev = doctor_str(d, "SPF aligns when the envelope sender is @%s (aspf=%s); %s",
 				 d->domain, rec->aspf_strict ? "s" : "r", dkim_ev);
 			doctor_add(d, CHECK, k ? DOCTOR_PASS : DOCTOR_WARN, subject, ev,
 				   k ? NULL : fix);
 		} else {
-			snprintf(ev, sizeof(ev), "relay %s may use its own envelope domain, so SPF "
+			ev = doctor_str(d, "relay %s may use its own envelope domain, so SPF "
 				 "cannot be counted on to align; %s", rc->host, dkim_ev);
 			doctor_add(d, CHECK, k ? DOCTOR_PASS : DOCTOR_FAIL, subject, ev,
 				   k ? NULL : fix);
@@ -127,17 +124,18 @@ static void judge(struct dmarc_doc *s, const char *txt, size_t len)
 {
 	struct doctor *d = s->d;
 	struct dmarc_record *rec;
-	char err[300], ev[1400], fix[600];
+	char err[300];
+	const char *ev, *fix;
 	if (dmarc_record_parse(txt, len, &rec, err, sizeof(err)) < 0) {
-		snprintf(ev, sizeof(ev), "TXT %s: \"%.*s\": %s", s->at, (int)(len > 600 ? 600 : len),
+		ev = doctor_str(d, "TXT %s: \"%.*s\": %s", s->at, (int)(len > 600 ? 600 : len),
 			 txt, err);
-		snprintf(fix, sizeof(fix), "publish a valid record, e.g. %s. TXT \"v=DMARC1; "
+		fix = doctor_str(d, "publish a valid record, e.g. %s. TXT \"v=DMARC1; "
 			 "p=none; rua=mailto:dmarc-reports@%s\"", s->at, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, fix);
 		return;
 	}
 	enum dmarc_policy p = s->fallback ? rec->sp : rec->p;
-	snprintf(ev, sizeof(ev), "TXT %s: \"%.*s\": policy %s%s", s->at,
+	ev = doctor_str(d, "TXT %s: \"%.*s\": policy %s%s", s->at,
 		 (int)(len > 600 ? 600 : len), txt, dmarc_policy_name(p),
 		 s->fallback ? " (the organisational domain's sp=)" : "");
 	if (p == DMARC_POLICY_NONE)
@@ -157,7 +155,7 @@ static void judge(struct dmarc_doc *s, const char *txt, size_t len)
 static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct dmarc_doc *s = arg;
-	char ev[800], fix[600], why[128];
+	const char *ev, *fix;
 	size_t found = 0, idx = 0;
 	for (size_t i = 0; i < res->n && res->txt; i++)
 		if (dmarc_record_is_dmarc(res->txt[i].data, res->txt[i].len) && found++ == 0)
@@ -165,24 +163,24 @@ static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 	if (found == 0 && doctor_dns_absent(res) >= 0 && !s->fallback &&
 	    strcmp(s->org, d->domain) != 0) {
 		s->fallback = 1;
-		snprintf(s->at, sizeof(s->at), "_dmarc.%s", s->org);
+		s->at = doctor_str(d, "_dmarc.%s", s->org);
 		doctor_lookup(d, s->at, DNS_TYPE_TXT, on_record, s);
 		return;
 	}
 	if (found == 1) {
 		judge(s, res->txt[idx].data, res->txt[idx].len);
 	} else if (found > 1) {
-		snprintf(ev, sizeof(ev), "TXT %s: %zu v=DMARC1 records: receivers apply none", s->at,
+		ev = doctor_str(d, "TXT %s: %zu v=DMARC1 records: receivers apply none", s->at,
 			 found);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, "keep exactly one record");
 	} else if (doctor_dns_absent(res) < 0) {
-		snprintf(ev, sizeof(ev), "TXT %s: %s", s->at, doctor_dns_outcome(res, why, sizeof(why)));
+		ev = doctor_str(d, "TXT %s: %s", s->at, doctor_dns_outcome(d, res));
 		doctor_add(d, CHECK, DOCTOR_WARN, "record", ev, "run again when DNS answers");
 	} else {
-		snprintf(ev, sizeof(ev), "no v=DMARC1 record at _dmarc.%s%s%s: Gmail and Yahoo "
+		ev = doctor_str(d, "no v=DMARC1 record at _dmarc.%s%s%s: Gmail and Yahoo "
 			 "require one of bulk senders", d->domain, s->fallback ? " nor at " : "",
 			 s->fallback ? s->at : "");
-		snprintf(fix, sizeof(fix), "publish _dmarc.%s. TXT \"v=DMARC1; p=none; "
+		fix = doctor_str(d, "publish _dmarc.%s. TXT \"v=DMARC1; p=none; "
 			 "rua=mailto:dmarc-reports@%s\"", d->domain, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, fix);
 	}
@@ -191,15 +189,11 @@ static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 
 void check_dmarc_start(struct doctor *d)
 {
+	char org[256];
 	struct dmarc_doc *s = xcalloc(1, sizeof(*s));
 	s->d = d;
-	if (dmarc_org_domain(d->domain, s->org, sizeof(s->org)) < 0)
-		snprintf(s->org, sizeof(s->org), "%s", d->domain);
-	int n = snprintf(s->at, sizeof(s->at), "_dmarc.%s", d->domain);
-	if (n < 0 || (size_t)n >= sizeof(s->at)) {
-		doctor_add(d, CHECK, DOCTOR_FAIL, "record", "the domain name is too long", NULL);
-		free(s);
-		return;
-	}
+	s->org = dmarc_org_domain(d->domain, org, sizeof(org)) == 0 ? doctor_str(d, "%s", org)
+								   : d->domain;
+	s->at = doctor_str(d, "_dmarc.%s", d->domain);
 	doctor_lookup(d, s->at, DNS_TYPE_TXT, on_record, s);
 }

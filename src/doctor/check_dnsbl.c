@@ -59,7 +59,7 @@ static const struct dnsbl lists[] = {
 /* Everything asked about one subject (an address or the domain). */
 struct subject {
 	struct doctor *d;
-	char name[300];                  /* for findings */
+	const char *name;                /* for findings; the doctor's or a source's */
 	size_t waiting;
 	struct buf clean;                /* lists that do not list it */
 	size_t nclean;
@@ -71,11 +71,12 @@ struct bl_query {
 };
 
 /* 127.0.0.x decoded for the lists that document their codes; NULL for
- * "refused" codes.  Writes the meaning to out. */
-static int decode_code(const struct dnsbl *l, const unsigned char *a, char *out, size_t outlen)
+ * "refused" codes.  Sets *out to the meaning. */
+static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned char *a,
+		       const char **out)
 {
 	if (a[0] != 127 || (a[1] == 255 && a[2] == 255)) {
-		snprintf(out, outlen, "answered %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+		*out = doctor_str(d, "answered %u.%u.%u.%u", a[0], a[1], a[2], a[3]);
 		return -1;
 	}
 	switch (l->decode) {
@@ -83,14 +84,14 @@ static int decode_code(const struct dnsbl *l, const unsigned char *a, char *out,
 		if (a[1] != 0 || a[2] != 0)
 			break;
 		if (a[3] == 2 || a[3] == 9)
-			snprintf(out, outlen, "127.0.0.%u: SBL%s (spam source)", a[3],
+			*out = doctor_str(d, "127.0.0.%u: SBL%s (spam source)", a[3],
 				 a[3] == 9 ? " DROP" : "");
 		else if (a[3] == 3)
-			snprintf(out, outlen, "127.0.0.3: SBL CSS (snowshoe spam)");
+			*out = doctor_str(d, "127.0.0.3: SBL CSS (snowshoe spam)");
 		else if (a[3] >= 4 && a[3] <= 7)
-			snprintf(out, outlen, "127.0.0.%u: XBL (infected or exploited host)", a[3]);
+			*out = doctor_str(d, "127.0.0.%u: XBL (infected or exploited host)", a[3]);
 		else if (a[3] == 10 || a[3] == 11)
-			snprintf(out, outlen, "127.0.0.%u: PBL (%s: an address range that should "
+			*out = doctor_str(d, "127.0.0.%u: PBL (%s: an address range that should "
 				 "not send mail straight to MX hosts)", a[3],
 				 a[3] == 10 ? "listed by the provider" : "listed by Spamhaus");
 		else
@@ -98,11 +99,11 @@ static int decode_code(const struct dnsbl *l, const unsigned char *a, char *out,
 		return 0;
 	case DEC_DBL:
 		if (a[1] == 0 && a[2] == 1 && a[3] == 255) {
-			snprintf(out, outlen, "127.0.1.255: query refused");
+			*out = doctor_str(d, "127.0.1.255: query refused");
 			return -1;
 		}
 		if (a[1] == 0 && a[2] == 1) {
-			snprintf(out, outlen, "127.0.1.%u: %s", a[3],
+			*out = doctor_str(d, "127.0.1.%u: %s", a[3],
 				 a[3] >= 100 ? "abused legitimate domain" : a[3] == 4 ? "phishing" :
 				 a[3] == 5 ? "malware" : a[3] == 6 ? "botnet C&C" : "spam domain");
 			return 0;
@@ -110,33 +111,33 @@ static int decode_code(const struct dnsbl *l, const unsigned char *a, char *out,
 		break;
 	case DEC_SURBL:
 		if (a[1] == 0 && a[2] == 0 && a[3] == 1) {
-			snprintf(out, outlen, "127.0.0.1: query refused");
+			*out = doctor_str(d, "127.0.0.1: query refused");
 			return -1;
 		}
-		snprintf(out, outlen, "127.0.0.%u:%s%s%s%s", a[3], a[3] & 8 ? " phishing" : "",
+		*out = doctor_str(d, "127.0.0.%u:%s%s%s%s", a[3], a[3] & 8 ? " phishing" : "",
 			 a[3] & 16 ? " malware" : "", a[3] & 64 ? " abuse" : "",
 			 a[3] & 128 ? " cracked" : "");
 		return 0;
 	case DEC_DNSWL:
 		if (a[3] == 255) {
-			snprintf(out, outlen, "127.0.%u.255: query refused", a[2]);
+			*out = doctor_str(d, "127.0.%u.255: query refused", a[2]);
 			return -1;
 		}
-		snprintf(out, outlen, "127.0.%u.%u: trust %s", a[2], a[3],
+		*out = doctor_str(d, "127.0.%u.%u: trust %s", a[2], a[3],
 			 a[3] == 3 ? "high" : a[3] == 2 ? "medium" : a[3] == 1 ? "low" : "none");
 		return 0;
 	case DEC_PLAIN:
 		break;
 	}
-	snprintf(out, outlen, "%u.%u.%u.%u: listed", a[0], a[1], a[2], a[3]);
+	*out = doctor_str(d, "%u.%u.%u.%u: listed", a[0], a[1], a[2], a[3]);
 	return 0;
 }
 
 static void subject_done(struct subject *s)
 {
-	char ev[2000];
+	const char *ev;
 	if (s->nclean > 0) {
-		snprintf(ev, sizeof(ev), "not listed on %s", s->clean.data);
+		ev = doctor_str(s->d, "not listed on %s", s->clean.data);
 		doctor_add(s->d, CHECK, DOCTOR_PASS, s->name, ev, NULL);
 	}
 	buf_free(&s->clean);
@@ -146,8 +147,8 @@ static void subject_done(struct subject *s)
 static void report_answer(struct subject *s, const struct dnsbl *l, const struct dns_result *res)
 {
 	struct doctor *d = s->d;
-	char ev[1200], code[160], why[128], subj[400];
-	snprintf(subj, sizeof(subj), "%s on %s", s->name, l->name);
+	const char *ev, *code, *subj;
+	subj = doctor_str(d, "%s on %s", s->name, l->name);
 	int absent = doctor_dns_absent(res);
 	if (absent == 1 || (absent == 0 && res->addr == NULL)) {
 		if (l->kind != LIST_ALLOW)
@@ -155,22 +156,22 @@ static void report_answer(struct subject *s, const struct dnsbl *l, const struct
 		return;
 	}
 	if (absent < 0) {
-		snprintf(ev, sizeof(ev), "A %s: %s", res->qname, doctor_dns_outcome(res, why, sizeof(why)));
+		ev = doctor_str(d, "A %s: %s", res->qname, doctor_dns_outcome(d, res));
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev, "could not test: run again later");
 		return;
 	}
 	const struct dns_addr *a = &res->addr[0];
-	if (a->family != AF_INET || decode_code(l, a->a, code, sizeof(code)) < 0) {
+	if (a->family != AF_INET || decode_code(d, l, a->a, &code) < 0) {
 		if (a->family != AF_INET)
-			snprintf(code, sizeof(code), "an IPv6 answer");
-		snprintf(ev, sizeof(ev), "A %s: %s: could not test, this resolver is refused",
+			code = doctor_str(d, "an IPv6 answer");
+		ev = doctor_str(d, "A %s: %s: could not test, this resolver is refused",
 			 res->qname, code);
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev,
 			   "use a resolver of your own, not a public one (`--resolver 127.0.0.1@53` "
 			   "with a local unbound): the list refuses queries from this one");
 		return;
 	}
-	snprintf(ev, sizeof(ev), "A %s: %s", res->qname, code);
+	ev = doctor_str(d, "A %s: %s", res->qname, code);
 	if (l->kind == LIST_ALLOW)
 		doctor_add(d, CHECK, DOCTOR_PASS, subj, ev, NULL);
 	else
@@ -196,7 +197,7 @@ static void query_lists(struct doctor *d, const char *name, const char *prefix, 
 	char qname[DNS_NAME_TEXT_MAX + 64];
 	struct subject *s = xcalloc(1, sizeof(*s));
 	s->d = d;
-	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->name = name;
 	s->waiting = 1;                 /* held until every query is started */
 	for (size_t i = 0; i < NLISTS; i++) {
 		if (!(kinds & (1u << lists[i].kind)))

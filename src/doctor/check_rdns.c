@@ -21,8 +21,8 @@ struct rdns {
 	struct doctor *d;
 	const struct doctor_source *src;
 	struct dns_addr addr;
-	char subject[300];
-	char ptr[DNS_NAME_TEXT_MAX];
+	const char *subject;
+	const char *ptr;
 	size_t nptr;
 };
 
@@ -34,7 +34,7 @@ static void rdns_done(struct rdns *r)
 static void on_forward(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct rdns *r = arg;
-	char ev[1400], fix[1400], why[128];
+	const char *ev, *fix;
 	int confirmed = 0;
 	for (size_t i = 0; i < res->n && res->addr; i++) {
 		struct dns_addr a = res->addr[i];
@@ -42,21 +42,21 @@ static void on_forward(struct doctor *d, const struct dns_result *res, void *arg
 			     memcmp(a.a, r->addr.a, a.family == AF_INET ? 4 : 16) == 0;
 	}
 	if (!confirmed) {
-		snprintf(ev, sizeof(ev), "PTR %s -> %s, but %s does not resolve back to %s (%s)",
-			 r->src->ip, r->ptr, r->ptr, r->src->ip, doctor_dns_outcome(res, why, sizeof(why)));
-		snprintf(fix, sizeof(fix), "publish %s. %s %s (forward-confirmed reverse DNS)", r->ptr,
+		ev = doctor_str(d, "PTR %s -> %s, but %s does not resolve back to %s (%s)",
+			 r->src->ip, r->ptr, r->ptr, r->src->ip, doctor_dns_outcome(d, res));
+		fix = doctor_str(d, "publish %s. %s %s (forward-confirmed reverse DNS)", r->ptr,
 			 r->addr.family == AF_INET ? "A" : "AAAA", r->src->ip);
 		doctor_add(d, CHECK, doctor_dns_absent(res) < 0 ? DOCTOR_WARN : DOCTOR_FAIL,
 			   r->subject, ev, fix);
 	} else if (!dns_name_equal(r->ptr, r->src->helo)) {
-		snprintf(ev, sizeof(ev), "PTR %s -> %s (forward-confirmed), but the route says "
+		ev = doctor_str(d, "PTR %s -> %s (forward-confirmed), but the route says "
 			 "EHLO %s", r->src->ip, r->ptr, r->src->helo);
-		snprintf(fix, sizeof(fix), "set helo = \"%s\" for source %s in route %s (or point "
+		fix = doctor_str(d, "set helo = \"%s\" for source %s in route %s (or point "
 			 "the PTR at %s)", r->ptr, r->src->ip, r->src->route ? r->src->route : "?",
 			 r->src->helo);
 		doctor_add(d, CHECK, DOCTOR_FAIL, r->subject, ev, fix);
 	} else {
-		snprintf(ev, sizeof(ev), "PTR %s -> %s -> %s, the route's EHLO name%s", r->src->ip,
+		ev = doctor_str(d, "PTR %s -> %s -> %s, the route's EHLO name%s", r->src->ip,
 			 r->ptr, r->src->ip, r->nptr > 1 ? " (more than one PTR: receivers may "
 			 "pick another)" : "");
 		doctor_add(d, CHECK, r->nptr > 1 ? DOCTOR_WARN : DOCTOR_PASS, r->subject, ev,
@@ -68,21 +68,23 @@ static void on_forward(struct doctor *d, const struct dns_result *res, void *arg
 static void on_ptr(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct rdns *r = arg;
-	char ev[600], fix[600], why[128];
+	const char *ev, *fix;
 	if (res->n == 0 || res->name == NULL) {
-		snprintf(ev, sizeof(ev), "PTR of %s: %s", r->src->ip,
-			 doctor_dns_outcome(res, why, sizeof(why)));
-		snprintf(fix, sizeof(fix), "ask whoever owns %s (the cloud provider's console or "
+		ev = doctor_str(d, "PTR of %s: %s", r->src->ip,
+			 doctor_dns_outcome(d, res));
+		fix = doctor_str(d, "ask whoever owns %s (the cloud provider's console or "
 			 "support) to set its PTR to %s, and publish %s. %s %s", r->src->ip,
 			 r->src->helo, r->src->helo, r->addr.family == AF_INET ? "A" : "AAAA",
 			 r->src->ip);
-		doctor_add(d, CHECK, doctor_dns_absent(res) < 0 ? DOCTOR_WARN : DOCTOR_FAIL,
-			   r->subject, ev, fix);
+		if (doctor_dns_absent(res) < 0)
+			doctor_add(d, CHECK, DOCTOR_WARN, r->subject, ev, "run again when DNS answers");
+		else
+			doctor_add(d, CHECK, DOCTOR_FAIL, r->subject, ev, fix);
 		rdns_done(r);
 		return;
 	}
 	/* The first name is the one a receiver checks; others are noted. */
-	snprintf(r->ptr, sizeof(r->ptr), "%s", res->name[0]);
+	r->ptr = doctor_str(d, "%s", res->name[0]);
 	r->nptr = res->n;
 	doctor_lookup(d, r->ptr, r->addr.family == AF_INET ? DNS_TYPE_A : DNS_TYPE_AAAA,
 		      on_forward, r);
@@ -95,8 +97,8 @@ void check_rdns_start(struct doctor *d)
 		struct rdns *r = xcalloc(1, sizeof(*r));
 		r->d = d;
 		r->src = &d->src[i];
-		snprintf(r->subject, sizeof(r->subject), "%s (route %s)", r->src->ip,
-			 r->src->route ? r->src->route : "--ip");
+		r->subject = doctor_str(d, "%s (route %s)", r->src->ip,
+					r->src->route ? r->src->route : "--ip");
 		if (dns_addr_parse(r->src->ip, &r->addr) < 0 ||
 		    dns_reverse_name(&r->addr, rev, sizeof(rev)) < 0) {
 			doctor_add(d, CHECK, DOCTOR_FAIL, r->subject, "not an IP address",

@@ -56,6 +56,7 @@ struct spf_doc {
 	int txt_failed;                    /* SERVFAIL or timeout */
 	size_t nrecords;                   /* v=spf1 records found */
 	char *record;                      /* the first of them */
+	size_t ips_missing;                /* source addresses the record does not pass */
 };
 
 static void finish(struct spf_doc *s);
@@ -93,10 +94,9 @@ static void on_txt(struct doctor *d, const struct dns_result *res, void *arg)
 	waited(s);
 }
 
-static const char *ip_term(const char *ip, char *out, size_t outlen)
+static const char *ip_term(struct doctor *d, const char *ip)
 {
-	snprintf(out, outlen, "%s:%s", strchr(ip, ':') ? "ip6" : "ip4", ip);
-	return out;
+	return doctor_str(d, "%s:%s", strchr(ip, ':') ? "ip6" : "ip4", ip);
 }
 
 /* The published record with the terms in add (space-separated) inserted
@@ -130,11 +130,10 @@ static void corrected_record(const char *record, const char *add, struct buf *ou
 
 static int record_has_include(const char *record, const char *include)
 {
-	char term[300];
-	snprintf(term, sizeof(term), "include:%s", include);
-	size_t n = strlen(term);
-	for (const char *p = record; (p = strcasestr(p, term)) != NULL; p += n)
-		if ((p == record || p[-1] == ' ' || p[-1] == '+') && (p[n] == '\0' || p[n] == ' '))
+	size_t n = strlen(include);
+	for (const char *p = record; (p = strcasestr(p, include)) != NULL; p += n)
+		if (p - record >= 8 && strncasecmp(p - 8, "include:", 8) == 0 &&
+		    (p - 8 == record || p[-9] == ' ' || p[-9] == '+') && (p[n] == '\0' || p[n] == ' '))
 			return 1;
 	return 0;
 }
@@ -144,7 +143,7 @@ static int record_has_include(const char *record, const char *include)
 static void check_relays(struct spf_doc *s, struct buf *missing)
 {
 	struct doctor *d = s->d;
-	char subject[300], ev[600], fix[600];
+	const char *subject, *ev, *fix;
 	for (size_t i = 0; i < d->cf->nroutes; i++) {
 		const struct route_conf *rc = &d->cf->routes[i];
 		size_t k, nrel = sizeof(relay_spf) / sizeof(relay_spf[0]);
@@ -153,7 +152,7 @@ static void check_relays(struct spf_doc *s, struct buf *missing)
 		for (k = 0; k < nrel; k++)
 			if (dns_name_is_subdomain(rc->host, relay_spf[k].suffix))
 				break;
-		snprintf(subject, sizeof(subject), "relay route %s (%s)", rc->name, rc->host);
+		subject = doctor_str(d, "relay route %s (%s)", rc->name, rc->host);
 		if (k == nrel) {
 			doctor_add(d, CHECK, DOCTOR_WARN, subject,
 				   "outpost does not know this relay's SPF include",
@@ -161,15 +160,15 @@ static void check_relays(struct spf_doc *s, struct buf *missing)
 			continue;
 		}
 		if (s->record && record_has_include(s->record, relay_spf[k].include)) {
-			snprintf(ev, sizeof(ev), "%s: the record has include:%s", relay_spf[k].provider,
+			ev = doctor_str(d, "%s: the record has include:%s", relay_spf[k].provider,
 				 relay_spf[k].include);
 			doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
 			continue;
 		}
-		snprintf(ev, sizeof(ev), "%s sends from the ranges of include:%s, which the "
+		ev = doctor_str(d, "%s sends from the ranges of include:%s, which the "
 			 "record of %s does not name (only its own terms were read)",
 			 relay_spf[k].provider, relay_spf[k].include, d->domain);
-		snprintf(fix, sizeof(fix), "add include:%s (unless the relay uses its own "
+		fix = doctor_str(d, "add include:%s (unless the relay uses its own "
 			 "MAIL FROM domain)", relay_spf[k].include);
 		doctor_add(d, CHECK, DOCTOR_WARN, subject, ev, fix);
 		if (!strstr(missing->data ? missing->data : "", relay_spf[k].include))
@@ -181,10 +180,11 @@ static void check_relays(struct spf_doc *s, struct buf *missing)
 static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf *missing)
 {
 	struct doctor *d = s->d;
-	char subject[300], ev[1200], fix[600], term[80];
-	snprintf(subject, sizeof(subject), "%s (route %s)", e->src->ip,
+	const char *term = ip_term(d, e->src->ip);
+	const char *subject, *ev, *fix;
+	subject = doctor_str(d, "%s (route %s)", e->src->ip,
 		 e->src->route ? e->src->route : "--ip");
-	snprintf(ev, sizeof(ev), "check_host(%s, postmaster@%s) = %s: %s", e->src->ip, d->domain,
+	ev = doctor_str(d, "check_host(%s, postmaster@%s) = %s: %s", e->src->ip, d->domain,
 		 spf_result_name(e->result), e->reason);
 	switch (e->result) {
 	case SPF_RESULT_PASS:
@@ -195,7 +195,7 @@ static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf 
 			   "the DNS lookups failed: check the domain's name servers and run again");
 		return;
 	case SPF_RESULT_PERMERROR:
-		snprintf(fix, sizeof(fix), "receivers treat the record as broken: %s",
+		fix = doctor_str(d, "receivers treat the record as broken: %s",
 			 e->dns_terms > SPF_MAX_DNS_TERMS || strstr(e->reason, "limit")
 				 ? "keep it within 10 DNS-querying terms (include, a, mx, ptr, "
 				   "exists, redirect): replace includes by ip4:/ip6: ranges"
@@ -203,10 +203,11 @@ static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf 
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
 		return;
 	default:
-		snprintf(fix, sizeof(fix), "add %s to the SPF record of %s",
-			 ip_term(e->src->ip, term, sizeof(term)), d->domain);
+		fix = doctor_str(d, "add %s to the SPF record of %s",
+			 term, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
 		buf_printf(missing, "%s%s", missing->len ? " " : "", term);
+		s->ips_missing++;
 	}
 }
 
@@ -214,8 +215,8 @@ static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf 
 static void report_probe(struct spf_doc *s, const struct spf_eval *e)
 {
 	struct doctor *d = s->d;
-	char ev[1200];
-	snprintf(ev, sizeof(ev), "check_host(%s) = %s after %u DNS-querying terms: %s", PROBE_IP,
+	const char *ev;
+	ev = doctor_str(d, "check_host(%s) = %s after %u DNS-querying terms: %s", PROBE_IP,
 		 spf_result_name(e->result), e->dns_terms, e->reason);
 	if (e->result == SPF_RESULT_PERMERROR)
 		doctor_add(d, CHECK, DOCTOR_WARN, "whole record", ev,
@@ -229,9 +230,9 @@ static void report_probe(struct spf_doc *s, const struct spf_eval *e)
 static void report_record(struct spf_doc *s, const struct buf *missing)
 {
 	struct doctor *d = s->d;
-	char subject[300], ev[1200];
+	const char *subject, *ev;
 	struct buf fix = BUF_INIT;
-	snprintf(subject, sizeof(subject), "TXT %s", d->domain);
+	subject = doctor_str(d, "TXT %s", d->domain);
 	if (s->txt_failed && s->nrecords == 0) {
 		doctor_add(d, CHECK, DOCTOR_WARN, subject, "the TXT lookup failed",
 			   "check the domain's name servers and run again");
@@ -241,17 +242,18 @@ static void report_record(struct spf_doc *s, const struct buf *missing)
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, "no v=spf1 record: receivers see SPF none",
 			   fix.data);
 	} else if (s->nrecords > 1) {
-		snprintf(ev, sizeof(ev), "%zu v=spf1 records (permerror for every receiver)",
+		ev = doctor_str(d, "%zu v=spf1 records (permerror for every receiver)",
 			 s->nrecords);
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, "merge them into one record");
 	} else if (missing->len > 0) {
-		snprintf(ev, sizeof(ev), "published: \"%s\"", s->record);
+		ev = doctor_str(d, "published: \"%s\"", s->record);
 		buf_puts(&fix, "publish instead: \"");
 		corrected_record(s->record, missing->data, &fix);
 		buf_putc(&fix, '"');
-		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix.data);
+		/* a relay's missing include is a warning, as check_relays() says */
+		doctor_add(d, CHECK, s->ips_missing ? DOCTOR_FAIL : DOCTOR_WARN, subject, ev, fix.data);
 	} else {
-		snprintf(ev, sizeof(ev), "published: \"%s\"", s->record);
+		ev = doctor_str(d, "published: \"%s\"", s->record);
 		doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
 	}
 	buf_free(&fix);
@@ -283,15 +285,16 @@ static void finish(struct spf_doc *s)
 static void start_eval(struct spf_doc *s, struct spf_eval *e, const char *ip, const char *helo)
 {
 	struct doctor *d = s->d;
-	char err[256], ev[600], from[300];
-	snprintf(from, sizeof(from), "postmaster@%s", d->domain);
+	char err[256];
+	const char *ev, *from;
+	from = doctor_str(d, "postmaster@%s", d->domain);
 	struct spf_request req = { .ip = ip, .mail_from = from, .helo = helo,
 				   .deadline_ms = d->timeout_ms * 4 };
 	e->doc = s;
 	s->waiting++;
 	doctor_hold(d);
 	if (spf_check_start(d->res, &req, on_eval, e, err, sizeof(err)) == NULL) {
-		snprintf(ev, sizeof(ev), "cannot evaluate: %s", err);
+		ev = doctor_str(d, "cannot evaluate: %s", err);
 		doctor_add(d, CHECK, DOCTOR_WARN, ip, ev, NULL);
 		s->waiting--;
 		doctor_release(d);

@@ -22,6 +22,7 @@
 #include "delivery/reply.h"
 #include "dns/dns.h"
 #include "doctor/doctor.h"
+#include "log.h"
 #include "mailauth/mta_sts.h"
 #include "mailauth/tlsrpt.h"
 #include "xmalloc.h"
@@ -36,21 +37,21 @@ struct probe {
 	struct doctor *d;
 	struct bufferevent *bev;
 	enum probe_state state;
-	char host[DNS_NAME_TEXT_MAX];
+	const char *host;                /* the MX tested */
 	char ip[INET6_ADDRSTRLEN];
 	unsigned port;
 	unsigned lines;
 	struct reply_ehlo ehlo;
-	char greeting[300];
-	char subject[600];
+	const char *greeting;            /* NULL until the server spoke */
+	const char *subject;
 };
 
-static unsigned probe_port(const struct config *cf)
+static const struct route_conf *first_mx_route(const struct config *cf)
 {
 	for (size_t i = 0; i < cf->nroutes; i++)
 		if (cf->routes[i].type == ROUTE_MX)
-			return (unsigned)atoi(cf->routes[i].port);
-	return 25;
+			return &cf->routes[i];
+	return NULL;
 }
 
 static void probe_free(struct probe *p)
@@ -64,17 +65,19 @@ static void probe_free(struct probe *p)
 
 static void probe_failed(struct probe *p, const char *what)
 {
-	char ev[1200];
-	if (p->state == PROBE_GREETING && p->greeting[0] == '\0') {
+	const char *ev;
+	if (p->state == PROBE_GREETING && p->greeting == NULL) {
 		int refused = strstr(what, "refused") != NULL;
-		snprintf(ev, sizeof(ev), "connect to %s [%s]:%u: %s%s", p->host, p->ip, p->port, what,
+		ev = doctor_str(p->d, "connect to %s [%s]:%u: %s%s", p->host, p->ip, p->port, what,
 			 refused ? "" : ": outbound port 25 looks blocked on this host");
-		doctor_add(p->d, CHECK, refused ? DOCTOR_WARN : DOCTOR_FAIL, p->subject, ev,
+		/* only mx routes need port 25: with relays alone it is a note */
+		int need = first_mx_route(p->d->cf) != NULL;
+		doctor_add(p->d, CHECK, refused || !need ? DOCTOR_WARN : DOCTOR_FAIL, p->subject, ev,
 			   refused ? "the MX refused the connection: test another destination"
 				   : "ask the provider to open outbound port 25, or deliver through "
 				     "a relay route (type = \"relay\", port 587)");
 	} else {
-		snprintf(ev, sizeof(ev), "%s [%s]:%u: %s after the greeting", p->host, p->ip,
+		ev = doctor_str(p->d, "%s [%s]:%u: %s after the greeting", p->host, p->ip,
 			 p->port, what);
 		doctor_add(p->d, CHECK, DOCTOR_WARN, p->subject, ev, NULL);
 	}
@@ -83,21 +86,21 @@ static void probe_failed(struct probe *p, const char *what)
 
 static void probe_reply_done(struct probe *p, int code)
 {
-	char ev[1200];
+	const char *ev;
 	switch (p->state) {
 	case PROBE_GREETING:
 		if (code != 220) {
 			probe_failed(p, "no 220 greeting");
 			return;
 		}
-		snprintf(ev, sizeof(ev), "connected to %s [%s]:%u: \"%s\"", p->host, p->ip, p->port,
+		ev = doctor_str(p->d, "connected to %s [%s]:%u: \"%s\"", p->host, p->ip, p->port,
 			 p->greeting);
 		doctor_add(p->d, CHECK, DOCTOR_PASS, "outbound SMTP", ev, NULL);
 		evbuffer_add_printf(bufferevent_get_output(p->bev), "EHLO %s\r\n", p->d->cf->hostname);
 		p->state = PROBE_EHLO;
 		return;
 	case PROBE_EHLO:
-		snprintf(ev, sizeof(ev), "EHLO to %s [%s]:%u: %d, %s", p->host, p->ip, p->port, code,
+		ev = doctor_str(p->d, "EHLO to %s [%s]:%u: %d, %s", p->host, p->ip, p->port, code,
 			 p->ehlo.starttls ? "STARTTLS offered" : "no STARTTLS");
 		doctor_add(p->d, CHECK, p->ehlo.starttls ? DOCTOR_PASS : DOCTOR_WARN, p->subject, ev,
 			   p->ehlo.starttls ? NULL : "enable STARTTLS on the domain's MX: mail to it "
@@ -122,9 +125,9 @@ static void on_probe_read(struct bufferevent *bev, void *arg)
 		size_t tlen;
 		int ok = len <= PROBE_MAX_LINE && ++p->lines <= PROBE_MAX_LINES &&
 			 reply_parse_line(line, len, &code, &last, &text, &tlen) == 0;
-		if (ok && p->state == PROBE_GREETING && p->greeting[0] == '\0')
-			snprintf(p->greeting, sizeof(p->greeting), "%d %.*s", code,
-				 (int)(tlen > 200 ? 200 : tlen), text);
+		if (ok && p->state == PROBE_GREETING && p->greeting == NULL)
+			p->greeting = doctor_str(p->d, "%d %.*s", code, (int)(tlen > 200 ? 200 : tlen),
+						 text);
 		if (ok && p->state == PROBE_EHLO)
 			reply_parse_ehlo_line(text, tlen, &p->ehlo);
 		free(line);
@@ -194,10 +197,10 @@ static void probe_connect(struct probe *p, const struct dns_addr *a)
 static void on_host_addr(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct probe *p = arg;
-	char ev[800], why[128];
+	const char *ev;
 	(void)d;
 	if (res->n == 0 || res->addr == NULL) {
-		snprintf(ev, sizeof(ev), "A %s: %s", p->host, doctor_dns_outcome(res, why, sizeof(why)));
+		ev = doctor_str(d, "A %s: %s", p->host, doctor_dns_outcome(d, res));
 		doctor_add(p->d, CHECK, DOCTOR_WARN, p->subject, ev, "the MX host has no address");
 		probe_free(p);
 		return;
@@ -225,8 +228,8 @@ static void on_mx(struct doctor *d, const struct dns_result *res, void *arg)
 		return;
 	}
 	/* no MX: the domain's own address is its mail host (RFC 5321 5.1) */
-	snprintf(p->host, sizeof(p->host), "%s", best ? best->host : d->domain);
-	snprintf(p->subject, sizeof(p->subject), "MX %s port %u", p->host, p->port);
+	p->host = doctor_str(d, "%s", best ? best->host : d->domain);
+	p->subject = doctor_str(d, "MX %s port %u", p->host, p->port);
 	doctor_lookup(d, p->host, DNS_TYPE_A, on_host_addr, p);
 }
 
@@ -235,9 +238,10 @@ static void on_mx(struct doctor *d, const struct dns_result *res, void *arg)
 static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	int sts = arg != NULL;
-	char ev[1200], err[300], why[128], name[300];
+	char err[300];
+	const char *ev;
 	size_t found = 0, idx = 0;
-	snprintf(name, sizeof(name), "%s", res->qname);
+	const char *name = res->qname;
 	for (size_t i = 0; i < res->n && res->txt; i++) {
 		const struct buf *t = &res->txt[i];
 		if ((sts ? mta_sts_record_is_sts(t->data, t->len) : tlsrpt_record_is_tlsrpt(t->data, t->len))
@@ -246,13 +250,13 @@ static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *
 	}
 	const char *what = sts ? "MTA-STS" : "TLS-RPT";
 	if (found == 0 && doctor_dns_absent(res) < 0) {
-		snprintf(ev, sizeof(ev), "TXT %s: %s", name, doctor_dns_outcome(res, why, sizeof(why)));
+		ev = doctor_str(d, "TXT %s: %s", name, doctor_dns_outcome(d, res));
 		doctor_add(d, CHECK, DOCTOR_WARN, what, ev, "run again when DNS answers");
 		return;
 	}
 	if (found == 0) {
-		snprintf(ev, sizeof(ev), "TXT %s: %s (optional: %s)", name,
-			 doctor_dns_outcome(res, why, sizeof(why)),
+		ev = doctor_str(d, "TXT %s: %s (optional: %s)", name,
+			 doctor_dns_outcome(d, res),
 			 sts ? "MTA-STS makes senders require TLS to your MX"
 			     : "TLS-RPT asks senders to report TLS failures to you");
 		doctor_add(d, CHECK, DOCTOR_PASS, what, ev, NULL);
@@ -264,8 +268,8 @@ static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *
 	int rc = sts ? mta_sts_record_parse(t->data, t->len, &srec, err, sizeof(err))
 		     : tlsrpt_record_parse(t->data, t->len, &trec, err, sizeof(err));
 	if (found > 1)
-		snprintf(err, sizeof(err), "%zu records: senders ignore them all", found);
-	snprintf(ev, sizeof(ev), "TXT %s: \"%.*s\"%s%s", name, (int)(t->len > 400 ? 400 : t->len),
+		set_error(err, sizeof(err), "%zu records: senders ignore them all", found);
+	ev = doctor_str(d, "TXT %s: \"%.*s\"%s%s", name, (int)(t->len > 400 ? 400 : t->len),
 		 t->data, rc < 0 || found > 1 ? ": " : "", rc < 0 || found > 1 ? err : "");
 	if (rc < 0 || found > 1)
 		doctor_add(d, CHECK, DOCTOR_FAIL, what, ev, sts
@@ -277,15 +281,15 @@ static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *
 
 void check_transport_start(struct doctor *d)
 {
-	char name[300];
 	struct probe *p = xcalloc(1, sizeof(*p));
 	p->d = d;
-	p->port = probe_port(d->cf);
+	const struct route_conf *mx = first_mx_route(d->cf);
+	p->port = mx ? (unsigned)atoi(mx->port) : 25;
 	doctor_hold(d);                 /* released by probe_free() */
 	doctor_lookup(d, d->domain, DNS_TYPE_MX, on_mx, p);
 	static int sts_tag;
-	if (snprintf(name, sizeof(name), "_mta-sts.%s", d->domain) < (int)sizeof(name))
-		doctor_lookup(d, name, DNS_TYPE_TXT, on_policy_txt, &sts_tag);
-	if (snprintf(name, sizeof(name), "_smtp._tls.%s", d->domain) < (int)sizeof(name))
-		doctor_lookup(d, name, DNS_TYPE_TXT, on_policy_txt, NULL);
+	doctor_lookup(d, doctor_str(d, "_mta-sts.%s", d->domain), DNS_TYPE_TXT, on_policy_txt,
+		      &sts_tag);
+	doctor_lookup(d, doctor_str(d, "_smtp._tls.%s", d->domain), DNS_TYPE_TXT, on_policy_txt,
+		      NULL);
 }

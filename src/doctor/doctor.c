@@ -3,12 +3,14 @@
 #include "doctor/doctor.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
+#include "buf.h"
 #include "config.h"
 #include "dns/dns.h"
 #include "log.h"
@@ -95,20 +97,30 @@ int doctor_dns_absent(const struct dns_result *res)
 	return res->n == 0;
 }
 
-const char *doctor_dns_outcome(const struct dns_result *res, char *out, size_t outlen)
+const char *doctor_str(struct doctor *d, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(&b, fmt, ap);
+	va_end(ap);
+	d->str = xreallocarray(d->str, d->nstr + 1, sizeof(*d->str));
+	d->str[d->nstr] = buf_steal(&b, NULL);
+	return d->str[d->nstr++];
+}
+
+const char *doctor_dns_outcome(struct doctor *d, const struct dns_result *res)
 {
 	char tmp[16];
 	if (res->timed_out)
-		snprintf(out, outlen, "timed out");
-	else if (res->rcode == DNS_RCODE_NXDOMAIN)
-		snprintf(out, outlen, "NXDOMAIN");
-	else if (res->rcode != DNS_RCODE_NOERROR)
-		snprintf(out, outlen, "%s", res->why ? res->why : "lookup failed");
-	else if (res->n == 0)
-		snprintf(out, outlen, "no %s record", dns_type_name(res->qtype, tmp, sizeof(tmp)));
-	else
-		snprintf(out, outlen, "%zu record(s)", res->n);
-	return out;                     /* a cut reason is still a reason */
+		return "timed out";
+	if (res->rcode == DNS_RCODE_NXDOMAIN)
+		return "NXDOMAIN";
+	if (res->rcode != DNS_RCODE_NOERROR)
+		return doctor_str(d, "%s", res->why ? res->why : "lookup failed");
+	if (res->n == 0)
+		return doctor_str(d, "no %s record", dns_type_name(res->qtype, tmp, sizeof(tmp)));
+	return doctor_str(d, "%zu record(s)", res->n);
 }
 
 static void add_source(struct doctor *d, const char *ip, const char *helo, const char *route)
@@ -173,13 +185,11 @@ static void collect_sources(struct doctor *d, const struct doctor_opts *o)
  * system picks, which outpost cannot see: say so once. */
 static void report_unknown_sources(struct doctor *d)
 {
-	char subject[300];
 	for (size_t i = 0; i < d->cf->nroutes && !d->ips_given; i++) {
 		const struct route_conf *rc = &d->cf->routes[i];
 		if (rc->type != ROUTE_MX || rc->nsources > 0)
 			continue;
-		snprintf(subject, sizeof(subject), "route %s", rc->name);
-		doctor_add(d, "sources", DOCTOR_WARN, subject,
+		doctor_add(d, "sources", DOCTOR_WARN, doctor_str(d, "route %s", rc->name),
 			   "this mx route has no source address: the system picks it, so the "
 			   "public IP that receivers see is unknown and SPF, PTR and blocklists "
 			   "cannot be checked for it",
@@ -198,6 +208,9 @@ static void doctor_free(struct doctor *d)
 		free(d->f[i].fix);
 	}
 	free(d->f);
+	for (size_t i = 0; i < d->nstr; i++)
+		free(d->str[i]);
+	free(d->str);
 	for (size_t i = 0; i < d->nsrc; i++) {
 		free(d->src[i].ip);
 		free(d->src[i].helo);

@@ -60,6 +60,8 @@ struct doctor {
 	unsigned timeout_ms;
 	struct doctor_finding *f;
 	size_t nf, capf;
+	char **str;                  /* doctor_str() results */
+	size_t nstr;
 	unsigned holds;
 };
 
@@ -79,8 +81,11 @@ enum doctor_status doctor_worst(const struct doctor *d, const char *check);
 /* A DNS lookup held by the doctor: cb runs once with the answer. */
 typedef void doctor_dns_cb(struct doctor *d, const struct dns_result *res, void *arg);
 void doctor_lookup(struct doctor *d, const char *name, int type, doctor_dns_cb *cb, void *arg);
+/* A formatted string that lives as long as the doctor: for the text of
+ * findings, which has no length limit. */
+const char *doctor_str(struct doctor *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* "NXDOMAIN", "no TXT record", "SERVFAIL (why)", "timed out", for evidence. */
-const char *doctor_dns_outcome(const struct dns_result *res, char *out, size_t outlen);
+const char *doctor_dns_outcome(struct doctor *d, const struct dns_result *res);
 /* 1 when the answer says the name or record does not exist (NXDOMAIN or
  * NODATA), 0 for records, -1 for a failure to learn (SERVFAIL, timeout). */
 int doctor_dns_absent(const struct dns_result *res);

@@ -181,10 +181,12 @@ struct dkim_signer *dkim_signer_new(const struct dkim_conf *conf, size_t n, char
 		sg->nkeys++;
 	}
 	sg->lib = lib_new();
-	dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)signed_fields,
-		     sizeof(signed_fields));
-	dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversigned_fields,
-		     sizeof(oversigned_fields));
+	/* the library takes the list itself, with the size of a pointer to it */
+	if (dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)signed_fields,
+			 sizeof(char **)) != DKIM_STAT_OK ||
+	    dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversigned_fields,
+			 sizeof(char **)) != DKIM_STAT_OK)
+		msg_panic("event=dkim_init_failed reason=\"header lists refused\"");
 	return sg;
 }
 

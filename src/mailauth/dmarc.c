@@ -211,7 +211,7 @@ static int apply_tag(struct dmarc_record *rec, int t, const struct tagval *tv,
 {
 	static const char *const fo_values[] = { "0", "1", "d", "s", NULL };
 	static const char *const rf_values[] = { "afrf", NULL };
-	unsigned long n;
+	unsigned long n = 0;
 	switch (t) {         /* T_V: parse_tags() took it first; a second one is a duplicate */
 	case T_P:
 		return parse_policy(tv, &rec->p, err, errlen);

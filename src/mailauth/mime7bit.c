@@ -213,6 +213,10 @@ static int convert_entity(const char *e, size_t n, int top, int depth, struct bu
 	}
 	while (header_next(e, n, &pos, &f))
 		fields_end = f.end;
+	if (!top && has_8bit(e, body)) {  /* a part's header is body to its parent */
+		set_error(err, errlen, "8-bit octets in the header of a MIME part");
+		return -1;
+	}
 	if (!has_8bit(e + body, n - body)) {
 		buf_append(out, e, n);
 		return 0;

@@ -12,7 +12,8 @@
  * (and, for a top-level text body without MIME fields, MIME-Version and
  * Content-Type: text/plain; charset=utf-8 are added).  -1 with a reason
  * when the structure cannot be converted safely (8-bit octets in a
- * preamble, nesting deeper than MIME7BIT_MAX_DEPTH).
+ * preamble or in the header of a part, nesting deeper than
+ * MIME7BIT_MAX_DEPTH).
  */
 #ifndef OUTPOST_MIME7BIT_H
 #define OUTPOST_MIME7BIT_H

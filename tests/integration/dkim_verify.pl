@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # Verifies a message (stdin) with Mail::DKIM, keys from one DNS server:
 #     dkim_verify.pl DNS-PORT < message
-# Prints one line per signature: "RESULT d=DOMAIN s=SELECTOR a=ALGORITHM".
+# Prints one line per signature: "RESULT d=DOMAIN s=SELECTOR a=ALGORITHM (DETAIL)".
 use strict;
 use warnings;
 use Mail::DKIM::Verifier;
@@ -18,5 +18,5 @@ while (<STDIN>) {
 }
 $v->CLOSE;
 for my $sig ($v->signatures) {
-	printf "%s d=%s s=%s a=%s\n", $sig->result, $sig->domain, $sig->selector, $sig->algorithm;
+	printf "%s d=%s s=%s a=%s (%s)\n", $sig->result, $sig->domain, $sig->selector, $sig->algorithm, $sig->result_detail;
 }

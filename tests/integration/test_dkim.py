@@ -103,7 +103,13 @@ def assert_verifies(world, data, nsigs):
     assert data.count(b"DKIM-Signature:") == nsigs
     assert dkimpy_results(world, data) == [True] * nsigs
     perl = perl_results(world, data)
-    assert len(perl) == nsigs and all(line.startswith("pass ") for line in perl), perl
+    assert len(perl) == nsigs, perl
+    for line in perl:
+        # Mail::DKIM in Debian 12 (1.20230212) predates its ed25519 support:
+        # it can check only the rsa-sha256 signatures.
+        assert line.startswith("pass ") or (
+            "a=ed25519-sha256" in line and "unsupported algorithm" in line), perl
+    assert any(line.startswith("pass ") for line in perl) or b"a=rsa-sha256" not in data
 
 
 MESSAGES = {
@@ -179,7 +185,7 @@ def test_from_is_oversigned_so_a_second_from_breaks_the_signature(world):
     send(d, "From: app@example.com\r\nFrom: second@example.com\r\nTo: user@example.net\r\n"
             "Subject: two froms\r\n\r\nBody.\r\n")
     data = delivered(world)
-    h = re.search(rb"h=([^;]*);", data.replace(b"\r\n\t", b"").replace(b"\r\n ", b"")).group(1)
+    h = re.search(rb"[;\s]h=([^;]*);", data.replace(b"\r\n\t", b"").replace(b"\r\n ", b"")).group(1)
     assert h.lower().replace(b" ", b"").split(b":").count(b"from") == 3
     assert_verifies(world, data, 1)
     top, rest = data.split(b"From: app@example.com", 1)
@@ -334,8 +340,8 @@ class CanaryRelay:
 @pytest.mark.parametrize("case,rewrite,result,reason", [
     ("faithful", None, "pass", "2 signatures verified"),
     ("subject_rewritten", lambda b: b.replace(b"Subject: outpost canary", b"Subject: [EXT] outpost canary"),
-     "fail", "signature did not verify"),
-    ("body_line_rewritten", lambda b: b.replace(b"This probe checks", b"This probe  checks"),
+     "fail", "signature verification failed"),
+    ("body_line_rewritten", lambda b: b.replace(b"This probe checks", b"This probe verifies"),
      "fail", "body hash mismatch"),
     ("body_footer_added", lambda b: b + b"-- \r\nSent through a relay\r\n", "fail", "body hash mismatch"),
 ])

@@ -19,7 +19,7 @@ import pytest
 from dnslib import MX, PTR, QTYPE, RCODE, RR, TXT, A
 
 from conftest import BIN
-from peers import DNS, Sink, Zone
+from peers import DNS, Sink, Zone, free_port
 
 GOOD = "good.example.org"
 HOST = "mx-out.example.net"          # hostname and EHLO of the first source
@@ -27,6 +27,7 @@ SOURCES = {"10.0.0.1": HOST, "10.0.0.2": "mx-out2.example.net", "10.0.0.6": "mx-
 PTR_MISMATCH_IP = "10.0.0.3"         # PTR names a host that is not the EHLO name
 LISTED_IP = "10.0.0.4"               # on zen.spamhaus.org: 127.0.0.2 (SBL)
 REFUSED_IP = "10.0.0.5"              # zen.spamhaus.org answers 127.255.255.254
+OUTSIDE_SPF_IP = "10.1.0.9"          # good PTR, but not in the domains' SPF records
 MX_HOST = "mx.example.net"
 
 
@@ -112,7 +113,7 @@ def make_world(tmp):
     for label, broken in domains.items():
         publish_domain(z, "%s.example.org" % label, other_txt if label == "dkimbad" else good_txt, broken)
     z.add(MX_HOST, "A", "127.0.0.2")
-    for ip, name in list(SOURCES.items()) + [(LISTED_IP, HOST), (REFUSED_IP, HOST)]:
+    for ip, name in list(SOURCES.items()) + [(ip, HOST) for ip in (LISTED_IP, REFUSED_IP, OUTSIDE_SPF_IP)]:
         z.add(reverse(ip), "PTR", name)
         z.add(name, "A", ip)
     z.add(reverse(PTR_MISMATCH_IP), "PTR", "static-3.cloud.example.com")
@@ -243,6 +244,47 @@ def test_route_without_source_address_asks_for_ip(world, tmp_path):
     assert rc == 1, rep
     (w,) = by_status(rep, "warn")
     assert w["check"] == "sources" and "--ip" in w["fix"]
+
+
+def test_address_outside_the_spf_record_gets_a_corrected_record(world):
+    rc, rep = doctor(world["conf"], GOOD, "--ip", OUTSIDE_SPF_IP)
+    assert rc == 2 and checks_with(rep, "fail") == ["bulk", "spf"], rep
+    fixes = [f["fix"] for f in by_status(rep, "fail") if f["check"] == "spf"]
+    assert "add ip4:%s to the SPF record of %s" % (OUTSIDE_SPF_IP, GOOD) in fixes
+    assert 'publish instead: "v=spf1 ip4:10.0.0.0/24 ip4:%s -all"' % OUTSIDE_SPF_IP in fixes
+
+
+def test_relay_without_dkim_cannot_align_and_needs_the_relays_include(world, tmp_path):
+    conf = tmp_path / "relay.conf"
+    keep = [line for line in world["conf"].read_text().splitlines()
+            if not line.startswith(("routes", "rules", "dkim"))]
+    conf.write_text("\n".join(keep + [
+        'routes = { direct = { type = "mx"; port = %d; source = "10.0.0.1"; helo = "%s"; };'
+        ' ses = { type = "relay"; host = "email-smtp.us-east-1.amazonaws.com:587"; }; };'
+        % (world["mx"].port, HOST),
+        'rules = ( { via = [ "ses", "direct" ]; } );']) + "\n")
+    rc, rep = doctor(conf, GOOD)
+    assert rc == 2 and checks_with(rep, "fail") == ["bulk", "dkim", "dmarc"], rep
+    (relay,) = [f for f in by_status(rep, "fail") if f["check"] == "dmarc"]
+    assert relay["subject"] == "route ses" and "dkim = (" in relay["fix"]
+    (mx,) = [f for f in by_status(rep, "warn") if f["check"] == "dmarc"]
+    assert mx["subject"] == "route direct"        # SPF alone still aligns there
+    (inc, record) = [f for f in by_status(rep, "warn") if f["check"] == "spf"]
+    assert inc["subject"].startswith("relay route ses") and "include:amazonses.com" in inc["fix"]
+    assert record["subject"] == "TXT " + GOOD
+    assert record["fix"] == 'publish instead: "v=spf1 ip4:10.0.0.0/24 include:amazonses.com -all"'
+
+
+def test_mx_refusing_the_connection_is_reported_with_the_route_port(world, tmp_path):
+    closed = free_port("127.0.0.2")                # nothing listens there
+    conf = tmp_path / "closed.conf"
+    conf.write_text(world["conf"].read_text().replace("port = %d;" % world["mx"].port,
+                                                      "port = %d;" % closed))
+    rc, rep = doctor(conf, GOOD)
+    assert rc == 1 and by_status(rep, "fail") == [], rep
+    (w,) = by_status(rep, "warn")
+    assert w["check"] == "transport" and w["subject"] == "MX %s port %d" % (MX_HOST, closed)
+    assert "[127.0.0.2]:%d: Connection refused" % closed in w["evidence"]
 
 
 def test_text_report_groups_by_severity_without_colour_off_a_terminal(world):

@@ -208,3 +208,32 @@ def test_source_pool_spreads_connections_by_weight(world):
     assert len(mx.wait(6)) == 6, d.log_text()[-3000:]
     peers = [m.peer[0] for m in mx.messages]
     assert peers.count("127.0.0.7") == 4 and peers.count("127.0.0.8") == 2
+
+
+def test_rate_limit_per_destination_measured_at_the_sink(world):
+    """120/min for one domain: one message every 0.5 s at the receiver."""
+    world.dns.zone.add("rate.example.org", "MX", (10, "mx1.example.net"))
+    mx = world.sink("127.0.0.2")
+    d = world.daemon(extra=['limits = ( { domain = [ "rate.example.org" ]; rate = "120/min"; } );'])
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
+        for i in range(24):
+            s.sendmail("app@sender.example.org", ["u%d@rate.example.org" % i], message("m%d" % i))
+    assert len(mx.wait(24, timeout=40)) == 24, d.log_text()[-2000:]
+    times = sorted(t for _, t in mx.rcpt_attempts)
+    steady = times[4:]  # past the allowed burst of two and the first claim
+    per_minute = 60 * (len(steady) - 1) / (steady[-1] - steady[0])
+    assert 108 <= per_minute <= 132, "measured %.1f messages per minute" % per_minute
+
+
+def test_warmup_cap_spills_to_the_next_route(world):
+    mx1 = world.sink("127.0.0.2")
+    r1 = world.sink("127.0.0.5")
+    routes = ('direct = { type = "mx"; port = %d; tls = "none"; '
+              'warmup = { start = 3; growth = 2.0; per = "day"; }; }; ' % world.port) + relays(world, ("r1",))
+    d = world.daemon(routes=routes, rules='{ via = [ "direct", "r1" ]; }')
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
+        for i in range(8):
+            s.sendmail("app@sender.example.org", ["u%d@example.net" % i], message("m%d" % i))
+    assert wait_empty(d), d.log_text()[-3000:]
+    assert len(mx1.messages) == 3  # today's cap for this receiver on the new route
+    assert len(r1.messages) == 5   # the rest went through the relay rather than waiting

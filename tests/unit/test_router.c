@@ -168,9 +168,6 @@ static void test_mx_is_asked_for_only_when_it_decides(void **st)
 	assert_int_equal(route_line(cf, &q), 7);
 	q.msg_class = "bulk";
 	assert_int_equal(route_line(cf, &q), 5);
-	/* the old scheduler entry point cannot resolve MX: no route */
-	assert_null(config_route_for(cf, "a@example.com", "gmail.com"));
-	assert_string_equal(config_route_for(cf, "a@vip.example.com", "gmail.com")->name, "ses");
 	config_free(cf);
 	cf = parse("{ via = \"direct\"; }");
 	assert_false(router_uses_mx(cf));

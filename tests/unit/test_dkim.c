@@ -1,0 +1,221 @@
+/* Unit tests: DKIM key records (RFC 6376 3.6.1), the RFC 8463 key in
+ * DKIM form, sign-then-verify through the same canonicalisation path the
+ * daemon uses (folded headers, empty body, trailing blank lines), From:
+ * domain selection, and 8bit -> quoted-printable conversion. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "config.h"
+#include "mailauth/dkim.h"
+#include "mailauth/dkim_key.h"
+#include "mailauth/mime7bit.h"
+
+/* RFC 8463 appendix A.1 secret key, as PKCS#8 PEM. */
+static const char rfc8463_pem[] =
+	"-----BEGIN PRIVATE KEY-----\n"
+	"MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n"
+	"-----END PRIVATE KEY-----\n";
+static const char rfc8463_pub[] = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+static void record_tags_are_parsed(void **state)
+{
+	(void)state;
+	struct dkim_key_record *rec;
+	char err[256];
+	const char *txt = "v=DKIM1; k=ed25519; h=sha256; s=email:*; t=y:s; n=note;\r\n p=11qYAYKxCr"
+			  "fVS/7TyWQHOg7hc vPapiMlrwIaaPcHURo=;";
+	assert_int_equal(dkim_key_record_parse(txt, strlen(txt), &rec, err, sizeof(err)), 0);
+	assert_true(rec->has_v);
+	assert_int_equal(rec->type, DKIM_KEY_ED25519);
+	assert_true(rec->testing && rec->strict);
+	assert_string_equal(rec->p, rfc8463_pub);
+	assert_int_equal(rec->publen, 32);
+	assert_true(dkim_key_record_usable(rec));
+	dkim_key_record_free(rec);
+}
+
+static void bad_records_are_refused(void **state)
+{
+	(void)state;
+	static const char *const bad[] = {
+		"k=rsa",                          /* no p= */
+		"k=rsa; v=DKIM1; p=",             /* v= not first */
+		"v=DKIM2; p=",                    /* wrong version */
+		"p=abc; p=def",                   /* duplicate tag */
+		"p=abc!",                         /* not base64 */
+		"p=ab\001c",                      /* control byte */
+		"=x; p=",                         /* no tag name */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct dkim_key_record *rec = NULL;
+		char err[256] = "";
+		assert_int_equal(dkim_key_record_parse(bad[i], strlen(bad[i]), &rec, err, sizeof(err)), -1);
+		assert_null(rec);
+		assert_true(err[0] != '\0');
+	}
+	struct dkim_key_record *rec;
+	char err[256];
+	assert_int_equal(dkim_key_record_parse("p=", 2, &rec, err, sizeof(err)), 0);
+	assert_true(rec->revoked);
+	assert_int_equal(rec->type, DKIM_KEY_RSA);   /* k= defaults to rsa */
+	dkim_key_record_free(rec);
+}
+
+static void rfc8463_key_gives_its_published_record(void **state)
+{
+	(void)state;
+	struct dkim_key *k;
+	char err[256];
+	assert_int_equal(dkim_key_from_pem(rfc8463_pem, strlen(rfc8463_pem), "rfc8463", &k, err,
+					   sizeof(err)), 0);
+	assert_int_equal(k->type, DKIM_KEY_ED25519);
+	char *txt = dkim_key_txt_record(k);
+	assert_string_equal(txt, "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=");
+	struct buf recs[2] = { BUF_INIT, BUF_INIT };
+	buf_puts(&recs[0], "v=spf1 -all");          /* not DKIM: ignored */
+	buf_puts(&recs[1], txt);
+	assert_int_equal(dkim_key_published(k, recs, 2, err, sizeof(err)), DKIM_PUB_MATCH);
+	buf_reset(&recs[1]);
+	buf_puts(&recs[1], "v=DKIM1; k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6Wk08a5qhdR6wy5bdOKb2jLQiY/J16JYi0Qvx/byYzCNb3W91y3FutACDfzwQ/BC/e/8uBsCR+yz1Lxj+PL6lHvqMKrM3rG4hstT5QjvHO9PzoxZyVYLzBfO2EeC3Ip3G+2kryOTIKT+l/K4w3QIDAQAB");
+	assert_int_equal(dkim_key_published(k, recs, 2, err, sizeof(err)), DKIM_PUB_MISMATCH);
+	assert_int_equal(dkim_key_published(k, recs, 1, err, sizeof(err)), DKIM_PUB_MISSING);
+	buf_free(&recs[0]);
+	buf_free(&recs[1]);
+	free(txt);
+	dkim_key_free(k);
+}
+
+static struct dkim_signer *rfc8463_signer(const char *domain, char *path)
+{
+	char err[256];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rfc8463_pem, strlen(rfc8463_pem)), (ssize_t)strlen(rfc8463_pem));
+	close(fd);
+	struct dkim_conf dc = { (char *)domain, (char *)"brisbane", path, 0, 0 };
+	struct dkim_signer *sg = dkim_signer_new(&dc, 1, err, sizeof(err));
+	unlink(path);
+	assert_non_null(sg);
+	return sg;
+}
+
+/* Signs msg and verifies the result with the published RFC 8463 key. */
+static int sign_verify(struct dkim_signer *sg, const char *msg, const char *tamper_from,
+		       const char *tamper_to)
+{
+	struct buf out = BUF_INIT, key = BUF_INIT;
+	struct dkim_verify_result res;
+	char info[300], err[256];
+	assert_int_equal(dkim_signer_sign(sg, msg, strlen(msg), "t", &out, info, sizeof(info), err,
+					  sizeof(err)), 1);
+	buf_puts(&out, msg);
+	if (tamper_from) {
+		char *p = strstr(out.data, tamper_from);
+		assert_non_null(p);
+		memcpy(p, tamper_to, strlen(tamper_to));
+	}
+	buf_puts(&key, "v=DKIM1; k=ed25519; p=");
+	buf_puts(&key, rfc8463_pub);
+	struct dkim_keyrec kr = { "brisbane._domainkey.football.example.com", 0, &key, 1 };
+	int rc = dkim_verify_keys(out.data, out.len, &kr, 1, &res);
+	assert_int_equal(res.n, 1);
+	dkim_verify_result_clear(&res);
+	buf_free(&key);
+	buf_free(&out);
+	return rc;
+}
+
+static void signed_messages_verify_and_changes_are_caught(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_dkimXXXXXX";
+	struct dkim_signer *sg = rfc8463_signer("football.example.com", path);
+	static const char *const msgs[] = {
+		"From: Joe <joe@football.example.com>\r\nTo: a@example.net\r\nSubject: hi\r\n\r\nHi.\r\n",
+		"From: joe@football.example.com\r\nSubject: folded\r\n  over\r\n\tlines\r\n\r\nx\r\n",
+		"From: joe@football.example.com\r\nSubject: empty\r\n\r\n",
+		"From: joe@football.example.com\r\nSubject: blank\r\n\r\nx\r\n\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		assert_int_equal(sign_verify(sg, msgs[i], NULL, NULL), 0);
+	assert_int_equal(sign_verify(sg, msgs[0], "Hi.", "Ho."), -1);
+	assert_int_equal(sign_verify(sg, msgs[0], "Subject: hi", "Subject: ho"), -1);
+	dkim_signer_free(sg);
+}
+
+static void signing_domain_is_the_from_domain_or_its_parent(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_dkimXXXXXX", d[256];
+	struct dkim_signer *sg = rfc8463_signer("example.com", path);
+	const char *sub = "From: \"A, B\" <a@News.Example.COM.>\r\n\r\nx\r\n";
+	assert_int_equal(dkim_from_domain(sub, strlen(sub), d, sizeof(d)), 0);
+	assert_string_equal(d, "news.example.com");
+	assert_true(dkim_signer_wants(sg, sub, strlen(sub)));
+	const char *other = "From: a@notexample.com\r\n\r\nx\r\n";
+	assert_false(dkim_signer_wants(sg, other, strlen(other)));
+	const char *none = "Subject: no from\r\n\r\nx\r\n";
+	assert_false(dkim_signer_wants(sg, none, strlen(none)));
+	dkim_signer_free(sg);
+}
+
+static void eightbit_leaf_becomes_quoted_printable(void **state)
+{
+	(void)state;
+	struct buf out = BUF_INIT;
+	char err[256];
+	const char *m = "Subject: x\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9 = ok \r\n";
+	assert_int_equal(mime7bit_convert(m, strlen(m), &out, err, sizeof(err)), 1);
+	assert_string_equal(out.data, "Subject: x\r\nMIME-Version: 1.0\r\n"
+			    "Content-Type: text/plain; charset=utf-8\r\n"
+			    "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =3D ok=20\r\n");
+	buf_free(&out);
+	const char *seven = "Subject: x\r\n\r\nplain\r\n";
+	assert_int_equal(mime7bit_convert(seven, strlen(seven), &out, err, sizeof(err)), 0);
+	assert_int_equal(out.len, 0);
+}
+
+static void qp_lines_stay_within_76(void **state)
+{
+	(void)state;
+	char line[300];
+	struct buf out = BUF_INIT;
+	memset(line, 0xe9, sizeof(line));
+	mime7bit_qp_encode(line, sizeof(line), &out);
+	for (char *p = out.data, *e; (e = strstr(p, "\r\n")) != NULL; p = e + 2)
+		assert_true(e - p <= 76);
+	buf_free(&out);
+}
+
+static void eightbit_in_a_preamble_is_refused(void **state)
+{
+	(void)state;
+	struct buf out = BUF_INIT;
+	char err[256] = "";
+	const char *m = "Content-Type: multipart/mixed; boundary=b\r\n\r\n\xff\r\n--b\r\n\r\nx\r\n--b--\r\n";
+	assert_int_equal(mime7bit_convert(m, strlen(m), &out, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "preamble"));
+	buf_free(&out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(record_tags_are_parsed),
+		cmocka_unit_test(bad_records_are_refused),
+		cmocka_unit_test(rfc8463_key_gives_its_published_record),
+		cmocka_unit_test(signed_messages_verify_and_changes_are_caught),
+		cmocka_unit_test(signing_domain_is_the_from_domain_or_its_parent),
+		cmocka_unit_test(eightbit_leaf_becomes_quoted_printable),
+		cmocka_unit_test(qp_lines_stay_within_76),
+		cmocka_unit_test(eightbit_in_a_preamble_is_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
