@@ -43,6 +43,7 @@
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
 #define MAX_POOL 64              /* source addresses used per route */
+#define HOLD_MAX 60              /* seconds a limit may hold claimed mail in memory */
 #define HEALTH_SAVE 5            /* seconds between saves of changed route health */
 #define CONN_IDLE 2              /* seconds a connection waits for the next job (as Postfix's cache) */
 
@@ -422,7 +423,7 @@ static const struct route_conf *via_next(struct scheduler *s, const struct qmsg 
 	return NULL;
 }
 
-static void dest_add_job(struct scheduler *s, struct job *j, const char *domain);
+static void job_requeue(struct job *j);
 
 /* j failed on a path fault: count it against the path and move j to the
  * next usable route of its rule at once; fail it as is when there is none. */
@@ -431,7 +432,6 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 {
 	struct scheduler *s = j->q->sch;
 	char rf[600], qd[700], why[700];
-	const char *domain = rcpt_domain_of(j->q->m->rcpts[j->idx[0]].address);
 	reply_format(r, rf, sizeof(rf));
 	snprintf(why, sizeof(why), "%s: %s", fault, rf);
 	health_failure(s->health, j->route->name, route_wide ? "*" : j->dclass, why, rf, time(NULL));
@@ -444,7 +444,7 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 		return job_fail(j, r, host);
 	j->route = next;
 	j->via_pos = pos;
-	dest_add_job(s, j, domain);
+	job_requeue(j);
 }
 
 /* j cannot go by its route now for a reason that is not the path's fault
@@ -460,7 +460,7 @@ static void job_spill(struct job *j, const struct reply_info *r)
 		return job_fail(j, r, NULL);
 	j->route = next;
 	j->via_pos = pos;
-	dest_add_job(j->q->sch, j, rcpt_domain_of(j->q->m->rcpts[j->idx[0]].address));
+	job_requeue(j);
 }
 
 /* The outcome of a transaction for the path's health; 1 when it was a
@@ -705,6 +705,15 @@ static void conn_send(struct conn *c)
 		return conn_free(c);
 	}
 	msg_debug("event=throttled route=%s domain=%s wait=%.3f", k.route, k.domain ? k.domain : "-", wait);
+	if (wait > HOLD_MAX) {
+		/* a day's cap: the waiting mail goes back to the spool rather than
+		 * holding claimed messages (and memory) for hours */
+		char why[160];
+		struct reply_info r;
+		snprintf(why, sizeof(why), "a limit for this destination is reached; next slot in %.0f s", wait);
+		reply_local("4.7.0", why, &r);
+		dest_fail_all(c->d, &r);
+	}
 	dest_hold(c->d, now + wait);
 	if (c->client && smtp_client_reusable(c->client) && wait < CONN_IDLE)
 		return conn_park(c);
@@ -998,6 +1007,44 @@ static void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
 	j->next = NULL;
 	*d->tail = j;
 	d->tail = &j->next;
+}
+
+/* Queues j, moved to a new route, at its destination.  A relay job may
+ * hold recipients at several domains; on an mx route each domain is a
+ * destination of its own, so j is split first. */
+static void job_requeue(struct job *j)
+{
+	struct qmsg *q = j->q;
+	const char *dom = rcpt_domain_of(q->m->rcpts[j->idx[0]].address);
+	size_t kept = 1;
+	j->next = NULL;  /* it was popped from its old destination */
+	for (size_t i = 1; i < j->n; i++) {
+		const char *d = rcpt_domain_of(q->m->rcpts[j->idx[i]].address);
+		if (j->route->type != ROUTE_MX || strcasecmp(d, dom) == 0) {
+			j->idx[kept++] = j->idx[i];
+			continue;
+		}
+		struct job *o = NULL;  /* this domain's job, made by an earlier recipient */
+		for (struct job *p = j->next; p && !o; p = p->next)
+			if (strcasecmp(rcpt_domain_of(q->m->rcpts[p->idx[0]].address), d) == 0)
+				o = p;
+		if (o == NULL) {
+			o = xcalloc(1, sizeof(*o));
+			*o = (struct job){ q, j->route, j->rule, j->via_pos, "", NULL, 0, j->next };
+			snprintf(o->dclass, sizeof(o->dclass), "%s", j->dclass);
+			j->next = o;  /* a private list until they are queued */
+			q->jobs++;
+		}
+		o->idx = xreallocarray(o->idx, o->n + 1, sizeof(size_t));
+		o->idx[o->n++] = j->idx[i];
+	}
+	j->n = kept;
+	struct job *split = j->next;
+	dest_add_job(q->sch, j, dom);
+	for (struct job *p = split, *next; p; p = next) {
+		next = p->next;
+		dest_add_job(q->sch, p, rcpt_domain_of(q->m->rcpts[p->idx[0]].address));
+	}
 }
 
 /* The rule for recipient i (mx: its MX hosts, or NULL when not known yet). */

@@ -188,7 +188,10 @@ def test_route_health_survives_a_restart(world):
     wait_route_state(d, "r1", "down")
     d.stop()
     d.start()
-    assert "event=route_health_restored" in d.log_text()
+    deadline = time.time() + 10
+    while time.time() < deadline and "event=route_health_restored" not in d.log_text():
+        time.sleep(0.1)
+    assert "event=route_health_restored paths=" in d.log_text()
     send(d, ["b@anywhere.example"])
     assert len(r2.wait(2)) == 2
     assert routes_json(d)["r1"]["state"] == "down"
@@ -237,3 +240,16 @@ def test_warmup_cap_spills_to_the_next_route(world):
     assert wait_empty(d), d.log_text()[-3000:]
     assert len(mx1.messages) == 3  # today's cap for this receiver on the new route
     assert len(r1.messages) == 5   # the rest went through the relay rather than waiting
+
+
+def test_relay_job_failing_over_to_mx_splits_per_domain(world):
+    world.dns.zone.add("other.example.org", "MX", (10, "mx2.example.net"))
+    world.sink("127.0.0.5", Behaviour(mail_reply=BLOCKED))
+    mx1 = world.sink("127.0.0.2")
+    mx2 = world.sink("127.0.0.3")
+    routes = relays(world, ("r1",)) + ' direct = { type = "mx"; port = %d; tls = "none"; };' % world.port
+    d = world.daemon(routes=routes, rules='{ via = [ "r1", "direct" ]; }', extra=[HEALTH])
+    send(d, ["a@example.net", "b@other.example.org", "c@example.net"])  # one relay transaction
+    assert wait_empty(d), d.log_text()[-3000:]
+    assert [sorted(m.rcpts) for m in mx1.messages] == [["a@example.net", "c@example.net"]]
+    assert [m.rcpts for m in mx2.messages] == [["b@other.example.org"]]
