@@ -43,7 +43,7 @@ static int parse_timeout(const char *s, unsigned *out)
 	return 0;
 }
 
-static int add_ip(struct doctor_opts *o, const char *ip)
+static int add_ip(struct doctor_opts *o, char *ip)
 {
 	struct dns_addr a;
 	if (dns_addr_parse(ip, &a) < 0) {
@@ -54,7 +54,7 @@ static int add_ip(struct doctor_opts *o, const char *ip)
 		fprintf(stderr, "outpost: doctor: at most %d --ip\n", DOCTOR_MAX_IPS);
 		return -1;
 	}
-	o->ips[o->nips++] = (char *)ip;
+	o->ips[o->nips++] = ip;
 	return 0;
 }
 

@@ -127,12 +127,6 @@ static int route_subject_make(const struct route_opts *o, struct route_subject *
 	return 0;
 }
 
-static int mx_cmp(const void *a, const void *b)
-{
-	const struct dns_mx *x = a, *y = b;
-	return x->pref < y->pref ? -1 : x->pref > y->pref;
-}
-
 static void add_mx(struct route_subject *rs, const char *host)
 {
 	rs->mx = xreallocarray(rs->mx, rs->nmx + 1, sizeof(char *));
@@ -160,13 +154,11 @@ static void on_mx(const struct dns_result *res, void *arg)
 		snprintf(rs->mx_note, sizeof(rs->mx_note), "no MX records: the domain itself is its MX host");
 		return;
 	}
-	struct dns_mx *sorted = xcalloc(res->n, sizeof(*sorted));  /* res is not ours to reorder */
-	memcpy(sorted, res->mx, res->n * sizeof(*sorted));
-	qsort(sorted, res->n, sizeof(*sorted), mx_cmp);
-	for (size_t i = 0; i < res->n; i++)
-		if (strcmp(sorted[i].host, ".") != 0)
-			add_mx(rs, sorted[i].host);
-	free(sorted);
+	size_t n;
+	char **hosts = dns_mx_hosts(res->mx, res->n, &n);
+	for (size_t i = 0; i < n; i++)
+		add_mx(rs, hosts[i]);
+	dns_hosts_free(hosts);
 	if (rs->nmx == 0)
 		snprintf(rs->mx_note, sizeof(rs->mx_note), "null MX: the domain accepts no mail");
 }

@@ -891,12 +891,6 @@ static void conn_try_target(struct conn *c)
 	conn_send(c);
 }
 
-static int mx_cmp(const void *a, const void *b)
-{
-	const struct dns_mx *x = a, *y = b;
-	return (x->pref > y->pref) - (x->pref < y->pref);
-}
-
 static void conn_hosts_add(struct conn *c, const char *h)
 {
 	size_t l = strlen(h);
@@ -920,14 +914,11 @@ static void on_mx(const struct dns_result *res, void *arg)
 	} else if (res->n == 1 && strcmp(res->mx[0].host, ".") == 0) {
 		reply_classify(556, "5.1.10 Recipient domain accepts no mail (null MX)", &r);
 	} else {
-		struct dns_mx *mx = xcalloc(res->n ? res->n : 1, sizeof(*mx));
-		if (res->n)
-			memcpy(mx, res->mx, res->n * sizeof(*mx));
-		qsort(mx, res->n, sizeof(*mx), mx_cmp);
-		for (size_t i = 0; i < res->n; i++)
-			if (strcmp(mx[i].host, ".") != 0)
-				conn_hosts_add(c, mx[i].host);
-		free(mx);
+		size_t n;
+		char **hosts = dns_mx_hosts(res->mx, res->n, &n);
+		for (size_t i = 0; i < n; i++)
+			conn_hosts_add(c, hosts[i]);
+		dns_hosts_free(hosts);
 		if (res->n == 0)
 			conn_hosts_add(c, c->d->domain);  /* no MX: the domain's own address */
 		reply_local("4.4.4", "no MX host could be reached", &c->last);
@@ -1118,27 +1109,19 @@ static void on_rule_mx(const struct dns_result *res, void *arg)
 {
 	struct mx_wait *w = arg;
 	struct qmsg *q = w->q;
-	const char **hosts = xcalloc(res->n + 1, sizeof(char *));
+	/* no MX records: the domain itself (RFC 5321 5.1); NXDOMAIN and a null
+	 * MX: no host at all; a failed lookup decides nothing */
 	size_t n = 0;
-	if (res->rcode == DNS_RCODE_NOERROR) {
-		struct dns_mx *mx = xcalloc(res->n ? res->n : 1, sizeof(*mx));
-		if (res->n)
-			memcpy(mx, res->mx, res->n * sizeof(*mx));
-		qsort(mx, res->n, sizeof(*mx), mx_cmp);
-		for (size_t i = 0; i < res->n; i++)
-			if (strcmp(mx[i].host, ".") != 0)
-				hosts[n++] = xstrdup(mx[i].host);
-		free(mx);
-		if (res->n == 0)
-			hosts[n++] = xstrdup(w->domain);  /* the implicit MX (RFC 5321 5.1) */
-	}
-	for (size_t i = 0; i < q->m->nrcpts; i++)
+	char *implicit[] = { w->domain, NULL }, *none[] = { NULL };
+	int known = res->rcode == DNS_RCODE_NOERROR || res->rcode == DNS_RCODE_NXDOMAIN;
+	char **hosts = res->rcode == DNS_RCODE_NOERROR && res->n ? dns_mx_hosts(res->mx, res->n, &n) : NULL;
+	if (res->rcode == DNS_RCODE_NOERROR && res->n == 0)
+		n = 1;
+	for (size_t i = 0; i < q->m->nrcpts && known; i++)
 		if (q->rr[i].verdict == ROUTER_NEED_MX &&
 		    strcasecmp(rcpt_domain_of(q->m->rcpts[i].address), w->domain) == 0)
-			rcpt_decide(q, i, hosts, n);
-	for (size_t i = 0; i < n; i++)
-		free((char *)hosts[i]);
-	free(hosts);
+			rcpt_decide(q, i, (const char *const *)(hosts ? hosts : n ? implicit : none), n);
+	dns_hosts_free(hosts);
 	free(w->domain);
 	free(w);
 	if (--q->mx_pending > 0)

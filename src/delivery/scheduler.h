@@ -17,7 +17,12 @@
  * no connection: reply_blame.h) counts against it and moves the job to
  * the next route of via at once; a failure about a recipient never does.
  * Route health is saved in the spool every few seconds when it changed
- * and restored at start.  It does nothing
+ * and restored at start.
+ * Shaping (throttle.h): a connection opens only within its limits; each
+ * message on it waits for its rate slot (the destination is held, its
+ * connection parked); a wait longer than HOLD_MAX defers the destination's
+ * mail to the spool; a source over its warm-up cap spills mail to the next
+ * route of via; every reply feeds the back-off.  It does nothing
  * when the config has no routes.  scheduler_kick() says new mail arrived.
  * scheduler_shutdown() starts no new transaction, lets those in flight
  * finish and be recorded, then calls done.

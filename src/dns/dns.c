@@ -4,8 +4,11 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include "xmalloc.h"
 
 /* Appends one label byte to out in presentation format; -1 when full. */
 static int name_put_byte(char *out, size_t outlen, size_t *o, unsigned char b)
@@ -343,4 +346,33 @@ const char *dns_type_name(int type, char *tmp, size_t tmplen)
 	}
 	int n = snprintf(tmp, tmplen, "TYPE%d", type);
 	return n < 0 || (size_t)n >= tmplen ? "TYPE?" : tmp;
+}
+
+char **dns_mx_hosts(const struct dns_mx *mx, size_t n, size_t *count)
+{
+	const struct dns_mx **by = xcalloc(n + 1, sizeof(*by));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++) {  /* insertion sort: stable, and n is a handful */
+		if (strcmp(mx[i].host, ".") == 0)
+			continue;
+		size_t k = m++;
+		for (; k > 0 && by[k - 1]->pref > mx[i].pref; k--)
+			by[k] = by[k - 1];
+		by[k] = &mx[i];
+	}
+	char **hosts = xcalloc(m + 1, sizeof(char *));
+	for (size_t i = 0; i < m; i++) {
+		size_t len = strlen(by[i]->host);
+		hosts[i] = xstrndup(by[i]->host, len > 1 && by[i]->host[len - 1] == '.' ? len - 1 : len);
+	}
+	free(by);
+	*count = m;
+	return hosts;
+}
+
+void dns_hosts_free(char **hosts)
+{
+	for (size_t i = 0; hosts && hosts[i]; i++)
+		free(hosts[i]);
+	free(hosts);
 }

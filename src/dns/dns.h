@@ -47,6 +47,13 @@ struct dns_mx {
 	char *host;              /* presentation format; "." for a null MX */
 };
 
+/* The host names of n MX records in preference order (equal preferences
+ * keep their order), without the null MX "." and without a final dot:
+ * a new NULL-terminated array of copies (*count of them); free it with
+ * dns_hosts_free(). */
+char **dns_mx_hosts(const struct dns_mx *mx, size_t n, size_t *count);
+void dns_hosts_free(char **hosts);
+
 /* Decodes the name at msg[off]; msg is a whole packet or one rdata alone.
  * Writes presentation format to out (outlen >= DNS_NAME_TEXT_MAX is always
  * enough) and, when endp is not NULL, the offset just after the name where

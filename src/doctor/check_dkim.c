@@ -68,12 +68,12 @@ static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 	}
 	if (published_testing(k, res)) {
 		ev = doctor_str(d, "TXT %s matches the key but has t=y: receivers may treat "
-			 "signatures as unsigned", k->name);
+				"signatures as unsigned", k->name);
 		doctor_add(d, CHECK, DOCTOR_WARN, k->subject, ev, "remove t=y from the record");
 		goto out;
 	}
 	ev = doctor_str(d, "TXT %s matches the private key (%s, %u bits)", k->name,
-		 dkim_key_type_name(k->key->type), k->key->bits);
+			dkim_key_type_name(k->key->type), k->key->bits);
 	doctor_add(d, CHECK, DOCTOR_PASS, k->subject, ev, NULL);
 out:
 	dkim_key_free(k->key);
@@ -118,7 +118,7 @@ void check_dkim_start(struct doctor *d)
 	if (n > 0)
 		return;
 	fix = doctor_str(d, "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
-		 "\"/etc/outpost/dkim/s1.pem\"; } ) to the config and publish the key", d->domain);
+			 "\"/etc/outpost/dkim/s1.pem\"; } ) to the config and publish the key", d->domain);
 	doctor_add(d, CHECK, DOCTOR_FAIL, d->domain, "no DKIM key in the config for this domain: "
 		   "mail leaves unsigned", fix);
 }

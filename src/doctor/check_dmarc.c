@@ -45,9 +45,9 @@ static void on_rua_auth(struct doctor *d, const struct dns_result *res, void *ar
 		doctor_add(d, CHECK, DOCTOR_PASS, "rua", ev, NULL);
 	} else {
 		ev = doctor_str(d, "%s is at another domain and TXT %s: %s: receivers "
-			 "send it no reports", rc->uri, rc->name, doctor_dns_outcome(d, res));
+				"send it no reports", rc->uri, rc->name, doctor_dns_outcome(d, res));
 		fix = doctor_str(d, "publish %s. TXT \"v=DMARC1\" (in the zone of the report "
-			 "address)", rc->name);
+				 "address)", rc->name);
 		doctor_add(d, CHECK, DOCTOR_WARN, "rua", ev, fix);
 	}
 	free(rc);
@@ -60,7 +60,7 @@ static void check_rua(struct dmarc_doc *s, const struct dmarc_record *rec)
 	const char *fix;
 	if (rec->nrua == 0) {
 		fix = doctor_str(d, "add rua=mailto:dmarc-reports@%s to the record, to learn "
-			 "who sends as %s and whether it aligns", d->domain, d->domain);
+				 "who sends as %s and whether it aligns", d->domain, d->domain);
 		doctor_add(d, CHECK, DOCTOR_WARN, "rua", "the record asks for no aggregate reports",
 			   fix);
 		return;
@@ -96,24 +96,24 @@ static void check_alignment(struct dmarc_doc *s, const struct dmarc_record *rec)
 	const char *dkim_ev;
 	if (k)
 		dkim_ev = doctor_str(d, "DKIM d=%s s=%s aligns (adkim=%s)", k->domain,
-			 k->selector, rec->adkim_strict ? "s" : "r");
+				     k->selector, rec->adkim_strict ? "s" : "r");
 	else
 		dkim_ev = doctor_str(d, "no DKIM key in the config whose domain aligns "
-			 "with %s (adkim=%s)", d->domain, rec->adkim_strict ? "s" : "r");
+				     "with %s (adkim=%s)", d->domain, rec->adkim_strict ? "s" : "r");
 	fix = doctor_str(d, "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
-		 "\"/etc/outpost/dkim/s1.pem\"; } ) and publish its key (`outpost dkim show`)",
-		 d->domain);
+			 "\"/etc/outpost/dkim/s1.pem\"; } ) and publish its key (`outpost dkim show`)",
+			 d->domain);
 	for (size_t i = 0; i < d->cf->nroutes; i++) {
 		const struct route_conf *rc = &d->cf->routes[i];
 		subject = doctor_str(d, "route %s", rc->name);
 		if (rc->type == ROUTE_MX) {
 			ev = doctor_str(d, "SPF aligns when the envelope sender is @%s (aspf=%s); %s",
-				 d->domain, rec->aspf_strict ? "s" : "r", dkim_ev);
+					d->domain, rec->aspf_strict ? "s" : "r", dkim_ev);
 			doctor_add(d, CHECK, k ? DOCTOR_PASS : DOCTOR_WARN, subject, ev,
 				   k ? NULL : fix);
 		} else {
 			ev = doctor_str(d, "relay %s may use its own envelope domain, so SPF "
-				 "cannot be counted on to align; %s", rc->host, dkim_ev);
+					"cannot be counted on to align; %s", rc->host, dkim_ev);
 			doctor_add(d, CHECK, k ? DOCTOR_PASS : DOCTOR_FAIL, subject, ev,
 				   k ? NULL : fix);
 		}
@@ -128,16 +128,16 @@ static void judge(struct dmarc_doc *s, const char *txt, size_t len)
 	const char *ev, *fix;
 	if (dmarc_record_parse(txt, len, &rec, err, sizeof(err)) < 0) {
 		ev = doctor_str(d, "TXT %s: \"%.*s\": %s", s->at, (int)(len > 600 ? 600 : len),
-			 txt, err);
+				txt, err);
 		fix = doctor_str(d, "publish a valid record, e.g. %s. TXT \"v=DMARC1; "
-			 "p=none; rua=mailto:dmarc-reports@%s\"", s->at, d->domain);
+				 "p=none; rua=mailto:dmarc-reports@%s\"", s->at, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, fix);
 		return;
 	}
 	enum dmarc_policy p = s->fallback ? rec->sp : rec->p;
 	ev = doctor_str(d, "TXT %s: \"%.*s\": policy %s%s", s->at,
-		 (int)(len > 600 ? 600 : len), txt, dmarc_policy_name(p),
-		 s->fallback ? " (the organisational domain's sp=)" : "");
+			(int)(len > 600 ? 600 : len), txt, dmarc_policy_name(p),
+			s->fallback ? " (the organisational domain's sp=)" : "");
 	if (p == DMARC_POLICY_NONE)
 		doctor_add(d, CHECK, DOCTOR_WARN, "policy", ev,
 			   "p=none only monitors: once the reports show all your mail aligned, "
@@ -171,17 +171,17 @@ static void on_record(struct doctor *d, const struct dns_result *res, void *arg)
 		judge(s, res->txt[idx].data, res->txt[idx].len);
 	} else if (found > 1) {
 		ev = doctor_str(d, "TXT %s: %zu v=DMARC1 records: receivers apply none", s->at,
-			 found);
+				found);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, "keep exactly one record");
 	} else if (doctor_dns_absent(res) < 0) {
 		ev = doctor_str(d, "TXT %s: %s", s->at, doctor_dns_outcome(d, res));
 		doctor_add(d, CHECK, DOCTOR_WARN, "record", ev, "run again when DNS answers");
 	} else {
 		ev = doctor_str(d, "no v=DMARC1 record at _dmarc.%s%s%s: Gmail and Yahoo "
-			 "require one of bulk senders", d->domain, s->fallback ? " nor at " : "",
-			 s->fallback ? s->at : "");
+				"require one of bulk senders", d->domain, s->fallback ? " nor at " : "",
+				s->fallback ? s->at : "");
 		fix = doctor_str(d, "publish _dmarc.%s. TXT \"v=DMARC1; p=none; "
-			 "rua=mailto:dmarc-reports@%s\"", d->domain, d->domain);
+				 "rua=mailto:dmarc-reports@%s\"", d->domain, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, "record", ev, fix);
 	}
 	free(s);

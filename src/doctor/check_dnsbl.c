@@ -85,15 +85,15 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 			break;
 		if (a[3] == 2 || a[3] == 9)
 			*out = doctor_str(d, "127.0.0.%u: SBL%s (spam source)", a[3],
-				 a[3] == 9 ? " DROP" : "");
+					  a[3] == 9 ? " DROP" : "");
 		else if (a[3] == 3)
 			*out = doctor_str(d, "127.0.0.3: SBL CSS (snowshoe spam)");
 		else if (a[3] >= 4 && a[3] <= 7)
 			*out = doctor_str(d, "127.0.0.%u: XBL (infected or exploited host)", a[3]);
 		else if (a[3] == 10 || a[3] == 11)
 			*out = doctor_str(d, "127.0.0.%u: PBL (%s: an address range that should "
-				 "not send mail straight to MX hosts)", a[3],
-				 a[3] == 10 ? "listed by the provider" : "listed by Spamhaus");
+					  "not send mail straight to MX hosts)", a[3],
+					  a[3] == 10 ? "listed by the provider" : "listed by Spamhaus");
 		else
 			break;
 		return 0;
@@ -104,8 +104,8 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 		}
 		if (a[1] == 0 && a[2] == 1) {
 			*out = doctor_str(d, "127.0.1.%u: %s", a[3],
-				 a[3] >= 100 ? "abused legitimate domain" : a[3] == 4 ? "phishing" :
-				 a[3] == 5 ? "malware" : a[3] == 6 ? "botnet C&C" : "spam domain");
+					  a[3] >= 100 ? "abused legitimate domain" : a[3] == 4 ? "phishing" :
+					  a[3] == 5 ? "malware" : a[3] == 6 ? "botnet C&C" : "spam domain");
 			return 0;
 		}
 		break;
@@ -115,8 +115,8 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 			return -1;
 		}
 		*out = doctor_str(d, "127.0.0.%u:%s%s%s%s", a[3], a[3] & 8 ? " phishing" : "",
-			 a[3] & 16 ? " malware" : "", a[3] & 64 ? " abuse" : "",
-			 a[3] & 128 ? " cracked" : "");
+				  a[3] & 16 ? " malware" : "", a[3] & 64 ? " abuse" : "",
+				  a[3] & 128 ? " cracked" : "");
 		return 0;
 	case DEC_DNSWL:
 		if (a[3] == 255) {
@@ -124,7 +124,7 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 			return -1;
 		}
 		*out = doctor_str(d, "127.0.%u.%u: trust %s", a[2], a[3],
-			 a[3] == 3 ? "high" : a[3] == 2 ? "medium" : a[3] == 1 ? "low" : "none");
+				  a[3] == 3 ? "high" : a[3] == 2 ? "medium" : a[3] == 1 ? "low" : "none");
 		return 0;
 	case DEC_PLAIN:
 		break;
@@ -165,7 +165,7 @@ static void report_answer(struct subject *s, const struct dnsbl *l, const struct
 		if (a->family != AF_INET)
 			code = doctor_str(d, "an IPv6 answer");
 		ev = doctor_str(d, "A %s: %s: could not test, this resolver is refused",
-			 res->qname, code);
+				res->qname, code);
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev,
 			   "use a resolver of your own, not a public one (`--resolver 127.0.0.1@53` "
 			   "with a local unbound): the list refuses queries from this one");

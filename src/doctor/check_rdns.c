@@ -18,18 +18,12 @@
 #define CHECK "rdns"
 
 struct rdns {
-	struct doctor *d;
 	const struct doctor_source *src;
 	struct dns_addr addr;
 	const char *subject;
 	const char *ptr;
 	size_t nptr;
 };
-
-static void rdns_done(struct rdns *r)
-{
-	free(r);
-}
 
 static void on_forward(struct doctor *d, const struct dns_result *res, void *arg)
 {
@@ -43,26 +37,26 @@ static void on_forward(struct doctor *d, const struct dns_result *res, void *arg
 	}
 	if (!confirmed) {
 		ev = doctor_str(d, "PTR %s -> %s, but %s does not resolve back to %s (%s)",
-			 r->src->ip, r->ptr, r->ptr, r->src->ip, doctor_dns_outcome(d, res));
+				r->src->ip, r->ptr, r->ptr, r->src->ip, doctor_dns_outcome(d, res));
 		fix = doctor_str(d, "publish %s. %s %s (forward-confirmed reverse DNS)", r->ptr,
-			 r->addr.family == AF_INET ? "A" : "AAAA", r->src->ip);
+				 r->addr.family == AF_INET ? "A" : "AAAA", r->src->ip);
 		doctor_add(d, CHECK, doctor_dns_absent(res) < 0 ? DOCTOR_WARN : DOCTOR_FAIL,
 			   r->subject, ev, fix);
 	} else if (!dns_name_equal(r->ptr, r->src->helo)) {
 		ev = doctor_str(d, "PTR %s -> %s (forward-confirmed), but the route says "
-			 "EHLO %s", r->src->ip, r->ptr, r->src->helo);
+				"EHLO %s", r->src->ip, r->ptr, r->src->helo);
 		fix = doctor_str(d, "set helo = \"%s\" for source %s in route %s (or point "
-			 "the PTR at %s)", r->ptr, r->src->ip, r->src->route ? r->src->route : "?",
-			 r->src->helo);
+				 "the PTR at %s)", r->ptr, r->src->ip, r->src->route ? r->src->route : "?",
+				 r->src->helo);
 		doctor_add(d, CHECK, DOCTOR_FAIL, r->subject, ev, fix);
 	} else {
 		ev = doctor_str(d, "PTR %s -> %s -> %s, the route's EHLO name%s", r->src->ip,
-			 r->ptr, r->src->ip, r->nptr > 1 ? " (more than one PTR: receivers may "
-			 "pick another)" : "");
+				r->ptr, r->src->ip, r->nptr > 1 ? " (more than one PTR: receivers may "
+				"pick another)" : "");
 		doctor_add(d, CHECK, r->nptr > 1 ? DOCTOR_WARN : DOCTOR_PASS, r->subject, ev,
 			   r->nptr > 1 ? "keep exactly one PTR record" : NULL);
 	}
-	rdns_done(r);
+	free(r);
 }
 
 static void on_ptr(struct doctor *d, const struct dns_result *res, void *arg)
@@ -71,16 +65,16 @@ static void on_ptr(struct doctor *d, const struct dns_result *res, void *arg)
 	const char *ev, *fix;
 	if (res->n == 0 || res->name == NULL) {
 		ev = doctor_str(d, "PTR of %s: %s", r->src->ip,
-			 doctor_dns_outcome(d, res));
+				doctor_dns_outcome(d, res));
 		fix = doctor_str(d, "ask whoever owns %s (the cloud provider's console or "
-			 "support) to set its PTR to %s, and publish %s. %s %s", r->src->ip,
-			 r->src->helo, r->src->helo, r->addr.family == AF_INET ? "A" : "AAAA",
-			 r->src->ip);
+				 "support) to set its PTR to %s, and publish %s. %s %s", r->src->ip,
+				 r->src->helo, r->src->helo, r->addr.family == AF_INET ? "A" : "AAAA",
+				 r->src->ip);
 		if (doctor_dns_absent(res) < 0)
 			doctor_add(d, CHECK, DOCTOR_WARN, r->subject, ev, "run again when DNS answers");
 		else
 			doctor_add(d, CHECK, DOCTOR_FAIL, r->subject, ev, fix);
-		rdns_done(r);
+		free(r);
 		return;
 	}
 	/* The first name is the one a receiver checks; others are noted. */
@@ -95,7 +89,6 @@ void check_rdns_start(struct doctor *d)
 	char rev[128];
 	for (size_t i = 0; i < d->nsrc; i++) {
 		struct rdns *r = xcalloc(1, sizeof(*r));
-		r->d = d;
 		r->src = &d->src[i];
 		r->subject = doctor_str(d, "%s (route %s)", r->src->ip,
 					r->src->route ? r->src->route : "--ip");

@@ -52,7 +52,6 @@ struct spf_doc {
 	struct spf_eval *ev;               /* nsrc + 1: the probe last */
 	size_t nev;
 	size_t waiting;
-	int txt_done;
 	int txt_failed;                    /* SERVFAIL or timeout */
 	size_t nrecords;                   /* v=spf1 records found */
 	char *record;                      /* the first of them */
@@ -83,7 +82,6 @@ static void on_txt(struct doctor *d, const struct dns_result *res, void *arg)
 {
 	struct spf_doc *s = arg;
 	(void)d;
-	s->txt_done = 1;
 	s->txt_failed = doctor_dns_absent(res) < 0;
 	for (size_t i = 0; i < res->n && res->txt; i++) {
 		if (!spf_record_is_spf(res->txt[i].data, res->txt[i].len))
@@ -161,15 +159,15 @@ static void check_relays(struct spf_doc *s, struct buf *missing)
 		}
 		if (s->record && record_has_include(s->record, relay_spf[k].include)) {
 			ev = doctor_str(d, "%s: the record has include:%s", relay_spf[k].provider,
-				 relay_spf[k].include);
+					relay_spf[k].include);
 			doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
 			continue;
 		}
 		ev = doctor_str(d, "%s sends from the ranges of include:%s, which the "
-			 "record of %s does not name (only its own terms were read)",
-			 relay_spf[k].provider, relay_spf[k].include, d->domain);
+				"record of %s does not name (only its own terms were read)",
+				relay_spf[k].provider, relay_spf[k].include, d->domain);
 		fix = doctor_str(d, "add include:%s (unless the relay uses its own "
-			 "MAIL FROM domain)", relay_spf[k].include);
+				 "MAIL FROM domain)", relay_spf[k].include);
 		doctor_add(d, CHECK, DOCTOR_WARN, subject, ev, fix);
 		if (!strstr(missing->data ? missing->data : "", relay_spf[k].include))
 			buf_printf(missing, "%sinclude:%s", missing->len ? " " : "",
@@ -183,9 +181,9 @@ static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf 
 	const char *term = ip_term(d, e->src->ip);
 	const char *subject, *ev, *fix;
 	subject = doctor_str(d, "%s (route %s)", e->src->ip,
-		 e->src->route ? e->src->route : "--ip");
+			     e->src->route ? e->src->route : "--ip");
 	ev = doctor_str(d, "check_host(%s, postmaster@%s) = %s: %s", e->src->ip, d->domain,
-		 spf_result_name(e->result), e->reason);
+			spf_result_name(e->result), e->reason);
 	switch (e->result) {
 	case SPF_RESULT_PASS:
 		doctor_add(d, CHECK, DOCTOR_PASS, subject, ev, NULL);
@@ -196,15 +194,16 @@ static void report_eval(struct spf_doc *s, const struct spf_eval *e, struct buf 
 		return;
 	case SPF_RESULT_PERMERROR:
 		fix = doctor_str(d, "receivers treat the record as broken: %s",
-			 e->dns_terms > SPF_MAX_DNS_TERMS || strstr(e->reason, "limit")
+				 e->dns_terms > SPF_MAX_DNS_TERMS || strstr(e->reason, "limit")
 				 ? "keep it within 10 DNS-querying terms (include, a, mx, ptr, "
-				   "exists, redirect): replace includes by ip4:/ip6: ranges"
+				 "exists, redirect): replace includes by ip4:/ip6: ranges"
 				 : "fix the syntax error named above");
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
 		return;
 	default:
-		fix = doctor_str(d, "add %s to the SPF record of %s",
-			 term, d->domain);
+		fix = s->nrecords == 0 ? doctor_str(d, "publish the record suggested for TXT %s",
+						    d->domain)
+				       : doctor_str(d, "add %s to the SPF record of %s", term, d->domain);
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, fix);
 		buf_printf(missing, "%s%s", missing->len ? " " : "", term);
 		s->ips_missing++;
@@ -217,7 +216,7 @@ static void report_probe(struct spf_doc *s, const struct spf_eval *e)
 	struct doctor *d = s->d;
 	const char *ev;
 	ev = doctor_str(d, "check_host(%s) = %s after %u DNS-querying terms: %s", PROBE_IP,
-		 spf_result_name(e->result), e->dns_terms, e->reason);
+			spf_result_name(e->result), e->dns_terms, e->reason);
 	if (e->result == SPF_RESULT_PERMERROR)
 		doctor_add(d, CHECK, DOCTOR_WARN, "whole record", ev,
 			   "receivers get permerror for any address not matched before the limit: "
@@ -243,7 +242,7 @@ static void report_record(struct spf_doc *s, const struct buf *missing)
 			   fix.data);
 	} else if (s->nrecords > 1) {
 		ev = doctor_str(d, "%zu v=spf1 records (permerror for every receiver)",
-			 s->nrecords);
+				s->nrecords);
 		doctor_add(d, CHECK, DOCTOR_FAIL, subject, ev, "merge them into one record");
 	} else if (missing->len > 0) {
 		ev = doctor_str(d, "published: \"%s\"", s->record);

@@ -69,7 +69,7 @@ static void probe_failed(struct probe *p, const char *what)
 	if (p->state == PROBE_GREETING && p->greeting == NULL) {
 		int refused = strstr(what, "refused") != NULL;
 		ev = doctor_str(p->d, "connect to %s [%s]:%u: %s%s", p->host, p->ip, p->port, what,
-			 refused ? "" : ": outbound port 25 looks blocked on this host");
+				refused ? "" : ": outbound port 25 looks blocked on this host");
 		/* only mx routes need port 25: with relays alone it is a note */
 		int need = first_mx_route(p->d->cf) != NULL;
 		doctor_add(p->d, CHECK, refused || !need ? DOCTOR_WARN : DOCTOR_FAIL, p->subject, ev,
@@ -78,7 +78,7 @@ static void probe_failed(struct probe *p, const char *what)
 				     "a relay route (type = \"relay\", port 587)");
 	} else {
 		ev = doctor_str(p->d, "%s [%s]:%u: %s after the greeting", p->host, p->ip,
-			 p->port, what);
+				p->port, what);
 		doctor_add(p->d, CHECK, DOCTOR_WARN, p->subject, ev, NULL);
 	}
 	probe_free(p);
@@ -94,14 +94,14 @@ static void probe_reply_done(struct probe *p, int code)
 			return;
 		}
 		ev = doctor_str(p->d, "connected to %s [%s]:%u: \"%s\"", p->host, p->ip, p->port,
-			 p->greeting);
+				p->greeting);
 		doctor_add(p->d, CHECK, DOCTOR_PASS, "outbound SMTP", ev, NULL);
 		evbuffer_add_printf(bufferevent_get_output(p->bev), "EHLO %s\r\n", p->d->cf->hostname);
 		p->state = PROBE_EHLO;
 		return;
 	case PROBE_EHLO:
 		ev = doctor_str(p->d, "EHLO to %s [%s]:%u: %d, %s", p->host, p->ip, p->port, code,
-			 p->ehlo.starttls ? "STARTTLS offered" : "no STARTTLS");
+				p->ehlo.starttls ? "STARTTLS offered" : "no STARTTLS");
 		doctor_add(p->d, CHECK, p->ehlo.starttls ? DOCTOR_PASS : DOCTOR_WARN, p->subject, ev,
 			   p->ehlo.starttls ? NULL : "enable STARTTLS on the domain's MX: mail to it "
 			   "travels in clear");
@@ -256,9 +256,9 @@ static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *
 	}
 	if (found == 0) {
 		ev = doctor_str(d, "TXT %s: %s (optional: %s)", name,
-			 doctor_dns_outcome(d, res),
-			 sts ? "MTA-STS makes senders require TLS to your MX"
-			     : "TLS-RPT asks senders to report TLS failures to you");
+				doctor_dns_outcome(d, res),
+				sts ? "MTA-STS makes senders require TLS to your MX"
+				: "TLS-RPT asks senders to report TLS failures to you");
 		doctor_add(d, CHECK, DOCTOR_PASS, what, ev, NULL);
 		return;
 	}
@@ -270,7 +270,7 @@ static void on_policy_txt(struct doctor *d, const struct dns_result *res, void *
 	if (found > 1)
 		set_error(err, sizeof(err), "%zu records: senders ignore them all", found);
 	ev = doctor_str(d, "TXT %s: \"%.*s\"%s%s", name, (int)(t->len > 400 ? 400 : t->len),
-		 t->data, rc < 0 || found > 1 ? ": " : "", rc < 0 || found > 1 ? err : "");
+			t->data, rc < 0 || found > 1 ? ": " : "", rc < 0 || found > 1 ? err : "");
 	if (rc < 0 || found > 1)
 		doctor_add(d, CHECK, DOCTOR_FAIL, what, ev, sts
 			   ? "publish exactly one \"v=STSv1; id=YYYYMMDDHHMMSS\" record"
@@ -287,7 +287,7 @@ void check_transport_start(struct doctor *d)
 	p->port = mx ? (unsigned)atoi(mx->port) : 25;
 	doctor_hold(d);                 /* released by probe_free() */
 	doctor_lookup(d, d->domain, DNS_TYPE_MX, on_mx, p);
-	static int sts_tag;
+	static int sts_tag;             /* a non-NULL arg marks the MTA-STS lookup */
 	doctor_lookup(d, doctor_str(d, "_mta-sts.%s", d->domain), DNS_TYPE_TXT, on_policy_txt,
 		      &sts_tag);
 	doctor_lookup(d, doctor_str(d, "_smtp._tls.%s", d->domain), DNS_TYPE_TXT, on_policy_txt,

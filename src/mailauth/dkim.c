@@ -159,9 +159,20 @@ static DKIM_LIB *lib_new(void)
 	DKIM_LIB *lib = dkim_init(track_malloc, track_free);
 	if (!lib)
 		msg_fatal("event=dkim_init_failed reason=\"dkim_init returned NULL\"");
-	unsigned flags = DKIM_LIBFLAGS_FIXCRLF;
-	dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS, &flags, sizeof(flags));
 	return lib;
+}
+
+/* 1 when every CR is followed by LF and every LF preceded by CR: libopendkim
+ * 2.11 asserts (aborts) on some bare-LF input, so it never gets any. */
+static int crlf_clean(const char *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (m[i] == '\r' && (i + 1 == n || m[i + 1] != '\n'))
+			return 0;
+		if (m[i] == '\n' && (i == 0 || m[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
 }
 
 struct dkim_signer *dkim_signer_new(const struct dkim_conf *conf, size_t n, char *err, size_t errlen)
@@ -348,6 +359,10 @@ int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, 
 
 	if (!sg || sg->nkeys == 0)
 		return 0;
+	if (!crlf_clean(msg, len)) {
+		set_error(err, errlen, "bare CR or LF in the message");
+		return -1;
+	}
 	use = xcalloc(sg->nkeys, sizeof(int));
 	if (select_keys(sg, msg, len, use) == 0) {
 		free(use);
@@ -453,7 +468,12 @@ static void sig_result(DKIM_SIGINFO *sig, struct dkim_sig_result *r)
 static DKIM *run_verify(DKIM_LIB *lib, const char *msg, size_t len, int full, DKIM_STAT *stp)
 {
 	DKIM_STAT st;
-	DKIM *d = dkim_verify(lib, (const unsigned char *)"verify", NULL, &st);
+	DKIM *d;
+	if (!crlf_clean(msg, len)) {
+		*stp = DKIM_STAT_SYNTAX;
+		return NULL;
+	}
+	d = dkim_verify(lib, (const unsigned char *)"verify", NULL, &st);
 	if (!d) {
 		*stp = st;
 		return NULL;
@@ -508,6 +528,11 @@ int dkim_verify_keys(const char *msg, size_t len, const struct dkim_keyrec *keys
 
 	memset(res, 0, sizeof(*res));
 	dkim_set_key_lookup(lib, lookup_key);
+	if (!crlf_clean(msg, len)) {
+		copy_str(res->error, sizeof(res->error), "bare CR or LF in the message");
+		dkim_close(lib);
+		return -1;
+	}
 	d = dkim_verify(lib, (const unsigned char *)"verify", NULL, &st);
 	if (d) {
 		dkim_set_user_context(d, &kt);

@@ -223,7 +223,8 @@ static int convert_entity(const char *e, size_t n, int top, int depth, struct bu
 	}
 	have_ct = header_find(e, fields_end, "Content-Type", &ct);
 	if (have_ct && ct_is(&ct, "multipart/")) {
-		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, sizeof(bnd)) < 0) {
+		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, sizeof(bnd)) < 0 ||
+		    has_8bit(bnd, strlen(bnd))) {        /* bchars are 7bit (RFC 2046) */
 			set_error(err, errlen, "multipart without a usable boundary");
 			return -1;
 		}

@@ -77,11 +77,12 @@ def publish_domain(zone, domain, key_txt, broken=None):
             + " ip4:10.0.0.0/24 -all"]
         for i in range(11):
             zone.add("l%d.%s" % (i, domain), "TXT", "v=spf1 ip4:198.51.100.%d -all" % (i + 1))
-    zone.add("s1._domainkey." + domain, "TXT", key_txt)
+    zone.add("s1._domainkey." + domain, "TXT", key_txt + ("; t=y" if broken == "dkim_testing" else ""))
     if broken != "dmarc_missing":
         zone.add("_dmarc." + domain, "TXT", "v=DMARC1; p=reject; rua=mailto:dmarc@%s" % domain)
     zone.add(domain, "MX", (10, MX_HOST))
-    zone.add("_mta-sts." + domain, "TXT", "v=STSv1; id=20260101T000000")
+    zone.add("_mta-sts." + domain, "TXT",
+             "v=STSv1;" if broken == "sts_bad" else "v=STSv1; id=20260101T000000")
     zone.add("_smtp._tls." + domain, "TXT", "v=TLSRPTv1; rua=mailto:tls@%s" % domain)
 
 
@@ -109,7 +110,8 @@ def make_world(tmp):
     z = dns.zone
     good_txt, other_txt = dkim_txt(keys["good"]), dkim_txt(keys["other"])
     domains = {"good": None, "nospf": "spf_missing", "spflimit": "spf_lookups",
-               "dkimbad": None, "nodmarc": "dmarc_missing"}
+               "dkimbad": None, "nodmarc": "dmarc_missing", "badsts": "sts_bad",
+               "dkimtest": "dkim_testing"}
     for label, broken in domains.items():
         publish_domain(z, "%s.example.org" % label, other_txt if label == "dkimbad" else good_txt, broken)
     z.add(MX_HOST, "A", "127.0.0.2")
@@ -201,6 +203,14 @@ def test_dkim_key_mismatch_fails_with_the_record_to_publish(world):
     assert good_record in f["fix"]
 
 
+def test_dkim_record_left_in_testing_mode_warns(world):
+    rc, rep = doctor(world["conf"], "dkimtest.example.org")
+    assert rc == 1 and by_status(rep, "fail") == [], rep
+    (w, bulk) = by_status(rep, "warn")
+    assert w["check"] == "dkim" and "t=y" in w["evidence"] and w["fix"] == "remove t=y from the record"
+    assert bulk["check"] == "bulk" and "not verified (see the warnings): DKIM" in bulk["evidence"]
+
+
 def test_no_dmarc_fails_after_the_organisational_domain(world):
     rc, rep = doctor(world["conf"], "nodmarc.example.org")
     assert rc == 2 and checks_with(rep, "fail") == ["bulk", "dmarc"], rep
@@ -208,6 +218,13 @@ def test_no_dmarc_fails_after_the_organisational_domain(world):
     assert "nor at _dmarc.example.org" in f["evidence"]
     assert f["fix"] == ('publish _dmarc.nodmarc.example.org. TXT "v=DMARC1; p=none; '
                         'rua=mailto:dmarc-reports@nodmarc.example.org"')
+
+
+def test_malformed_mta_sts_record_fails_the_transport_check(world):
+    rc, rep = doctor(world["conf"], "badsts.example.org")
+    assert rc == 2 and checks_with(rep, "fail") == ["transport"], rep
+    (f,) = by_status(rep, "fail")
+    assert f["subject"] == "MTA-STS" and "no id= field" in f["evidence"]
 
 
 def test_ptr_not_matching_the_helo_name_fails(world):
