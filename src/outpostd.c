@@ -61,6 +61,11 @@ static void part_stopped(void *arg)
 
 /* SIGHUP: re-read the config; what may change takes effect for new
  * sessions and deliveries, nothing in flight is dropped. */
+static void on_canary_verdict(void *arg, const char *route, int ok, const char *reason)
+{
+	scheduler_canary(arg, route, ok, reason);
+}
+
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -173,6 +178,8 @@ int main(int argc, char **argv)
 		msg_fatal("event=startup_error error=\"dkim key %s\"", err);
 	smtpd_set_dkim(d.smtpd, d.signer);
 	d.canary = canary_new(d.base, d.cf, d.spool, d.resolver, d.signer, scheduler_kick, d.sched);
+	if (d.canary && d.sched)  /* a relay that breaks signatures is degraded in route health */
+		canary_on_verdict(d.canary, on_canary_verdict, d.sched);
 	smtpd_set_canary(d.smtpd, d.canary);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);

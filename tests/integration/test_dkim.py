@@ -3,6 +3,7 @@ From oversigned), the signatures verify with two independent verifiers (dkimpy a
 Perl Mail::DKIM) after delivery through a relay, `outpost dkim keygen|show|verify`
 work, the RFC 8463 appendix A example verifies, and the canary catches a relay that
 rewrites a message.  Keys are served by a dnslib server on loopback."""
+import json
 import re
 import smtplib
 import subprocess
@@ -375,5 +376,17 @@ def test_canary_catches_a_relay_that_rewrites_the_message(world, case, rewrite, 
         while time.time() < deadline and d.queue():
             time.sleep(0.1)
         assert d.queue() == []
+        # the verdict reaches route health: a relay that breaks signatures is degraded
+        want = "healthy" if result == "pass" else "degraded"
+        state = None
+        while time.time() < deadline + 10:
+            state = [r for r in json.loads(d.cli("routes", "--json").stdout)["routes"]
+                     if r["name"] == "provider"][0]
+            if state["state"] == want:
+                break
+            time.sleep(0.2)
+        assert state["state"] == want, state
+        if result != "pass":
+            assert reason in [p for p in state["paths"] if p["class"] == "*"][0]["reason"]
     finally:
         relay.sink.stop()
