@@ -9,7 +9,7 @@ PKGS="
   clang libclang-rt-14-dev
   openssl sqlite3 whois swaks iproute2
   python3 python3-pytest python3-aiosmtpd python3-dnslib python3-yaml
-  python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl
+  python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl libcryptx-perl
 "
 missing=""
 for p in $PKGS; do

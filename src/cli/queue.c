@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "core/config.h"
+#include "mailauth/dkim_key.h"
 #include "spool/spool_admin.h"
 
 static struct config *load(const char *file)
@@ -29,9 +30,21 @@ int cmd_check_config(int argc, char **argv, const char *file)
 	struct config *cf = load(file);
 	if (cf == NULL)
 		return 1;
-	printf("%s: ok (%zu listeners, spool %s)\n", file, cf->nlisten, cf->spool);
+	int bad = 0;
+	for (size_t i = 0; i < cf->ndkim; i++) {  /* the daemon reads them at start: fail here first */
+		char err[1024];
+		struct dkim_key *k = NULL;
+		if (dkim_key_load(cf->dkim[i].key, &k, err, sizeof(err)) < 0) {
+			fprintf(stderr, "outpost: %s:%d: dkim key: %s\n", file, cf->dkim[i].line, err);
+			bad = 1;
+		}
+		dkim_key_free(k);
+	}
+	if (!bad)
+		printf("%s: ok (%zu listeners, %zu routes, %zu rules, %zu DKIM keys, spool %s)\n", file, cf->nlisten,
+		       cf->nroutes, cf->nrules, cf->ndkim, cf->spool);
 	config_free(cf);
-	return 0;
+	return bad;
 }
 
 static int queue_usage(void)

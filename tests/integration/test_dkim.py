@@ -227,6 +227,10 @@ def test_unreadable_key_is_a_startup_error_naming_the_file(world, tmp_path):
                        timeout=30)
     assert r.returncode != 0
     assert "missing.pem" in r.stderr and "event=startup_error" in r.stderr
+    # check-config reads the keys too, and names the config line
+    r = subprocess.run([str(BIN / "outpost"), "-c", str(conf), "check-config"], capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "bad.conf:3: dkim key:" in r.stderr and "missing.pem" in r.stderr
 
 
 def test_dkim_show_reports_match_missing_and_mismatch(world):
