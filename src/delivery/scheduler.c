@@ -391,9 +391,8 @@ static const char *path_fault(const struct route_conf *r, const struct reply_inf
 /* An mx route with a warm-up: may one of its sources still send to this
  * class of receiver now?  (The MX host is not known yet: the provider is
  * the recipient domain's; the connection checks again with the host.) */
-static int route_warm(struct scheduler *s, const struct route_conf *r, const struct qmsg *q, const char *dclass)
+static int route_warm(struct scheduler *s, const struct route_conf *r, const char *dclass)
 {
-	(void)q;
 	if (!r->warmup.set || r->type != ROUTE_MX)
 		return 1;
 	for (size_t i = 0; i < (r->nsources ? r->nsources : 1); i++) {
@@ -413,7 +412,7 @@ static const struct route_conf *via_next(struct scheduler *s, const struct qmsg 
 	for (size_t k = from; rule && k < rule->nvia; k++) {
 		const struct route_conf *r = &q->cf->routes[rule->via[k]];
 		int probe;
-		if (!route_warm(s, r, q, dclass))
+		if (!route_warm(s, r, dclass))
 			continue;
 		if (health_usable(s->health, r->name, dclass, now, &probe)) {
 			*pos = k;
