@@ -131,10 +131,11 @@ void vset_error(char *err, size_t errlen, const char *fmt, va_list ap)
 		memcpy(err + errlen - 4, "...", 4);
 }
 
-void set_error(char *err, size_t errlen, const char *fmt, ...)
+int set_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	vset_error(err, errlen, fmt, ap);
 	va_end(ap);
+	return -1;
 }

@@ -25,7 +25,8 @@ _Noreturn void msg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 
 
 /* Writes a reason into a caller's error buffer (err may be NULL).  A
  * truncated reason is still a reason: it ends with "..." instead. */
-void set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Always -1, so a parser can `return set_error(err, errlen, "...")`. */
+int set_error(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void vset_error(char *err, size_t errlen, const char *fmt, va_list ap);
 
 /* Copies s into out (size outlen) so that it is safe as one key=value

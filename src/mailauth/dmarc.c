@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +15,6 @@
 #include "mailauth/tagval.h"
 #include "xmalloc.h"
 
-static int rec_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int rec_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vset_error(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 int dmarc_record_is_dmarc(const char *txt, size_t len)
 {
@@ -64,7 +52,7 @@ static int parse_policy(const struct tagval *tv, enum dmarc_policy *out, char *e
 			*out = pols[i];
 			return 0;
 		}
-	return rec_err(err, errlen, "%.*s=%.*s: want none, quarantine or reject", (int)tv->taglen,
+	return set_error(err, errlen, "%.*s=%.*s: want none, quarantine or reject", (int)tv->taglen,
 		       tv->tag, (int)tv->vallen, tv->val);
 }
 
@@ -74,7 +62,7 @@ static int parse_align(const struct tagval *tv, int *strict, char *err, size_t e
 		*strict = tolower((unsigned char)tv->val[0]) == 's';
 		return 0;
 	}
-	return rec_err(err, errlen, "%.*s=%.*s: want r or s", (int)tv->taglen, tv->tag,
+	return set_error(err, errlen, "%.*s=%.*s: want r or s", (int)tv->taglen, tv->tag,
 		       (int)tv->vallen, tv->val);
 }
 
@@ -95,8 +83,25 @@ static int parse_number(const struct tagval *tv, unsigned long max, unsigned lon
 	*out = v;
 	return 0;
 bad:
-	return rec_err(err, errlen, "%.*s=%.*s: want a number 0..%lu", (int)tv->taglen, tv->tag,
+	return set_error(err, errlen, "%.*s=%.*s: want a number 0..%lu", (int)tv->taglen, tv->tag,
 		       (int)tv->vallen, tv->val, max);
+}
+
+struct allowed_arg {
+	const struct tagval *tv;
+	const char *const *allowed;
+	char *err;
+	size_t errlen;
+};
+
+static int item_allowed(const char *item, size_t n, void *arg)
+{
+	struct allowed_arg *a = arg;
+	for (size_t k = 0; a->allowed[k]; k++)
+		if (tagval_is(item, n, a->allowed[k]))
+			return 0;
+	return set_error(a->err, a->errlen, "%.*s=: unknown value \"%.*s\"", (int)a->tv->taglen, a->tv->tag,
+			 (int)n, item);
 }
 
 /* A colon-separated list whose items are all among allowed (a
@@ -104,25 +109,8 @@ bad:
 static int check_colon_list(const struct tagval *tv, const char *const *allowed,
 			    char *err, size_t errlen)
 {
-	size_t b = 0;
-	while (b <= tv->vallen) {
-		size_t e = b;
-		while (e < tv->vallen && tv->val[e] != ':')
-			e++;
-		size_t s = b, t = e;
-		while (s < t && (tv->val[s] == ' ' || tv->val[s] == '\t'))
-			s++;
-		while (t > s && (tv->val[t - 1] == ' ' || tv->val[t - 1] == '\t'))
-			t--;
-		int ok = 0;
-		for (size_t k = 0; allowed[k] && !ok; k++)
-			ok = tagval_is(tv->val + s, t - s, allowed[k]);
-		if (!ok)
-			return rec_err(err, errlen, "%.*s=: unknown value \"%.*s\"", (int)tv->taglen,
-				       tv->tag, (int)(t - s), tv->val + s);
-		b = e + 1;
-	}
-	return 0;
+	struct allowed_arg a = { tv, allowed, err, errlen };
+	return tagval_each_item(tv, ':', item_allowed, &a);
 }
 
 /* One DMARC URI (section 6.4): scheme ":" rest, optional "!" size [kmgt];
@@ -141,41 +129,41 @@ static int parse_uri(const char *s, size_t n, char **uris, size_t *nuris,
 		while (d < n && isdigit((unsigned char)s[d]))
 			d++;
 		if (d == bang + 1 || (d < n && (d + 1 != n || !strchr("kmgtKMGT", s[d]))))
-			return rec_err(err, errlen, "URI \"%.*s\": bad size limit", (int)n, s);
+			return set_error(err, errlen, "URI \"%.*s\": bad size limit", (int)n, s);
 	}
 	if (bang == 0 || !isalpha((unsigned char)s[0]))
-		return rec_err(err, errlen, "URI \"%.*s\": no scheme", (int)n, s);
+		return set_error(err, errlen, "URI \"%.*s\": no scheme", (int)n, s);
 	while (i < bang && (isalnum((unsigned char)s[i]) || strchr("+-.", s[i])))
 		i++;
 	if (i >= bang || s[i] != ':' || i + 1 == bang)
-		return rec_err(err, errlen, "URI \"%.*s\": want scheme:address", (int)n, s);
+		return set_error(err, errlen, "URI \"%.*s\": want scheme:address", (int)n, s);
 	for (size_t k = 0; k < bang; k++)
 		if ((unsigned char)s[k] <= 0x20 || (unsigned char)s[k] >= 0x7f)
-			return rec_err(err, errlen, "URI \"%.*s\": space or control byte", (int)n, s);
+			return set_error(err, errlen, "URI \"%.*s\": space or control byte", (int)n, s);
 	if (*nuris >= DMARC_MAX_URIS)
-		return rec_err(err, errlen, "more than %d URIs", DMARC_MAX_URIS);
+		return set_error(err, errlen, "more than %d URIs", DMARC_MAX_URIS);
 	uris[(*nuris)++] = xstrndup(s, bang);
 	return 0;
+}
+
+struct uri_arg {
+	char **uris;
+	size_t *nuris;
+	char *err;
+	size_t errlen;
+};
+
+static int item_uri(const char *item, size_t n, void *arg)
+{
+	struct uri_arg *a = arg;
+	return parse_uri(item, n, a->uris, a->nuris, a->err, a->errlen);
 }
 
 static int parse_uri_list(const struct tagval *tv, char **uris, size_t *nuris,
 			  char *err, size_t errlen)
 {
-	size_t b = 0;
-	while (b <= tv->vallen) {
-		size_t e = b;
-		while (e < tv->vallen && tv->val[e] != ',')
-			e++;
-		size_t s = b, t = e;
-		while (s < t && (tv->val[s] == ' ' || tv->val[s] == '\t'))
-			s++;
-		while (t > s && (tv->val[t - 1] == ' ' || tv->val[t - 1] == '\t'))
-			t--;
-		if (parse_uri(tv->val + s, t - s, uris, nuris, err, errlen) < 0)
-			return -1;
-		b = e + 1;
-	}
-	return 0;
+	struct uri_arg a = { uris, nuris, err, errlen };
+	return tagval_each_item(tv, ',', item_uri, &a);
 }
 
 static void add_note(struct dmarc_record *rec, const char *fmt, ...)
@@ -264,7 +252,7 @@ static int parse_tags(struct dmarc_record *rec, const char *txt, size_t len,
 		return -1;
 	if (rc == 0 || !tagval_is(tv.tag, tv.taglen, "v") || tv.vallen != 6 ||
 	    memcmp(tv.val, "DMARC1", 6) != 0)
-		return rec_err(err, errlen, "the record must start with v=DMARC1");
+		return set_error(err, errlen, "the record must start with v=DMARC1");
 	seen[T_V] = 1;
 	while ((rc = tagval_next(txt, len, &pos, &tv, err, errlen)) > 0) {
 		int t = tag_index(&tv);
@@ -274,14 +262,14 @@ static int parse_tags(struct dmarc_record *rec, const char *txt, size_t len,
 			continue;
 		}
 		if (seen[t]++)
-			return rec_err(err, errlen, "tag %s= appears twice", tag_names[t]);
+			return set_error(err, errlen, "tag %s= appears twice", tag_names[t]);
 		if (apply_tag(rec, t, &tv, err, errlen) < 0)
 			return -1;
 	}
 	if (rc < 0)
 		return -1;
 	if (!seen[T_P])
-		return rec_err(err, errlen, "no p= tag (the policy is required)");
+		return set_error(err, errlen, "no p= tag (the policy is required)");
 	if (!rec->has_sp)
 		rec->sp = rec->p;
 	return 0;

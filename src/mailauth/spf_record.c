@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +12,6 @@
 #include "log.h"
 #include "xmalloc.h"
 
-static int rec_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int rec_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vset_error(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Case-insensitive comparison of t[0..n) with the NUL-terminated word. */
 static int word_is(const char *t, size_t n, const char *word)
@@ -63,7 +51,7 @@ int spf_domain_spec_check(const char *spec, size_t len, char *err, size_t errlen
 	int last_macro = 0, prev_macro = 0;
 
 	if (len == 0)
-		return rec_err(err, errlen, "empty domain-spec");
+		return set_error(err, errlen, "empty domain-spec");
 	if (spf_macro_check(spec, len, SPF_MACRO_DOMAIN, err, errlen) < 0)
 		return -1;
 	while (i < len) {               /* tokens: macros and literal bytes */
@@ -88,7 +76,7 @@ int spf_domain_spec_check(const char *spec, size_t len, char *err, size_t errlen
 	while (k > 0 && (isalnum((unsigned char)spec[k - 1]) || spec[k - 1] == '-'))
 		k--;
 	if (k == end || k == 0 || spec[k - 1] != '.' || !toplabel_ok(spec + k, end - k))
-		return rec_err(err, errlen, "domain-spec \"%.*s\" does not end in a macro or a "
+		return set_error(err, errlen, "domain-spec \"%.*s\" does not end in a macro or a "
 			       "valid top-level label", (int)(len > 200 ? 200 : len), spec);
 	return 0;
 }
@@ -168,9 +156,9 @@ static int dual_cidr_apply(const char *s, const struct dual_cidr *dc, struct spf
 			   char *err, size_t errlen)
 {
 	if (dc->has4 && !cidr_ok(s + dc->at4, dc->nd4, dc->v4, 32))
-		return rec_err(err, errlen, "bad IPv4 CIDR length in \"%s\"", m->text);
+		return set_error(err, errlen, "bad IPv4 CIDR length in \"%s\"", m->text);
 	if (dc->has6 && !cidr_ok(s + dc->at6, dc->nd6, dc->v6, 128))
-		return rec_err(err, errlen, "bad IPv6 CIDR length in \"%s\"", m->text);
+		return set_error(err, errlen, "bad IPv6 CIDR length in \"%s\"", m->text);
 	if (dc->has4)
 		m->cidr4 = (int)dc->v4;
 	if (dc->has6)
@@ -186,7 +174,7 @@ static int parse_a_mx(const char *args, size_t alen, struct spf_mech *m, char *e
 		return 0;
 	if (args[0] == '/') {
 		if (!dual_cidr_match(args, alen, &dc))
-			return rec_err(err, errlen, "bad CIDR length in \"%s\"", m->text);
+			return set_error(err, errlen, "bad CIDR length in \"%s\"", m->text);
 		return dual_cidr_apply(args, &dc, m, err, errlen);
 	}
 	const char *spec = args + 1;
@@ -211,7 +199,7 @@ static int parse_domain_arg(const char *args, size_t alen, int required, struct 
 	if (alen == 0 && !required)
 		return 0;
 	if (alen == 0 || args[0] != ':')
-		return rec_err(err, errlen, "\"%s\" needs \":domain\"", m->text);
+		return set_error(err, errlen, "\"%s\" needs \":domain\"", m->text);
 	if (spf_domain_spec_check(args + 1, alen - 1, err, errlen) < 0)
 		return -1;
 	m->domain = xstrndup(args + 1, alen - 1);
@@ -224,7 +212,7 @@ static int parse_ip(const char *args, size_t alen, int family, struct spf_mech *
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
 	if (alen < 2 || args[0] != ':')
-		return rec_err(err, errlen, "\"%s\" needs \":address\"", m->text);
+		return set_error(err, errlen, "\"%s\" needs \":address\"", m->text);
 	const char *a = args + 1, *slash = memchr(a, '/', alen - 1);
 	size_t netlen = slash ? (size_t)(slash - a) : alen - 1;
 	int bad;
@@ -240,14 +228,14 @@ static int parse_ip(const char *args, size_t alen, int family, struct spf_mech *
 		}
 	}
 	if (bad)
-		return rec_err(err, errlen, "bad address in \"%s\"", m->text);
+		return set_error(err, errlen, "bad address in \"%s\"", m->text);
 	if (!slash)
 		return 0;
 	size_t i = (size_t)(slash - args) + 1;
 	unsigned v;
 	size_t nd = take_digits(args, alen, &i, &v);
 	if (i != alen || !cidr_ok(slash + 1, nd, v, family == AF_INET ? 32 : 128))
-		return rec_err(err, errlen, "bad CIDR length in \"%s\"", m->text);
+		return set_error(err, errlen, "bad CIDR length in \"%s\"", m->text);
 	if (family == AF_INET)
 		m->cidr4 = (int)v;
 	else
@@ -268,7 +256,7 @@ static int mech_args(const char *args, size_t alen, struct spf_mech *m, char *er
 {
 	switch (m->type) {
 	case SPF_MECH_ALL:
-		return alen == 0 ? 0 : rec_err(err, errlen, "\"%s\": all takes no argument", m->text);
+		return alen == 0 ? 0 : set_error(err, errlen, "\"%s\": all takes no argument", m->text);
 	case SPF_MECH_INCLUDE:
 	case SPF_MECH_EXISTS:
 		return parse_domain_arg(args, alen, 1, m, err, errlen);
@@ -307,7 +295,7 @@ static int parse_mechanism(struct spf_record *rec, const char *t, size_t n,
 		if (word_is(t + start, i - start, mech_names[k].name))
 			break;
 	if (k == sizeof(mech_names) / sizeof(mech_names[0]))
-		return rec_err(err, errlen, "unknown mechanism \"%.*s\"",
+		return set_error(err, errlen, "unknown mechanism \"%.*s\"",
 			       (int)(n > 200 ? 200 : n), t);
 	m.type = mech_names[k].type;
 	m.text = xstrndup(t, n);
@@ -331,7 +319,7 @@ static int parse_modifier(struct spf_record *rec, const char *name, size_t nlen,
 		return spf_macro_check(value, vlen, SPF_MACRO_DOMAIN, err, errlen);
 	}
 	if (*slot)
-		return rec_err(err, errlen, "%.*s= given twice", (int)nlen, name);
+		return set_error(err, errlen, "%.*s= given twice", (int)nlen, name);
 	if (spf_domain_spec_check(value, vlen, err, errlen) < 0)
 		return -1;
 	*slot = xstrndup(value, vlen);
@@ -356,11 +344,11 @@ int spf_record_parse(const char *txt, size_t len, struct spf_record **out,
 {
 	*out = NULL;
 	if (!spf_record_is_spf(txt, len))
-		return rec_err(err, errlen, "not an SPF record (no \"v=spf1\")");
+		return set_error(err, errlen, "not an SPF record (no \"v=spf1\")");
 	for (size_t i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)txt[i];
 		if (ch < 0x20 || ch > 0x7e)
-			return rec_err(err, errlen, "byte 0x%02x at offset %zu: only printable "
+			return set_error(err, errlen, "byte 0x%02x at offset %zu: only printable "
 				       "ASCII and spaces are allowed", ch, i);
 	}
 	struct spf_record *rec = xcalloc(1, sizeof(*rec));

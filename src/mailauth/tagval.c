@@ -85,3 +85,24 @@ int tagval_next(const char *txt, size_t len, size_t *pos, struct tagval *tv,
 	}
 	return 0;
 }
+
+int tagval_each_item(const struct tagval *tv, char sep, int (*fn)(const char *item, size_t n, void *arg),
+		     void *arg)
+{
+	size_t b = 0;
+	while (b <= tv->vallen) {
+		size_t e = b;
+		while (e < tv->vallen && tv->val[e] != sep)
+			e++;
+		size_t s = b, t = e;
+		while (s < t && (tv->val[s] == ' ' || tv->val[s] == '\t'))
+			s++;
+		while (t > s && (tv->val[t - 1] == ' ' || tv->val[t - 1] == '\t'))
+			t--;
+		int rc = fn(tv->val + s, t - s, arg);
+		if (rc < 0)
+			return rc;
+		b = e + 1;
+	}
+	return 0;
+}

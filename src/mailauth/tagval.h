@@ -24,6 +24,11 @@ struct tagval {
  * -1 on a syntax error. */
 int tagval_next(const char *txt, size_t len, size_t *pos, struct tagval *tv,
 		char *err, size_t errlen);
+/* Calls fn(item, n, arg) for each sep-separated item of a value, with the
+ * spaces and tabs around it trimmed (an empty value is one empty item);
+ * returns the first negative result of fn, else 0. */
+int tagval_each_item(const struct tagval *tv, char sep, int (*fn)(const char *item, size_t n, void *arg),
+		     void *arg);
 /* 1 when s[0..n) equals word, ignoring ASCII case. */
 int tagval_is(const char *s, size_t n, const char *word);
 

@@ -35,26 +35,25 @@ static int uri_ok(const char *s, size_t n, struct tlsrpt_record *out)
 	return 1;
 }
 
+struct rua_arg {
+	struct tlsrpt_record *out;
+	char *err;
+	size_t errlen;
+};
+
+static int item_rua(const char *item, size_t n, void *arg)
+{
+	struct rua_arg *a = arg;
+	if (a->out->nrua < TLSRPT_MAX_RUA && uri_ok(item, n, a->out))
+		return 0;
+	return set_error(a->err, a->errlen, "rua: \"%.*s\" is not a mailto: or https:// URI", (int)(n > 80 ? 80 : n),
+			 item);
+}
+
 static int parse_rua(const struct tagval *tv, struct tlsrpt_record *out, char *err, size_t errlen)
 {
-	size_t b = 0;
-	while (b <= tv->vallen) {
-		size_t e = b;
-		while (e < tv->vallen && tv->val[e] != ',')
-			e++;
-		size_t s = b, t = e;
-		while (s < t && (tv->val[s] == ' ' || tv->val[s] == '\t'))
-			s++;
-		while (t > s && (tv->val[t - 1] == ' ' || tv->val[t - 1] == '\t'))
-			t--;
-		if (out->nrua >= TLSRPT_MAX_RUA || !uri_ok(tv->val + s, t - s, out)) {
-			set_error(err, errlen, "rua: \"%.*s\" is not a mailto: or https:// URI",
-				  (int)(t - s > 80 ? 80 : t - s), tv->val + s);
-			return -1;
-		}
-		b = e + 1;
-	}
-	return 0;
+	struct rua_arg a = { out, err, errlen };
+	return tagval_each_item(tv, ',', item_rua, &a);
 }
 
 int tlsrpt_record_parse(const char *txt, size_t len, struct tlsrpt_record *out,
