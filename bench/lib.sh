@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2034   # sets variables for the scripts that source it
-# Shared helpers of the bench scripts (inject.sh, e2e.sh, bigqueue.sh), which
+# Shared helpers of the bench scripts (inject.sh, e2e.sh, bigqueue.sh, dkim.sh), which
 # source this file from their own directory.  Not a script of its own.
 #
 # A script sets REPO (and cd's there) before it calls bench_packages or
