@@ -1,169 +1,49 @@
-/* dkim: signing and verification with libopendkim; see dkim.h. */
+/* dkim: key selection, signing (dkim_sign.c) and verification with
+ * libopendkim; see dkim.h. */
 #include "mailauth/dkim.h"
 
 #include <ctype.h>
 #include <event2/event.h>
 #include <opendkim/dkim.h>
-#include <openssl/bio.h>
-#include <openssl/evp.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "config.h"
 #include "dns/resolver.h"
 #include "header.h"
 #include "log.h"
 #include "mailauth/dkim_key.h"
+#include "mailauth/dkim_sign.h"
 #include "xmalloc.h"
-
-/* Fields signed when present (RFC 6376 5.4.1 recommendations plus the
- * list headers receivers show).  Trace fields (Received) are not signed:
- * every hop adds them. */
-static const char *const signed_fields[] = {
-	"From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID",
-	"In-Reply-To", "References", "MIME-Version", "Content-Type",
-	"Content-Transfer-Encoding", "Content-ID", "Content-Description",
-	"Resent-Date", "Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc",
-	"Resent-Message-ID", "Sender", "List-Id", "List-Help", "List-Unsubscribe",
-	"List-Unsubscribe-Post", "List-Subscribe", "List-Post", "List-Owner",
-	"List-Archive", "Feedback-ID", NULL,
-};
-
-/* Signed once more than they occur, so that adding one breaks the
- * signature (a second From: shown to the reader is the classic attack). */
-static const char *const oversigned_fields[] = {
-	"From", "Reply-To", "Subject", "Date", "To", "Cc", "Message-ID", "MIME-Version",
-	"Content-Type", "Content-Transfer-Encoding", "List-Unsubscribe",
-	"List-Unsubscribe-Post", NULL,
-};
 
 struct signer_key {
 	const char *domain, *selector;   /* point into the config, which outlives us */
 	int all;
 	struct dkim_key *key;
+	struct dkim_sign_key *sk;        /* decoded once; signs on every worker thread */
 };
 
 struct dkim_signer {
-	DKIM_LIB *lib;
 	struct signer_key *keys;
 	size_t nkeys;
 };
 
-/*
- * libopendkim 2.11 (Debian 12) does not free all of an ed25519 signing
- * handle in dkim_free() (fixed upstream in OpenDKIM PR #321).  Every
- * allocation the library makes for a handle goes through these functions
- * with the handle's closure, so what it leaves behind after dkim_free()
- * is freed here, and the EVP_PKEY it forgets is found through the
- * library's (private, 2.11) struct dkim_crypto: the 64-octet block whose
- * crypto_out points at another tracked block (the signature).
- */
-struct alloc_track;
-
-struct alloc_hdr {
-	struct alloc_hdr *prev, *next;
-	struct alloc_track *t;
-	size_t size;
-	max_align_t align[];
-};
-
-struct alloc_track {
-	struct alloc_hdr *head;
-};
-
-static void *track_malloc(void *closure, size_t n)
-{
-	struct alloc_track *t = closure;
-	struct alloc_hdr *h = malloc(sizeof(*h) + n);
-	if (!h)
-		return NULL;
-	h->size = n;
-	h->t = t;
-	h->prev = NULL;
-	h->next = t ? t->head : NULL;
-	if (t && t->head)
-		t->head->prev = h;
-	if (t)
-		t->head = h;
-	return h->align;
-}
-
-static void track_free(void *closure, void *p)
-{
-	(void)closure;
-	if (!p)
-		return;
-	struct alloc_hdr *h = (struct alloc_hdr *)((char *)p - offsetof(struct alloc_hdr, align));
-	if (h->t) {
-		if (h->prev)
-			h->prev->next = h->next;
-		else
-			h->t->head = h->next;
-		if (h->next)
-			h->next->prev = h->prev;
-	}
-	free(h);
-}
-
-struct dkim_crypto_2_11 {        /* libopendkim 2.11, OpenSSL build */
-	unsigned char crypto_pad;
-	int crypto_keysize;
-	size_t crypto_inlen;
-	size_t crypto_outlen;
-	EVP_PKEY *crypto_pkey;
-	void *crypto_key;
-	BIO *crypto_keydata;
-	unsigned char *crypto_in;
-	unsigned char *crypto_out;
-};
-
-static int tracked(const struct alloc_track *t, const void *p)
-{
-	for (const struct alloc_hdr *h = t->head; h; h = h->next)
-		if ((const void *)h->align == p)
-			return 1;
-	return 0;
-}
-
-/* Before dkim_free() of an ed25519 signing handle of the buggy version. */
-static void track_free_ed25519_key(struct alloc_track *t)
-{
-	if (dkim_libversion() != 0x020B0000)
-		return;
-	for (struct alloc_hdr *h = t->head; h; h = h->next) {
-		if (h->size != sizeof(struct dkim_crypto_2_11))
-			continue;
-		struct dkim_crypto_2_11 *c = (void *)h->align;
-		if (c->crypto_outlen == 64 && c->crypto_out && c->crypto_pkey &&
-		    tracked(t, c->crypto_out) && EVP_PKEY_get_base_id(c->crypto_pkey) == EVP_PKEY_ED25519) {
-			EVP_PKEY_free(c->crypto_pkey);
-			c->crypto_pkey = NULL;
-			return;
-		}
-	}
-}
-
-/* After dkim_free(): frees what the library left behind for the handle. */
-static void track_release(struct alloc_track *t)
-{
-	while (t->head)
-		track_free(t, t->head->align);
-}
-
 static DKIM_LIB *lib_new(void)
 {
-	DKIM_LIB *lib = dkim_init(track_malloc, track_free);
+	DKIM_LIB *lib = dkim_init(NULL, NULL);
 	if (!lib)
 		msg_fatal("event=dkim_init_failed reason=\"dkim_init returned NULL\"");
 	return lib;
 }
 
 /* 1 when every CR is followed by LF and every LF preceded by CR: libopendkim
- * 2.11 asserts (aborts) on some bare-LF input, so it never gets any. */
+ * 2.11 asserts (aborts) on some bare-LF input, so it never gets any, and
+ * receivers disagree on how to canonicalize one, so we never sign one. */
 static int crlf_clean(const char *m, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -186,18 +66,20 @@ struct dkim_signer *dkim_signer_new(const struct dkim_conf *conf, size_t n, char
 			dkim_signer_free(sg);
 			return NULL;
 		}
+		k->sk = dkim_sign_key_new(k->key, err, errlen);
+		if (!k->sk) {
+			char why[160];
+			set_error(why, sizeof(why), "%s", err);
+			set_error(err, errlen, "%s: %s", conf[i].key, why);
+			dkim_key_free(k->key);
+			dkim_signer_free(sg);
+			return NULL;
+		}
 		k->domain = conf[i].domain;
 		k->selector = conf[i].selector;
 		k->all = conf[i].all;
 		sg->nkeys++;
 	}
-	sg->lib = lib_new();
-	/* the library takes the list itself, with the size of a pointer to it */
-	if (dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNHDRS, (void *)signed_fields,
-			 sizeof(char **)) != DKIM_STAT_OK ||
-	    dkim_options(sg->lib, DKIM_OP_SETOPT, DKIM_OPTS_OVERSIGNHDRS, (void *)oversigned_fields,
-			 sizeof(char **)) != DKIM_STAT_OK)
-		msg_panic("event=dkim_init_failed reason=\"header lists refused\"");
 	return sg;
 }
 
@@ -205,11 +87,11 @@ void dkim_signer_free(struct dkim_signer *sg)
 {
 	if (!sg)
 		return;
-	for (size_t i = 0; i < sg->nkeys; i++)
+	for (size_t i = 0; i < sg->nkeys; i++) {
+		dkim_sign_key_free(sg->keys[i].sk);
 		dkim_key_free(sg->keys[i].key);
+	}
 	free(sg->keys);
-	if (sg->lib)
-		dkim_close(sg->lib);
 	free(sg);
 }
 
@@ -295,68 +177,15 @@ int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
 	return n > 0;
 }
 
-/* Appends "DKIM-Signature: value" with CRLF line ends (the library folds
- * with bare LF or CRLF depending on its flags: normalise). */
-static void append_field(struct buf *out, const unsigned char *v, size_t n)
-{
-	buf_puts(out, "DKIM-Signature: ");
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] == '\r')
-			continue;
-		if (v[i] == '\n')
-			buf_putc(out, '\r');
-		buf_putc(out, (char)v[i]);
-	}
-	buf_puts(out, "\r\n");
-}
-
-/* One signature with one key; -1 with the library's reason. */
-static int sign_one(const struct dkim_signer *sg, const struct signer_key *k, const char *msg,
-		    size_t len, const char *jobid, struct buf *sigs, char *err, size_t errlen)
-{
-	DKIM_STAT st;
-	unsigned char *hdr;
-	size_t hdrlen;
-	struct alloc_track track = { NULL };
-	int alg = k->key->type == DKIM_KEY_ED25519 ? DKIM_SIGN_ED25519SHA256 : DKIM_SIGN_RSASHA256;
-	DKIM *d = dkim_sign(sg->lib, (const unsigned char *)jobid, &track,
-			    (dkim_sigkey_t)k->key->pem, (const unsigned char *)k->selector,
-			    (const unsigned char *)k->domain, DKIM_CANON_RELAXED, DKIM_CANON_RELAXED,
-			    alg, -1, &st);
-	if (!d) {
-		set_error(err, errlen, "dkim_sign: %s", dkim_getresultstr(st));
-		return -1;
-	}
-	/* dkim_chunk takes a non-const buffer but does not write to it. */
-	st = dkim_chunk(d, (unsigned char *)(uintptr_t)msg, len);
-	if (st == DKIM_STAT_OK)
-		st = dkim_chunk(d, NULL, 0);
-	if (st == DKIM_STAT_OK)
-		st = dkim_eom(d, NULL);
-	if (st == DKIM_STAT_OK)
-		st = dkim_getsighdr_d(d, strlen("DKIM-Signature: "), &hdr, &hdrlen);
-	if (st != DKIM_STAT_OK) {
-		const char *why = dkim_geterror(d);
-		set_error(err, errlen, "%s: %s", dkim_getresultstr(st), why && *why ? why : "signing failed");
-		dkim_free(d);
-		track_release(&track);
-		return -1;
-	}
-	append_field(sigs, hdr, hdrlen);
-	if (alg == DKIM_SIGN_ED25519SHA256)
-		track_free_ed25519_key(&track);
-	dkim_free(d);
-	track_release(&track);
-	return 0;
-}
-
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen)
 {
 	struct buf sel = BUF_INIT;
 	const char *domain = NULL;
+	time_t now = time(NULL);     /* one t= for all the message's signatures */
 	int *use, rc = 1;
 
+	(void)jobid;
 	if (!sg || sg->nkeys == 0)
 		return 0;
 	if (!crlf_clean(msg, len)) {
@@ -371,7 +200,9 @@ int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, 
 	for (size_t i = 0; i < sg->nkeys && rc == 1; i++) {
 		if (!use[i])
 			continue;
-		if (sign_one(sg, &sg->keys[i], msg, len, jobid, sigs, err, errlen) < 0) {
+		const struct signer_key *k = &sg->keys[i];
+		if (dkim_sign_message(k->sk, k->domain, k->selector, msg, len, now, sigs, err,
+				      errlen) < 0) {
 			rc = -1;
 			break;
 		}

@@ -1,16 +1,19 @@
 /*
- * dkim: DKIM signing and verification (RFC 6376, RFC 8463) with libopendkim.
+ * dkim: DKIM signing (RFC 6376, RFC 8463; our own signer, dkim_sign.h) and
+ * verification (libopendkim).
  * Contract:
- *  - dkim_signer_new() loads every configured key once (a key that cannot
- *    be read is an error naming the file); keys are never logged.
+ *  - dkim_signer_new() loads and decodes every configured key once (a key
+ *    that cannot be read is an error naming the file); keys are never
+ *    logged.
  *  - dkim_signer_sign() is thread-safe (it runs on the worker pool): it
  *    chooses the keys whose domain is the From: domain or its closest
  *    parent (plus every key marked `all`), signs the complete message
  *    (CRLF text, every header outpost adds already in it) with each of
  *    them, relaxed/relaxed, rsa-sha256 or ed25519-sha256, and returns the
  *    DKIM-Signature fields to put on top of the message.  From and the
- *    other fields in DKIM_OVERSIGNED are oversigned, so no such field can
- *    be added later without breaking the signature.
+ *    other oversigned fields (dkim_sign.c) are signed once more than they
+ *    occur, so no such field can be added later without breaking the
+ *    signature.  A message with a bare CR or LF is refused.
  *  - dkim_verify_start() verifies a message on the event loop: it reads the
  *    signatures' d= and s=, looks the keys up through our own resolver
  *    (never libopendkim's), then verifies and calls back once, after it
@@ -35,7 +38,8 @@ size_t dkim_signer_nkeys(const struct dkim_signer *sg);
 int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len);
 /* 1: signed, the fields (CRLF-terminated) appended to sigs and
  * "domain=D selectors=S1,S2" in info; 0: no key for this message;
- * -1: error with reason in err.  jobid only labels libopendkim's state. */
+ * -1: error with reason in err.  jobid is unused (it labelled libopendkim's
+ * signing state). */
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
 

@@ -1,7 +1,9 @@
 /* Unit tests: DKIM key records (RFC 6376 3.6.1), the RFC 8463 key in
- * DKIM form, sign-then-verify through the same canonicalisation path the
- * daemon uses (folded headers, empty body, trailing blank lines), From:
- * domain selection, and 8bit -> quoted-printable conversion. */
+ * DKIM form, relaxed canonicalization (RFC 6376 3.4.2, 3.4.4) of header
+ * fields and bodies, our signatures checked by libopendkim's verifier
+ * (rsa-sha256 and ed25519-sha256, folded headers, empty body, trailing
+ * blank lines, oversigning), From: domain selection, and 8bit ->
+ * quoted-printable conversion. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "config.h"
 #include "mailauth/dkim.h"
 #include "mailauth/dkim_key.h"
+#include "mailauth/dkim_sign.h"
 #include "mailauth/mime7bit.h"
 
 /* RFC 8463 appendix A.1 secret key, as PKCS#8 PEM. */
@@ -150,6 +153,187 @@ static void signed_messages_verify_and_changes_are_caught(void **state)
 	dkim_signer_free(sg);
 }
 
+static void header_fields_canonicalize_relaxed(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+		{ "SubJect:  Hello \t World  ", "subject:Hello World" },
+		{ "Subject: a\r\n\tb\r\n  c", "subject:a b c" },         /* unfolded */
+		{ "From \t:\tx@example.com", "from:x@example.com" },       /* WSP around the colon */
+		{ "To:", "to:" },
+		{ "X-Empty:   \r\n \t", "x-empty:" },
+		{ "MIME-Version: 1.0", "mime-version:1.0" },
+		{ "Subject: caf\xc3\xa9 \xc3\x89", "subject:caf\xc3\xa9 \xc3\x89" },  /* value case kept */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf out = BUF_INIT;
+		dkim_canon_header(cases[i][0], strlen(cases[i][0]), &out);
+		assert_string_equal(out.data ? out.data : "", cases[i][1]);
+		buf_free(&out);
+	}
+}
+
+static void bodies_canonicalize_relaxed(void **state)
+{
+	(void)state;
+	static const char *const cases[][2] = {
+		{ "", "" },                                   /* empty body: empty (not CRLF) */
+		{ "\r\n", "" },
+		{ "\r\n\r\n \t\r\n", "" },
+		{ "a  b \t\r\n", "a b\r\n" },                /* runs and trailing WSP */
+		{ " \tlead\r\n", " lead\r\n" },              /* a leading run stays, as one SP */
+		{ "x\r\n\r\n\r\n", "x\r\n" },                /* trailing empty lines */
+		{ "x\r\n  \r\n\t\r\n", "x\r\n" },             /* ... also when they hold WSP */
+		{ "a\r\n \r\n\r\nb\r\n", "a\r\n\r\n\r\nb\r\n" },  /* inner empty lines stay */
+		{ "x", "x\r\n" },                            /* no final CRLF: one is added */
+		{ "x\r\ny  ", "x\r\ny\r\n" },
+		{ "x\r\n  ", "x\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf out = BUF_INIT;
+		dkim_canon_body_buf(cases[i][0], strlen(cases[i][0]), &out);
+		assert_int_equal(out.len, strlen(cases[i][1]));
+		assert_memory_equal(out.len ? out.data : "", cases[i][1], out.len);
+		buf_free(&out);
+	}
+}
+
+/* The RFC 8463 appendix A message: its body hash is known. */
+static void rfc8463_body_hash_is_reproduced(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_dkimXXXXXX", info[300], err[256];
+	struct dkim_signer *sg = rfc8463_signer("football.example.com", path);
+	struct buf out = BUF_INIT;
+	const char *m = "From: Joe SixPack <joe@football.example.com>\r\n"
+			"To: Suzie Q <suzie@shopping.example.net>\r\nSubject: Is dinner ready?\r\n"
+			"Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
+			"Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n\r\n"
+			"Hi.\r\n\r\nWe lost the game.  Are you hungry yet?\r\n\r\nJoe.\r\n";
+	assert_int_equal(dkim_signer_sign(sg, m, strlen(m), "t", &out, info, sizeof(info), err,
+					  sizeof(err)), 1);
+	assert_non_null(strstr(out.data, "bh=2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=;"));
+	assert_non_null(strstr(out.data, "a=ed25519-sha256; c=relaxed/relaxed;"));
+	assert_non_null(strstr(out.data, "d=football.example.com; s=brisbane;"));
+	buf_free(&out);
+	dkim_signer_free(sg);
+}
+
+/* Writes a fresh key of type t to a temporary file; its TXT record into rec. */
+static void fresh_key(enum dkim_key_type t, char *path, struct buf *rec)
+{
+	struct dkim_key *k;
+	char err[256];
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(path);
+	assert_int_equal(dkim_key_generate(t, 0, &k, err, sizeof(err)), 0);
+	assert_int_equal(dkim_key_write(k, path, err, sizeof(err)), 0);
+	char *txt = dkim_key_txt_record(k);
+	buf_puts(rec, txt);
+	free(txt);
+	dkim_key_free(k);
+}
+
+static const char *const cross_msgs[] = {
+	"From: Joe <joe@example.com>\r\nTo: a@example.net\r\nSubject: hi\r\n\r\nHi.\r\n",
+	"From: App\r\n <app@example.com>\r\nTo: a@example.net,\r\n\tb@example.net\r\n"
+	"Subject: a subject that is folded\r\n   over two lines\r\n\r\nBody.\r\n",
+	"From: app@example.com\r\nTo: user@example.net\r\nSubject: empty\r\n\r\n",
+	"From: app@example.com\r\nSubject: no body",
+	"From: app@example.com\r\nSubject: blank\r\n\r\nText.\r\n\r\n\r\n\r\n",
+	"FROM:app@example.com\r\nsubject:  ws \t here  \r\nX-Not-Signed: x\r\n\r\n"
+	"trailing spaces   \r\n\ttabs\t\r\n  two  spaces  \r\n \r\nend\r\n",
+	"From: app@example.com\r\nFrom: second@example.com\r\nTo: a@example.net\r\n"
+	"Received: by x\r\nTo: b@example.net\r\nList-Unsubscribe: <mailto:u@example.com>\r\n"
+	"Subject: two froms\r\n\r\nBody.\r\n",
+};
+
+/* Our rsa-sha256 and ed25519-sha256 signatures pass libopendkim's verifier,
+ * and a change to a signed field or the body, or one more From:, fails them. */
+static void our_signatures_pass_libopendkim(void **state)
+{
+	(void)state;
+	char rpath[] = "/tmp/test_dkimrXXXXXX", epath[] = "/tmp/test_dkimeXXXXXX";
+	char err[256], info[300];
+	struct buf rtxt = BUF_INIT, etxt = BUF_INIT;
+	fresh_key(DKIM_KEY_RSA, rpath, &rtxt);
+	fresh_key(DKIM_KEY_ED25519, epath, &etxt);
+	struct dkim_conf dc[2] = { { (char *)"example.com", (char *)"r1", rpath, 0, 0 },
+				   { (char *)"example.com", (char *)"e1", epath, 0, 0 } };
+	struct dkim_signer *sg = dkim_signer_new(dc, 2, err, sizeof(err));
+	unlink(rpath);
+	unlink(epath);
+	assert_non_null(sg);
+	struct dkim_keyrec kr[2] = { { "r1._domainkey.example.com", 0, &rtxt, 1 },
+				     { "e1._domainkey.example.com", 0, &etxt, 1 } };
+	for (size_t i = 0; i < sizeof(cross_msgs) / sizeof(cross_msgs[0]); i++) {
+		struct buf out = BUF_INIT;
+		struct dkim_verify_result res;
+		assert_int_equal(dkim_signer_sign(sg, cross_msgs[i], strlen(cross_msgs[i]), "t", &out,
+						  info, sizeof(info), err, sizeof(err)), 1);
+		assert_string_equal(info, "domain=example.com selectors=r1,e1");
+		for (char *p = out.data, *e; (e = strstr(p, "\r\n")) != NULL; p = e + 2)
+			assert_true(e - p <= 75);
+		buf_puts(&out, cross_msgs[i]);
+		assert_int_equal(dkim_verify_keys(out.data, out.len, kr, 2, &res), 0);
+		assert_int_equal(res.n, 2);
+		assert_int_equal(res.npass, 2);
+		assert_string_equal(res.sig[0].alg, "rsa-sha256");
+		assert_string_equal(res.sig[1].alg, "ed25519-sha256");
+		dkim_verify_result_clear(&res);
+
+		struct buf bad = BUF_INIT;           /* one more From: on top */
+		buf_puts(&bad, "From: evil@example.org\r\n");
+		buf_append(&bad, out.data, out.len);
+		dkim_verify_keys(bad.data, bad.len, kr, 2, &res);
+		assert_int_equal(res.npass, 0);
+		dkim_verify_result_clear(&res);
+		buf_reset(&bad);                     /* a body line added */
+		buf_append(&bad, out.data, out.len);
+		buf_puts(&bad, strstr(cross_msgs[i], "\r\n\r\n") ? "more\r\n" : "\r\n\r\nmore\r\n");
+		dkim_verify_keys(bad.data, bad.len, kr, 2, &res);
+		assert_int_equal(res.npass, 0);
+		dkim_verify_result_clear(&res);
+		buf_free(&bad);
+		buf_free(&out);
+	}
+	buf_free(&rtxt);
+	buf_free(&etxt);
+	dkim_signer_free(sg);
+}
+
+static void headers_are_selected_and_oversigned_as_before(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/test_dkimXXXXXX", info[300], err[256];
+	struct dkim_signer *sg = rfc8463_signer("example.com", path);
+	struct buf out = BUF_INIT;
+	const char *m = cross_msgs[6];
+	assert_int_equal(dkim_signer_sign(sg, m, strlen(m), "t", &out, info, sizeof(info), err,
+					  sizeof(err)), 1);
+	/* present signed fields in message order (Received is not one), then
+	 * every oversigned name once; folded as libopendkim folded it */
+	assert_non_null(strstr(out.data, "\r\n\th=From:From:To:To:List-Unsubscribe:Subject:From:Reply-To:"
+				      "Subject:\r\n\t Date:To:Cc:Message-ID:MIME-Version:Content-Type:"
+				      "\r\n\t Content-Transfer-Encoding:List-Unsubscribe:"
+				      "List-Unsubscribe-Post;\r\n\tb="));
+	assert_true(strncmp(out.data, "DKIM-Signature: v=1; a=ed25519-sha256; c=relaxed/relaxed; "
+			    "d=example.com;\r\n\ts=brisbane; t=", 80) == 0);
+	buf_free(&out);
+	const char *nocolon = "From: a@example.com\r\nno colon here\r\n\r\nx\r\n";
+	assert_int_equal(dkim_signer_sign(sg, nocolon, strlen(nocolon), "t", &out, info, sizeof(info),
+					  err, sizeof(err)), -1);
+	const char *bare = "From: a@example.com\r\n\r\nx\ny\r\n";
+	assert_int_equal(dkim_signer_sign(sg, bare, strlen(bare), "t", &out, info, sizeof(info), err,
+					  sizeof(err)), -1);
+	assert_string_equal(err, "bare CR or LF in the message");
+	assert_int_equal(out.len, 0);
+	buf_free(&out);
+	dkim_signer_free(sg);
+}
+
 static void signing_domain_is_the_from_domain_or_its_parent(void **state)
 {
 	(void)state;
@@ -212,6 +396,11 @@ int main(void)
 		cmocka_unit_test(bad_records_are_refused),
 		cmocka_unit_test(rfc8463_key_gives_its_published_record),
 		cmocka_unit_test(signed_messages_verify_and_changes_are_caught),
+		cmocka_unit_test(header_fields_canonicalize_relaxed),
+		cmocka_unit_test(bodies_canonicalize_relaxed),
+		cmocka_unit_test(rfc8463_body_hash_is_reproduced),
+		cmocka_unit_test(our_signatures_pass_libopendkim),
+		cmocka_unit_test(headers_are_selected_and_oversigned_as_before),
 		cmocka_unit_test(signing_domain_is_the_from_domain_or_its_parent),
 		cmocka_unit_test(eightbit_leaf_becomes_quoted_printable),
 		cmocka_unit_test(qp_lines_stay_within_76),
