@@ -20,6 +20,7 @@
 #include "address.h"
 #include "cli/commands.h"
 #include "config.h"
+#include "header.h"
 #include "delivery/router.h"
 #include "dns/dns.h"
 #include "dns/resolver.h"
@@ -111,7 +112,7 @@ static int route_subject_make(const struct route_opts *o, struct route_subject *
 	if (o->from_header) {
 		/* the value as it would stand in a message */
 		char *msg = xasprintf("From: %s\r\n\r\n", o->from_header);
-		int ok = router_from_domain(msg, strlen(msg), rs->from_domain, sizeof(rs->from_domain));
+		int ok = header_from_domain(msg, strlen(msg), rs->from_domain, sizeof(rs->from_domain));
 		free(msg);
 		if (!ok) {
 			fprintf(stderr, "outpost: route: --from-header: no address with a domain in: %s\n",

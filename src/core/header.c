@@ -1,9 +1,11 @@
 /* header: field iteration and address-list extraction; see header.h. */
 #include "header.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "address.h"
 #include "buf.h"
 
 /* Length of the line at p (through LF, or to the end). */
@@ -165,4 +167,42 @@ int header_addresses(const char *v, size_t len, void (*fn)(const char *, void *)
 	buf_free(&st.plain);
 	buf_free(&st.angle);
 	return bad ? -1 : count;
+}
+
+struct first_addr {
+	char addr[1024];
+	int found, fits;
+};
+
+static void take_first(const char *addr, void *arg)
+{
+	struct first_addr *fa = arg;
+	if (fa->found++)
+		return;
+	fa->fits = snprintf(fa->addr, sizeof(fa->addr), "%s", addr) < (int)sizeof(fa->addr);
+}
+
+int header_from_domain(const char *msg, size_t len, char *out, size_t outlen)
+{
+	struct header_field f;
+	struct first_addr fa = { .found = 0, .fits = 0 };
+	struct address a;
+	char tmp[ADDR_DOMAIN_MAX + 3];
+	if (outlen)
+		out[0] = '\0';
+	if (!header_find(msg, len, "From", &f) ||
+	    header_addresses(f.value, f.valuelen, take_first, &fa) < 1 || !fa.fits)
+		return 0;
+	/* The domain alone goes through the one address parser: a header's
+	 * local part may be longer than SMTP's 64 octets, its domain may not. */
+	const char *at = strrchr(fa.addr, '@');  /* NULL when a NUL byte hid it */
+	size_t dl = at ? strlen(at + 1) : 0;
+	if (dl > 1 && at[dl] == '.')
+		dl--;  /* "example.com." is example.com */
+	int n = at ? snprintf(tmp, sizeof(tmp), "x@%.*s", (int)dl, at + 1) : -1;
+	if (n < 0 || (size_t)n >= sizeof(tmp) || address_parse(tmp, (size_t)n, ADDR_UTF8, &a) != NULL ||
+	    a.literal || strlen(a.domain) >= outlen)
+		return 0;
+	memcpy(out, a.domain, strlen(a.domain) + 1);
+	return 1;
 }

@@ -30,4 +30,11 @@ size_t header_block_end(const char *msg, size_t len);
  * Returns the number found, or -1 when the value is malformed. */
 int header_addresses(const char *value, size_t len, void (*fn)(const char *addr, void *arg), void *arg);
 
+/* The domain of the first From: field's first address (header block
+ * only), lower-cased and without a final dot: 1, or 0 and out "" when
+ * there is none, it is not a valid domain (an address literal is not one)
+ * or it is longer than outlen.  The routing rules and the DKIM signer
+ * both decide by it. */
+int header_from_domain(const char *msg, size_t len, char *out, size_t outlen);
+
 #endif

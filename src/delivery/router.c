@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "address.h"
 #include "glob.h"
-#include "header.h"
 
 #define SUBJECT_MAX 1024          /* a DNS name in presentation format fits */
 
@@ -287,39 +285,3 @@ void router_explain(const struct config *cf, const struct route_query *q, struct
 	}
 }
 
-/* ---- the From: domain ---- */
-
-struct first_addr {
-	char addr[SUBJECT_MAX];
-	int found, fits;
-};
-
-static void take_first(const char *addr, void *arg)
-{
-	struct first_addr *fa = arg;
-	if (fa->found++)
-		return;
-	fa->fits = snprintf(fa->addr, sizeof(fa->addr), "%s", addr) < (int)sizeof(fa->addr);
-}
-
-int router_from_domain(const char *msg, size_t len, char *out, size_t outlen)
-{
-	struct header_field f;
-	struct first_addr fa = { .found = 0, .fits = 0 };
-	struct address a;
-	char tmp[ADDR_DOMAIN_MAX + 3];
-	if (outlen)
-		out[0] = '\0';
-	if (!header_find(msg, len, "From", &f) ||
-	    header_addresses(f.value, f.valuelen, take_first, &fa) < 1 || !fa.fits)
-		return 0;
-	/* The domain alone goes through the one address parser: a header's
-	 * local part may be longer than SMTP's 64 octets, its domain may not. */
-	const char *at = strrchr(fa.addr, '@');  /* NULL when a NUL byte hid it */
-	int n = at ? snprintf(tmp, sizeof(tmp), "x@%s", at + 1) : -1;
-	if (n < 0 || (size_t)n >= sizeof(tmp) || address_parse(tmp, (size_t)n, ADDR_UTF8, &a) != NULL ||
-	    a.literal || strlen(a.domain) >= outlen)
-		return 0;
-	memcpy(out, a.domain, strlen(a.domain) + 1);
-	return 1;
-}

@@ -48,10 +48,6 @@ enum router_verdict router_check_rule(const struct config *cf, size_t i, const s
 void router_explain(const struct config *cf, const struct route_query *q, struct buf *out);
 /* One line about route rc: "relay smtp.example.net:587 tls=required". */
 void router_describe_route(const struct route_conf *rc, struct buf *out);
-/* The domain of the first From: header's first address in a message (header
- * block only, CRLF text), lowercased: 1, or 0 and out "" when absent,
- * unparsable (or an address literal) or longer than outlen. */
-int router_from_domain(const char *msg, size_t len, char *out, size_t outlen);
 /* True when some rule has an mx key (then MX must be known before routing). */
 int router_uses_mx(const struct config *cf);
 

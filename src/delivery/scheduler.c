@@ -26,6 +26,7 @@
 
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/header.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "delivery/dsn.h"
@@ -1158,7 +1159,7 @@ static void route_message(struct scheduler *s, struct spool_due_msg *m)
 	q->rr = xcalloc(n, sizeof(*q->rr));
 	q->jobs = 1;  /* held while jobs are made */
 	s->inflight++;
-	router_from_domain(m->body, m->body_len, q->from_domain, sizeof(q->from_domain));
+	header_from_domain(m->body, m->body_len, q->from_domain, sizeof(q->from_domain));
 	const struct route_conf *forced = m->route ? route_named(q->cf, m->route) : NULL;
 	for (size_t i = 0; i < m->nrcpts; i++) {
 		q->rr[i].forced = forced;

@@ -100,42 +100,6 @@ size_t dkim_signer_nkeys(const struct dkim_signer *sg)
 	return sg ? sg->nkeys : 0;
 }
 
-struct first_addr {
-	char domain[256];
-	int found;
-};
-
-static void take_first(const char *addr, void *arg)
-{
-	struct first_addr *fa = arg;
-	const char *at = strrchr(addr, '@');
-	if (fa->found || !at || !at[1])
-		return;
-	int n = snprintf(fa->domain, sizeof(fa->domain), "%s", at + 1);
-	if (n < 0 || (size_t)n >= sizeof(fa->domain))
-		return;
-	fa->found = 1;
-}
-
-int dkim_from_domain(const char *msg, size_t len, char *out, size_t outlen)
-{
-	struct header_field f;
-	struct first_addr fa = { "", 0 };
-
-	if (!header_find(msg, len, "From", &f))
-		return -1;
-	if (header_addresses(f.value, f.valuelen, take_first, &fa) < 0 || !fa.found)
-		return -1;
-	size_t n = strlen(fa.domain);
-	if (n && fa.domain[n - 1] == '.')
-		fa.domain[--n] = '\0';
-	if (n == 0 || n >= outlen)
-		return -1;
-	for (size_t i = 0; i <= n; i++)
-		out[i] = (char)tolower((unsigned char)fa.domain[i]);
-	return 0;
-}
-
 /* Length of the key domain d that from is, or is under; 0 when neither. */
 static size_t domain_match(const char *from, const char *d)
 {
@@ -152,7 +116,7 @@ static size_t select_keys(const struct dkim_signer *sg, const char *msg, size_t 
 {
 	char from[256];
 	size_t best = 0, n = 0;
-	int have_from = dkim_from_domain(msg, len, from, sizeof(from)) == 0;
+	int have_from = header_from_domain(msg, len, from, sizeof(from));
 
 	for (size_t i = 0; have_from && i < sg->nkeys; i++) {
 		size_t m = domain_match(from, sg->keys[i].domain);

@@ -43,10 +43,6 @@ int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
 
-/* The From: domain (of the first address of the first From: field) into
- * out, lower-cased; -1 when there is none. */
-int dkim_from_domain(const char *msg, size_t len, char *out, size_t outlen);
-
 /* --- verification --- */
 struct dkim_sig_result {
 	char domain[256];

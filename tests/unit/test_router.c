@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "core/config.h"
+#include "core/header.h"
 #include "delivery/router.h"
 
 #define ROUTES \
@@ -267,7 +268,7 @@ static void test_explain_says_why(void **st)
 
 static int from(const char *msg, char *out, size_t outlen)
 {
-	return router_from_domain(msg, strlen(msg), out, outlen);
+	return header_from_domain(msg, strlen(msg), out, outlen);
 }
 
 static void test_from_domain(void **st)
@@ -302,7 +303,7 @@ static void test_from_domain(void **st)
 			fail_msg("case %zu: got \"%s\"", i, d);
 	}
 	static const char nul[] = "From: a\0b@c.example\r\n\r\n";  /* found by fuzz_from_domain */
-	assert_int_equal(router_from_domain(nul, sizeof(nul) - 1, d, sizeof(d)), 0);
+	assert_int_equal(header_from_domain(nul, sizeof(nul) - 1, d, sizeof(d)), 0);
 	char small[8];
 	assert_int_equal(from("From: a@long.example\r\n\r\n", small, sizeof(small)), 0);
 	assert_string_equal(small, "");
