@@ -17,4 +17,8 @@ int cmd_route(int argc, char **argv, const char *config_file);
 int cmd_dkim(int argc, char **argv, const char *config_file);
 int cmd_routes(int argc, char **argv, const char *config_file);
 
+/* Shared by the subcommands: a decimal option value in min..max into
+ * *out; -1 (nothing stored) when it is not one. */
+int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
 #endif

@@ -33,16 +33,6 @@ static int doctor_usage(void)
 	return 64;
 }
 
-static int parse_timeout(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || v < 100 || v > 60000)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 static int add_ip(struct doctor_opts *o, char *ip)
 {
 	struct dns_addr a;
@@ -88,7 +78,7 @@ static int doctor_parse_opts(int argc, char **argv, struct doctor_opts *o)
 		case 'N': colour = 0; break;
 		case 'd': log_set_debug(1); break;
 		case 't':
-			if (parse_timeout(optarg, &o->timeout_ms) < 0) {
+			if (cli_parse_uint(optarg, 100, 60000, &o->timeout_ms) < 0) {
 				fprintf(stderr, "outpost: doctor: --timeout-ms wants 100..60000\n");
 				return 64;
 			}

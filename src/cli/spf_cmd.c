@@ -50,16 +50,6 @@ static int spf_usage(void)
 	return 2;
 }
 
-static int parse_timeout(const char *s, unsigned *out)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s < '0' || *s > '9' || *end != '\0' || v < 1 || v > 600000)
-		return -1;
-	*out = (unsigned)v;
-	return 0;
-}
-
 /* Options after "check"; 0, or 2 for a usage error. */
 static int spf_parse_opts(int argc, char **argv, struct spf_opts *o)
 {
@@ -89,7 +79,7 @@ static int spf_parse_opts(int argc, char **argv, struct spf_opts *o)
 		case 'j': o->json = 1; break;
 		case 'd': log_set_debug(1); break;
 		case 't':
-			if (parse_timeout(optarg, &o->timeout_ms) < 0) {
+			if (cli_parse_uint(optarg, 1, 600000, &o->timeout_ms) < 0) {
 				fprintf(stderr, "outpost: spf: --timeout-ms wants 1..600000\n");
 				return 2;
 			}
