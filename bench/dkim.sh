@@ -159,20 +159,7 @@ KEYDESC="$RSA_SEL rsa-2048, $ED_SEL ed25519 (outpost dkim keygen)"
 mkdir "$WORK/sink"
 chown postfix "$WORK/sink"   # smtp-sink -u postfix writes the dump
 
-# smtp-sink -c writes "sess=N quit=N mesg=N" followed by CR to its stdout
-# whenever a session ends, a QUIT arrives or a "." arrives.
-sink_start() {   # log name
-	SINK_OUT="$WORK/sink.$1.out"
-	SINK_DUMP="$WORK/sink/$1.dump"
-	: >"$SINK_OUT"
-	/usr/sbin/smtp-sink -c -u postfix -D "$SINK_DUMP" "127.0.0.1:$S_PORT" 256 >"$SINK_OUT" &
-	SINK_PID=$!
-	wait_port "$S_PORT" smtp-sink
-	SINK_BASE=$(sink_field mesg)   # wait_port's probe is one session, no message
-	SINK_SESS_BASE=$(sink_field sess)
-}
-
-sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
+# sink_start, sink_count: bench/lib.sh (with a dump of every message here)
 
 # --- outpost --------------------------------------------------------------------------
 
@@ -203,9 +190,6 @@ outpost_start() {   # [dkim]
 	wait_port "$O_PORT" outpostd
 }
 
-outpost_queued() {   # messages still in the spool
-	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
-}
 
 outpost_cpu() {   # CPU seconds (user + system, all threads) of outpostd so far
 	awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$OUTPOSTD_PID/stat"
@@ -357,7 +341,8 @@ run() {   # kind label port
 	RUNS+=("$RUN")
 	KIND[$RUN]=$kind
 	say "$RUN: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> $kind -> smtp-sink"
-	sink_start "$RUN"
+	SINK_DUMP="$WORK/sink/$RUN.dump"
+	sink_start "$RUN" "$SINK_DUMP"
 	"start_$kind"
 	sync
 	t0=$(now)

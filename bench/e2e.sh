@@ -104,19 +104,7 @@ S_PORT=$(free_port)
 
 # --- the sink ---------------------------------------------------------------------
 
-# smtp-sink -c writes "sess=N quit=N mesg=N" followed by CR to its stdout
-# whenever a session ends, a QUIT arrives or a "." arrives.
-sink_start() {   # log name
-	SINK_OUT="$WORK/sink.$1.out"
-	: >"$SINK_OUT"
-	/usr/sbin/smtp-sink -c -u postfix "127.0.0.1:$S_PORT" 256 >"$SINK_OUT" &
-	SINK_PID=$!
-	wait_port "$S_PORT" smtp-sink
-	SINK_BASE=$(sink_field mesg)   # wait_port's probe is one session, no message
-	SINK_SESS_BASE=$(sink_field sess)
-}
-
-sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
+# sink_start, sink_count: bench/lib.sh
 
 # --- outpost ----------------------------------------------------------------------
 
@@ -170,9 +158,6 @@ outpost_rules_start() { outpost_start "$RULES"; }
 outpost_rules_queued() { outpost_queued; }
 outpost_rules_stop() { outpost_stop; }
 
-outpost_queued() {   # messages still in the spool
-	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
-}
 
 # --- postfix (bench/lib.sh, with relayhost = the sink) -------------------------------
 

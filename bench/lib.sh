@@ -193,6 +193,27 @@ postfix_stop() {
 	PF_CONF=""
 }
 
+# sink_start NAME [DUMP]: an smtp-sink on 127.0.0.1:$S_PORT counting what it
+# gets in $WORK/sink.NAME.out (`-c` writes "sess=N quit=N mesg=N" and a CR
+# whenever a session ends, a QUIT or a "." arrives), appending every
+# message to DUMP when given; sink_count: messages since it started.
+sink_start() {
+	SINK_OUT="$WORK/sink.$1.out"
+	: >"$SINK_OUT"
+	/usr/sbin/smtp-sink -c -u postfix ${2:+-D "$2"} "127.0.0.1:$S_PORT" 256 >"$SINK_OUT" &
+	SINK_PID=$!
+	wait_port "$S_PORT" smtp-sink
+	SINK_BASE=$(sink_field mesg)   # wait_port's probe is one session, no message
+	SINK_SESS_BASE=$(sink_field sess)
+}
+
+sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
+
+# Messages still in the spool of the outpostd under $O_DIR.
+outpost_queued() {
+	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1
+}
+
 # Stops the smtp-sink started in the background.
 sink_stop() {
 	kill -TERM "$SINK_PID" 2>/dev/null || true
