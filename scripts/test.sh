@@ -39,10 +39,21 @@ for t in $F/fuzz_*; do
 	seeds="tests/fuzz/seeds/${name#fuzz_}"
 	[ -d "$seeds" ] || seeds=""
 	echo "-- $name"
+	# Any failure fails the run: a non-zero exit (even one that wrote no
+	# artifact) or any artifact (crash, leak, timeout, oom).
+	rc=0
 	"$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 -artifact_prefix="$work/" \
-		"$work/$name" $seeds 2>&1 | grep -E "^(Done|==|SUMMARY)" || true
-	if ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* >/dev/null 2>&1; then
-		echo "fuzz target $name failed; reproducer:"; ls "$work"/crash-* "$work"/leak-* "$work"/timeout-* 2>/dev/null
+		"$work/$name" $seeds >"$work/$name.log" 2>&1 || rc=$?
+	grep -E "^(Done|==|SUMMARY)" "$work/$name.log" | head -n 20 || :
+	# (ls of several globs fails when any one matches nothing: test each)
+	artifacts=""
+	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-* "$work"/oom-*; do
+		[ -e "$a" ] && artifacts="$artifacts $a"
+	done
+	if [ "$rc" -ne 0 ] || [ -n "$artifacts" ]; then
+		echo "fuzz target $name failed (exit $rc); last lines of its output:"
+		tail -n 30 "$work/$name.log"
+		[ -z "$artifacts" ] || echo "reproducer:$artifacts"
 		exit 1
 	fi
 done

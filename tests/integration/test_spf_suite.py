@@ -1,8 +1,8 @@
 """The RFC 7208 test suite, run against `outpost spf check`.
 
 Proves that outpost's SPF evaluator gives an accepted result for every test
-of the openspf.org suite (release 2014.04) in
-/work/shared/corpora/spf/rfc7208-tests.yml.  For each scenario (one YAML
+of the openspf.org suite (release 2014.04), vendored with its licence in
+tests/data/spf/rfc7208-tests.yml.  For each scenario (one YAML
 document) a DNS server on 127.0.0.1 (a free port) serves the scenario's
 `zonedata`; every test of the scenario then runs the built binary
 ($OUTPOST_BIN_DIR/outpost, default build-asan in the repository) with
@@ -47,7 +47,7 @@ import yaml
 from dnslib import AAAA, CNAME, MX, PTR, QTYPE, RCODE, RR, TXT, A, DNSLabel, DNSRecord
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITE = Path("/work/shared/corpora/spf/rfc7208-tests.yml")
+SUITE = ROOT / "tests" / "data" / "spf" / "rfc7208-tests.yml"
 BIN_DIR = Path(os.environ.get("OUTPOST_BIN_DIR", ROOT / "build-asan")).resolve()
 OUTPOST = BIN_DIR / "outpost"
 TIMEOUT_MS = 1500
