@@ -1,9 +1,11 @@
 /*
  * outpost: the command-line tool.  Dispatches to one function per
  * subcommand (src/cli/); invoked under the name "sendmail" it behaves as
- * `outpost sendmail`, so PHP's mail(), cron and the like work unchanged.
+ * `outpost sendmail`, so PHP's mail(), cron and the like work unchanged;
+ * invoked as "mailq" it runs `outpost queue list`.
  *
  *     outpost [-c FILE] <command> [args...]
+ *     outpost --version | --help
  */
 #include <libgen.h>
 #include <stdio.h>
@@ -12,7 +14,6 @@
 
 #include "cli/commands.h"
 
-#define DEFAULT_CONFIG "/etc/outpost/outpost.conf"
 
 static const struct {
 	const char *name;
@@ -31,12 +32,14 @@ static const struct {
 	  "                        [--resolver IP@PORT] [--json]" },
 };
 
-static int usage(void)
+static int usage(FILE *out, int status)
 {
-	fprintf(stderr, "usage: outpost [-c FILE] <command> [args]\n");
+	fprintf(out, "usage: outpost [-c FILE] <command> [args]\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(stderr, "       outpost [-c FILE] %s\n", commands[i].help);
-	return 2;
+		fprintf(out, "       outpost [-c FILE] %s\n", commands[i].help);
+	fprintf(out, "       outpost --version | --help\n"
+		"The config file is -c FILE, else $OUTPOST_CONFIG, else %s.\n", OUTPOST_DEFAULT_CONFIG);
+	return status;
 }
 
 static const char *config_path(const char *given)
@@ -44,7 +47,7 @@ static const char *config_path(const char *given)
 	const char *env = getenv("OUTPOST_CONFIG");
 	if (given)
 		return given;
-	return env && *env ? env : DEFAULT_CONFIG;
+	return env && *env ? env : OUTPOST_DEFAULT_CONFIG;
 }
 
 int main(int argc, char **argv)
@@ -53,18 +56,28 @@ int main(int argc, char **argv)
 	char *prog = basename(argv[0]);
 	if (strcmp(prog, "sendmail") == 0)
 		return cmd_sendmail(argc, argv, config_path(NULL));
+	if (strcmp(prog, "mailq") == 0) {
+		char *list[] = { "queue", "list", NULL };
+		return cmd_queue(2, list, config_path(NULL));
+	}
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("outpost %s\n", OUTPOST_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		return usage(stdout, 0);
 	int i = 1;
 	if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
 		file = argv[i + 1];
 		i += 2;
 	}
 	if (i >= argc)
-		return usage();
+		return usage(stderr, 2);
 	for (size_t k = 0; k < sizeof(commands) / sizeof(commands[0]); k++)
 		if (strcmp(argv[i], commands[k].name) == 0)
 			/* spf needs a config only when one is named */
 			return commands[k].fn(argc - i, argv + i,
 					      strcmp(commands[k].name, "spf") == 0 ? file : config_path(file));
 	fprintf(stderr, "outpost: unknown command \"%s\"\n", argv[i]);
-	return usage();
+	return usage(stderr, 2);
 }

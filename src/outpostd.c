@@ -5,9 +5,13 @@
  * spool and exits 0; on SIGHUP it re-reads the config without dropping
  * sessions (settings that need a restart are refused with a warning).
  *
- *     outpostd -c FILE [-f] [-d]
- *         -f  stay in the foreground and log to stderr
+ *     outpostd [-c FILE] [-f] [-d]      (FILE defaults to /etc/outpost/outpost.conf)
+ *     outpostd --version | --help
+ *         -f  stay in the foreground and log to stderr (what systemd runs)
  *         -d  debug logging
+ * Under systemd (Type=notify) it says READY=1 once the spool is open and
+ * every listener is bound, RELOADING=1 while it re-reads the config and
+ * STOPPING=1 when it starts to shut down (core/sdnotify.h).
  */
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -20,6 +24,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/sdnotify.h"
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "inbound/smtp_server.h"
@@ -45,10 +50,14 @@ struct daemon {
 	size_t nretired;
 };
 
-static void usage(void)
+static _Noreturn void usage(FILE *out, int status)
 {
-	fprintf(stderr, "usage: outpostd -c FILE [-f] [-d]\n");
-	exit(2);
+	fprintf(out, "usage: outpostd [-c FILE] [-f] [-d]\n"
+		"       outpostd --version | --help\n"
+		"  -c FILE  the config file (default %s)\n"
+		"  -f       stay in the foreground, log to stderr (else: detach, log to syslog)\n"
+		"  -d       debug logging\n", OUTPOST_DEFAULT_CONFIG);
+	exit(status);
 }
 
 /* Called once by each part (sessions, deliveries) when it has stopped. */
@@ -66,14 +75,24 @@ static void on_canary_verdict(void *arg, const char *route, int ok, const char *
 	scheduler_canary(arg, route, ok, reason);
 }
 
+static void reload_config(struct daemon *d, char *err, size_t errlen);
+
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 	char err[1024];
-	const char *blocker;
 	(void)sig;
 	(void)what;
-	struct config *cf = config_load(d->cf->file, err, sizeof(err));
+	sd_notify_state("RELOADING=1");
+	reload_config(d, err, sizeof(err));
+	sd_notify_state("READY=1");
+}
+
+/* The body of a reload; on any refusal the running config stays. */
+static void reload_config(struct daemon *d, char *err, size_t errlen)
+{
+	const char *blocker;
+	struct config *cf = config_load(d->cf->file, err, errlen);
 	if (cf == NULL) {
 		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", err);
 		return;
@@ -83,7 +102,7 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 		config_free(cf);
 		return;
 	}
-	if (smtpd_reload(d->smtpd, cf, err, sizeof(err)) < 0) {
+	if (smtpd_reload(d->smtpd, cf, err, errlen) < 0) {
 		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", err);
 		config_free(cf);
 		return;
@@ -120,6 +139,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	msg_info("event=signal signal=%d action=shutdown", (int)sig);
+	sd_notify_state("STOPPING=1");
 	evtimer_add(d->grace, &grace);
 	d->pending = 2;
 	smtpd_shutdown(d->smtpd, part_stopped, d);
@@ -145,16 +165,24 @@ int main(int argc, char **argv)
 	char err[1024];
 	struct daemon d = { 0 };
 
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("outpostd %s\n", OUTPOST_VERSION);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		usage(stdout, 0);
 	while ((ch = getopt(argc, argv, "c:fd")) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
 		case 'f': foreground = 1; break;
 		case 'd': log_set_debug(1); break;
-		default: usage();
+		default: usage(stderr, 2);
 		}
 	}
-	if (file == NULL || optind != argc)
-		usage();
+	if (optind != argc)
+		usage(stderr, 2);
+	if (file == NULL)
+		file = OUTPOST_DEFAULT_CONFIG;
 	log_init("outpostd", foreground ? LOG_DEST_STDERR : LOG_DEST_SYSLOG);
 	if ((d.cf = config_load(file, err, sizeof(err))) == NULL)
 		msg_fatal("event=config_error error=\"%s\"", err);
@@ -188,7 +216,8 @@ int main(int argc, char **argv)
 	evsignal_add(sighup, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
-	msg_info("event=started version=%s pid=%ld spool=%s", "0.1.0", (long)getpid(), d.cf->spool);
+	msg_info("event=started version=%s pid=%ld spool=%s", OUTPOST_VERSION, (long)getpid(), d.cf->spool);
+	sd_notify_state("READY=1");
 
 	event_base_dispatch(d.base);
 
