@@ -1,0 +1,166 @@
+/*
+ * listener_config: parses listen, client_networks, tls and inbound
+ * (see listener_config.h), a section of core/config.
+ */
+#include "inbound/listener_config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/config.h"
+#include "core/config_parse.h"
+#include "core/xmalloc.h"
+
+static void load_listen(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	static const char *const known[] = { "address", "tls", "auth", NULL };
+	static const char *const tls_names[] = { "none", "starttls", "implicit", NULL };
+	static const char *const auth_names[] = { "optional", "required", "none", NULL };
+	if (!config_setting_is_list(l) && !config_setting_is_array(l)) {
+		cf_error(cx, l, "listen: expected a list ( { address = \"127.0.0.1:25\"; }, ... )");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->listen = xcalloc((size_t)n, sizeof(*cf->listen));
+	for (int i = 0; i < n && !cx->failed; i++) {
+		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
+		struct listen_conf *lc = &cf->listen[cf->nlisten++];
+		if (!config_setting_is_group(g)) {
+			cf_error(cx, g, "listen: each entry must be a group { address = ...; }");
+			return;
+		}
+		if (cf_check_keys(cx, g, known) < 0)
+			return;
+		lc->line = config_setting_source_line(g);
+		lc->address = cf_get_string(cx, g, "address", NULL);
+		if (lc->address == NULL) {
+			cf_error(cx, g, "listen: address is required");
+			return;
+		}
+		if (hostport_split(lc->address, lc->host, sizeof(lc->host), lc->port, sizeof(lc->port)) < 0) {
+			cf_error(cx, g, "listen: address \"%s\" is not host:port", lc->address);
+			return;
+		}
+		lc->tls = (enum listen_tls)cf_get_enum(cx, g, "tls", tls_names, LISTEN_TLS_NONE);
+		lc->auth = (enum listen_auth)cf_get_enum(cx, g, "auth", auth_names, LISTEN_AUTH_OPTIONAL);
+	}
+}
+
+static void load_networks(struct cfctx *cx, struct config *cf, const config_setting_t *l)
+{
+	if (!config_setting_is_array(l) && !config_setting_is_list(l)) {
+		cf_error(cx, l, "client_networks: expected a list of strings [ \"127.0.0.0/8\" ]");
+		return;
+	}
+	int n = config_setting_length(l);
+	cf->client_networks = xcalloc((size_t)n, sizeof(struct netmask));
+	for (int i = 0; i < n; i++) {
+		const char *v = config_setting_get_string_elem(l, i);
+		if (v == NULL || netmask_parse(v, &cf->client_networks[i]) < 0) {
+			cf_error(cx, l, "client_networks: \"%s\" is not an address or network",
+				 v ? v : "(not a string)");
+			return;
+		}
+		cf->nclient_networks++;
+	}
+}
+
+static void load_tls(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "cert", "key", NULL };
+	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
+		cf_error(cx, g, "tls: expected { cert = \"...\"; key = \"...\"; }");
+		return;
+	}
+	cf->tls_cert = cf_get_string(cx, g, "cert", NULL);
+	cf->tls_key = cf_get_string(cx, g, "key", NULL);
+	if (!cx->failed && (cf->tls_cert == NULL || cf->tls_key == NULL))
+		cf_error(cx, g, "tls: both cert and key are required");
+}
+
+static void load_inbound(struct cfctx *cx, struct config *cf, const config_setting_t *g)
+{
+	static const char *const known[] = { "max_message_size", "max_recipients", "max_sessions",
+		"max_sessions_per_ip", "max_errors", "idle_timeout", "session_timeout", NULL };
+	struct inbound_conf *ic = &cf->inbound;
+	if (!config_setting_is_group(g)) {
+		cf_error(cx, g, "inbound: expected a group { ... }");
+		return;
+	}
+	if (cf_check_keys(cx, g, known) < 0)
+		return;
+	cf_get_unit(cx, g, "max_message_size", config_parse_size, 1024, 1LL << 30, &ic->max_message_size);
+	cf_get_uint(cx, g, "max_recipients", &ic->max_recipients, 1, 100000);
+	cf_get_uint(cx, g, "max_sessions", &ic->max_sessions, 1, 100000);
+	cf_get_uint(cx, g, "max_sessions_per_ip", &ic->max_sessions_per_ip, 1, 100000);
+	cf_get_uint(cx, g, "max_errors", &ic->max_errors, 1, 1000);
+	cf_get_duration(cx, g, "idle_timeout", &ic->idle_timeout);
+	cf_get_duration(cx, g, "session_timeout", &ic->session_timeout);
+}
+
+static void listener_defaults(struct config *cf)
+{
+	cf->inbound.max_message_size = 25 * 1024 * 1024;
+	cf->inbound.max_recipients = 1000;
+	cf->inbound.max_sessions = 500;
+	cf->inbound.max_sessions_per_ip = 100;
+	cf->inbound.max_errors = 10;
+	cf->inbound.idle_timeout = 300;
+	cf->inbound.session_timeout = 1800;
+}
+
+static void listener_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	const config_setting_t *s;
+	if ((s = config_setting_get_member(root, "listen")) != NULL)
+		load_listen(cx, cf, s);
+	if ((s = config_setting_get_member(root, "client_networks")) != NULL)
+		load_networks(cx, cf, s);
+	if ((s = config_setting_get_member(root, "tls")) != NULL)
+		load_tls(cx, cf, s);
+	if ((s = config_setting_get_member(root, "inbound")) != NULL)
+		load_inbound(cx, cf, s);
+}
+
+/* After every section: a TLS listener needs the certificate. */
+static void listener_check(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
+		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
+			cf_error(cx, config_setting_get_member(root, "listen"),
+				 "listen %s: tls = starttls/implicit needs tls = { cert; key; }",
+				 cf->listen[i].address);
+}
+
+/* Listeners are opened once, at start. */
+static const char *listener_reload_blocker(const struct config *old, const struct config *cur)
+{
+	if (old->nlisten != cur->nlisten)
+		return "listen";
+	for (size_t i = 0; i < old->nlisten; i++)
+		if (strcmp(old->listen[i].address, cur->listen[i].address) != 0 ||
+		    old->listen[i].tls != cur->listen[i].tls || old->listen[i].auth != cur->listen[i].auth)
+			return "listen";
+	return NULL;
+}
+
+static void listener_release(struct config *cf)
+{
+	for (size_t i = 0; i < cf->nlisten; i++)
+		free(cf->listen[i].address);
+	free(cf->listen);
+	free(cf->client_networks);
+	free(cf->tls_cert);
+	free(cf->tls_key);
+}
+
+static const char *const listener_keys[] = { "listen", "client_networks", "tls", "inbound", NULL };
+
+const struct config_section listener_config_section = {
+	.keys = listener_keys,
+	.defaults = listener_defaults,
+	.load = listener_load,
+	.check = listener_check,
+	.reload_blocker = listener_reload_blocker,
+	.release = listener_release,
+};
