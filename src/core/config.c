@@ -247,7 +247,7 @@ static const struct config_section *const sections[] = {
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
-static const char *const core_keys[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
+static const char *const known_root_keys[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
 	"users", NULL };
 
 static int str_differs(const char *a, const char *b)
@@ -292,7 +292,7 @@ static int check_root_keys(struct cfctx *cx, const config_setting_t *root)
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(m);
-		int known = name && key_in(name, core_keys);
+		int known = name && key_in(name, known_root_keys);
 		for (size_t k = 0; name && !known && k < NSECTIONS; k++)
 			known = key_in(name, sections[k]->keys);
 		if (!known)

@@ -282,10 +282,10 @@ static void delivery_release(struct config *cf)
 	free(cf->retry.schedule);
 }
 
-static const char *const delivery_keys[] = { "retry", "delivery", "health", NULL };
+static const char *const known_delivery_keys[] = { "retry", "delivery", "health", NULL };
 
 const struct config_section delivery_config_section = {
-	.keys = delivery_keys,
+	.keys = known_delivery_keys,
 	.defaults = delivery_defaults,
 	.load = delivery_load,
 	.release = delivery_release,
@@ -309,10 +309,10 @@ static void limits_release(struct config *cf)
 	free(cf->limits);
 }
 
-static const char *const limits_keys[] = { "limits", NULL };
+static const char *const known_limits_keys[] = { "limits", NULL };
 
 const struct config_section limits_config_section = {
-	.keys = limits_keys,
+	.keys = known_limits_keys,
 	.load = limits_load,
 	.release = limits_release,
 };

@@ -342,10 +342,10 @@ static void route_config_release(struct config *cf)
 	free(cf->rules);
 }
 
-static const char *const route_config_keys[] = { "routes", "rules", NULL };
+static const char *const known_route_keys[] = { "routes", "rules", NULL };
 
 const struct config_section route_config_section = {
-	.keys = route_config_keys,
+	.keys = known_route_keys,
 	.load = route_config_load,
 	.release = route_config_release,
 };

@@ -154,10 +154,11 @@ static void listener_release(struct config *cf)
 	free(cf->tls_key);
 }
 
-static const char *const listener_keys[] = { "listen", "client_networks", "tls", "inbound", NULL };
+static const char *const known_listener_keys[] = { "listen", "client_networks", "tls", "inbound",
+	NULL };
 
 const struct config_section listener_config_section = {
-	.keys = listener_keys,
+	.keys = known_listener_keys,
 	.defaults = listener_defaults,
 	.load = listener_load,
 	.check = listener_check,

@@ -96,10 +96,10 @@ static void dkim_config_release(struct config *cf)
 	free(cf->canary.address);
 }
 
-static const char *const dkim_config_keys[] = { "dkim", "canary", NULL };
+static const char *const known_dkim_keys[] = { "dkim", "canary", NULL };
 
 const struct config_section dkim_config_section = {
-	.keys = dkim_config_keys,
+	.keys = known_dkim_keys,
 	.load = dkim_config_load,
 	.reload_blocker = dkim_config_reload_blocker,
 	.release = dkim_config_release,
