@@ -21,6 +21,12 @@
  *   DOT       a lone "." sent after a pipelined DATA got 354 although no
  *             recipient was accepted (RFC 2920 3.1); its reply is ignored
  *
+ * Replies are bounded: a line by MAX_REPLY_LINE, a whole multi-line reply
+ * by MAX_REPLY_BYTES and MAX_REPLY_LINES, and by time: from its first
+ * byte, a reply must be complete within command_timeout (c->timer, which
+ * is free outside CONNECT and TLS), so a server dripping an endless "250-"
+ * continuation can neither hold the connection nor spin the loop.
+ *
  * Results: a recipient's result becomes final where it is decided (its
  * RCPT reply when rejected, MAIL's reply for all, the final reply after
  * the body for the accepted ones).  A failure of the connection (timeout,
@@ -71,6 +77,8 @@
 #include "inbound/auth.h"
 
 #define MAX_REPLY_LINE 8192     /* RFC 5321 says 512; be generous, but bounded */
+#define MAX_REPLY_BYTES 65536   /* one whole (multi-line) reply: an EHLO is < 1 KB */
+#define MAX_REPLY_LINES 1000
 #define QUIT_WAIT_SECS 2
 
 enum smtp_client_state {
@@ -114,7 +122,7 @@ struct smtp_client {
 	/* the reply being read */
 	int rcode, rlines;
 	char rtext[512];
-	size_t rtextlen;
+	size_t rtextlen, rbytes;
 	/* the transaction */
 	int busy;
 	struct smtp_txn txn;
@@ -678,6 +686,7 @@ static int reply_add_line(struct smtp_client *c, const char *line, size_t len)
 	size_t tlen;
 	if (reply_parse_line(line, len, &code, &last, &text, &tlen) < 0)
 		return -1;
+	c->rbytes += len + 2;
 	if (c->rlines++ == 0) {
 		c->rcode = code;
 	} else {
@@ -701,18 +710,28 @@ static int reading(const struct smtp_client *c)
 	return c->bev && c->state != C_IDLE && c->state != C_CONNECT && c->state != C_TLS;
 }
 
+/* Ends a reply that broke a bound: idle (READY), the connection is just
+ * dropped, as nobody waits for it; otherwise the transaction fails. */
+static void reply_overrun(struct smtp_client *c, const char *why)
+{
+	if (c->state == C_READY)
+		return close_conn(c);
+	fail_local(c, 0, "4.5.0", "protocol error: %s %s", why, state_tab[c->state].where);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	struct smtp_client *c = arg;
 	(void)bev;
 	while (reading(c)) {
 		struct evbuffer *in = bufferevent_get_input(c->bev);
+		if (evbuffer_get_length(in) && !evtimer_pending(c->timer, NULL))
+			evtimer_add(c->timer, &c->cmd_tv);   /* the whole reply's time bound */
 		size_t len;
 		char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF);
 		if (line == NULL) {
 			if (evbuffer_get_length(in) > MAX_REPLY_LINE)
-				fail_local(c, 0, "4.5.0", "protocol error: reply line too long %s",
-					   state_tab[c->state].where);
+				reply_overrun(c, "reply line too long");
 			return;
 		}
 		if (log_debug_enabled()) {
@@ -723,11 +742,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 		int r = reply_add_line(c, line, len);
 		free(line);
 		if (r < 0)
-			return fail_local(c, 0, "4.5.0", "protocol error: malformed reply %s",
-					  state_tab[c->state].where);
+			return reply_overrun(c, "malformed reply");
+		if (r == 0 && (c->rbytes > MAX_REPLY_BYTES || c->rlines > MAX_REPLY_LINES))
+			return reply_overrun(c, "reply longer than 64 KB or 1000 lines");
 		if (r == 1) {
+			evtimer_del(c->timer);
 			on_reply(c);
 			c->rlines = 0;
+			c->rbytes = 0;
 			c->rtextlen = 0;
 			c->rtext[0] = '\0';
 		}
@@ -787,7 +809,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->state == C_CONNECT)
 		return fail_local(c, 0, "4.4.1", "timeout connecting to %s[%s]", c->host_name, c->res.remote_ip);
-	fail_local(c, 0, "4.4.2", "timeout %s", state_tab[c->state].where);
+	if (c->state == C_TLS)
+		return fail_local(c, 0, "4.4.2", "timeout %s", state_tab[c->state].where);
+	if (c->state == C_READY)
+		return close_conn(c);
+	fail_local(c, 0, "4.4.2", "timeout %s: the reply did not end within the command timeout",
+		   state_tab[c->state].where);
 }
 
 /* A socket bound to the configured source address, or -1 with errno. */

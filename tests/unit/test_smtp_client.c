@@ -13,6 +13,8 @@
  *   "X:"        the server closes the connection
  *   "A:"        the server closes the connection and accepts the next one
  *   "W: ms"     the server sleeps
+ *   "E: ms"     the server sends "250-endless" lines every ms milliseconds,
+ *               for ever (until the client closes, or 10 s)
  * After the last line the server waits for the client to close.
  */
 #include <setjmp.h>
@@ -130,6 +132,23 @@ static int srv_nothing_more(struct srv *s)
 	return recv(s->fd, &c, 1, MSG_PEEK) == 0 ? 0 : -1;   /* EOF is fine */
 }
 
+/* An EHLO reply that never ends; returns when the client has gone. */
+static int srv_endless(struct srv *s, int ms)
+{
+	struct timeval start, now;
+	gettimeofday(&start, NULL);
+	do {
+		static const char line[] = "250-endless continuation of a hostile reply\r\n";
+		if (send(s->fd, line, sizeof(line) - 1, MSG_NOSIGNAL) < 0)
+			return 0;
+		if (ms)
+			usleep((useconds_t)ms * 1000);
+		gettimeofday(&now, NULL);
+	} while (now.tv_sec - start.tv_sec < 10);
+	snprintf(s->err, sizeof(s->err), "the client was still reading the endless reply after 10 s");
+	return -1;
+}
+
 /* One script line; returns -1 (with err set) when the client did otherwise. */
 static int srv_step(struct srv *s, const char *l)
 {
@@ -188,6 +207,8 @@ static int srv_step(struct srv *s, const char *l)
 	case 'W':
 		usleep((useconds_t)atoi(arg) * 1000);
 		return 0;
+	case 'E':
+		return srv_endless(s, atoi(arg));
 	}
 	snprintf(s->err, sizeof(s->err), "bad script line %s", l);
 	return -1;
@@ -569,6 +590,41 @@ static void timeout_names_the_stage(void **st)
 	struct run *r = scripted(script, &p, &t, &s);
 	expect(&r->r[0], REPLY_TEMP, 0, "4.4.2", "timeout after MAIL");
 	expect(&r->r[1], REPLY_TEMP, 0, "4.4.2", "timeout after MAIL");
+	assert_false(smtp_client_reusable(r->c));
+	run_free(r);
+	srv_finish(s);
+}
+
+/* A relay streaming an endless "250-" EHLO reply at full speed: the reply
+ * size bound ends it long before the command timeout. */
+static void endless_reply_is_bounded_by_size(void **st)
+{
+	(void)st;
+	static const char *const script[] = { "S: 220 mx.test", "C: EHLO", "E: 0", NULL };
+	struct smtp_client_params p = params(0);
+	p.command_timeout = 60;
+	struct smtp_txn t = txn_default();
+	struct srv *s;
+	struct run *r = scripted(script, &p, &t, &s);
+	expect(&r->r[0], REPLY_TEMP, 0, "4.5.0", "reply longer than 64 KB or 1000 lines after EHLO");
+	expect(&r->r[1], REPLY_TEMP, 0, "4.5.0", "reply longer than 64 KB or 1000 lines after EHLO");
+	assert_false(smtp_client_reusable(r->c));
+	run_free(r);
+	srv_finish(s);
+}
+
+/* The same, dripped slowly (every 200 ms, well inside the idle timeout of
+ * 1 s, and under the size bound): the whole reply's time bound ends it. */
+static void endless_slow_reply_is_bounded_by_time(void **st)
+{
+	(void)st;
+	static const char *const script[] = { "S: 220 mx.test", "C: EHLO", "E: 200", NULL };
+	struct smtp_client_params p = params(0);
+	p.command_timeout = 1;
+	struct smtp_txn t = txn_default();
+	struct srv *s;
+	struct run *r = scripted(script, &p, &t, &s);
+	expect(&r->r[0], REPLY_TEMP, 0, "4.4.2", "timeout after EHLO: the reply did not end");
 	assert_false(smtp_client_reusable(r->c));
 	run_free(r);
 	srv_finish(s);
@@ -1062,6 +1118,8 @@ int main(void)
 		cmocka_unit_test(final_reply_rejection_after_body),
 		cmocka_unit_test(connection_lost_after_data_is_temporary),
 		cmocka_unit_test(timeout_names_the_stage),
+		cmocka_unit_test(endless_reply_is_bounded_by_size),
+		cmocka_unit_test(endless_slow_reply_is_bounded_by_time),
 		cmocka_unit_test(dot_stuffing_and_missing_final_crlf),
 		cmocka_unit_test(too_big_for_remote_size_is_permanent_without_sending),
 		cmocka_unit_test(smtputf8_needed_but_not_offered_is_permanent),

@@ -1,0 +1,112 @@
+"""Faults and hostile peers (issue 11): a relay whose reply never ends, a full
+disk, a damaged spool, out-of-range config integers, key files others can read.
+Each case runs the real daemon and checks what is visible from outside."""
+import os
+import smtplib
+import socket
+import threading
+import time
+
+from conftest import message
+
+
+class EndlessRelay:
+    """A relay that greets, then answers EHLO with "250-" lines for ever (every
+    `gap` seconds; 0: as fast as the socket takes them).  Records when each
+    connection was closed by the client."""
+
+    def __init__(self, gap):
+        self.gap = gap
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.connections = []      # [opened, closed or None]
+        self.stopping = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._one, args=(c,), daemon=True).start()
+
+    def _one(self, c):
+        rec = [time.monotonic(), None]
+        self.connections.append(rec)
+        try:
+            c.sendall(b"220 hostile.test ESMTP\r\n")
+            c.settimeout(10)
+            c.recv(1000)   # EHLO
+            line = b"250-endless continuation of a hostile reply\r\n"
+            while not self.stopping.is_set():
+                c.sendall(line * (1 if self.gap else 64))
+                if self.gap:
+                    time.sleep(self.gap)
+        except OSError:
+            pass
+        rec[1] = time.monotonic()
+        c.close()
+
+    def stop(self):
+        self.stopping.set()
+        self.sock.close()
+
+
+def relay_daemon(make_daemon, port, command_timeout="2s"):
+    return make_daemon([
+        'routes = { hostile = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; };' % port,
+        'rules = ( { via = [ "hostile" ]; } );',
+        'delivery = { connect_timeout = "2s"; command_timeout = "%s"; };' % command_timeout,
+        'retry = { schedule = [ "1h" ]; lifetime = "1d"; };'])
+
+
+def wait_for_log(d, text, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if text in d.log_text():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def endless_reply_case(make_daemon, gap, reason):
+    relay = EndlessRelay(gap)
+    try:
+        d = relay_daemon(make_daemon, relay.port)
+        with smtplib.SMTP("127.0.0.1", d.port) as s:
+            s.sendmail("app@example.com", ["x@example.net"], message("endless"))
+        assert wait_for_log(d, "result=deferred"), d.log_text()[-3000:]
+        line = [x for x in d.log_text().splitlines() if "event=delivery " in x][0]
+        assert reason in line, line
+        # the hostile relay saw the connection closed, and the message waits
+        deadline = time.time() + 10
+        while relay.connections[0][1] is None and time.time() < deadline:
+            time.sleep(0.1)
+        assert relay.connections[0][1] is not None
+        q = d.queue()
+        assert len(q) == 1 and q[0]["recipients"][0]["state"] == "deferred"
+        return d
+    finally:
+        relay.stop()
+
+
+def test_endless_fast_ehlo_reply_is_cut_by_size(make_daemon):
+    endless_reply_case(make_daemon, 0, "reply longer than 64 KB or 1000 lines after EHLO")
+
+
+def test_endless_slow_ehlo_reply_is_cut_by_time(make_daemon):
+    # one line every 0.3 s never lets the 2 s idle timeout fire: only the
+    # bound on the whole reply's time ends it
+    d = endless_reply_case(make_daemon, 0.3, "timeout after EHLO: the reply did not end")
+    assert cpu_seconds(d.proc.pid) < 30
