@@ -9,6 +9,13 @@
  * "250 queued"; otherwise prints the reason and exits with the sysexits
  * code sendmail uses (75 try again later, 69 refused, 65 bad data, 64 bad
  * usage), so the caller knows nothing was queued.
+ *
+ * Nothing from the command line can start a new header line or a new SMTP
+ * command: a sender, recipient or full name with a control character (CR,
+ * LF, NUL...) is refused (65); the full name is written as a quoted string,
+ * or as an RFC 2047 encoded word when it is not ASCII.  A bare CR inside a
+ * line of the message is refused too (65): the daemon would refuse it, and
+ * deleting it would change the message behind the caller's back.
  */
 #include <errno.h>
 #include <pwd.h>
@@ -24,6 +31,7 @@
 #include "core/config.h"
 #include "core/header.h"
 #include "core/xmalloc.h"
+#include "inbound/auth.h"
 
 #define EX_USAGE 64
 #define EX_DATAERR 65
@@ -93,13 +101,17 @@ static int parse_args(int argc, char **argv, struct sm_opts *o)
 	return 0;
 }
 
-/* stdin -> CRLF text; a lone "." line ends input unless -i. */
-static int read_message(struct buf *msg, int ignore_dots, uint64_t max)
+enum { READ_OK = 0, READ_TOO_BIG = -1, READ_BARE_CR = -2 };
+
+/* stdin -> CRLF text; a lone "." line ends input unless -i.  *lineno is
+ * the line that failed (a bare CR, not followed by LF, inside it). */
+static int read_message(struct buf *msg, int ignore_dots, uint64_t max, size_t *lineno)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	while ((n = getline(&line, &cap, stdin)) > 0) {
+	int rc = READ_OK;
+	for (*lineno = 1; (n = getline(&line, &cap, stdin)) > 0; ++*lineno) {
 		size_t len = (size_t)n;
 		if (line[len - 1] == '\n')
 			len--;
@@ -107,16 +119,39 @@ static int read_message(struct buf *msg, int ignore_dots, uint64_t max)
 			len--;
 		if (!ignore_dots && len == 1 && line[0] == '.')
 			break;
-		for (size_t k = 0; k < len; k++)
-			if (line[k] != '\r')  /* a bare CR would be refused by the daemon */
-				buf_putc(msg, line[k]);
+		if (memchr(line, '\r', len)) {
+			rc = READ_BARE_CR;
+			break;
+		}
+		buf_append(msg, line, len);
 		buf_append(msg, "\r\n", 2);
 		if (msg->len > max) {
-			free(line);
-			return -1;
+			rc = READ_TOO_BIG;
+			break;
 		}
 	}
 	free(line);
+	return rc;
+}
+
+/* 1 when s has a character that could end a header line or an SMTP
+ * command (CR, LF), or any other control character. */
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Refuses (-1, said on stderr) a sender or recipient that could break out of its SMTP
+ * command or header: controls, and the brackets that end "<addr>". */
+static int check_address_arg(const char *what, const char *a)
+{
+	if (has_control(a))
+		return sm_fail(-1, "%s contains a control character (CR, LF...): refused", what);
+	if (strpbrk(a, "<>"))
+		return sm_fail(-1, "%s contains '<' or '>': refused", what);
 	return 0;
 }
 
@@ -296,6 +331,47 @@ static void default_sender(const struct config *cf, const struct sm_opts *o, cha
 		snprintf(out, outlen, "%s@%s", o->from ? o->from : user, cf->hostname);
 }
 
+/* The command-line values that become the envelope or a header. */
+static int check_args(const struct sm_opts *o)
+{
+	if (o->from && strcmp(o->from, "<>") != 0 && check_address_arg("the sender (-f)", o->from) < 0)
+		return -1;
+	if (o->fullname && has_control(o->fullname))
+		return sm_fail(-1, "the full name (-F) contains a control character (CR, LF...): %s",
+			       "refused, it could start a new header");
+	return 0;
+}
+
+/* The full name as a display name: an RFC 5322 quoted string when ASCII,
+ * otherwise RFC 2047 "B" encoded words of whole UTF-8 characters (at most
+ * 45 octets each, so each word stays under 75 characters), folded; either
+ * way nothing in it can be read as the end of the field. */
+static void display_name(struct buf *out, const char *name)
+{
+	int ascii = 1;
+	for (const char *p = name; *p; p++)
+		ascii &= (unsigned char)*p < 0x80;
+	if (ascii) {
+		buf_putc(out, '"');
+		for (const char *p = name; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				buf_putc(out, '\\');
+			buf_putc(out, *p);
+		}
+		buf_putc(out, '"');
+		return;
+	}
+	size_t n = strlen(name);
+	for (size_t i = 0, chunk; i < n; i += chunk) {
+		char b64[64];
+		chunk = n - i < 45 ? n - i : 45;
+		while (chunk > 1 && i + chunk < n && ((unsigned char)name[i + chunk] & 0xC0) == 0x80)
+			chunk--;   /* do not split a UTF-8 character between two words */
+		base64_encode((const unsigned char *)name + i, chunk, b64, sizeof(b64));
+		buf_printf(out, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
+	}
+}
+
 /* Prepends From: when the message has none (as sendmail's own submission does). */
 static void add_from(struct buf *msg, const char *sender, const char *fullname)
 {
@@ -303,10 +379,13 @@ static void add_from(struct buf *msg, const char *sender, const char *fullname)
 	if (header_find(msg->data, msg->len, "From", &f) || *sender == '\0')
 		return;
 	struct buf nb = BUF_INIT;
-	if (fullname)
-		buf_printf(&nb, "From: \"%s\" <%s>\r\n", fullname, sender);
-	else
+	if (fullname) {
+		buf_append(&nb, "From: ", 6);
+		display_name(&nb, fullname);
+		buf_printf(&nb, " <%s>\r\n", sender);
+	} else {
 		buf_printf(&nb, "From: %s\r\n", sender);
+	}
 	buf_append(&nb, msg->data, msg->len);
 	buf_free(msg);
 	*msg = nb;
@@ -327,9 +406,20 @@ int cmd_sendmail(int argc, char **argv, const char *file)
 		goto out;
 	}
 	rc = EX_DATAERR;
+	if (check_args(&o) < 0)
+		goto out;
 	buf_reserve(&msg, 8192);
-	if (read_message(&msg, o.ignore_dots, cf->inbound.max_message_size) < 0) {
+	size_t lineno;
+	int r = read_message(&msg, o.ignore_dots, cf->inbound.max_message_size, &lineno);
+	if (r == READ_TOO_BIG) {
 		sm_fail(rc, "message larger than the %s limit", "max_message_size");
+		goto out;
+	}
+	if (r == READ_BARE_CR) {
+		char where[32];
+		snprintf(where, sizeof(where), "%zu", lineno);
+		sm_fail(rc, "line %s of the message has a bare CR (a carriage return not followed by a "
+			"line feed): refused, as outpostd refuses it", where);
 		goto out;
 	}
 	if (o.extract && extract_recipients(&msg, &o) < 0) {
@@ -340,6 +430,9 @@ int cmd_sendmail(int argc, char **argv, const char *file)
 		sm_fail(rc = EX_USAGE, "no recipients given%s", "");
 		goto out;
 	}
+	for (size_t i = 0; i < o.nrcpts; i++)
+		if (check_address_arg("a recipient", o.rcpts[i]) < 0)
+			goto out;
 	default_sender(cf, &o, sender, sizeof(sender));
 	add_from(&msg, sender, o.fullname);
 	rc = submit(cf, sender, &o, &msg);

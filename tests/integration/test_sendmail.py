@@ -71,3 +71,54 @@ def test_refused_recipient_fails_with_the_reply(daemon):
 def test_no_recipients_is_a_usage_error(daemon):
     r = run_sendmail(daemon, [], "Subject: x\n\nx\n")
     assert r.returncode == 64 and "no recipients" in r.stderr
+
+
+def test_full_name_with_crlf_cannot_inject_a_header(daemon):
+    r = run_sendmail(daemon, ["-F", "Evil\r\nX-Outpost-Class: bulk", "user@example.net"], "Subject: x\n\nx\n")
+    assert r.returncode == 65, r.stderr
+    assert "full name (-F) contains a control character" in r.stderr
+    assert daemon.queue() == []
+    r = run_sendmail(daemon, ["-F", "Evil\nX-Outpost-Class: bulk", "user@example.net"], "Subject: x\n\nx\n")
+    assert r.returncode == 65 and daemon.queue() == []
+
+
+def test_full_name_is_quoted_or_rfc2047_encoded(daemon):
+    r = run_sendmail(daemon, ["-F", 'Eve "the" \\admin', "user@example.net"], "Subject: x\n\nx\n")
+    assert r.returncode == 0, r.stderr
+    r = run_sendmail(daemon, ["-F", "Jörg Müller-Lüdenscheidt und die sehr lange Abteilung für Öffentlichkeit",
+                              "user@example.net"], "Subject: y\n\ny\n")
+    assert r.returncode == 0, r.stderr
+    import email
+    import email.header
+    import sqlite3
+    db = sqlite3.connect(str(daemon.spool / "queue.db"))
+    bodies = [bytes(b).decode() for (b,) in db.execute("select body from messages order by rowid")]
+    first = email.message_from_string(bodies[0])
+    assert first["From"].startswith('"Eve \\"the\\" \\\\admin" <')
+    assert first["X-Outpost-Class"] is None
+    second = email.message_from_string(bodies[1])
+    raw = second["From"]
+    assert "=?UTF-8?B?" in raw and all(ord(c) < 128 for c in raw)
+    name = str(email.header.make_header(email.header.decode_header(raw.rsplit("<", 1)[0])))
+    assert name.strip() == "Jörg Müller-Lüdenscheidt und die sehr lange Abteilung für Öffentlichkeit"
+
+
+def test_recipient_or_sender_with_crlf_is_refused(daemon):
+    r = run_sendmail(daemon, ["user@example.net\r\nRCPT TO:<other@example.net>"], "Subject: x\n\nx\n")
+    assert r.returncode == 65 and "a recipient contains a control character" in r.stderr
+    r = run_sendmail(daemon, ["-f", "a@example.com>\r\nRCPT TO:<b@example.net", "user@example.net"],
+                     "Subject: x\n\nx\n")
+    assert r.returncode == 65 and "the sender (-f)" in r.stderr
+    r = run_sendmail(daemon, ["user@example.net> NOTIFY=NEVER"], "Subject: x\n\nx\n")
+    assert r.returncode == 65
+    assert daemon.queue() == []
+
+
+def test_bare_cr_in_a_line_is_refused_not_deleted(daemon):
+    r = run_sendmail(daemon, ["user@example.net"], "Subject: x\n\nfirst\nsec\rond\n")
+    assert r.returncode == 65
+    assert "line 4 of the message has a bare CR" in r.stderr
+    assert daemon.queue() == []
+    # CRLF line ends are fine
+    r = run_sendmail(daemon, ["user@example.net"], "Subject: x\r\n\r\nfirst\r\n")
+    assert r.returncode == 0, r.stderr
