@@ -69,12 +69,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/netaddr.h"
 #include "core/xmalloc.h"
 #include "delivery/smtp_client.h"
-#include "inbound/auth.h"
 
 #define MAX_REPLY_LINE 8192     /* RFC 5321 says 512; be generous, but bounded */
 #define MAX_REPLY_BYTES 65536   /* one whole (multi-line) reply: an EHLO is < 1 KB */
@@ -372,7 +372,7 @@ static void begin_auth(struct smtp_client *c)
 		buf_append(&m, c->auth_user, ul);
 		buf_putc(&m, '\0');
 		buf_append(&m, c->auth_pass, pl);
-		size_t blen = (m.len + 2) / 3 * 4 + 1;
+		size_t blen = base64_encoded_len(m.len) + 1;
 		char *b64 = xmalloc(blen);
 		base64_encode((unsigned char *)m.data, m.len, b64, blen);
 		send_line(c, "AUTH PLAIN <hidden>", "AUTH PLAIN %s", b64);
@@ -620,7 +620,7 @@ static void auth_failed(struct smtp_client *c)
 
 static void send_b64(struct smtp_client *c, const char *s, const char *logged)
 {
-	size_t len = strlen(s), blen = (len + 2) / 3 * 4 + 1;
+	size_t len = strlen(s), blen = base64_encoded_len(len) + 1;
 	char *b64 = xmalloc(blen);
 	base64_encode((const unsigned char *)s, len, b64, blen);
 	send_line(c, logged, "%s", b64);

@@ -8,8 +8,9 @@
  *
  * Contract: users_load() returns the table or NULL with "FILE:LINE:
  * reason" in err; it refuses a file others can read.  users_verify() is
- * CPU-heavy (crypt) and thread-safe: call it off the event loop.  The
- * decoders take untrusted base64 and never read or write out of bounds.
+ * CPU-heavy (crypt) and thread-safe: call it off the event loop.
+ * sasl_plain_split() takes the untrusted decoded response (base64 is
+ * core/base64.h) and never reads or writes out of bounds.
  */
 #ifndef OUTPOST_AUTH_H
 #define OUTPOST_AUTH_H
@@ -26,11 +27,6 @@ int users_verify(const struct users *u, const char *name, const char *password);
 /* 1 when user may send mail as domain (case-insensitive). */
 int user_owns_domain(const struct user *user, const char *domain);
 const char *user_name(const struct user *user);
-
-/* Decodes base64 (RFC 4648, padding required) into out (NUL-terminated);
- * returns the decoded length or -1. */
-long base64_decode(const char *in, size_t inlen, char *out, size_t outlen);
-void base64_encode(const unsigned char *in, size_t inlen, char *out, size_t outlen);
 
 /* Splits a decoded PLAIN message authzid\0authcid\0passwd.  The
  * authorisation id must be empty or equal to authcid.  Returns 0 or -1. */

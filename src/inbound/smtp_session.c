@@ -32,6 +32,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/header.h"

@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "core/base64.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -52,13 +53,6 @@ enum dkim_key_type dkim_key_type_parse(const char *s)
 	return DKIM_KEY_UNKNOWN;
 }
 
-static char *b64_encode(const unsigned char *p, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
 /* The DKIM form of the public half of pkey (p= value), or NULL. */
 static char *public_b64(EVP_PKEY *pkey, enum dkim_key_type type)
 {
@@ -71,12 +65,12 @@ static char *public_b64(EVP_PKEY *pkey, enum dkim_key_type type)
 		size_t rawlen = sizeof(raw);
 		if (EVP_PKEY_get_raw_public_key(pkey, raw, &rawlen) != 1 || rawlen != 32)
 			return NULL;
-		return b64_encode(raw, rawlen);
+		return base64_encode_alloc(raw, rawlen);
 	}
 	n = i2d_PUBKEY(pkey, &der);
 	if (n <= 0)
 		return NULL;
-	b64 = b64_encode(der, (size_t)n);
+	b64 = base64_encode_alloc(der, (size_t)n);
 	OPENSSL_free(der);
 	return b64;
 }
@@ -252,46 +246,18 @@ static int is_valchar(char c)
 	return c >= 0x21 && c <= 0x7e && c != ';';
 }
 
-static int b64_value(char c)
-{
-	if (c >= 'A' && c <= 'Z') return c - 'A';
-	if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-	if (c >= '0' && c <= '9') return c - '0' + 52;
-	if (c == '+') return 62;
-	if (c == '/') return 63;
-	return -1;
-}
-
-/* Strict base64 (padding allowed only at the end, length a multiple of 4
- * counting it).  -1 on any other byte. */
+/* Strict base64 (core/base64.h) into memory of its own. */
 static int b64_decode(const char *s, size_t n, unsigned char **out, size_t *outlen)
 {
-	unsigned char *o;
-	size_t pad = 0, j = 0;
-	unsigned acc = 0;
-	int bits = 0;
-
-	while (pad < 2 && pad < n && s[n - 1 - pad] == '=')
-		pad++;
-	if ((n % 4) != 0)
+	size_t room = base64_decoded_max(n) + 1;
+	unsigned char *o = xmalloc(room);
+	long got = base64_decode(s, n, o, room);
+	if (got < 0) {
+		free(o);
 		return -1;
-	o = xmalloc(n / 4 * 3 + 1);
-	for (size_t i = 0; i < n - pad; i++) {
-		int v = b64_value(s[i]);
-		if (v < 0) {
-			free(o);
-			return -1;
-		}
-		acc = (acc << 6) | (unsigned)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			o[j++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
 	}
 	*out = o;
-	*outlen = j;
+	*outlen = (size_t)got;
 	return 0;
 }
 

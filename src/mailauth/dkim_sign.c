@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/base64.h"
 #include "log.h"
 #include "mailauth/dkim_key.h"
 #include "xmalloc.h"
@@ -342,13 +343,6 @@ static void to_md(void *arg, const char *p, size_t n)
 	EVP_DigestUpdate(arg, p, n);
 }
 
-static char *b64(const unsigned char *p, size_t n)
-{
-	char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
-	return out;
-}
-
 /* Hashes the selected fields (h= order, each name taking the last
  * instance not yet taken, RFC 6376 5.4.2; a name with none left adds
  * nothing: that is oversigning) then the signature field up to its empty
@@ -414,7 +408,7 @@ static int body_hash(const struct dkim_sign_key *sk, const char *body, size_t n,
 		dkim_canon_body(body, n, to_md, mc);
 	ok = ok && EVP_DigestFinal_ex(mc, d, NULL) == 1;
 	EVP_MD_CTX_free(mc);
-	*bh = ok ? b64(d, sizeof(d)) : NULL;
+	*bh = ok ? base64_encode_alloc(d, sizeof(d)) : NULL;
 	return ok ? 0 : -1;
 }
 
@@ -472,7 +466,7 @@ int dkim_sign_message(const struct dkim_sign_key *sk, const char *domain, const 
 	if (rc == 0)
 		rc = sign_digest(sk, digest, sig, &siglen);
 	if (rc == 0) {
-		b = b64(sig, siglen);
+		b = base64_encode_alloc(sig, siglen);
 		fold_b(&fo, b, strlen(b));
 		buf_puts(out, "\r\n");
 		free(b);

@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/base64.h"
 #include "inbound/auth.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

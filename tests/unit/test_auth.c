@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/base64.h"
 #include "inbound/auth.h"
 
 static void test_base64(void **st)
