@@ -27,11 +27,11 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/base64.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/header.h"
 #include "core/xmalloc.h"
-#include "inbound/auth.h"
 
 #define EX_USAGE 64
 #define EX_DATAERR 65
