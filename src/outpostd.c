@@ -28,7 +28,7 @@
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "inbound/smtp_server.h"
-#include "mailauth/canary.h"
+#include "delivery/canary.h"
 #include "mailauth/dkim.h"
 #include "spool/spool.h"
 

@@ -26,19 +26,56 @@
  * when the config has no routes.  scheduler_kick() says new mail arrived.
  * scheduler_shutdown() starts no new transaction, lets those in flight
  * finish and be recorded, then calls done.
+ * Seams: the scheduler reads the time and arms its timers only through a
+ * struct sched_clock, and reaches the network only through a struct
+ * sched_net (resolver and SMTP client, as OpenSMTPD's backend tables).
+ * scheduler_new() uses the real ones (the wall clock, libevent timers,
+ * resolver.h and smtp_client.h); scheduler_new_with() takes others, so
+ * tests replay scenarios in simulated time against a scripted network
+ * (the spool stays real).  Module layout: scheduler_int.h.
  */
 #ifndef OUTPOST_SCHEDULER_H
 #define OUTPOST_SCHEDULER_H
 #include <openssl/ssl.h>
+
+#include "delivery/smtp_client.h"
+#include "dns/resolver.h"
 
 struct event_base;
 struct config;
 struct spool;
 struct resolver;
 struct scheduler;
+struct sched_timer;
+
+/* Time: now() is the wall-clock Unix time in seconds; a timer fires once,
+ * on the loop, `seconds` after timer_add() (which re-arms an armed one). */
+struct sched_clock {
+	double (*now)(void *arg);
+	struct sched_timer *(*timer_new)(void *arg, void (*fire)(void *fire_arg), void *fire_arg);
+	void (*timer_add)(void *arg, struct sched_timer *t, double seconds);
+	void (*timer_del)(void *arg, struct sched_timer *t);
+	void (*timer_free)(void *arg, struct sched_timer *t);
+	void *arg;
+};
+
+/* The network, with the contracts of resolver.h and smtp_client.h. */
+struct sched_net {
+	struct resolver_query *(*query)(void *arg, const char *name, int rrtype, resolver_cb *cb, void *cb_arg);
+	void (*cancel)(void *arg, struct resolver_query *q);
+	struct smtp_client *(*client_new)(void *arg, const struct smtp_client_params *p);
+	void (*deliver)(void *arg, struct smtp_client *c, const struct smtp_txn *txn, smtp_client_done_cb *done,
+			void *done_arg);
+	int (*reusable)(void *arg, const struct smtp_client *c);
+	void (*client_free)(void *arg, struct smtp_client *c);
+	void *arg;
+};
 
 struct scheduler *scheduler_new(struct event_base *base, const struct config *cf, struct spool *sp,
 				struct resolver *res, SSL_CTX *client_ctx);
+/* The same with another clock (NULL: the real one) and network (required). */
+struct scheduler *scheduler_new_with(struct event_base *base, const struct config *cf, struct spool *sp,
+				     const struct sched_clock *clock, const struct sched_net *net);
 void scheduler_kick(void *scheduler);
 /* New routes, rules, retry and connection caps for what starts from now on;
  * cf must outlive the scheduler (transactions in flight keep old routes). */

@@ -43,7 +43,7 @@
 #include "inbound/auth.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
-#include "mailauth/canary.h"
+#include "delivery/canary.h"
 #include "mailauth/dkim.h"
 #include "mailauth/mime7bit.h"
 #include "spool/spool.h"

@@ -1,5 +1,5 @@
 /* canary: signed probes through each relay route; see canary.h. */
-#include "mailauth/canary.h"
+#include "delivery/canary.h"
 
 #include <ctype.h>
 #include <event2/event.h>

@@ -1,0 +1,488 @@
+/*
+ * sched_dest: destinations, connections, targets, source pools and
+ * parking (part of the scheduler: scheduler_int.h).
+ *
+ * Contract: a job waits at its destination (an mx route and a recipient
+ * domain, or a relay route) until a connection takes it.  A connection
+ * resolves its targets once (the MX answer through sched_mx.c, then each
+ * host's addresses; a relay's host), connects to them in preference
+ * order, binds a source address of its route's pool (smooth weighted
+ * round-robin, passing over sources whose warm-up cap is used up), and
+ * runs one transaction per job, within the limits (throttle.h): a
+ * connection opens only when a connections cap has room; each message
+ * waits for its rate slot (the destination is held until then, the
+ * connection parked for a short wait); a wait over HOLD_MAX sends the
+ * destination's mail back to the spool.  After a job the connection takes
+ * the next job of its destination, is parked for CONN_IDLE seconds, or
+ * closes.  What a failure means is sched_trouble.c's to say.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "delivery/scheduler_int.h"
+#include "delivery/throttle.h"
+
+static void conn_after_job(struct conn *c);
+static void conn_park(struct conn *c);
+static void conn_start_txn(struct conn *c);
+static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res);
+static void conn_close_client(struct conn *c);
+static int conn_reusable(const struct conn *c);
+
+static struct dest *dest_get(struct scheduler *s, const struct route_conf *r, const char *domain)
+{
+	char key[600];
+	snprintf(key, sizeof(key), "%s|%s", r->name, r->type == ROUTE_MX ? domain : "");
+	for (struct dest *d = s->dests; d; d = d->next)
+		if (d->route == r && strcmp(d->key, key) == 0)  /* a reload makes new routes */
+			return d;
+	struct dest *d = xcalloc(1, sizeof(*d));
+	d->sch = s;
+	d->key = xstrdup(key);
+	d->route = r;
+	d->domain = r->type == ROUTE_MX ? xstrdup(domain) : NULL;
+	d->tail = &d->head;
+	d->next = s->dests;
+	s->dests = d;
+	return d;
+}
+
+void dest_free_if_idle(struct dest *d)
+{
+	struct scheduler *s = d->sch;
+	if (d->head || d->conns)
+		return;
+	for (struct dest **p = &s->dests; *p; p = &(*p)->next) {
+		if (*p == d) {
+			*p = d->next;
+			break;
+		}
+	}
+	free(d->key);
+	free(d->domain);
+	free(d);
+}
+
+struct job *dest_pop(struct dest *d)
+{
+	struct job *j = d->head;
+	if (j && (d->head = j->next) == NULL)
+		d->tail = &d->head;
+	return j;
+}
+
+/* What the limits know of c's session: route, source, domain, MX host. */
+static struct throttle_key conn_key(const struct conn *c)
+{
+	const struct route_conf *r = c->d->route;
+	return (struct throttle_key){ r->name, c->source ? c->source->address : NULL, c->d->domain,
+		r->type == ROUTE_MX && c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
+}
+
+static void conn_uncount(struct conn *c)
+{
+	if (!c->counted)
+		return;
+	struct throttle_key k = conn_key(c);
+	throttle_conn_close(c->d->sch->thr, &k);
+	c->counted = 0;
+	c->sent = 0;
+}
+
+void conn_free(struct conn *c)
+{
+	struct dest *d = c->d;
+	struct scheduler *s = d->sch;
+	conn_uncount(c);
+	if (c->q)
+		s->net.cancel(s->net.arg, c->q);
+	if (c->client)
+		s->net.client_free(s->net.arg, c->client);
+	for (size_t i = 0; i < c->nhosts; i++)
+		free(c->hosts[i]);
+	free(c->hosts);
+	free((void *)c->rcpts);
+	sched_timer_free(s, c->idle_ev);
+	free(c);
+	d->conns--;
+	s->conns--;
+	dest_free_if_idle(d);
+	sched_pump(s);
+}
+
+static const char *tls_mode_name(enum route_tls t)
+{
+	static const char *const n[] = { "none", "opportunistic", "required", "verify", "implicit" };
+	return n[t];
+}
+
+static void on_txn_done(void *arg, const struct smtp_txn_result *res)
+{
+	struct conn *c = arg;
+	struct job *j = c->job;
+	if (txn_try_next_host(c, res)) {
+		/* the whole session failed here: the next MX host or address may take it */
+		c->last = res->rcpt[0];
+		char qd[700], rf[600];
+		msg_info("event=attempt_failed qid=%s route=%s host=%s ip=%s reply=%s action=next_host",
+			 j->q->m->id, job_route_name(j), c->targets[c->cur].host, res->remote_ip[0] ? res->remote_ip : "-",
+			 log_quote(qd, sizeof(qd), reply_format(&res->rcpt[0], rf, sizeof(rf))));
+		conn_close_client(c);
+		c->cur++;
+		conn_try_target(c);
+		return;
+	}
+	conn_note_replies(c, res);
+	free((void *)c->rcpts);
+	c->rcpts = NULL;
+	c->job = NULL;
+	if (job_judge(j, res->rcpt, res->nrcpts, c->targets[c->cur].host, 1))
+		return conn_after_job(c);
+	for (size_t i = 0; i < j->n; i++) {
+		struct outcome *o = &j->q->out[j->idx[i]];
+		o->set = 1;
+		o->reply = res->rcpt[i];
+		o->route = job_route_name(j);
+		snprintf(o->host, sizeof(o->host), "%s", c->targets[c->cur].host);
+		snprintf(o->ip, sizeof(o->ip), "%s", res->remote_ip);
+		snprintf(o->tls, sizeof(o->tls), "%s%s", res->tls,
+			 res->tls[0] ? (res->tls_verified ? " verified" : " unverified") : "none");
+	}
+	job_done(j);
+	conn_after_job(c);
+}
+
+/* c's session is over (not reusable, or failed): close it, uncount it. */
+static void conn_close_client(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	s->net.client_free(s->net.arg, c->client);
+	c->client = NULL;
+	conn_uncount(c);
+}
+
+static int conn_reusable(const struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	return c->client && s->net.reusable(s->net.arg, c->client);
+}
+
+/* A job left c: keep the session for the next one if it can be reused. */
+static void conn_after_job(struct conn *c)
+{
+	if (c->client && !conn_reusable(c))
+		conn_close_client(c);
+	conn_next_job(c);
+}
+
+/* The receiver's answer feeds the back-off (a "slow down" halves the rate). */
+static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res)
+{
+	const struct reply_info *r = &res->rcpt[0];
+	for (size_t i = 0; i < res->nrcpts; i++)
+		if (res->rcpt[i].outcome != REPLY_OK) {
+			r = &res->rcpt[i];
+			break;
+		}
+	struct throttle_key k = conn_key(c);
+	throttle_note_reply(c->d->sch->thr, &k, r->code, r->enh, r->text, sched_now(c->d->sch));
+}
+
+static void dest_push_front(struct dest *d, struct job *j)
+{
+	j->next = d->head;
+	d->head = j;
+	if (j->next == NULL)
+		d->tail = &j->next;
+}
+
+void dest_hold(struct dest *d, double t)
+{
+	struct scheduler *s = d->sch;
+	d->hold_until = t;
+	if (s->hold_next == 0 || t < s->hold_next) {
+		s->hold_next = t;
+		sched_timer_add(s, s->hold_ev, t - sched_now(s));
+	}
+}
+
+/* Starts c's job now if the limits allow; else the job goes back to the
+ * front of its destination, which waits, and c waits for it (parked) or
+ * closes (messages_per_connection reached). */
+static void conn_send(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	struct throttle_key k = conn_key(c);
+	double now = sched_now(s);
+	double wait = throttle_message(s->thr, &k, c->sent, now);
+	if (wait == 0) {
+		c->sent++;
+		return conn_start_txn(c);
+	}
+	dest_push_front(c->d, c->job);
+	c->job = NULL;
+	if (wait < 0) {  /* enough messages on this session: a new one takes the job */
+		msg_debug("event=throttled route=%s reason=messages_per_connection sent=%u", k.route, c->sent);
+		return conn_free(c);
+	}
+	msg_debug("event=throttled route=%s domain=%s wait=%.3f", k.route, k.domain ? k.domain : "-", wait);
+	if (wait > HOLD_MAX) {
+		/* a day's cap: the waiting mail goes back to the spool rather than
+		 * holding claimed messages (and memory) for hours */
+		char why[160];
+		struct reply_info r;
+		snprintf(why, sizeof(why), "a limit for this destination is reached; next slot in %.0f s", wait);
+		reply_local("4.7.0", why, &r);
+		dest_fail_all(c->d, &r);
+	}
+	dest_hold(c->d, now + wait);
+	if (conn_reusable(c) && wait < CONN_IDLE)
+		return conn_park(c);
+	conn_free(c);
+}
+
+static void conn_start_txn(struct conn *c)
+{
+	struct job *j = c->job;
+	const struct spool_due_msg *m = j->q->m;
+	const char **rcpts = xcalloc(j->n, sizeof(char *));
+	free((void *)c->rcpts);  /* the same job tried at an earlier target */
+	for (size_t i = 0; i < j->n; i++)
+		rcpts[i] = m->rcpts[j->idx[i]].address;
+	c->rcpts = rcpts;
+	struct smtp_txn txn = { m->id, m->sender, rcpts, j->n, m->body, m->body_len, m->body_8bit, m->smtputf8 };
+	struct scheduler *s = c->d->sch;
+	s->net.deliver(s->net.arg, c->client, &txn, on_txn_done, c);
+}
+
+static void conn_add_target(struct conn *c, const char *host, const struct dns_addr *a)
+{
+	struct target *t = &c->targets[c->ntargets++];
+	unsigned short port = htons((unsigned short)atoi(c->d->route->port));
+	memset(&t->ss, 0, sizeof(t->ss));
+	snprintf(t->host, sizeof(t->host), "%s", host);
+	if (a->family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&t->ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = port;
+		memcpy(&sin->sin_addr, a->a, 4);
+		t->sslen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&t->ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = port;
+		memcpy(&sin6->sin6_addr, a->a, 16);
+		t->sslen = sizeof(*sin6);
+	}
+}
+
+static void on_host_addrs(const struct dns_result *res, void *arg)
+{
+	struct conn *c = arg;
+	c->q = NULL;
+	for (size_t i = 0; i < res->n && c->ntargets < MAX_TARGETS; i++)
+		conn_add_target(c, c->hosts[c->nexthost - 1], &res->addr[i]);
+	if (res->n == 0) {
+		char why[300];
+		snprintf(why, sizeof(why), "no address for %s (%s)", c->hosts[c->nexthost - 1],
+			 res->rcode == DNS_RCODE_NXDOMAIN ? "NXDOMAIN" : res->why ? res->why : "no A record");
+		reply_local("4.4.4", why, &c->last);
+	}
+	conn_try_target(c);
+}
+
+/* Whether src may still send to c's destination under its route's warm-up. */
+static int source_warm(struct scheduler *s, const struct conn *c, const struct route_source *src)
+{
+	const struct route_conf *r = c->d->route;
+	if (!r->warmup.set)
+		return 1;
+	struct throttle_key k = { r->name, src ? src->address : NULL, c->d->domain,
+				  c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
+	return throttle_warmup_full(s->thr, &k, sched_now(s)) == 0;
+}
+
+/* The next address of c's route's source pool, by smooth weighted
+ * round-robin (as nginx's: weights 3:1 give a a b a, not a a a b),
+ * passing over addresses whose warm-up cap is used up; NULL when all are. */
+static const struct route_source *route_pick_source(struct scheduler *s, const struct conn *c)
+{
+	const struct route_conf *r = c->d->route, *now_r = route_named(s->cf, r->name);
+	size_t ri = now_r ? (size_t)(now_r - s->cf->routes) : 0;  /* r may be of an older config */
+	size_t n = r->nsources < MAX_POOL ? r->nsources : MAX_POOL;
+	if (s->nsrc_weight < s->cf->nroutes * MAX_POOL) {
+		s->src_weight = xreallocarray(s->src_weight, s->cf->nroutes * MAX_POOL, sizeof(long));
+		memset(s->src_weight, 0, s->cf->nroutes * MAX_POOL * sizeof(long));
+		s->nsrc_weight = s->cf->nroutes * MAX_POOL;
+	}
+	long *cur = &s->src_weight[ri * MAX_POOL];
+	for (size_t tries = 0; tries < n; tries++) {
+		size_t best = 0;
+		long total = 0;
+		for (size_t i = 0; i < n; i++) {
+			cur[i] += r->sources[i].weight;
+			total += r->sources[i].weight;
+			if (cur[i] > cur[best])
+				best = i;
+		}
+		cur[best] -= total;
+		if (source_warm(s, c, &r->sources[best]))
+			return &r->sources[best];
+	}
+	return NULL;
+}
+
+/* Connects to the current target, resolving the next host's addresses when needed. */
+void conn_try_target(struct conn *c)
+{
+	const struct route_conf *r = c->d->route;
+	struct scheduler *s = c->d->sch;
+	if (c->cur >= c->ntargets) {
+		if (c->nexthost >= c->nhosts || c->cur >= MAX_TARGETS)
+			return conn_fail_job(c);
+		const char *h = c->hosts[c->nexthost++];
+		struct dns_addr lit = { .family = strchr(h, ':') ? AF_INET6 : AF_INET };
+		if (inet_pton(lit.family, h, lit.a) != 1)
+			return (void)(c->q = s->net.query(s->net.arg, h, DNS_TYPE_A, on_host_addrs, c));
+		conn_add_target(c, h, &lit);  /* an address needs no lookup */
+	}
+	struct smtp_client_params p = { 0 };
+	p.host_name = c->targets[c->cur].host;
+	p.addr = c->targets[c->cur].ss;
+	p.addrlen = c->targets[c->cur].sslen;
+	p.helo = r->helo;
+	c->source = NULL;
+	if (r->nsources == 0 && !source_warm(s, c, NULL))
+		return conn_warm_full(c);
+	if (r->nsources) {
+		const struct route_source *src = c->source = route_pick_source(s, c);
+		if (src == NULL)
+			return conn_warm_full(c);
+		struct addrinfo hints = { .ai_flags = AI_NUMERICHOST }, *ai;
+		if (getaddrinfo(src->address, NULL, &hints, &ai) == 0) {
+			memcpy(&p.source, ai->ai_addr, ai->ai_addrlen);
+			p.sourcelen = ai->ai_addrlen;
+			freeaddrinfo(ai);
+		}
+		p.helo = src->helo;
+	}
+	p.tls = (enum smtp_tls_mode)r->tls;
+	p.ssl_ctx = s->ssl;
+	p.auth_user = r->auth_user;
+	p.auth_pass = r->auth_pass;
+	p.connect_timeout = s->cf->delivery.connect_timeout;
+	p.command_timeout = s->cf->delivery.command_timeout;
+	msg_debug("event=connect_try route=%s host=%s tls=%s", r->name, p.host_name, tls_mode_name(r->tls));
+	struct throttle_key k = conn_key(c);
+	if (!throttle_conn_open(s->thr, &k, sched_now(s))) {
+		/* a connections limit is full: the job waits at the front of its destination */
+		msg_debug("event=throttled route=%s domain=%s reason=connections", k.route, k.domain ? k.domain : "-");
+		dest_push_front(c->d, c->job);
+		c->job = NULL;
+		dest_hold(c->d, sched_now(s) + 1);
+		return conn_free(c);
+	}
+	c->counted = 1;
+	c->client = s->net.client_new(s->net.arg, &p);
+	conn_send(c);
+}
+
+static void conn_hosts_add(struct conn *c, const char *h)
+{
+	size_t l = strlen(h);
+	c->hosts = xreallocarray(c->hosts, c->nhosts + 1, sizeof(char *));
+	c->hosts[c->nhosts++] = xstrndup(h, l && h[l - 1] == '.' && l > 1 ? l - 1 : l);
+}
+
+/* The MX verdict for the whole destination (read by sched_mx.c). */
+static void on_mx(const struct dns_result *res, void *arg)
+{
+	struct conn *c = arg;
+	struct mx_answer a;
+	c->q = NULL;
+	mx_answer_read(res, c->d->domain, &a);
+	for (size_t i = 0; i < a.n; i++)
+		conn_hosts_add(c, a.hosts[i]);
+	mx_answer_clear(&a);
+	if (a.kind == MX_HOSTS) {
+		reply_local("4.4.4", "no MX host could be reached", &c->last);
+		return conn_try_target(c);
+	}
+	c->last = a.verdict;
+	conn_fail_job(c);
+}
+
+void conn_unpark(struct conn *c)
+{
+	struct conn **p;
+	for (p = &c->d->idle; *p && *p != c; p = &(*p)->next_idle)
+		;
+	if (*p)
+		*p = c->next_idle;
+	c->next_idle = NULL;
+	sched_timer_del(c->d->sch, c->idle_ev);
+}
+
+static void on_idle_over(void *arg)
+{
+	struct conn *c = arg;
+	conn_unpark(c);
+	conn_free(c);
+}
+
+/* Keeps a healthy connection for the destination's next job, for a while. */
+static void conn_park(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	if (c->idle_ev == NULL)
+		c->idle_ev = sched_timer_new(s, on_idle_over, c);
+	c->next_idle = c->d->idle;
+	c->d->idle = c;
+	sched_timer_add(s, c->idle_ev, CONN_IDLE);
+}
+
+void conn_next_job(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	if (s->stopping)
+		return conn_free(c);
+	if ((c->job = dest_pop(c->d)) == NULL)
+		return conn_reusable(c) ? conn_park(c) : conn_free(c);
+	if (c->client)
+		return conn_send(c);
+	if (c->nhosts == 0 && c->d->route->type == ROUTE_MX) {
+		c->q = s->net.query(s->net.arg, c->d->domain, DNS_TYPE_MX, on_mx, c);
+
+		return;
+	}
+	if (c->nhosts == 0)
+		conn_hosts_add(c, c->d->route->host);
+	/* a new connection for the same targets: start over at the best one */
+	c->cur = 0;
+	c->ntargets = 0;
+	c->nexthost = 0;
+	conn_try_target(c);
+}
+
+void conn_start(struct dest *d)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->d = d;
+	d->conns++;
+	d->sch->conns++;
+	conn_next_job(c);
+}
+
+void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
+{
+	struct dest *d = dest_get(s, j->route, domain);
+	j->next = NULL;
+	*d->tail = j;
+	d->tail = &j->next;
+}
+

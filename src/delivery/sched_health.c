@@ -1,0 +1,95 @@
+/*
+ * sched_health: route health kept in the spool, for `outpost routes` and
+ * restarts (part of the scheduler: scheduler_int.h).
+ *
+ * Contract: sched_health_start() asks the spool for the rows saved by
+ * the last run (answered before the first claim: the spool serves its
+ * requests in order) and restores those of routes the config still has;
+ * from then on the health of every path is saved every HEALTH_SAVE
+ * seconds when it changed, and once a minute anyway (the hourly counts
+ * change with time alone), and once more at shutdown.
+ * scheduler_canary() hands a canary verdict to the route's health.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "delivery/health.h"
+#include "delivery/scheduler_int.h"
+#include "spool/spool_health.h"
+
+void sched_health_conf(const struct config *cf, struct health_conf *hc)
+{
+	*hc = (struct health_conf){ cf->health.failures, cf->health.probe, cf->health.probe_max };
+}
+
+struct health_rows {
+	struct spool_health_row *rows;
+	size_t n;
+	time_t now;
+};
+
+static void health_row_add(const struct health_row *r, void *arg)
+{
+	struct health_rows *hr = arg;
+	hr->rows[hr->n++] = (struct spool_health_row){ (char *)r->route, (char *)r->dclass,
+		(char *)health_state_name(r->state), (char *)r->reason, (char *)r->last_reply, r->changed,
+		r->probe_at, hr->now, r->fails, r->sent_hour, r->failed_hour };
+}
+
+void sched_health_save(struct scheduler *s)
+{
+	struct health_rows hr = { NULL, 0, sched_time(s) };
+	size_t n = health_each(s->health, hr.now, NULL, NULL);
+	hr.rows = xcalloc(n ? n : 1, sizeof(*hr.rows));
+	health_each(s->health, hr.now, health_row_add, &hr);
+	spool_health_save(s->sp, hr.rows, hr.n);  /* copies the rows */
+	free(hr.rows);
+}
+
+static void on_health_timer(void *arg)
+{
+	struct scheduler *s = arg;
+	/* counts over the last hour change with time alone: save once a minute anyway */
+	if (health_dirty(s->health) || sched_time(s) % 60 < HEALTH_SAVE)
+		sched_health_save(s);
+	sched_timer_add(s, s->health_ev, HEALTH_SAVE);
+}
+
+static void on_health_loaded(void *arg, const struct spool_health_row *rows, size_t n)
+{
+	struct scheduler *s = arg;
+	s->health_loading = 0;
+	static const char *const states[] = { "healthy", "degraded", "down" };
+	for (size_t i = 0; i < n; i++) {
+		struct health_row r = { rows[i].route, rows[i].dclass, HEALTH_HEALTHY, rows[i].reason,
+					rows[i].last_reply, rows[i].changed, rows[i].probe_at, rows[i].fails, 0, 0 };
+		for (int k = 0; k < 3; k++)
+			if (strcmp(rows[i].state, states[k]) == 0)
+				r.state = (enum health_state)k;
+		if (route_named(s->cf, r.route))
+			health_restore(s->health, &r);
+	}
+	if (n)
+		msg_info("event=route_health_restored paths=%zu", n);
+}
+
+void scheduler_canary(struct scheduler *s, const char *route, int ok, const char *reason)
+{
+	if (s)
+		health_canary(s->health, route, ok, reason, sched_time(s));
+}
+
+void sched_health_start(struct scheduler *s)
+{
+	s->health_loading = 1;
+	spool_health_load(s->sp, on_health_loaded, s);
+	s->health_ev = sched_timer_new(s, on_health_timer, s);
+	sched_timer_add(s, s->health_ev, HEALTH_SAVE);
+}
+
+void sched_health_stop(struct scheduler *s)
+{
+	sched_timer_del(s, s->health_ev);
+}
