@@ -13,6 +13,7 @@
  * every listener is bound, RELOADING=1 while it re-reads the config and
  * STOPPING=1 when it starts to shut down (core/sdnotify.h).
  */
+#include <errno.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <openssl/ssl.h>
@@ -20,10 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/buf.h"
 #include "core/log.h"
+#include "core/privs.h"
 #include "core/sdnotify.h"
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
@@ -46,6 +50,7 @@ struct daemon {
 	struct canary *canary;        /* NULL: no canary configured */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
+	struct run_identity id;   /* who it runs as after the listeners are bound */
 	struct config **retired;  /* replaced by reloads; sessions and deliveries may still use them */
 	size_t nretired;
 };
@@ -158,6 +163,58 @@ static SSL_CTX *client_tls_context(void)
 	return ctx;
 }
 
+/* The config, and the identity it runs as: a config error or a private
+ * file others may read stops the start, naming every file at fault. */
+static void load_config(struct daemon *d, const char *file)
+{
+	char err[4096];
+	struct buf bad = BUF_INIT;
+	if ((d->cf = config_load(file, err, sizeof(err))) == NULL) {
+		err[strcspn(err, "\n")] = '\0';   /* the first; `outpost check-config` lists all */
+		msg_fatal("event=config_error error=\"%s\"", err);
+	}
+	int idok = privs_resolve(d->cf, &d->id, err, sizeof(err));
+	if (privs_check_files(d->cf, idok == 0 ? d->id.uid : 0, &bad) > 0) {
+		for (char *p = bad.data; (p = strchr(p, '\n')) != NULL && p[1];)
+			*p = ';';    /* one log line */
+		bad.data[bad.len - 1] = '\0';
+		msg_fatal("event=startup_error error=\"%s\"", bad.data);
+	}
+	buf_free(&bad);
+	if (idok < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+}
+
+/* Creates the spool directory for the run user, so that the local
+ * socket can be bound in it before the switch. */
+static void prepare_spool_dir(const struct daemon *d)
+{
+	if (mkdir(d->cf->spool, 0700) == 0 && d->id.drop &&
+	    chown(d->cf->spool, d->id.uid, d->id.gid) < 0)
+		msg_fatal("event=startup_error error=\"cannot chown %s to %s: %s\"", d->cf->spool, d->id.name,
+			  strerror(errno));
+}
+
+/* Root is needed only to bind the listeners (port 25, the TLS key):
+ * they are opened first, then the process becomes the run user for good
+ * and opens the spool as that user, so every spool file is its own. */
+static void open_as_root_then_drop(struct daemon *d)
+{
+	char err[1024];
+	prepare_spool_dir(d);
+	if ((d->smtpd = smtpd_new(d->base, d->cf, NULL, err, sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+	if (privs_drop(&d->id, err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+	if (d->id.drop)
+		msg_info("event=privileges user=%s uid=%ld gid=%ld", d->id.name, (long)d->id.uid, (long)d->id.gid);
+	else if (geteuid() == 0)
+		msg_warn("event=privileges user=root reason=\"allow_root = true: running as root\"");
+	if ((d->spool = spool_open(d->cf->spool, d->cf->spool_max_size, d->base, err, sizeof(err))) == NULL)
+		msg_fatal("event=spool_error error=\"%s\"", err);
+	smtpd_set_spool(d->smtpd, d->spool);
+}
+
 int main(int argc, char **argv)
 {
 	const char *file = NULL;
@@ -184,18 +241,14 @@ int main(int argc, char **argv)
 	if (file == NULL)
 		file = OUTPOST_DEFAULT_CONFIG;
 	log_init("outpostd", foreground ? LOG_DEST_STDERR : LOG_DEST_SYSLOG);
-	if ((d.cf = config_load(file, err, sizeof(err))) == NULL)
-		msg_fatal("event=config_error error=\"%s\"", err);
+	load_config(&d, file);
 	if (!foreground && daemon(1, 0) < 0)
 		msg_fatal("event=daemon_error");
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	if ((d.base = event_base_new()) == NULL)
 		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
-	if ((d.spool = spool_open(d.cf->spool, d.cf->spool_max_size, d.base, err, sizeof(err))) == NULL)
-		msg_fatal("event=spool_error error=\"%s\"", err);
-	if ((d.smtpd = smtpd_new(d.base, d.cf, d.spool, err, sizeof(err))) == NULL)
-		msg_fatal("event=startup_error error=\"%s\"", err);
+	open_as_root_then_drop(&d);
 	if ((d.resolver = resolver_new(d.base, d.cf->resolver, d.cf->delivery.dns_timeout_ms, err,
 				       sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"resolver: %s\"", err);

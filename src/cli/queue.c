@@ -1,13 +1,16 @@
 /*
  * queue, check-config: the operator's view of the spool and the config.
  *     outpost queue list|show ID|delete ID|retry ID|flush [--json]
- *     outpost check-config
+ *     outpost check-config    (every error: the config's, the run user's, private files' modes)
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
+#include "core/buf.h"
 #include "core/config.h"
+#include "core/privs.h"
 #include "mailauth/dkim_key.h"
 #include "spool/spool_admin.h"
 
@@ -20,19 +23,42 @@ static struct config *load(const char *file)
 	return cf;
 }
 
+/* What outpostd would refuse at start beyond the config text: the run
+ * user, and the modes and owners of the private files.  Prints each. */
+static int check_identity_and_files(const struct config *cf)
+{
+	struct run_identity id;
+	struct buf errs = BUF_INIT;
+	char err[1024];
+	int bad = 0;
+	if (privs_resolve(cf, &id, err, sizeof(err)) < 0) {
+		fprintf(stderr, "outpost: %s: %s\n", cf->file, err);
+		bad = 1;
+	}
+	if (privs_check_files(cf, bad ? geteuid() : id.uid, &errs) > 0) {
+		fprintf(stderr, "%.*s", (int)errs.len, errs.data);
+		bad = 1;
+	}
+	buf_free(&errs);
+	return bad;
+}
+
 int cmd_check_config(int argc, char **argv, const char *file)
 {
+	char err[8192];
 	(void)argv;
 	if (argc != 1) {
 		fprintf(stderr, "usage: outpost [-c FILE] check-config\n");
 		return 2;
 	}
-	struct config *cf = load(file);
-	if (cf == NULL)
+	struct config *cf = config_load(file, err, sizeof(err));
+	if (cf == NULL) {   /* every error, one per line */
+		for (char *line = strtok(err, "\n"); line; line = strtok(NULL, "\n"))
+			fprintf(stderr, "outpost: %s\n", line);
 		return 1;
-	int bad = 0;
+	}
+	int bad = check_identity_and_files(cf);
 	for (size_t i = 0; i < cf->ndkim; i++) {  /* the daemon reads them at start: fail here first */
-		char err[1024];
 		struct dkim_key *k = NULL;
 		if (dkim_key_load(cf->dkim[i].key, &k, err, sizeof(err)) < 0) {
 			fprintf(stderr, "outpost: %s:%d: dkim key: %s\n", file, cf->dkim[i].line, err);
@@ -40,7 +66,9 @@ int cmd_check_config(int argc, char **argv, const char *file)
 		}
 		dkim_key_free(k);
 	}
-	if (!bad)
+	if (bad)
+		fprintf(stderr, "outpost: %s: outpostd would refuse to start\n", file);
+	else
 		printf("%s: ok (%zu listeners, %zu routes, %zu rules, %zu DKIM keys, spool %s)\n", file, cf->nlisten,
 		       cf->nroutes, cf->nrules, cf->ndkim, cf->spool);
 	config_free(cf);

@@ -28,8 +28,9 @@ int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (!cx->failed)
-		snprintf(cx->err, cx->errlen, "%s:%d: %s", cx->file,
+	size_t used = cx->failed ? strnlen(cx->err, cx->errlen) : 0;
+	if (used + 1 < cx->errlen)   /* one line per error: check-config lists them all */
+		snprintf(cx->err + used, cx->errlen - used, "%s%s:%d: %s", cx->failed ? "\n" : "", cx->file,
 			 s ? config_setting_source_line(s) : 0, msg);
 	cx->failed = 1;
 	return -1;
@@ -72,7 +73,7 @@ long long config_parse_size(const char *s)
 /* Fails on the first member of group g whose name is not in known. */
 int cf_check_keys(struct cfctx *cx, const config_setting_t *g, const char *const *known)
 {
-	int n = config_setting_length(g);
+	int n = config_setting_length(g), bad = 0;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
 		const char *name = config_setting_name(m);
@@ -81,9 +82,9 @@ int cf_check_keys(struct cfctx *cx, const config_setting_t *g, const char *const
 			if (name && strcmp(name, known[k]) == 0)
 				break;
 		if (known[k] == NULL)
-			return cf_error(cx, m, "unknown setting \"%s\"", name ? name : "?");
+			bad = cf_error(cx, m, "unknown setting \"%s\"", name ? name : "?");
 	}
-	return 0;
+	return bad;
 }
 
 /* Copies a string member (NULL when absent); errors when of another type. */
@@ -102,6 +103,16 @@ char *cf_get_string(struct cfctx *cx, const config_setting_t *g, const char *key
 		return NULL;
 	}
 	return xstrdup(v);
+}
+
+char *cf_get_path(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def)
+{
+	char *v = cf_get_string(cx, g, key, def);
+	if (v == NULL || v[0] == '/' || cx->dir == NULL)
+		return v;
+	char *abs = xasprintf("%s/%s", cx->dir, strncmp(v, "./", 2) == 0 ? v + 2 : v);
+	free(v);
+	return abs;
 }
 
 void cf_get_uint(struct cfctx *cx, const config_setting_t *g, const char *key,
@@ -248,7 +259,7 @@ static const struct config_section *const sections[] = {
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static const char *const known_root_keys[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
-	"users", NULL };
+	"users", "user", "allow_root", NULL };
 
 static int str_differs(const char *a, const char *b)
 {
@@ -267,6 +278,8 @@ const char *config_reload_blocker(const struct config *old, const struct config 
 		return "tls";
 	if (str_differs(old->hostname, new->hostname))
 		return "hostname";
+	if (str_differs(old->user, new->user) || old->allow_root != new->allow_root)
+		return "user";
 	if ((old->nroutes == 0) != (new->nroutes == 0))
 		return "routes (turning delivery on or off)";
 	for (size_t i = 0; i < NSECTIONS; i++) {
@@ -285,10 +298,10 @@ static int key_in(const char *name, const char *const *keys)
 	return 0;
 }
 
-/* Fails on the first top-level setting no section reads. */
+/* Fails (naming each) on top-level settings no section reads. */
 static int check_root_keys(struct cfctx *cx, const config_setting_t *root)
 {
-	int n = config_setting_length(root);
+	int n = config_setting_length(root), bad = 0;
 	for (int i = 0; i < n; i++) {
 		const config_setting_t *m = config_setting_get_elem(root, (unsigned)i);
 		const char *name = config_setting_name(m);
@@ -296,23 +309,27 @@ static int check_root_keys(struct cfctx *cx, const config_setting_t *root)
 		for (size_t k = 0; name && !known && k < NSECTIONS; k++)
 			known = key_in(name, sections[k]->keys);
 		if (!known)
-			return cf_error(cx, m, "unknown setting \"%s\"", name ? name : "?");
+			bad = cf_error(cx, m, "unknown setting \"%s\"", name ? name : "?");
 	}
-	return 0;
+	return bad;
 }
 
 static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	if (check_root_keys(cx, root) < 0)
-		return;
+	check_root_keys(cx, root);   /* and go on: check-config reports every error */
 	char host[256] = "localhost";
 	if (gethostname(host, sizeof(host) - 1) < 0)
 		strcpy(host, "localhost");
 	cf->hostname = cf_get_string(cx, root, "hostname", host);
-	cf->spool = cf_get_string(cx, root, "spool", "./spool");
+	cf->spool = cf_get_path(cx, root, "spool", "./spool");
 	cf->resolver = cf_get_string(cx, root, "resolver", "system");
-	cf->users = cf_get_string(cx, root, "users", NULL);
-	cf->socket = cf_get_string(cx, root, "socket", NULL);
+	cf->users = cf_get_path(cx, root, "users", NULL);
+	cf->socket = cf_get_path(cx, root, "socket", NULL);
+	cf->user = cf_get_string(cx, root, "user", "outpost");
+	const config_setting_t *ar = config_setting_get_member(root, "allow_root");
+	if (ar && config_setting_type(ar) != CONFIG_TYPE_BOOL)
+		cf_error(cx, ar, "allow_root: expected true or false");
+	cf->allow_root = ar && config_setting_get_bool(ar);
 	if (cf->socket == NULL && cf->spool)
 		cf->socket = xasprintf("%s/outpost.sock", cf->spool);
 	cf_get_unit(cx, root, "spool_max_size", config_parse_size, 1024 * 1024, 1LL << 50, &cf->spool_max_size);
@@ -327,10 +344,33 @@ static void load_root(struct cfctx *cx, struct config *cf, const config_setting_
 			sections[i]->check(cx, cf, root);
 }
 
-/* Builds the config from a parsed libconfig tree, or reports its syntax error. */
-static struct config *config_from(config_t *lc, int read_ok, const char *name, char *err, size_t errlen)
+/* The absolute directory of the config file (relative paths in it start there). */
+static char *config_dir(const char *file)
 {
-	struct cfctx cx = { name, err, errlen, 0 };
+	char *copy = xstrdup(file), *slash = strrchr(copy, '/');
+	char *dir, *abs;
+	if (slash == NULL)
+		dir = xstrdup(".");
+	else if (slash == copy)
+		dir = xstrdup("/");
+	else {
+		*slash = '\0';
+		dir = xstrdup(copy);
+	}
+	free(copy);
+	if ((abs = realpath(dir, NULL)) == NULL)
+		return dir;
+	free(dir);
+	return abs;
+}
+
+/* Builds the config from a parsed libconfig tree, or reports its syntax
+ * error; is_file: name is the file read, whose directory relative paths
+ * start from. */
+static struct config *config_from(config_t *lc, int read_ok, int is_file, const char *name, char *err,
+				  size_t errlen)
+{
+	struct cfctx cx = { name, err, errlen, 0, NULL };
 	if (!read_ok) {
 		if (config_error_type(lc) == CONFIG_ERR_FILE_IO)
 			snprintf(err, errlen, "%s: cannot read: %s", name, strerror(errno));
@@ -344,7 +384,9 @@ static struct config *config_from(config_t *lc, int read_ok, const char *name, c
 	for (size_t i = 0; i < NSECTIONS; i++)
 		if (sections[i]->defaults)
 			sections[i]->defaults(cf);
+	cx.dir = is_file ? config_dir(name) : NULL;
 	load_root(&cx, cf, config_root_setting(lc));
+	free(cx.dir);
 	config_destroy(lc);
 	if (cx.failed) {
 		config_free(cf);
@@ -357,7 +399,7 @@ struct config *config_load(const char *file, char *err, size_t errlen)
 {
 	config_t lc;
 	config_init(&lc);
-	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, file, err, errlen);
+	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, 1, file, err, errlen);
 }
 
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen)
@@ -369,7 +411,7 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
 		return NULL;
 	}
 	config_init(&lc);
-	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, name, err, errlen);
+	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, 0, name, err, errlen);
 }
 
 void config_free(struct config *cf)
@@ -385,5 +427,6 @@ void config_free(struct config *cf)
 	free(cf->socket);
 	free(cf->resolver);
 	free(cf->users);
+	free(cf->user);
 	free(cf);
 }

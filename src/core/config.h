@@ -3,7 +3,10 @@
  * Contract: config_load() either returns a complete, validated config with
  * every default filled in, or NULL with "FILE:LINE: reason" in err.  Unknown
  * keys, wrong types and out-of-range values are errors.  The result is
- * immutable after load; config_free() releases it.
+ * immutable after load; config_free() releases it.  On error, err holds
+ * every error found, one "FILE:LINE: reason" per line.  A relative path in
+ * a file (spool, socket, users, tls, dkim keys, relay auth) is made
+ * absolute against the file's directory; config_parse() keeps it as is.
  */
 #ifndef OUTPOST_CONFIG_H
 #define OUTPOST_CONFIG_H
@@ -32,6 +35,8 @@ struct config {
 	struct netmask *client_networks;
 	size_t nclient_networks;
 	char *users;                 /* users file or NULL */
+	char *user;                  /* started as root, outpostd runs as this user (default "outpost") */
+	int allow_root;              /* started as root, keep running as root (no user switch) */
 	char *tls_cert, *tls_key;    /* NULL when no TLS */
 	struct inbound_conf inbound;
 	struct route_conf *routes;

@@ -4,14 +4,19 @@
  * the table entry by which a module hands core/config.c its section.
  *
  * Contract:
- * - Errors go through cf_error(), which keeps only the first error of a
- *   load as "FILE:LINE: reason" (the line of the setting s, 0 when NULL)
- *   and sets cx->failed; every getter reports its own errors that way and
- *   leaves *out unchanged on error or when the key is absent, so callers
- *   set the default first.  A loader may go on after an error (its later
- *   errors are dropped) but must not use a value it failed to get.
- * - cf_check_keys() fails on the first member of group g not in known
- *   (NULL-terminated), so a typo is an error rather than ignored.
+ * - Errors go through cf_error(), which appends each error of a load as
+ *   one "FILE:LINE: reason" line (the line of the setting s, 0 when NULL;
+ *   lines that no longer fit in the buffer are dropped) and sets
+ *   cx->failed, so `outpost check-config` can list every error; every
+ *   getter reports its own errors that way and leaves *out unchanged on
+ *   error or when the key is absent, so callers set the default first.  A
+ *   loader may go on after an error but must not use a value it failed to
+ *   get (and should skip checks that would only repeat the first error).
+ * - cf_check_keys() fails when members of group g are not in known
+ *   (NULL-terminated), naming each, so a typo is an error rather than ignored.
+ * - cf_get_path() is cf_get_string() for a file or directory: a relative
+ *   path is made absolute against the config file's directory (cx->dir;
+ *   NULL for config_parse(), which keeps it as written).
  * - Strings returned are the caller's (xstrdup), never empty.
  * - A section (struct config_section) names the top-level settings it
  *   reads; config.c accepts only settings some section (or config.c
@@ -32,6 +37,7 @@ struct cfctx {
 	char *err;
 	size_t errlen;
 	int failed;
+	char *dir;       /* the config file's directory; NULL: paths stay as written */
 };
 
 int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
@@ -39,6 +45,8 @@ int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
 int cf_check_keys(struct cfctx *cx, const config_setting_t *g, const char *const *known);
 /* A non-empty string member, copied; def (copied) or NULL when absent. */
 char *cf_get_string(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def);
+/* A path member, relative ones made absolute against cx->dir. */
+char *cf_get_path(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def);
 /* An integer member within min..max. */
 void cf_get_uint(struct cfctx *cx, const config_setting_t *g, const char *key, unsigned *out,
 		 unsigned min, unsigned max);

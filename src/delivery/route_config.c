@@ -166,12 +166,12 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 	if (rc->type == ROUTE_MX && (host || rc->tls == ROUTE_TLS_IMPLICIT))
 		cf_error(cx, g, "route %s: an mx route takes no host and no implicit TLS", rc->name);
 	free(host);
-	char *auth = cf_get_string(cx, g, "auth", NULL);
+	char *auth = cf_get_path(cx, g, "auth", NULL);
 	if (auth && rc->type == ROUTE_MX)
 		cf_error(cx, g, "route %s: auth is for relays", rc->name);
 	else if (auth && !cx->failed)
 		load_auth_file(cx, config_setting_get_member(g, "auth"), auth, rc);
-	free(auth);
+	rc->auth_file = auth;
 }
 
 static void load_routes(struct cfctx *cx, struct config *cf, const config_setting_t *g)
@@ -325,6 +325,7 @@ static void route_config_release(struct config *cf)
 		free(r->sources);
 		free(r->helo);
 		free(r->auth_user);
+		free(r->auth_file);
 		if (r->auth_pass)
 			explicit_bzero(r->auth_pass, strlen(r->auth_pass));
 		free(r->auth_pass);

@@ -48,6 +48,7 @@ struct route_conf {
 	char *helo;                  /* EHLO name, default hostname */
 	enum route_tls tls;
 	char *auth_user, *auth_pass; /* relay: read from the auth file */
+	char *auth_file;             /* relay: that file (it must stay private to the daemon's user) */
 	struct warmup_conf warmup;   /* mx routes: ramp-up of daily volume per source IP */
 	int line;
 };

@@ -72,8 +72,8 @@ static void load_tls(struct cfctx *cx, struct config *cf, const config_setting_t
 		cf_error(cx, g, "tls: expected { cert = \"...\"; key = \"...\"; }");
 		return;
 	}
-	cf->tls_cert = cf_get_string(cx, g, "cert", NULL);
-	cf->tls_key = cf_get_string(cx, g, "key", NULL);
+	cf->tls_cert = cf_get_path(cx, g, "cert", NULL);
+	cf->tls_key = cf_get_path(cx, g, "key", NULL);
 	if (!cx->failed && (cf->tls_cert == NULL || cf->tls_key == NULL))
 		cf_error(cx, g, "tls: both cert and key are required");
 }

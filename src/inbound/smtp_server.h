@@ -24,6 +24,10 @@ struct canary;
 
 struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
 			char *err, size_t errlen);
+/* The spool sessions queue into; smtpd_new() may be given NULL (to bind
+ * the listeners before the spool is opened as another user) as long as
+ * this is called before the loop runs. */
+void smtpd_set_spool(struct smtpd *sd, struct spool *spool);
 /* fn(arg) is called on the loop after each message is queued. */
 void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *arg), void *arg);
 /* Takes a reloaded config: new sessions and new commands use its caps,

@@ -194,6 +194,11 @@ void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *), void *arg)
 	sd->on_queued_arg = arg;
 }
 
+void smtpd_set_spool(struct smtpd *sd, struct spool *spool)
+{
+	sd->spool = spool;
+}
+
 void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg)
 {
 	sd->signer = sg;

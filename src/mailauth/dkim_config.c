@@ -31,7 +31,7 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 		}
 		d->domain = cf_get_string(cx, g, "domain", NULL);
 		d->selector = cf_get_string(cx, g, "selector", NULL);
-		d->key = cf_get_string(cx, g, "key", NULL);
+		d->key = cf_get_path(cx, g, "key", NULL);
 		const config_setting_t *all = config_setting_get_member(g, "all");
 		if (all && config_setting_type(all) != CONFIG_TYPE_BOOL)
 			cf_error(cx, all, "all: expected true or false");

@@ -17,6 +17,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("OUTPOST_BIN_DIR", ROOT / "build-asan")).resolve()
 PASSWORD = "s3cret pass"
+# Started as root (as CI runs the tests), outpostd would switch to the
+# `outpost` user; test daemons keep running as root by saying so
+# (test_privileges.py tests the switch itself).
+ROOT_OK = ["allow_root = true;"] if os.geteuid() == 0 else []
 
 
 def free_port():
@@ -83,7 +87,7 @@ class Daemon:
             parts.append('{ address = "%s:%d"; %s}' % (host, port, attrs))
         self.port = self.ports.get("smtp")
         text = ['hostname = "relay.test";', 'spool = "%s";' % self.spool,
-                "listen = ( %s );" % ", ".join(parts)]
+                "listen = ( %s );" % ", ".join(parts)] + ROOT_OK
         text += settings
         self.conf.write_text("\n".join(text) + "\n")
         self.proc = None

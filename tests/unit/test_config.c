@@ -323,6 +323,47 @@ static void test_limits_warmup_backoff(void **st)
 	}
 }
 
+/* Paths in a file are relative to its directory; config_parse() leaves them. */
+static void test_relative_paths_and_identity(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text("spool = \"sp\"; users = \"./u\"; tls = { cert = \"/abs/c\"; key = \"k\"; };\n"
+				      "dkim = ( { domain = \"e.com\"; selector = \"s\"; key = \"keys/s.pem\"; } );\n",
+				      err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->spool, "/tmp/sp");
+	assert_string_equal(cf->users, "/tmp/u");
+	assert_string_equal(cf->socket, "/tmp/sp/outpost.sock");
+	assert_string_equal(cf->tls_cert, "/abs/c");
+	assert_string_equal(cf->tls_key, "/tmp/k");
+	assert_string_equal(cf->dkim[0].key, "/tmp/keys/s.pem");
+	assert_string_equal(cf->user, "outpost");
+	assert_int_equal(cf->allow_root, 0);
+	config_free(cf);
+	cf = config_parse("spool = \"sp\"; user = \"mail\"; allow_root = true;", "t", err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->spool, "sp");
+	assert_string_equal(cf->user, "mail");
+	assert_int_equal(cf->allow_root, 1);
+	config_free(cf);
+	assert_null(config_parse("allow_root = 1;", "t", err, sizeof(err)));
+	assert_non_null(strstr(err, "allow_root: expected true or false"));
+}
+
+/* Every error, one line each, in file order. */
+static void test_every_error_reported(void **st)
+{
+	char err[512];
+	(void)st;
+	assert_null(config_parse("a = 1;\nb = 2;\ninbound = { max_recipients = 0; };\n", "t", err, sizeof(err)));
+	assert_string_equal(err, "t:1: unknown setting \"a\"\nt:2: unknown setting \"b\"\n"
+			    "t:3: max_recipients: 0 is out of range 1..100000");
+	char small[40];   /* a full buffer keeps what fits, never overflows */
+	assert_null(config_parse("a = 1;\nb = 2;\nc = 3;\n", "t", small, sizeof(small)));
+	assert_true(strlen(small) < sizeof(small));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +374,8 @@ int main(void)
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
 		cmocka_unit_test(test_rule_keys_and_their_errors),
+		cmocka_unit_test(test_relative_paths_and_identity),
+		cmocka_unit_test(test_every_error_reported),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
