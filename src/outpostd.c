@@ -31,6 +31,7 @@
 #include "core/sdnotify.h"
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
+#include "inbound/local_dispatch.h"
 #include "inbound/smtp_server.h"
 #include "delivery/canary.h"
 #include "mailauth/dkim.h"
@@ -78,6 +79,15 @@ static void part_stopped(void *arg)
 static void on_canary_verdict(void *arg, const char *route, int ok, const char *reason)
 {
 	scheduler_canary(arg, route, ok, reason);
+}
+
+/* The canary mailbox (a local mailbox): a probe coming back is verified,
+ * answered, never queued. */
+static void canary_mailbox(void *arg, const struct local_message *m, char *reply, size_t replylen)
+{
+	canary_receive(arg, m->data, m->len, m->qid);
+	if (snprintf(reply, replylen, "250 2.0.0 Ok: canary probe received as %s", m->qid) >= (int)replylen)
+		reply[0] = '\0';
 }
 
 static void reload_config(struct daemon *d, char *err, size_t errlen);
@@ -261,7 +271,9 @@ int main(int argc, char **argv)
 	d.canary = canary_new(d.base, d.cf, d.spool, d.resolver, d.signer, scheduler_kick, d.sched);
 	if (d.canary && d.sched)  /* a relay that breaks signatures is degraded in route health */
 		canary_on_verdict(d.canary, on_canary_verdict, d.sched);
-	smtpd_set_canary(d.smtpd, d.canary);
+	if (d.canary && local_dispatch_add(smtpd_local_dispatch(d.smtpd), "canary", d.cf->canary.address,
+					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);

@@ -7,7 +7,8 @@
  * A message is answered "250 2.0.0 queued as ID" only after the spool
  * has committed it; every other outcome gets a reply with an enhanced
  * status code.  Relaying is allowed only to authenticated users and to
- * client_networks (and the local socket); everyone else gets 554 5.7.1.
+ * client_networks (and the local socket); everyone else gets 554 5.7.1,
+ * except for the local mailboxes (local_dispatch.h), open to anyone.
  * smtpd_shutdown() stops listening, lets transactions in flight finish,
  * closes idle sessions with 421 and calls done() once none is left.
  */
@@ -20,7 +21,7 @@ struct config;
 struct spool;
 struct smtpd;
 struct dkim_signer;
-struct canary;
+struct local_dispatch;
 
 struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct spool *spool,
 			char *err, size_t errlen);
@@ -37,8 +38,9 @@ void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *arg), void *arg);
 int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t errlen);
 /* Signs accepted mail with sg (owned by the caller; it outlives sd). */
 void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg);
-/* Mail to the canary mailbox goes to c (verified, not queued). */
-void smtpd_set_canary(struct smtpd *sd, struct canary *c);
+/* The table of local mailboxes (inbound/local_dispatch.h), owned by sd:
+ * mail for them goes to their handlers instead of the queue. */
+struct local_dispatch *smtpd_local_dispatch(struct smtpd *sd);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

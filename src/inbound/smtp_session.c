@@ -15,8 +15,10 @@
  *
  * Input is read line by line from the bufferevent; pipelined commands are
  * answered in order because reading pauses in COMMIT and AUTHCHECK.
- * Message text ends at CRLF "." CRLF only: a bare LF or CR anywhere makes
- * the whole message refused (SMTP smuggling), never a different end.
+ * Message text goes through data_decoder (the end of data, smuggling and
+ * size checks); a message for a local mailbox (local_dispatch) goes to its
+ * handler, any other to cleanup, which adds the trace fields, signs it
+ * and commits it to the spool.
  */
 #include <ctype.h>
 #include <event2/buffer.h>
@@ -41,11 +43,11 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "inbound/auth.h"
+#include "inbound/cleanup.h"
+#include "inbound/data_decoder.h"
+#include "inbound/local_dispatch.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
-#include "delivery/canary.h"
-#include "mailauth/dkim.h"
-#include "mailauth/mime7bit.h"
 #include "spool/spool.h"
 
 enum smtp_state {
@@ -56,8 +58,6 @@ enum smtp_state {
 static const char *const state_names[] = {
 	"connected", "ready", "mail", "rcpt", "data", "commit", "auth", "authcheck", "tls", "closing",
 };
-
-enum data_error { DATA_OK, DATA_BARE_LF_CR, DATA_LINE_TOO_LONG, DATA_TOO_BIG };
 
 struct auth_job {
 	const struct users *users;
@@ -96,12 +96,9 @@ struct smtp_session {
 	struct smtp_mail_args mail;
 	char **rcpts;
 	size_t nrcpts;
-	struct buf data;
-	enum data_error data_err;
-	int data_line_start, data_prev_crlf, data_pending_cr;
-	size_t data_line_len;
-	struct spool_req *req;
-	struct worker_job *sign_job;     /* DKIM signing before the commit */
+	const struct local_mailbox *mailbox;  /* the recipient is a local mailbox */
+	struct data_decoder dec;
+	struct cleanup_job *commit;      /* DKIM signing and the spool commit */
 	struct timeval commit_start;
 	struct smtp_session *prev, *next;
 };
@@ -148,7 +145,8 @@ static void transaction_reset(struct smtp_session *s)
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = 0;
-	buf_free(&s->data);
+	s->mailbox = NULL;
+	data_decoder_free(&s->dec);
 	s->qid[0] = '\0';
 	if (s->state != SMTP_S_CONNECTED)
 		smtp_enter_state(s, SMTP_S_READY);
@@ -244,13 +242,17 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 		return reply_error(s, err);
 	if (address_format(&a, addr, sizeof(addr)) < 0)
 		return reply_error(s, "553 5.1.3 Recipient address too long");
-	if (s->user == NULL && !s->trusted) {
+	const struct local_mailbox *mb = local_dispatch_match(s->sd->local, addr);
+	if ((mb && s->nrcpts > 0) || (!mb && s->mailbox))
+		return reply(s, "452 4.5.3 A local mailbox takes a message of its own: send this recipient separately");
+	if (mb == NULL && s->user == NULL && !s->trusted) {
 		msg_info("event=relay_denied session=%lu qid=%s client=%s from=<%s> to=<%s>", s->id,
 			 s->qid, s->addr, s->sender, addr);
 		return reply_error(s, "554 5.7.1 Relay denied");
 	}
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);
+	s->mailbox = mb;
 	smtp_enter_state(s, SMTP_S_RCPT);
 	reply(s, "250 2.1.5 Ok");
 }
@@ -263,12 +265,8 @@ static void do_data(struct smtp_session *s, const struct smtp_cmd *c)
 		return reply_error(s, "503 5.5.1 Error: need RCPT command");
 	if (c->arglen)
 		return reply_error(s, "501 5.5.4 Syntax: DATA");
-	buf_init(&s->data);
-	buf_reserve(&s->data, s->mail.size ? (size_t)s->mail.size + 1024 : 8192);
-	s->data_err = DATA_OK;
-	s->data_line_start = s->data_prev_crlf = 1;
-	s->data_pending_cr = 0;
-	s->data_line_len = 0;
+	data_decoder_start(&s->dec, s->sd->cf->inbound.max_message_size,
+			   s->mail.size ? (size_t)s->mail.size + 1024 : 8192);
 	smtp_enter_state(s, SMTP_S_DATA);
 	reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
@@ -464,51 +462,13 @@ static void do_command(struct smtp_session *s, const char *line, size_t len)
 
 /* ---- message text ---- */
 
-static void rfc5322_date(char *out, size_t outlen, time_t t)
-{
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	if (strftime(out, outlen, "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
-		out[0] = '\0';
-}
-
-/* Received: trace field, then Date:/Message-ID: when the client left them out. */
-static void add_headers(struct smtp_session *s, struct buf *msg, time_t now)
-{
-	char date[64];
-	struct header_field f;
-	const struct config *cf = s->sd->cf;
-	const char *proto = s->mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
-	rfc5322_date(date, sizeof(date), now);
-	/* RFC 3848 and 6531 protocol names: ESMTP, ESMTPS, ESMTPSA, UTF8SMTPS... */
-	buf_printf(msg, "Received: from %s (%s)\r\n\tby %s (outpost) with %s%s%s id %s",
-		   s->helo[0] ? s->helo : "unknown", s->local ? "local" : s->addr, cf->hostname,
-		   s->esmtp ? proto : "SMTP", (s->esmtp && s->tls) ? "S" : "", (s->esmtp && s->user) ? "A" : "",
-		   s->qid);
-	if (s->tls)
-		buf_printf(msg, "\r\n\t(using %s)", s->tls_info);
-	if (s->nrcpts == 1)
-		buf_printf(msg, "\r\n\tfor <%s>", s->rcpts[0]);
-	buf_printf(msg, "; %s\r\n", date);
-	int has_date = 0, has_msgid = 0;
-	size_t pos = 0;
-	while (header_next(s->data.data, s->data.len, &pos, &f)) {  /* one pass for both */
-		has_date |= f.namelen == 4 && strncasecmp(f.name, "Date", 4) == 0;
-		has_msgid |= f.namelen == 10 && strncasecmp(f.name, "Message-ID", 10) == 0;
-	}
-	if (!has_date)
-		buf_printf(msg, "Date: %s\r\n", date);
-	if (!has_msgid)
-		buf_printf(msg, "Message-ID: <%s.%lld@%s>\r\n", s->qid, (long long)now, cf->hostname);
-}
-
 static void commit_done(void *arg, int ok, const char *reason)
 {
 	struct smtp_session *s = arg;
 	struct timeval now, d;
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->commit_start, &d);
-	s->req = NULL;
+	s->commit = NULL;
 	if (ok) {
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
@@ -528,257 +488,77 @@ static void commit_done(void *arg, int ok, const char *reason)
 	session_read(s);
 }
 
-/* "  Bulk \r\n" -> "bulk"; NULL unless 1-32 of [a-z0-9._-] (a class is a
- * word the rules match on, not free text). */
-static char *class_value(const char *v, size_t n)
+/* Hands the decoded message to cleanup (trace fields, class, DKIM) and the spool. */
+static void queue_message(struct smtp_session *s)
 {
-	while (n && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
-		v++, n--;
-	while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r' || v[n - 1] == '\n'))
-		n--;
-	if (n == 0 || n > 32)
-		return NULL;
-	char *c = xstrndup(v, n);
-	for (char *p = c; *p; p++) {
-		*p = (char)tolower((unsigned char)*p);
-		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') {
-			free(c);
-			return NULL;
-		}
-	}
-	return c;
-}
-
-/* Appends the client's message to out without its X-Outpost-Class fields
- * (an instruction to outpost, not for the recipient); the first valid
- * value becomes the message's class. */
-static void append_without_class(struct smtp_session *s, struct buf *out, char **cls)
-{
-	static const char name[] = "X-Outpost-Class";
-	struct header_field f;
-	size_t pos = 0, copied = 0;
-	while (header_next(s->data.data, s->data.len, &pos, &f)) {
-		if (f.namelen != sizeof(name) - 1 || strncasecmp(f.name, name, f.namelen) != 0)
-			continue;
-		buf_append(out, s->data.data + copied, f.start - copied);
-		copied = f.end;
-		char *c = class_value(f.value, f.valuelen);
-		if (c == NULL || *cls)
-			msg_info("event=class_ignored session=%lu qid=%s reason=\"%s\"", s->id, s->qid,
-				 c ? "repeated" : "not a word of 1-32 [a-z0-9._-]");
-		if (*cls == NULL)
-			*cls = c;
-		else
-			free(c);
-	}
-	buf_append(out, s->data.data + copied, s->data.len - copied);
-}
-
-static struct spool_msg *make_spool_msg(struct smtp_session *s)
-{
-	struct spool_msg *m = xcalloc(1, sizeof(*m));
-	struct buf msg = BUF_INIT;
-	m->created = time(NULL);
-	buf_reserve(&msg, s->data.len + 1024);
-	add_headers(s, &msg, m->created);
-	append_without_class(s, &msg, &m->msg_class);
-	memcpy(m->id, s->qid, sizeof(m->id));
-	m->sender = s->sender;
+	struct cleanup_envelope env = {
+		.session = s->id, .qid = s->qid, .client = s->local ? "local" : s->addr, .helo = s->helo,
+		.esmtp = s->esmtp, .tls = s->tls, .smtputf8 = s->mail.smtputf8,
+		.body_8bit = s->mail.body_8bit, .tls_info = s->tls_info,
+		.auth_user = s->user ? user_name(s->user) : NULL,
+		.sender = s->sender, .rcpts = s->rcpts, .nrcpts = s->nrcpts,
+	};
 	s->sender = NULL;
-	m->rcpts = s->rcpts;
-	m->nrcpts = s->nrcpts;
 	s->rcpts = NULL;
 	s->nrcpts = 0;
-	m->client_addr = xstrdup(s->local ? "local" : s->addr);
-	m->client_helo = xstrdup(s->helo[0] ? s->helo : "unknown");
-	m->auth_user = s->user ? xstrdup(user_name(s->user)) : NULL;
-	m->smtputf8 = s->mail.smtputf8;
-	m->body_8bit = s->mail.body_8bit;
-	m->body = buf_steal(&msg, &m->body_len);
-	return m;
+	struct spool_msg *m = cleanup_message(s->sd->cf, &env, s->dec.out.data, s->dec.out.len);
+	data_decoder_free(&s->dec);
+	smtp_enter_state(s, SMTP_S_COMMIT);
+	bufferevent_disable(s->bev, EV_READ);
+	gettimeofday(&s->commit_start, NULL);
+	s->commit = cleanup_commit(s->sd->workers, s->sd->signer, s->sd->spool, m, commit_done, s);
 }
 
-/* DKIM: signs on a worker thread (8bit bodies converted to quoted-printable
- * first), then commits.  A failure commits the message unsigned: mail is
- * never lost or refused because of its signature. */
-struct sign_job {
-	const struct dkim_signer *signer;
-	struct spool_msg *m;
-	int rc;                      /* 1 signed, 0 no key, -1 failed */
-	int converted;
-	char info[300];
-	char err[256];
-	struct smtp_session *s;
-};
-
-static void sign_run(void *arg)
+/* Mail for a local mailbox goes to its handler, never to the queue. */
+static void deliver_locally(struct smtp_session *s)
 {
-	struct sign_job *j = arg;
-	struct spool_msg *m = j->m;
-	struct buf conv = BUF_INIT, out = BUF_INIT;
-	const char *text = m->body;
-	size_t len = m->body_len;
-
-	if (!dkim_signer_wants(j->signer, text, len))
-		return;
-	if (m->body_8bit && mime7bit_needed(text, len)) {
-		if (mime7bit_convert(text, len, &conv, j->err, sizeof(j->err)) < 0) {
-			j->rc = -1;
-			buf_free(&conv);
-			return;
-		}
-		text = conv.data;
-		len = conv.len;
-		j->converted = 1;
-	}
-	j->rc = dkim_signer_sign(j->signer, text, len, m->id, &out, j->info, sizeof(j->info),
-				 j->err, sizeof(j->err));
-	if (j->rc == 1) {            /* the signatures go on top */
-		buf_append(&out, text, len);
-		free(m->body);
-		m->body = buf_steal(&out, &m->body_len);
-		if (j->converted)
-			m->body_8bit = 0;
-	}
-	buf_free(&out);
-	buf_free(&conv);
-}
-
-static void sign_job_free(void *arg)
-{
-	struct sign_job *j = arg;
-	spool_msg_free(j->m);
-	free(j);
-}
-
-static void sign_done(void *arg)
-{
-	struct sign_job *j = arg;
-	struct smtp_session *s = j->s;
-	char q[300];
-	s->sign_job = NULL;
-	if (j->rc == 1)
-		msg_info("event=dkim_signed qid=%s %s converted=%s", j->m->id, j->info,
-			 j->converted ? "8bit-to-qp" : "no");
-	else if (j->rc < 0)
-		msg_warn("event=dkim_failed qid=%s reason=%s action=queued_unsigned", j->m->id,
-			 log_quote(q, sizeof(q), j->err));
-	s->req = spool_commit(s->sd->spool, j->m, commit_done, s);
-	free(j);
-}
-
-static void sign_and_commit(struct smtp_session *s, struct spool_msg *m)
-{
-	if (dkim_signer_nkeys(s->sd->signer) == 0) {
-		s->req = spool_commit(s->sd->spool, m, commit_done, s);
-		return;
-	}
-	struct sign_job *j = xcalloc(1, sizeof(*j));
-	j->signer = s->sd->signer;
-	j->m = m;
-	j->s = s;
-	s->sign_job = worker_submit(s->sd->workers, sign_run, sign_done, sign_job_free, j);
-}
-
-/* Mail for the canary mailbox is a probe coming back: verified, answered,
- * never queued. */
-static int canary_take(struct smtp_session *s)
-{
-	if (!s->sd->canary || s->nrcpts != 1 || !canary_is_mailbox(s->sd->canary, s->rcpts[0]))
-		return 0;
-	canary_receive(s->sd->canary, s->data.data, s->data.len, s->qid);
-	reply(s, "250 2.0.0 Ok: canary probe received as %s", s->qid);
+	char text[512];
+	struct local_message m = {
+		.qid = s->qid, .client = s->local ? "local" : s->addr, .helo = s->helo,
+		.auth_user = s->user ? user_name(s->user) : NULL, .sender = s->sender,
+		.rcpt = s->rcpts[0], .data = s->dec.out.data ? s->dec.out.data : "",
+		.len = s->dec.out.len,
+	};
+	local_dispatch_deliver(s->mailbox, &m, text, sizeof(text));
+	reply(s, "%s", text);
 	transaction_reset(s);
 	if (s->shutdown)
 		session_close(s, "421 4.3.2 Service shutting down");
-	return 1;
 }
 
 static void data_end(struct smtp_session *s)
 {
-	static const char *const refusal[] = {
-		[DATA_BARE_LF_CR] = "550 5.6.0 Message refused: bare LF or bare CR; lines must end with CRLF",
-		[DATA_LINE_TOO_LONG] = "500 5.5.2 Message refused: line longer than 1000 octets",
-		[DATA_TOO_BIG] = "552 5.3.4 Message size exceeds fixed maximum message size",
-	};
-	if (s->data_err != DATA_OK) {
+	enum data_error e = s->dec.err;
+	if (e != DATA_OK) {
+		const char *r = data_error_reply(e);
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
-			 s->addr, refusal[s->data_err] + 10);
-		reply_error(s, refusal[s->data_err]);
+			 s->addr, r + 10);
+		reply_error(s, r);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);
 		return;
 	}
-	if (canary_take(s))
-		return;
-	smtp_enter_state(s, SMTP_S_COMMIT);
-	bufferevent_disable(s->bev, EV_READ);
-	gettimeofday(&s->commit_start, NULL);
-	sign_and_commit(s, make_spool_msg(s));
-}
-
-static void data_flag(struct smtp_session *s, enum data_error e)
-{
-	if (s->data_err == DATA_OK || e == DATA_BARE_LF_CR)
-		s->data_err = e;
-}
-
-/* One line of message text (complete: ends with LF).  Returns 1 at the end of data. */
-static int data_line(struct smtp_session *s, const char *l, size_t n, int complete)
-{
-	int crlf = 0;
-	if (complete) {
-		crlf = (n >= 2 && l[n - 2] == '\r') || (n == 1 && s->data_pending_cr);
-		if (s->data_line_start && s->data_prev_crlf && n == 3 && l[0] == '.' && l[1] == '\r')
-			return 1;
-		if (!crlf)
-			data_flag(s, DATA_BARE_LF_CR);
-	}
-	if (s->data_line_start && n > 0 && l[0] == '.')
-		l++, n--;  /* dot-unstuffing */
-	size_t text = complete ? n - (crlf && n >= 2 ? 2 : 1) : n;
-	if (memchr(l, '\r', complete ? text : (n && l[n - 1] == '\r' ? n - 1 : n)) != NULL)
-		data_flag(s, DATA_BARE_LF_CR);
-	s->data_line_len += n;
-	if (s->data_line_len > SMTP_TEXT_LINE_MAX)
-		data_flag(s, DATA_LINE_TOO_LONG);
-	if (s->data.len + n > s->sd->cf->inbound.max_message_size)
-		data_flag(s, DATA_TOO_BIG);
-	if (s->data_err == DATA_OK)
-		buf_append(&s->data, l, n);
-	s->data_pending_cr = n > 0 && l[n - 1] == '\r';
-	s->data_line_start = complete;
-	if (complete) {
-		s->data_prev_crlf = crlf;
-		s->data_line_len = 0;
-	}
-	return 0;
+	if (s->mailbox)
+		deliver_locally(s);
+	else
+		queue_message(s);
 }
 
 /* Consumes message text; returns 1 if the session should keep reading commands. */
 static int data_read(struct smtp_session *s, struct evbuffer *in)
 {
-	for (;;) {
-		size_t avail = evbuffer_get_length(in);
-		if (avail == 0)
+	while (evbuffer_get_length(in) > 0) {
+		struct evbuffer_iovec v;
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			return 0;
-		struct evbuffer_ptr p = evbuffer_search(in, "\n", 1, NULL);
-		int complete = p.pos >= 0;
-		size_t take = complete ? (size_t)p.pos + 1 : avail;
-		if (!complete && avail <= SMTP_TEXT_LINE_MAX + 2)
-			return 0;  /* wait for the rest of the line */
-		if (take > 65536) {
-			take = 65536;
-			complete = 0;
-		}
-		const char *l = (const char *)evbuffer_pullup(in, (ev_ssize_t)take);
-		int end = data_line(s, l, take, complete);
-		evbuffer_drain(in, take);
-		if (end) {
+		size_t used = data_decoder_feed(&s->dec, v.iov_base, v.iov_len);
+		evbuffer_drain(in, used);
+		if (s->dec.done) {
 			data_end(s);
 			return s->state != SMTP_S_COMMIT && s->state != SMTP_S_CLOSING;
 		}
 	}
+	return 0;
 }
 
 /* Reads commands (and message text) until input runs out or reading must pause. */
@@ -907,12 +687,9 @@ static void session_free(struct smtp_session *s)
 {
 	msg_info("event=disconnect session=%lu client=%s messages=%u errors=%u state=%s", s->id, s->addr,
 		 s->messages, s->errors, state_names[s->state]);
-	if (s->req)
-		spool_req_detach(s->req);
+	cleanup_detach(s->commit);
 	if (s->auth_job)
 		worker_detach(s->auth_job);
-	if (s->sign_job)
-		worker_detach(s->sign_job);
 	transaction_reset(s);
 	if (s->lifetime_ev)
 		event_free(s->lifetime_ev);

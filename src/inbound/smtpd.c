@@ -21,6 +21,7 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "inbound/auth.h"
+#include "inbound/local_dispatch.h"
 #include "inbound/smtp_server.h"
 #include "inbound/smtpd_int.h"
 
@@ -131,6 +132,7 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 	sd->base = base;
 	sd->cf = cf;
 	sd->spool = spool;
+	sd->local = local_dispatch_new();
 	if (cf->tls_cert && (sd->ssl_ctx = tls_context(cf, err, errlen)) == NULL)
 		goto fail;
 	if (cf->users && (sd->users = users_load(cf->users, err, errlen)) == NULL)
@@ -204,9 +206,9 @@ void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg)
 	sd->signer = sg;
 }
 
-void smtpd_set_canary(struct smtpd *sd, struct canary *c)
+struct local_dispatch *smtpd_local_dispatch(struct smtpd *sd)
 {
-	sd->canary = c;
+	return sd->local;
 }
 
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *), void *arg)
@@ -232,6 +234,7 @@ void smtpd_free(struct smtpd *sd)
 	smtp_session_free_all(sd);
 	worker_pool_free(sd->workers);
 	free(sd->listeners);
+	local_dispatch_free(sd->local);
 	users_free(sd->users);
 	for (size_t i = 0; i < sd->nretired; i++)
 		users_free(sd->retired[i]);

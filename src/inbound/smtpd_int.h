@@ -21,7 +21,7 @@ struct smtpd {
 	size_t nretired;
 	struct worker_pool *workers;
 	const struct dkim_signer *signer; /* NULL: no DKIM signing */
-	struct canary *canary;            /* NULL: no canary mailbox */
+	struct local_dispatch *local;     /* mailboxes outpost consumes itself */
 	SSL_CTX *ssl_ctx;                 /* NULL: no TLS */
 	struct evconnlistener **listeners;
 	size_t nlisteners;

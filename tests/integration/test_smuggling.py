@@ -51,3 +51,20 @@ def test_message_split_across_packets_still_ends_correctly(daemon):
         time.sleep(0.05)
     c.expect(250)
     assert len(daemon.queue()) == 1
+
+
+@pytest.mark.parametrize("where", ["header", "body", "last_line"])
+def test_nul_octets_refuse_the_message(daemon, where):
+    """issue 11 #14: a NUL octet was forwarded verbatim; now the message is refused."""
+    text = {"header": "Subject: a\x00b\r\n\r\nbody\r\n",
+            "body": "Subject: x\r\n\r\nbo\x00dy\r\n",
+            "last_line": "Subject: x\r\n\r\nbody\r\n\x00\r\n"}[where]
+    c = session(daemon.port)
+    c.start_data("app@example.com", "user@example.net")
+    c.send(text + ".\r\n")
+    code, lines = c.reply()
+    assert lines == ["554 5.6.0 Message refused: message contains NUL octets"]
+    c.expect(250, "NOOP")
+    c.expect(221, "QUIT")
+    assert daemon.queue() == []
+    assert 'event=message_refused' in daemon.log_text()

@@ -1,0 +1,54 @@
+/*
+ * cleanup: what happens to an accepted message between the SMTP session
+ * and the spool (Postfix's cleanup(8)).
+ *
+ * Contract:
+ * - cleanup_message() builds the spool message from the envelope and the
+ *   decoded message text: a Received: trace field on top (queue id, TLS
+ *   version and cipher, RFC 3848 protocol name), Date: and Message-ID:
+ *   when the client left them out, and every X-Outpost-Class field taken
+ *   out (the first valid value becomes the message's class).  It takes the
+ *   envelope's sender and recipients (they are NULL/0 afterwards).
+ * - cleanup_commit() signs the message with DKIM on a worker thread when
+ *   the signer has a key for it (8bit bodies converted to quoted-printable
+ *   first), then commits it to the spool and calls done(arg, ok, reason)
+ *   on the loop once it is durable (or not).  A signing failure commits
+ *   the message unsigned: mail is never lost or refused because of its
+ *   signature.  cleanup_detach() cancels the callback; the message is
+ *   still committed (or dropped if it had not reached the spool yet, as
+ *   with a client that went away before the reply).
+ */
+#ifndef OUTPOST_CLEANUP_H
+#define OUTPOST_CLEANUP_H
+#include <stddef.h>
+
+#include "spool/spool.h"
+
+struct config;
+struct dkim_signer;
+struct worker_pool;
+
+struct cleanup_envelope {
+	unsigned long session;     /* for the log */
+	const char *qid;
+	const char *client;        /* "local" or the client's address */
+	const char *helo;          /* "" when none was given */
+	int esmtp, tls, smtputf8, body_8bit;
+	const char *tls_info;      /* "TLSv1.3 with cipher ..." when tls */
+	const char *auth_user;     /* NULL: not authenticated */
+	char *sender;              /* taken by cleanup_message */
+	char **rcpts;              /* taken by cleanup_message */
+	size_t nrcpts;
+};
+
+struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelope *env,
+				  const char *text, size_t len);
+
+struct cleanup_job;
+
+struct cleanup_job *cleanup_commit(struct worker_pool *workers, const struct dkim_signer *signer,
+				   struct spool *sp, struct spool_msg *m, spool_commit_cb *done,
+				   void *arg);
+void cleanup_detach(struct cleanup_job *j);
+
+#endif
