@@ -196,16 +196,15 @@ static json_t *json_str_or_null(const char *s)
 
 static json_t *route_json(const struct route_conf *rc)
 {
-	static const char *const tls[] = { "none", "opportunistic", "required", "verify", "implicit" };
 	json_t *sources = json_array();
 	for (size_t i = 0; i < rc->nsources; i++)
 		json_array_append_new(sources, json_pack("{s:s, s:s, s:I}", "address", rc->sources[i].address,
 							 "helo", rc->sources[i].helo,
 							 "weight", (json_int_t)rc->sources[i].weight));
 	return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o}", "name", rc->name,
-			 "type", rc->type == ROUTE_RELAY ? "relay" : "mx",
+			 "type", str_name_code(route_type_names, (int)rc->type),
 			 "host", rc->type == ROUTE_RELAY ? json_string(rc->host) : json_null(),
-			 "port", rc->port, "tls", tls[rc->tls], "sources", sources);
+			 "port", rc->port, "tls", str_name_code(route_tls_names, (int)rc->tls), "sources", sources);
 }
 
 /* One JSON object; the verdict through *v. */

@@ -13,23 +13,25 @@
 #include "cli/commands.h"
 #include "core/buf.h"
 #include "core/config.h"
+#include "core/name_code.h"
+#include "delivery/health.h"
 #include "delivery/router.h"
 #include "spool/spool_admin.h"
 #include "spool/spool_health.h"
 
 static int state_rank(const char *state)
 {
-	return strcmp(state, "down") == 0 ? 2 : strcmp(state, "degraded") == 0 ? 1 : 0;
+	int code = name_code(health_state_names, state);
+	return code < 0 ? HEALTH_HEALTHY : code;      /* a state this version does not know */
 }
 
 static const char *route_state(const struct spool_health_row *rows, size_t n, const char *route)
 {
-	static const char *const names[] = { "healthy", "degraded", "down" };
 	int worst = 0;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(rows[i].route, route) == 0 && state_rank(rows[i].state) > worst)
 			worst = state_rank(rows[i].state);
-	return names[worst];
+	return health_state_name((enum health_state)worst);
 }
 
 static void when(time_t t, time_t now, char *out, size_t len)
@@ -45,7 +47,7 @@ static void when(time_t t, time_t now, char *out, size_t len)
 static void print_path(const struct spool_health_row *r, time_t now)
 {
 	char probe[32] = "";
-	if (strcmp(r->state, "down") == 0)
+	if (state_rank(r->state) == HEALTH_DOWN)
 		when(r->probe_at, now, probe, sizeof(probe));
 	printf("  %-12s %-9s sent %u, failed %u in the last hour%s%s\n", r->dclass, r->state, r->sent_hour,
 	       r->failed_hour, probe[0] ? "; probe " : "", probe);
@@ -101,7 +103,7 @@ static void print_json(const struct config *cf, const struct spool_health_row *r
 			if (strcmp(rows[i].route, rc->name) == 0)
 				json_array_append_new(paths, path_json(&rows[i]));
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s%, s:s, s:o}", "name", rc->name, "type",
-			rc->type == ROUTE_MX ? "mx" : "relay", "description", d.data ? d.data : "", d.len, "state",
+			str_name_code(route_type_names, (int)rc->type), "description", d.data ? d.data : "", d.len, "state",
 			route_state(rows, n, rc->name), "paths", paths));
 		buf_free(&d);
 	}

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "config_parse.h"
+#include "name_code.h"
 #include "xmalloc.h"
 
 int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
@@ -162,19 +163,19 @@ void cf_get_duration(struct cfctx *cx, const config_setting_t *g, const char *ke
 }
 
 int cf_get_enum(struct cfctx *cx, const config_setting_t *g, const char *key,
-		      const char *const *names, int def)
+		const struct name_code *names, int def)
 {
 	const config_setting_t *s = config_setting_get_member(g, key);
 	if (s == NULL)
 		return def;
 	const char *v = config_setting_get_string(s);
-	for (int i = 0; v && names[i]; i++)
-		if (strcmp(v, names[i]) == 0)
-			return i;
+	for (int i = 0; v && names[i].name; i++)
+		if (strcmp(v, names[i].name) == 0)
+			return names[i].code;
 	char allowed[256] = "";
-	for (int i = 0; names[i]; i++) {
+	for (int i = 0; names[i].name; i++) {
 		strncat(allowed, i ? ", \"" : "\"", sizeof(allowed) - strlen(allowed) - 1);
-		strncat(allowed, names[i], sizeof(allowed) - strlen(allowed) - 1);
+		strncat(allowed, names[i].name, sizeof(allowed) - strlen(allowed) - 1);
 		strncat(allowed, "\"", sizeof(allowed) - strlen(allowed) - 1);
 	}
 	cf_error(cx, s, "%s: expected one of %s", key, allowed);

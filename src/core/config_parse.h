@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 struct config;
+struct name_code;
 
 struct cfctx {
 	const char *file;
@@ -56,9 +57,10 @@ void cf_get_unit(struct cfctx *cx, const config_setting_t *g, const char *key,
 		 long long (*parse)(const char *), long long min, long long max, uint64_t *out);
 /* A duration from 1 s to 7 days, in seconds. */
 void cf_get_duration(struct cfctx *cx, const config_setting_t *g, const char *key, unsigned *out);
-/* The index of the member's value in names (NULL-terminated), def when absent. */
-int cf_get_enum(struct cfctx *cx, const config_setting_t *g, const char *key, const char *const *names,
-		int def);
+/* The code of the member's value in names (name_code.h), def when absent;
+ * an error listing the names when it is not one of them. */
+int cf_get_enum(struct cfctx *cx, const config_setting_t *g, const char *key,
+		const struct name_code *names, int def);
 /* A list of non-empty strings, copied (NULL-terminated, count in *n); NULL when absent. */
 char **cf_get_string_list(struct cfctx *cx, const config_setting_t *g, const char *key, size_t *n);
 /* A list of strings, or one string as a list of one: the setting and its

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/config_parse.h"
+#include "core/name_code.h"
 #include "core/netaddr.h"
 #include "core/xmalloc.h"
 
@@ -79,6 +80,11 @@ static void load_rates(struct cfctx *cx, const config_setting_t *g, struct limit
 	qsort(lc->rates, lc->nrates, sizeof(*lc->rates), rate_cmp);
 }
 
+const struct name_code limit_selector_names[] = {
+	{ "domain", LIMIT_DOMAIN }, { "mx", LIMIT_MX }, { "route", LIMIT_ROUTE }, { "source", LIMIT_SOURCE },
+	{ NULL, -1 },
+};
+
 /* Why glob v cannot select a limit's key, or NULL. */
 static const char *limit_glob_fault(const struct config *cf, enum limit_selector sel, const char *v)
 {
@@ -102,7 +108,6 @@ static void load_limit(struct cfctx *cx, struct config *cf, const config_setting
 {
 	static const char *const known[] = { "domain", "mx", "route", "source", "connections",
 		"messages_per_connection", "rate", NULL };
-	static const char *const selectors[] = { "domain", "mx", "route", "source" };   /* enum order */
 	char why[256];
 	int nsel = 0;
 	size_t n;
@@ -111,16 +116,16 @@ static void load_limit(struct cfctx *cx, struct config *cf, const config_setting
 		cf_error(cx, g, "limits: each entry is a group { domain = \"...\"; rate = \"600/min\"; }");
 		return;
 	}
-	for (int k = 0; k < 4; k++)
-		if (config_setting_get_member(g, selectors[k]) != NULL) {
+	for (const struct name_code *sel = limit_selector_names; sel->name; sel++)
+		if (config_setting_get_member(g, sel->name) != NULL) {
 			nsel++;
-			lc->selector = (enum limit_selector)k;
+			lc->selector = (enum limit_selector)sel->code;
 		}
 	if (nsel != 1) {
 		cf_error(cx, g, "limits: each entry selects by exactly one of domain, mx, route, source");
 		return;
 	}
-	const char *key = selectors[lc->selector];
+	const char *key = str_name_code(limit_selector_names, (int)lc->selector);
 	const config_setting_t *l = cf_get_list(cx, g, key, &n);
 	if (cx->failed)
 		return;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "core/glob.h"
+#include "core/name_code.h"
 
 struct retry_conf {
 	unsigned *schedule;          /* seconds after each failed attempt; the last repeats */
@@ -32,6 +33,7 @@ struct health_conf_cf {
 
 /* Traffic limits (delivery/throttle.h): one selector, and any of the caps. */
 enum limit_selector { LIMIT_DOMAIN, LIMIT_MX, LIMIT_ROUTE, LIMIT_SOURCE };
+extern const struct name_code limit_selector_names[];   /* "domain", "mx", "route", "source" */
 struct rate_conf {
 	unsigned count;              /* messages ... */
 	unsigned per;                /* ... per this many seconds: 1, 60, 3600, 86400 */

@@ -59,9 +59,14 @@ void health_free(struct health *h)
 	free(h);
 }
 
+const struct name_code health_state_names[] = {
+	{ "healthy", HEALTH_HEALTHY }, { "degraded", HEALTH_DEGRADED }, { "down", HEALTH_DOWN }, { NULL, -1 },
+};
+
 const char *health_state_name(enum health_state s)
 {
-	return s == HEALTH_DOWN ? "down" : s == HEALTH_DEGRADED ? "degraded" : "healthy";
+	const char *name = str_name_code(health_state_names, (int)s);
+	return name ? name : "healthy";
 }
 
 static struct path *path_find(struct health *h, const char *route, const char *dclass)

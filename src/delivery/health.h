@@ -21,9 +21,13 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "core/name_code.h"
+
 struct buf;
 
+/* In order of trouble (a route's state is its worst path's). */
 enum health_state { HEALTH_HEALTHY, HEALTH_DEGRADED, HEALTH_DOWN };
+extern const struct name_code health_state_names[];   /* "healthy", "degraded", "down"; else -1 */
 
 struct health_conf {
 	unsigned failures;       /* consecutive path failures that take a path down */

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/config_parse.h"
+#include "core/name_code.h"
 #include "core/netaddr.h"
 #include "core/xmalloc.h"
 
@@ -81,6 +82,16 @@ static void load_sources(struct cfctx *cx, struct route_conf *rc, const config_s
 		cf_error(cx, s, "route %s: source: expected 1 to 64 addresses", rc->name);
 }
 
+const struct name_code route_type_names[] = {
+	{ "mx", ROUTE_MX }, { "relay", ROUTE_RELAY }, { NULL, -1 },
+};
+
+const struct name_code route_tls_names[] = {
+	{ "none", ROUTE_TLS_NONE }, { "opportunistic", ROUTE_TLS_OPPORTUNISTIC },
+	{ "required", ROUTE_TLS_REQUIRED }, { "verify", ROUTE_TLS_VERIFY },
+	{ "implicit", ROUTE_TLS_IMPLICIT }, { NULL, -1 },
+};
+
 /* begin = "2026-11-01": midnight UTC of that day; -1 when not a real date. */
 static long long parse_day(const char *s)
 {
@@ -98,7 +109,7 @@ static long long parse_day(const char *s)
 static void load_warmup(struct cfctx *cx, struct route_conf *rc, const config_setting_t *g)
 {
 	static const char *const known[] = { "start", "growth", "per", "begin", "max", NULL };
-	static const char *const pers[] = { "day", "hour", NULL };
+	static const struct name_code pers[] = { { "day", 86400 }, { "hour", 3600 }, { NULL, 0 } };
 	struct warmup_conf *w = &rc->warmup;
 	if (g == NULL || cx->failed)
 		return;
@@ -119,7 +130,7 @@ static void load_warmup(struct cfctx *cx, struct route_conf *rc, const config_se
 									 : config_setting_get_int(gr);
 	if (!cx->failed && gr && !(w->growth >= 1.0 && w->growth <= 10.0))
 		cf_error(cx, gr, "route %s: warmup: growth: expected a number from 1.0 to 10", rc->name);
-	w->per = cf_get_enum(cx, g, "per", pers, 0) == 1 ? 3600 : 86400;
+	w->per = (unsigned)cf_get_enum(cx, g, "per", pers, 86400);
 	cf_get_uint(cx, g, "max", &w->max, 1, 1000000000);
 	char *begin = cf_get_string(cx, g, "begin", NULL);
 	if (begin && (w->begin = parse_day(begin)) < 0)
@@ -136,8 +147,6 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 {
 	static const char *const known[] = { "type", "host", "port", "source", "helo", "tls", "auth", "warmup",
 		NULL };
-	static const char *const types[] = { "mx", "relay", NULL };
-	static const char *const tls_names[] = { "none", "opportunistic", "required", "verify", "implicit", NULL };
 	rc->name = xstrdup(config_setting_name(g));
 	rc->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
@@ -148,8 +157,8 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 		cf_error(cx, g, "route %s: type = \"mx\" or \"relay\" is required", rc->name);
 		return;
 	}
-	rc->type = (enum route_type)cf_get_enum(cx, g, "type", types, ROUTE_MX);
-	rc->tls = (enum route_tls)cf_get_enum(cx, g, "tls", tls_names,
+	rc->type = (enum route_type)cf_get_enum(cx, g, "type", route_type_names, ROUTE_MX);
+	rc->tls = (enum route_tls)cf_get_enum(cx, g, "tls", route_tls_names,
 		rc->type == ROUTE_MX ? ROUTE_TLS_OPPORTUNISTIC : ROUTE_TLS_REQUIRED);
 	rc->helo = cf_get_string(cx, g, "helo", cf->hostname);
 	load_sources(cx, rc, config_setting_get_member(g, "source"));

@@ -13,11 +13,14 @@
 #include <stddef.h>
 
 #include "core/glob.h"
+#include "core/name_code.h"
 
 enum route_type { ROUTE_MX, ROUTE_RELAY };
+extern const struct name_code route_type_names[];   /* "mx", "relay" */
 /* The TLS policy of a route, in the order of strictness. */
 enum route_tls { ROUTE_TLS_NONE, ROUTE_TLS_OPPORTUNISTIC, ROUTE_TLS_REQUIRED, ROUTE_TLS_VERIFY,
 		 ROUTE_TLS_IMPLICIT };
+extern const struct name_code route_tls_names[];    /* "none", "opportunistic", ... */
 
 /* One address a route sends from, with the EHLO name that matches its PTR. */
 struct route_source {

@@ -215,15 +215,13 @@ enum router_verdict router_check_rule(const struct config *cf, size_t i, const s
 	return check_rule(cf, i, &rq, why);
 }
 
-static const char *const tls_name[] = { "none", "opportunistic", "required", "verify", "implicit" };
-
 void router_describe_route(const struct route_conf *rc, struct buf *out)
 {
 	if (rc->type == ROUTE_RELAY)
 		buf_printf(out, "relay %s:%s", rc->host, rc->port);
 	else
 		buf_printf(out, "mx port %s", rc->port);
-	buf_printf(out, " tls=%s", tls_name[rc->tls]);
+	buf_printf(out, " tls=%s", str_name_code(route_tls_names, (int)rc->tls));
 	if (rc->auth_user)
 		buf_puts(out, " auth");
 	for (size_t i = 0; i < rc->nsources; i++)

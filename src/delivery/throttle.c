@@ -241,8 +241,6 @@ static void sweep(struct throttle *t, double now)
 
 /* ---- limits ---- */
 
-static const char *const selector_names[] = { "domain", "mx", "route", "source" };
-
 static void make_prefixes(struct throttle *t)
 {
 	const struct config *cf = t->cf;
@@ -250,7 +248,7 @@ static void make_prefixes(struct throttle *t)
 	for (size_t i = 0; i < cf->nlimits; i++) {
 		const struct limit_conf *l = &cf->limits[i];
 		struct buf b = BUF_INIT;
-		buf_printf(&b, "limit %s=", selector_names[l->selector]);
+		buf_printf(&b, "limit %s=", str_name_code(limit_selector_names, (int)l->selector));
 		for (size_t k = 0; k < l->nmatch; k++)
 			buf_printf(&b, "%s%s", k ? "," : "", l->match[k].text);
 		t->prefix[i] = buf_steal(&b, NULL);

@@ -16,12 +16,14 @@
 #define OUTPOST_DOCTOR_H
 #include <stddef.h>
 
+#include "core/name_code.h"
 #include "dns/resolver.h"
 
 struct config;
 struct event_base;
 
 enum doctor_status { DOCTOR_PASS, DOCTOR_WARN, DOCTOR_FAIL };
+extern const struct name_code doctor_status_names[];   /* "pass", "warn", "fail" */
 
 /* One address mail leaves from straight to MX hosts, with the EHLO name
  * it uses and its route (NULL for an --ip address outside the config). */

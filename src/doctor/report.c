@@ -12,14 +12,14 @@
 
 #include "doctor/doctor.h"
 
+const struct name_code doctor_status_names[] = {
+	{ "pass", DOCTOR_PASS }, { "warn", DOCTOR_WARN }, { "fail", DOCTOR_FAIL }, { NULL, -1 },
+};
+
 const char *doctor_status_name(enum doctor_status st)
 {
-	switch (st) {
-	case DOCTOR_PASS: return "pass";
-	case DOCTOR_WARN: return "warn";
-	case DOCTOR_FAIL: return "fail";
-	}
-	return "?";
+	const char *name = str_name_code(doctor_status_names, (int)st);
+	return name ? name : "?";
 }
 
 static enum doctor_status overall(const struct doctor *d, size_t count[3])
@@ -91,8 +91,9 @@ int doctor_report_json(const struct doctor *d)
 	}
 	json_t *top = json_pack("{s:s, s:s, s:{s:I, s:I, s:I}, s:o}", "domain", d->domain,
 				"status", doctor_status_name(worst), "counts",
-				"fail", (json_int_t)count[DOCTOR_FAIL], "warn",
-				(json_int_t)count[DOCTOR_WARN], "pass", (json_int_t)count[DOCTOR_PASS],
+				doctor_status_name(DOCTOR_FAIL), (json_int_t)count[DOCTOR_FAIL],
+				doctor_status_name(DOCTOR_WARN), (json_int_t)count[DOCTOR_WARN],
+				doctor_status_name(DOCTOR_PASS), (json_int_t)count[DOCTOR_PASS],
 				"findings", list);
 	if (top == NULL)
 		return -1;

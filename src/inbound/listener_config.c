@@ -9,13 +9,22 @@
 
 #include "core/config.h"
 #include "core/config_parse.h"
+#include "core/name_code.h"
 #include "core/xmalloc.h"
+
+const struct name_code listen_tls_names[] = {
+	{ "none", LISTEN_TLS_NONE }, { "starttls", LISTEN_TLS_STARTTLS }, { "implicit", LISTEN_TLS_IMPLICIT },
+	{ NULL, -1 },
+};
+
+const struct name_code listen_auth_names[] = {
+	{ "optional", LISTEN_AUTH_OPTIONAL }, { "required", LISTEN_AUTH_REQUIRED }, { "none", LISTEN_AUTH_NONE },
+	{ NULL, -1 },
+};
 
 static void load_listen(struct cfctx *cx, struct config *cf, const config_setting_t *l)
 {
 	static const char *const known[] = { "address", "tls", "auth", NULL };
-	static const char *const tls_names[] = { "none", "starttls", "implicit", NULL };
-	static const char *const auth_names[] = { "optional", "required", "none", NULL };
 	if (!config_setting_is_list(l) && !config_setting_is_array(l)) {
 		cf_error(cx, l, "listen: expected a list ( { address = \"127.0.0.1:25\"; }, ... )");
 		return;
@@ -41,8 +50,8 @@ static void load_listen(struct cfctx *cx, struct config *cf, const config_settin
 			cf_error(cx, g, "listen: address \"%s\" is not host:port", lc->address);
 			return;
 		}
-		lc->tls = (enum listen_tls)cf_get_enum(cx, g, "tls", tls_names, LISTEN_TLS_NONE);
-		lc->auth = (enum listen_auth)cf_get_enum(cx, g, "auth", auth_names, LISTEN_AUTH_OPTIONAL);
+		lc->tls = (enum listen_tls)cf_get_enum(cx, g, "tls", listen_tls_names, LISTEN_TLS_NONE);
+		lc->auth = (enum listen_auth)cf_get_enum(cx, g, "auth", listen_auth_names, LISTEN_AUTH_OPTIONAL);
 	}
 }
 

@@ -11,8 +11,12 @@
 #define OUTPOST_LISTENER_CONFIG_H
 #include <stdint.h>
 
+#include "core/name_code.h"
+
 enum listen_tls { LISTEN_TLS_NONE, LISTEN_TLS_STARTTLS, LISTEN_TLS_IMPLICIT };
 enum listen_auth { LISTEN_AUTH_OPTIONAL, LISTEN_AUTH_REQUIRED, LISTEN_AUTH_NONE };
+extern const struct name_code listen_tls_names[];    /* "none", "starttls", "implicit" */
+extern const struct name_code listen_auth_names[];   /* "optional", "required", "none" */
 
 struct listen_conf {
 	char *address;          /* as written: "127.0.0.1:25" */

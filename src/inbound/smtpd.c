@@ -144,8 +144,7 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 			goto fail;
 		sd->nlisteners++;
 		msg_info("event=listen address=%s tls=%s", cf->listen[i].address,
-			 cf->listen[i].tls == LISTEN_TLS_NONE ? "none"
-			 : cf->listen[i].tls == LISTEN_TLS_STARTTLS ? "starttls" : "implicit");
+			 str_name_code(listen_tls_names, (int)cf->listen[i].tls));
 	}
 	if ((sd->listeners[cf->nlisten] = listen_local(sd, cf->socket, err, errlen)) == NULL)
 		goto fail;

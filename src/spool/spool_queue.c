@@ -63,12 +63,10 @@ static const char *const spool_qsql[SPOOL_Q_COUNT] = {
 		" WHERE claimed = 0 ORDER BY next_attempt LIMIT 1",
 };
 
-/* The recipients.state strings (spool_admin shows them). */
-static const char *const q_state_names[] = {
-	[SPOOL_RCPT_QUEUED] = "queued",
-	[SPOOL_RCPT_DEFERRED] = "deferred",
-	[SPOOL_RCPT_DELIVERED] = "delivered",
-	[SPOOL_RCPT_BOUNCED] = "bounced",
+/* The recipients.state and attempts.result strings (spool_admin shows them). */
+const struct name_code spool_rcpt_state_names[] = {
+	{ "queued", SPOOL_RCPT_QUEUED }, { "deferred", SPOOL_RCPT_DEFERRED },
+	{ "delivered", SPOOL_RCPT_DELIVERED }, { "bounced", SPOOL_RCPT_BOUNCED }, { NULL, -1 },
 };
 
 /* reset repeats the step's error, which the caller already holds;
@@ -288,7 +286,7 @@ static int q_bind_attempt(sqlite3_stmt *st, const struct spool_record_op *op,
 	if (rc == SQLITE_OK)
 		rc = spool_bind_text(st, 8, o->reply);
 	if (rc == SQLITE_OK)
-		rc = spool_bind_text(st, 9, q_state_names[o->state]);
+		rc = spool_bind_text(st, 9, str_name_code(spool_rcpt_state_names, (int)o->state));
 	return rc;
 }
 
@@ -300,7 +298,7 @@ static int q_set_rcpt(struct spool *sp, const struct spool_record_op *op,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int(st, 2, o->position);
 	if (rc == SQLITE_OK)
-		rc = spool_bind_text(st, 3, q_state_names[o->state]);
+		rc = spool_bind_text(st, 3, str_name_code(spool_rcpt_state_names, (int)o->state));
 	if (rc == SQLITE_OK)
 		rc = spool_bind_text(st, 4, o->reply);
 	if (rc == SQLITE_OK)

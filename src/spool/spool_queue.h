@@ -27,9 +27,13 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "core/name_code.h"
 #include "spool/spool.h"
 
 enum spool_rcpt_state { SPOOL_RCPT_QUEUED, SPOOL_RCPT_DEFERRED, SPOOL_RCPT_DELIVERED, SPOOL_RCPT_BOUNCED };
+/* "queued", "deferred", "delivered", "bounced": the spool's columns and the
+ * delivery log's result= */
+extern const struct name_code spool_rcpt_state_names[];
 
 struct spool_due_rcpt {
 	int position;
