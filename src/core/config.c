@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config_ints.h"
 #include "config_parse.h"
 #include "name_code.h"
 #include "xmalloc.h"
@@ -122,13 +123,15 @@ void cf_get_uint(struct cfctx *cx, const config_setting_t *g, const char *key,
 	const config_setting_t *s = config_setting_get_member(g, key);
 	if (s == NULL)
 		return;
-	if (config_setting_type(s) != CONFIG_TYPE_INT) {
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
 		cf_error(cx, s, "%s: expected an integer", key);
 		return;
 	}
-	int v = config_setting_get_int(s);
-	if (v < 0 || (unsigned)v < min || (unsigned)v > max) {
-		cf_error(cx, s, "%s: %d is out of range %u..%u", key, v, min, max);
+	/* An int literal that would not fit was refused before parsing
+	 * (config_ints.c), so the int64 value is the one written. */
+	long long v = config_setting_get_int64(s);
+	if (v < (long long)min || v > (long long)max) {
+		cf_error(cx, s, "%s: %lld is out of range %u..%u", key, v, min, max);
 		return;
 	}
 	*out = (unsigned)v;
@@ -193,9 +196,10 @@ static int resolver_valid(const char *r)
 		return 0;
 	memcpy(ip, r, (size_t)(at - r));
 	ip[at - r] = '\0';
-	int port = atoi(at + 1);
+	size_t digits = strlen(at + 1);   /* at most 5: atoi() of more may wrap into range */
+	int port = digits >= 1 && digits <= 5 ? atoi(at + 1) : 0;
 	return netmask_parse(ip, &m) == 0 && strchr(ip, '/') == NULL && port > 0 && port < 65536 &&
-	       strspn(at + 1, "0123456789") == strlen(at + 1);
+	       strspn(at + 1, "0123456789") == digits;
 }
 
 char **cf_get_string_list(struct cfctx *cx, const config_setting_t *g, const char *key, size_t *n)
@@ -396,9 +400,27 @@ static struct config *config_from(config_t *lc, int read_ok, int is_file, const 
 	return cf;
 }
 
+/* Refuses an integer literal libconfig would wrap, in file and what it
+ * includes; an unreadable file is left for libconfig to report. */
+static int file_ints_ok(const char *file, char *err, size_t errlen)
+{
+	FILE *f = fopen(file, "r");
+	if (f == NULL)
+		return 1;
+	char *text = NULL;
+	size_t cap = 0;
+	ssize_t len = getdelim(&text, &cap, '\0', f);
+	fclose(f);
+	int ok = len < 0 || config_check_int_literals(text, file, 1, err, errlen) == 0;
+	free(text);
+	return ok;
+}
+
 struct config *config_load(const char *file, char *err, size_t errlen)
 {
 	config_t lc;
+	if (!file_ints_ok(file, err, errlen))
+		return NULL;
 	config_init(&lc);
 	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, 1, file, err, errlen);
 }
@@ -411,6 +433,8 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
 		snprintf(err, errlen, "%s: @include is not allowed here", name);
 		return NULL;
 	}
+	if (config_check_int_literals(text, name, 0, err, errlen) < 0)
+		return NULL;
 	config_init(&lc);
 	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, 0, name, err, errlen);
 }

@@ -110,3 +110,15 @@ def test_endless_slow_ehlo_reply_is_cut_by_time(make_daemon):
     # bound on the whole reply's time ends it
     d = endless_reply_case(make_daemon, 0.3, "timeout after EHLO: the reply did not end")
     assert cpu_seconds(d.proc.pid) < 30
+
+
+def test_integer_that_would_wrap_is_refused_with_file_and_line(make_daemon):
+    d = make_daemon(["inbound = {", "  max_recipients = 4294967298;", "};"], start=False)
+    r = d.cli("check-config", check=False)
+    assert r.returncode != 0
+    assert "%s:5: max_recipients: 4294967298 is out of range" % d.conf in r.stderr, r.stderr
+    import subprocess
+    from conftest import BIN
+    p = subprocess.run([str(BIN / "outpostd"), "-f", "-c", str(d.conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert p.returncode != 0 and "max_recipients: 4294967298 is out of range" in p.stderr

@@ -364,12 +364,54 @@ static void test_every_error_reported(void **st)
 	assert_true(strlen(small) < sizeof(small));
 }
 
+/* libconfig 1.5 keeps the low 32 bits of an integer literal: every integer
+ * setting must refuse a value that would wrap, naming file:line. */
+static void test_integers_that_would_wrap(void **st)
+{
+	char err[512];
+	(void)st;
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "inbound = {\n max_recipients = 4294967298;\n};\n",
+		  ":2: max_recipients: 4294967298 is out of range" },
+		{ "inbound = { max_sessions = -4294967294; };\n", ":1: max_sessions: -4294967294 is out of range" },
+		{ "inbound = { max_errors = 0x100000005; };\n", ":1: max_errors: 0x100000005 is out of range" },
+		{ "inbound = { max_recipients = 99999999999999999999999; };\n", ":1: max_recipients: 9999" },
+		{ "inbound = { max_recipients = 4294967298L; };\n", ":1: max_recipients: 4294967298 is out of range 1..100000" },
+		{ "delivery = { max_connections = 2147483648; };\n", ":1: max_connections: 2147483648 is out of range" },
+		{ "routes = { r = { type = \"mx\"; port = 4294967321; }; };\n", ":1: port: 4294967321 is out of range" },
+		{ "routes = { r = { type = \"mx\";\n warmup = { start = 4294967346; growth = 2; }; }; };\n",
+		  ":2: start: 4294967346 is out of range" },
+		{ "routes = { r = { type = \"mx\"; warmup = { start = 5; growth = 4294967298; }; }; };\n",
+		  ":1: growth: 4294967298 is out of range" },
+		{ "resolver = \"127.0.0.1@4294967349\";\n", ":1: resolver: expected \"system\" or \"IP@PORT\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL || strncmp(err, path, strlen(path)) != 0)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+		assert_null(config_parse(bad[i].text, "mem.conf", err, sizeof(err)));
+	}
+	/* big numbers in comments and strings are not values; floats are not integers */
+	struct config *cf = load_text("# 99999999999\nhostname = \"h4294967298.example\"; // 4294967298\n"
+				      "/* 4294967298\n */ inbound = { max_recipients = 100000; max_errors = 0x10; };\n"
+				      "routes = { r = { type = \"mx\"; warmup = { start = 5; growth = 1.5e0; }; }; };\n"
+				      "rules = ( { via = [ \"r\" ]; } );\n",
+				      err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cf->inbound.max_recipients, 100000);
+	assert_int_equal(cf->inbound.max_errors, 16);
+	config_free(cf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_errors_name_file_and_line),
+		cmocka_unit_test(test_integers_that_would_wrap),
 		cmocka_unit_test(test_netmask),
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
