@@ -112,6 +112,17 @@ static void reload_config(struct daemon *d, char *err, size_t errlen)
 		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", err);
 		return;
 	}
+	struct buf bad = BUF_INIT;   /* a key made readable to others since the start */
+	if (privs_check_files(cf, d->id.uid, &bad) > 0) {
+		for (char *p = bad.data; (p = strchr(p, '\n')) != NULL && p[1];)
+			*p = ';';
+		bad.data[bad.len - 1] = '\0';
+		msg_warn("event=reload_failed error=\"%s\" action=kept_old_config", bad.data);
+		buf_free(&bad);
+		config_free(cf);
+		return;
+	}
+	buf_free(&bad);
 	if ((blocker = config_reload_blocker(d->cf, cf)) != NULL) {
 		msg_warn("event=reload_refused reason=\"%s changed: restart outpostd\" action=kept_old_config", blocker);
 		config_free(cf);

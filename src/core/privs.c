@@ -85,9 +85,20 @@ static int check_one(const char *what, const char *path, uid_t uid, struct buf *
 	return 1;
 }
 
+/* The TLS key is read before the switch: root may own it, no one else read it. */
+static int check_tls_key(const char *path, uid_t uid, struct buf *errors)
+{
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_uid == 0)
+		uid = 0;
+	return check_one("tls key", path, uid, errors);
+}
+
 int privs_check_files(const struct config *cf, uid_t uid, struct buf *errors)
 {
 	int n = 0;
+	if (cf->tls_key)
+		n += check_tls_key(cf->tls_key, uid, errors);
 	if (cf->users)
 		n += check_one("users file", cf->users, uid, errors);
 	for (size_t i = 0; i < cf->ndkim; i++)

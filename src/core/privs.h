@@ -8,8 +8,10 @@
  * switches for good (groups, gid, uid) and checks that root cannot be
  * regained.  privs_check_files() checks every private file of the config
  * (users file, DKIM keys, relay credentials): each must exist, be owned
- * by the run user and have no group or other permission bits; it appends
- * one "FILE: reason" line per fault to errors and returns their count.
+ * by the run user and have no group or other permission bits; the TLS
+ * key, read as root before the switch, may belong to root but must have
+ * no group or other bits either; it appends one "FILE: reason" line per
+ * fault to errors and returns their count.
  */
 #ifndef OUTPOST_PRIVS_H
 #define OUTPOST_PRIVS_H

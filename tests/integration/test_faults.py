@@ -116,9 +116,60 @@ def test_integer_that_would_wrap_is_refused_with_file_and_line(make_daemon):
     d = make_daemon(["inbound = {", "  max_recipients = 4294967298;", "};"], start=False)
     r = d.cli("check-config", check=False)
     assert r.returncode != 0
-    assert "%s:5: max_recipients: 4294967298 is out of range" % d.conf in r.stderr, r.stderr
+    line = d.conf.read_text().splitlines().index("  max_recipients = 4294967298;") + 1
+    assert "%s:%d: max_recipients: 4294967298 is out of range" % (d.conf, line) in r.stderr, r.stderr
     import subprocess
     from conftest import BIN
     p = subprocess.run([str(BIN / "outpostd"), "-f", "-c", str(d.conf)], capture_output=True, text=True,
                        timeout=30)
     assert p.returncode != 0 and "max_recipients: 4294967298 is out of range" in p.stderr
+
+
+def start_fails(d):
+    """Runs outpostd on d's config in the foreground, expecting it to exit."""
+    import subprocess
+    from conftest import BIN
+    return subprocess.run([str(BIN / "outpostd"), "-f", "-c", str(d.conf)], capture_output=True, text=True,
+                          timeout=30)
+
+
+def test_tls_key_readable_by_group_is_refused(make_daemon, tls_files, tmp_path):
+    import shutil
+    cert, key = tls_files
+    loose = tmp_path / "loose-key.pem"
+    shutil.copy(key, loose)
+    loose.chmod(0o640)
+    d = make_daemon(['tls = { cert = "%s"; key = "%s"; };' % (cert, loose)], start=False)
+    want = "tls key %s: mode 0640 lets group or others read it" % loose
+    r = d.cli("check-config", check=False)
+    assert r.returncode != 0 and want in r.stderr, r.stderr
+    p = start_fails(d)
+    assert p.returncode != 0 and want in p.stderr, p.stderr
+    loose.chmod(0o600)
+    assert d.cli("check-config").returncode == 0
+    d.start()
+
+
+def test_dkim_key_readable_by_others_is_refused_at_start_and_reload(make_daemon, tmp_path):
+    import signal
+    import subprocess
+    from conftest import BIN
+    key = tmp_path / "dkim.key"
+    subprocess.run([str(BIN / "outpost"), "dkim", "keygen", "--domain", "example.com", "--selector", "s1",
+                    "--type", "ed25519", "--out", str(key)], check=True, capture_output=True)
+    key.chmod(0o644)
+    d = make_daemon(['dkim = ( { domain = "example.com"; selector = "s1"; key = "%s"; } );' % key],
+                    start=False)
+    want = "dkim key %s: mode 0644 lets group or others read it" % key
+    r = d.cli("check-config", check=False)
+    assert r.returncode != 0 and want in r.stderr, r.stderr
+    p = start_fails(d)
+    assert p.returncode != 0 and want in p.stderr, p.stderr
+    key.chmod(0o600)
+    d.start()
+    # a reload with a key others can read is refused; the running config stays
+    key.chmod(0o604)
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for_log(d, "event=reload_failed"), d.log_text()[-2000:]
+    assert "mode 0604 lets group or others read it" in d.log_text()
+    key.chmod(0o600)
