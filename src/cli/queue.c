@@ -12,6 +12,7 @@
 #include "core/config.h"
 #include "core/privs.h"
 #include "mailauth/dkim_key.h"
+#include "cli/queue_render.h"
 #include "spool/spool_admin.h"
 
 static struct config *load(const char *file)
@@ -88,11 +89,11 @@ static int queue_action(const char *action, const char *id, int json, const char
 	size_t count = 0;
 	int rc;
 	if (strcmp(action, "list") == 0 && id == NULL)
-		rc = spool_admin_list(spool, json, stdout, err, sizeof(err));
+		rc = queue_print_list(spool, json, stdout, err, sizeof(err));
 	else if (strcmp(action, "flush") == 0 && id == NULL)
 		rc = spool_admin_flush(spool, &count, err, sizeof(err));
 	else if (strcmp(action, "show") == 0 && id)
-		rc = spool_admin_show(spool, id, json, stdout, err, sizeof(err));
+		rc = queue_print_show(spool, id, json, stdout, err, sizeof(err));
 	else if (strcmp(action, "delete") == 0 && id)
 		rc = spool_admin_delete(spool, id, err, sizeof(err));
 	else if (strcmp(action, "retry") == 0 && id)

@@ -6,15 +6,13 @@
  * show, read-write without create for the others: a missing database is
  * "no spool at DIR", never a new one), waits up to SPOOL_ADMIN_BUSY_MS for
  * the daemon's write lock, runs one transaction, and closes.  Returns 0,
- * 1 for an unknown id, -1 with a reason in err.  Text output is one line
- * per message (list) or a block (show), with control bytes shown as '?';
- * JSON output is one document, strings made valid UTF-8.
+ * 1 for an unknown id, -1 with a reason in err.  list and show return the
+ * rows as data; the CLI renders them (cli/queue_render.c).
  */
 #include "spool_admin.h"
 
-#include <jansson.h>
 #include <sqlite3.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -22,7 +20,6 @@
 
 #include "buf.h"
 #include "log.h"
-#include "utf8.h"
 #include "spool.h"
 #include "spool_health.h"
 #include "xmalloc.h"
@@ -126,105 +123,87 @@ static int admin_end(sqlite3 *db, int ok, char *err, size_t errlen)
 	return -1;
 }
 
-/* --- formatting ---------------------------------------------------------- */
+/* --- reading rows into data ---------------------------------------------- */
 
-static const char *admin_iso(sqlite3_int64 t, char out[32])
+/* Column i as text (a copy, length kept; data NULL for an SQL NULL). */
+static struct spool_text admin_text(sqlite3_stmt *st, int i)
 {
-	struct tm tm;
-	time_t tt = (time_t)t;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		strcpy(out, "?");
-	return out;
-}
-
-static const char *admin_col(sqlite3_stmt *st, int i)
-{
-	const unsigned char *s = sqlite3_column_text(st, i);
-	return s ? (const char *)s : NULL;
-}
-
-/* A JSON string of s (len bytes), invalid UTF-8 replaced by U+FFFD;
- * json null for NULL. */
-static json_t *admin_jstr(const char *s, size_t len)
-{
-	if (s == NULL)
-		return json_null();
-	json_t *j = json_stringn(s, len);
-	if (j)
-		return j;
-	struct buf b = BUF_INIT;
-	const unsigned char *p = (const unsigned char *)s;
-	for (size_t i = 0; i < len;) {
-		size_t n = utf8_next(p + i, len - i, NULL);
-		if (n == 0) {
-			buf_append(&b, "\xef\xbf\xbd", 3);
-			i++;
-		} else {
-			buf_append(&b, p + i, n);
-			i += n;
-		}
-	}
-	j = json_stringn(b.data ? b.data : "", b.len);
-	buf_free(&b);
-	if (j == NULL)
-		msg_panic("event=spool_admin_bug reason=\"utf-8 repair failed\"");
-	return j;
-}
-
-static json_t *admin_jcol(sqlite3_stmt *st, int i)
-{
-	const char *s = admin_col(st, i);
-	return admin_jstr(s, s ? (size_t)sqlite3_column_bytes(st, i) : 0);
-}
-
-static json_t *admin_jtime(sqlite3_stmt *st, int i)
-{
-	char t[32];
+	struct spool_text t = { NULL, 0 };
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return json_null();
-	return json_string(admin_iso(sqlite3_column_int64(st, i), t));
+		return t;
+	const unsigned char *p = sqlite3_column_text(st, i);
+	t.len = p ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	t.data = xmalloc(t.len + 1);
+	if (t.len)
+		memcpy(t.data, p, t.len);
+	t.data[t.len] = '\0';
+	return t;
 }
 
-/* Prints s with control bytes as '?', so one record stays one line. */
-static void admin_put(FILE *out, const char *s)
+static long long admin_time(sqlite3_stmt *st, int i)
 {
-	if (s == NULL) {
-		fputs("-", out);
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return SPOOL_ADMIN_NO_TIME;
+	return (long long)sqlite3_column_int64(st, i);
+}
+
+/* Room for element n of an array that holds n: capacity 4, then doubled
+ * whenever n reaches a power of two. */
+static void *admin_grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xreallocarray(p, 4, size);
+	if (n >= 4 && (n & (n - 1)) == 0)
+		return xreallocarray(p, 2 * n, size);
+	return p;
+}
+
+static void admin_rcpt_free(struct spool_admin_rcpt *r)
+{
+	free(r->address.data);
+	free(r->state.data);
+	free(r->last_reply.data);
+}
+
+static void admin_attempt_free(struct spool_admin_attempt *a)
+{
+	free(a->recipient.data);
+	free(a->route.data);
+	free(a->remote_host.data);
+	free(a->remote_ip.data);
+	free(a->tls.data);
+	free(a->reply.data);
+	free(a->result.data);
+}
+
+void spool_admin_msg_free(struct spool_admin_msg *m)
+{
+	if (m == NULL)
 		return;
-	}
-	for (; *s; s++)
-		fputc((unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s, out);
+	free(m->id.data);
+	free(m->sender.data);
+	free(m->client_addr.data);
+	free(m->client_helo.data);
+	free(m->auth_user.data);
+	free(m->headers.data);
+	for (size_t i = 0; i < m->nrcpts; i++)
+		admin_rcpt_free(&m->rcpts[i]);
+	free(m->rcpts);
+	for (size_t i = 0; i < m->nattempts; i++)
+		admin_attempt_free(&m->attempts[i]);
+	free(m->attempts);
+	memset(m, 0, sizeof(*m));
 }
 
-/* Prints a block of lines (from outside: header text) keeping newlines
- * and tabs, other control bytes as '?' so they cannot drive a terminal. */
-static void admin_put_block(FILE *out, const char *p, size_t len)
+void spool_admin_queue_free(struct spool_admin_queue *q)
 {
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)p[i];
-		fputc(c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f) ? c : '?', out);
-	}
-	if (len && p[len - 1] != '\n')
-		fputc('\n', out);
-}
-
-static int admin_json_out(json_t *root, FILE *out, char *err, size_t errlen)
-{
-	int rc = json_dumpf(root, out, JSON_INDENT(2));
-	json_decref(root);
-	if (rc != 0 || fputc('\n', out) == EOF) {
-		set_error(err, errlen, "write error");
-		return -1;
-	}
-	return 0;
-}
-
-static int admin_text_done(FILE *out, char *err, size_t errlen)
-{
-	if (fflush(out) == 0 && !ferror(out))
-		return 0;
-	set_error(err, errlen, "write error");
-	return -1;
+	if (q == NULL)
+		return;
+	for (size_t i = 0; i < q->n; i++)
+		spool_admin_msg_free(&q->msgs[i]);
+	free(q->msgs);
+	q->msgs = NULL;
+	q->n = 0;
 }
 
 /* --- list ---------------------------------------------------------------- */
@@ -237,99 +216,63 @@ static const char admin_sql_list[] =
 	" FROM messages m LEFT JOIN recipients r ON r.msg_id = m.id"
 	" ORDER BY m.id, r.position";
 
-static json_t *admin_list_jmsg(sqlite3_stmt *st)
+static void admin_list_msg(struct spool_admin_queue *q, sqlite3_stmt *st)
 {
-	json_t *m = json_object();
-	json_object_set_new(m, "id", admin_jcol(st, L_ID));
-	json_object_set_new(m, "created", admin_jtime(st, L_CREATED));
-	json_object_set_new(m, "size", json_integer(sqlite3_column_int64(st, L_SIZE)));
-	json_object_set_new(m, "sender", admin_jcol(st, L_SENDER));
-	json_object_set_new(m, "recipients", json_array());
-	json_object_set_new(m, "next_attempt", admin_jtime(st, L_NEXT));
-	return m;
+	q->msgs = admin_grow(q->msgs, q->n, sizeof(*q->msgs));
+	struct spool_admin_msg *m = &q->msgs[q->n++];
+	memset(m, 0, sizeof(*m));
+	m->id = admin_text(st, L_ID);
+	m->created = admin_time(st, L_CREATED);
+	m->size = (long long)sqlite3_column_int64(st, L_SIZE);
+	m->sender = admin_text(st, L_SENDER);
+	m->next_attempt = admin_time(st, L_NEXT);
 }
 
-static void admin_list_jrcpt(json_t *m, sqlite3_stmt *st)
+static void admin_list_rcpt(struct spool_admin_msg *m, sqlite3_stmt *st)
 {
-	json_t *r = json_object();
-	json_object_set_new(r, "address", admin_jcol(st, L_ADDR));
-	json_object_set_new(r, "state", admin_jcol(st, L_STATE));
-	json_object_set_new(r, "attempts", json_integer(sqlite3_column_int64(st, L_ATTEMPTS)));
-	json_object_set_new(r, "last_reply", admin_jcol(st, L_REPLY));
-	json_array_append_new(json_object_get(m, "recipients"), r);
-}
-
-static void admin_list_text_msg(FILE *out, sqlite3_stmt *st, int first)
-{
-	char t[32];
-	if (!first)
-		fputc('\n', out);
-	admin_put(out, admin_col(st, L_ID));
-	fprintf(out, " %s %lld <", admin_iso(sqlite3_column_int64(st, L_CREATED), t),
-		(long long)sqlite3_column_int64(st, L_SIZE));
-	admin_put(out, admin_col(st, L_SENDER));
-	fputc('>', out);
-}
-
-static void admin_list_text_rcpt(FILE *out, sqlite3_stmt *st)
-{
-	fputc(' ', out);
-	admin_put(out, admin_col(st, L_ADDR));
-	fputc('(', out);
-	admin_put(out, admin_col(st, L_STATE));
-	long long n = sqlite3_column_int64(st, L_ATTEMPTS);
-	if (n > 0)
-		fprintf(out, ",%lld", n);
-	fputc(')', out);
+	m->rcpts = admin_grow(m->rcpts, m->nrcpts, sizeof(*m->rcpts));
+	struct spool_admin_rcpt *r = &m->rcpts[m->nrcpts];
+	memset(r, 0, sizeof(*r));
+	r->position = (int)m->nrcpts++;
+	r->address = admin_text(st, L_ADDR);
+	r->state = admin_text(st, L_STATE);
+	r->attempts = (long long)sqlite3_column_int64(st, L_ATTEMPTS);
+	r->last_reply = admin_text(st, L_REPLY);
+	r->last_attempt = r->next_attempt = SPOOL_ADMIN_NO_TIME;   /* list does not read them */
 }
 
 /* One row per recipient, ordered by message: a new id starts a message. */
-static int admin_list_rows(sqlite3 *db, sqlite3_stmt *st, json_t *arr, FILE *out,
+static int admin_list_rows(sqlite3 *db, sqlite3_stmt *st, struct spool_admin_queue *q,
 			   char *err, size_t errlen)
 {
-	char *last = NULL;
-	json_t *m = NULL;
-	int rc, first = 1;
+	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = admin_col(st, L_ID);
-		if (id && (last == NULL || strcmp(id, last) != 0)) {
-			free(last);
-			last = xstrdup(id);
-			if (arr)
-				json_array_append_new(arr, m = admin_list_jmsg(st));
-			else
-				admin_list_text_msg(out, st, first);
-			first = 0;
-		}
-		if (sqlite3_column_type(st, L_ADDR) == SQLITE_NULL)
+		const unsigned char *id = sqlite3_column_text(st, L_ID);
+		if (id && (q->n == 0 || strcmp((const char *)id, q->msgs[q->n - 1].id.data) != 0))
+			admin_list_msg(q, st);
+		if (q->n == 0 || sqlite3_column_type(st, L_ADDR) == SQLITE_NULL)
 			continue;
-		if (arr)
-			admin_list_jrcpt(m, st);
-		else
-			admin_list_text_rcpt(out, st);
+		admin_list_rcpt(&q->msgs[q->n - 1], st);
 	}
-	free(last);
-	if (!first && !arr)
-		fputc('\n', out);
 	return rc == SQLITE_DONE ? 0 : admin_dberr(db, "list", err, errlen);
 }
 
-int spool_admin_list(const char *dir, int json, FILE *out, char *err, size_t errlen)
+int spool_admin_list(const char *dir, struct spool_admin_queue *q, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	q->msgs = NULL;
+	q->n = 0;
 	if (admin_open(dir, 0, &db, err, errlen) != 0)
 		return -1;
-	json_t *arr = json ? json_array() : NULL;
 	int rc = admin_prepare(db, admin_sql_list, &st, err, errlen);
 	if (rc == 0)
-		rc = admin_list_rows(db, st, arr, out, err, errlen);
+		rc = admin_list_rows(db, st, q, err, errlen);
 	sqlite3_finalize(st);   /* repeats a step error already reported */
 	admin_close(db);
-	if (rc == 0 && arr)
-		return admin_json_out(arr, out, err, errlen);
-	json_decref(arr);
-	return rc == 0 ? admin_text_done(out, err, errlen) : -1;
+	if (rc != 0)
+		spool_admin_queue_free(q);
+	return rc;
 }
 
 /* --- show ---------------------------------------------------------------- */
@@ -348,14 +291,6 @@ static const char admin_sql_attempts[] =
 	"SELECT time, recipient, route, remote_host, remote_ip, tls, reply, result"
 	" FROM attempts WHERE msg_id = ?1 ORDER BY time, id";
 
-static const char *const admin_rcpt_cols[] = {
-	"position", "address", "state", "attempts", "last_reply", "last_attempt", "next_attempt",
-	NULL
-};
-static const char *const admin_attempt_cols[] = {
-	"time", "recipient", "route", "remote_host", "remote_ip", "tls", "reply", "result", NULL
-};
-
 /* Length of the header block: up to (not including) the first empty line. */
 static size_t admin_header_len(const char *p, size_t len)
 {
@@ -372,197 +307,119 @@ static size_t admin_header_len(const char *p, size_t len)
 	return len;
 }
 
-/* Copies the header block without CRs into b. */
-static void admin_headers(sqlite3_stmt *st, struct buf *b)
+/* The header block without CRs. */
+static struct spool_text admin_headers(sqlite3_stmt *st)
 {
+	struct buf b = BUF_INIT;
+	struct spool_text t;
 	const char *p = sqlite3_column_blob(st, S_HEAD);
 	size_t len = p ? (size_t)sqlite3_column_bytes(st, S_HEAD) : 0;
 	if (len && p[0] == '\n')
-		return;
-	len = admin_header_len(p, len);
+		len = 0;
+	len = len ? admin_header_len(p, len) : 0;
 	for (size_t i = 0; i < len; i++)
 		if (p[i] != '\r')
-			buf_putc(b, p[i]);
+			buf_putc(&b, p[i]);
+	t.len = b.len;
+	t.data = xmalloc(b.len + 1);
+	if (b.len)
+		memcpy(t.data, b.data, b.len);
+	t.data[b.len] = '\0';
+	buf_free(&b);
+	return t;
 }
 
-/* A JSON value for column i of a row whose columns are named by cols:
- * times as ISO-8601, numbers as integers, text as strings. */
-static json_t *admin_jvalue(sqlite3_stmt *st, int i, const char *name)
+static void admin_show_row(struct spool_admin_msg *m, sqlite3_stmt *st)
 {
-	if (strcmp(name, "time") == 0 || strcmp(name, "last_attempt") == 0 ||
-	    strcmp(name, "next_attempt") == 0)
-		return admin_jtime(st, i);
-	if (sqlite3_column_type(st, i) == SQLITE_INTEGER)
-		return json_integer(sqlite3_column_int64(st, i));
-	return admin_jcol(st, i);
+	m->id = admin_text(st, S_ID);
+	m->created = admin_time(st, S_CREATED);
+	m->size = (long long)sqlite3_column_int64(st, S_SIZE);
+	m->sender = admin_text(st, S_SENDER);
+	m->client_addr = admin_text(st, S_CADDR);
+	m->client_helo = admin_text(st, S_HELO);
+	m->auth_user = admin_text(st, S_AUTH);
+	m->smtputf8 = sqlite3_column_int(st, S_UTF8) != 0;
+	m->body_8bit = sqlite3_column_int(st, S_8BIT) != 0;
+	m->next_attempt = admin_time(st, S_NEXT);
+	m->headers = admin_headers(st);
 }
 
-static void admin_text_value(FILE *out, sqlite3_stmt *st, int i, const char *name)
+static void admin_show_rcpt(struct spool_admin_msg *m, sqlite3_stmt *st)
 {
-	char t[32];
-	fprintf(out, " %s=", name);
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		fputs("-", out);
-	else if (strcmp(name, "time") == 0 || strcmp(name, "last_attempt") == 0 ||
-		 strcmp(name, "next_attempt") == 0)
-		fputs(admin_iso(sqlite3_column_int64(st, i), t), out);
-	else if (sqlite3_column_type(st, i) == SQLITE_TEXT && strchr(admin_col(st, i), ' ')) {
-		fputc('"', out);
-		admin_put(out, admin_col(st, i));
-		fputc('"', out);
-	} else {
-		admin_put(out, admin_col(st, i));
-	}
+	m->rcpts = admin_grow(m->rcpts, m->nrcpts, sizeof(*m->rcpts));
+	struct spool_admin_rcpt *r = &m->rcpts[m->nrcpts++];
+	r->position = sqlite3_column_int(st, 0);
+	r->address = admin_text(st, 1);
+	r->state = admin_text(st, 2);
+	r->attempts = (long long)sqlite3_column_int64(st, 3);
+	r->last_reply = admin_text(st, 4);
+	r->last_attempt = admin_time(st, 5);
+	r->next_attempt = admin_time(st, 6);
 }
 
-/* Rows of sql (bound to id) as a JSON array of objects, or text lines. */
-static int admin_rows(sqlite3 *db, const char *sql, const char *id, const char *const *cols,
-		      json_t **arrp, FILE *out, char *err, size_t errlen)
+static void admin_show_attempt(struct spool_admin_msg *m, sqlite3_stmt *st)
+{
+	m->attempts = admin_grow(m->attempts, m->nattempts, sizeof(*m->attempts));
+	struct spool_admin_attempt *a = &m->attempts[m->nattempts++];
+	a->time = admin_time(st, 0);
+	a->recipient = admin_text(st, 1);
+	a->route = admin_text(st, 2);
+	a->remote_host = admin_text(st, 3);
+	a->remote_ip = admin_text(st, 4);
+	a->tls = admin_text(st, 5);
+	a->reply = admin_text(st, 6);
+	a->result = admin_text(st, 7);
+}
+
+/* Runs sql (?1 = id, ?2 = the header cap when used) and hands each row to
+ * take; 1 when want_row and there was none. */
+static int admin_rows(sqlite3 *db, const char *sql, const char *id, struct spool_admin_msg *m,
+		      void (*take)(struct spool_admin_msg *, sqlite3_stmt *), int want_row,
+		      char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
-	int rc;
+	int rc, rows = 0;
 	if (admin_prepare(db, sql, &st, err, errlen) != 0)
 		return -1;
-	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK) {
+	rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && sqlite3_bind_parameter_count(st) >= 2)
+		rc = sqlite3_bind_int(st, 2, SPOOL_ADMIN_HEADER_MAX);
+	if (rc != SQLITE_OK) {
 		sqlite3_finalize(st);   /* bind error reported below */
 		return admin_dberr(db, "bind", err, errlen);
 	}
-	if (arrp)
-		*arrp = json_array();
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		json_t *o = arrp ? json_object() : NULL;
-		if (!arrp)
-			fputs(" ", out);
-		for (int i = 0; cols[i]; i++) {
-			if (o)
-				json_object_set_new(o, cols[i], admin_jvalue(st, i, cols[i]));
-			else
-				admin_text_value(out, st, i, cols[i]);
-		}
-		if (o)
-			json_array_append_new(*arrp, o);
-		else
-			fputc('\n', out);
+		take(m, st);
+		rows++;
 	}
 	sqlite3_finalize(st);   /* repeats the step error, handled below */
-	return rc == SQLITE_DONE ? 0 : admin_dberr(db, "show", err, errlen);
+	if (rc != SQLITE_DONE)
+		return admin_dberr(db, "show", err, errlen);
+	return want_row && rows == 0 ? 1 : 0;
 }
 
-static json_t *admin_show_jmsg(sqlite3_stmt *st)
-{
-	json_t *m = json_object();
-	json_object_set_new(m, "id", admin_jcol(st, S_ID));
-	json_object_set_new(m, "created", admin_jtime(st, S_CREATED));
-	json_object_set_new(m, "size", json_integer(sqlite3_column_int64(st, S_SIZE)));
-	json_object_set_new(m, "sender", admin_jcol(st, S_SENDER));
-	json_object_set_new(m, "client_addr", admin_jcol(st, S_CADDR));
-	json_object_set_new(m, "client_helo", admin_jcol(st, S_HELO));
-	json_object_set_new(m, "auth_user", admin_jcol(st, S_AUTH));
-	json_object_set_new(m, "smtputf8", json_boolean(sqlite3_column_int(st, S_UTF8)));
-	json_object_set_new(m, "body_8bit", json_boolean(sqlite3_column_int(st, S_8BIT)));
-	json_object_set_new(m, "next_attempt", admin_jtime(st, S_NEXT));
-	return m;
-}
-
-static void admin_show_text_msg(FILE *out, sqlite3_stmt *st)
-{
-	char t[32];
-	static const char *const labels[] = {
-		[S_ID] = "id", [S_SENDER] = "sender", [S_CADDR] = "client_addr",
-		[S_HELO] = "client_helo", [S_AUTH] = "auth_user",
-	};
-	for (int i = S_ID; i <= S_AUTH; i++) {
-		if (i == S_CREATED)
-			fprintf(out, "created: %s\n", admin_iso(sqlite3_column_int64(st, i), t));
-		else if (i == S_SIZE)
-			fprintf(out, "size: %lld\n", (long long)sqlite3_column_int64(st, i));
-		else {
-			fprintf(out, "%s: %s", labels[i], i == S_SENDER ? "<" : "");
-			admin_put(out, admin_col(st, i));
-			fputs(i == S_SENDER ? ">\n" : "\n", out);
-		}
-	}
-	fprintf(out, "smtputf8: %s\nbody_8bit: %s\nnext_attempt: %s\n",
-		sqlite3_column_int(st, S_UTF8) ? "yes" : "no",
-		sqlite3_column_int(st, S_8BIT) ? "yes" : "no",
-		admin_iso(sqlite3_column_int64(st, S_NEXT), t));
-}
-
-/* Reads the message row; 1 when there is none. */
-static int admin_show_msg(sqlite3 *db, const char *id, json_t **jp, struct buf *hdr, FILE *out,
-			  char *err, size_t errlen)
-{
-	sqlite3_stmt *st = NULL;
-	if (admin_prepare(db, admin_sql_msg, &st, err, errlen) != 0)
-		return -1;
-	int rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_int(st, 2, SPOOL_ADMIN_HEADER_MAX);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		if (jp)
-			*jp = admin_show_jmsg(st);
-		else
-			admin_show_text_msg(out, st);
-		admin_headers(st, hdr);
-	}
-	sqlite3_finalize(st);   /* repeats the step error, handled below */
-	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : admin_dberr(db, "show", err, errlen);
-}
-
-static int admin_show_parts(sqlite3 *db, const char *id, json_t **jp, FILE *out,
-			    char *err, size_t errlen)
-{
-	struct buf hdr = BUF_INIT;
-	json_t *rcpts = NULL, *atts = NULL;
-	int rc = admin_show_msg(db, id, jp, &hdr, out, err, errlen);
-	if (rc == 0 && !jp)
-		fputs("recipients:\n", out);
-	if (rc == 0)
-		rc = admin_rows(db, admin_sql_rcpts, id, admin_rcpt_cols, jp ? &rcpts : NULL,
-				out, err, errlen);
-	if (rc == 0 && !jp)
-		fputs("attempts:\n", out);
-	if (rc == 0)
-		rc = admin_rows(db, admin_sql_attempts, id, admin_attempt_cols,
-				jp ? &atts : NULL, out, err, errlen);
-	if (rc == 0 && jp) {
-		json_object_set_new(*jp, "recipients", rcpts);
-		json_object_set_new(*jp, "attempts", atts);
-		json_object_set_new(*jp, "headers", admin_jstr(hdr.data ? hdr.data : "", hdr.len));
-		rcpts = atts = NULL;
-	} else if (rc == 0) {
-		fputs("headers:\n", out);
-		admin_put_block(out, hdr.data, hdr.len);
-	}
-	json_decref(rcpts);
-	json_decref(atts);
-	buf_free(&hdr);
-	return rc;
-}
-
-int spool_admin_show(const char *dir, const char *id, int json, FILE *out, char *err, size_t errlen)
+int spool_admin_show(const char *dir, const char *id, struct spool_admin_msg *m, char *err, size_t errlen)
 {
 	sqlite3 *db = NULL;
-	json_t *m = NULL;
+	memset(m, 0, sizeof(*m));
 	if (admin_open(dir, 0, &db, err, errlen) != 0)
 		return -1;
 	/* one read transaction: message, recipients and attempts agree */
 	int rc = admin_exec(db, "BEGIN", err, errlen);
 	if (rc == 0)
-		rc = admin_show_parts(db, id, json ? &m : NULL, out, err, errlen);
+		rc = admin_rows(db, admin_sql_msg, id, m, admin_show_row, 1, err, errlen);
+	if (rc == 0)
+		rc = admin_rows(db, admin_sql_rcpts, id, m, admin_show_rcpt, 0, err, errlen);
+	if (rc == 0)
+		rc = admin_rows(db, admin_sql_attempts, id, m, admin_show_attempt, 0, err, errlen);
 	if (rc >= 0 && admin_end(db, 1, err, errlen) != 0)
 		rc = -1;
 	if (rc < 0)
 		admin_end(db, 0, NULL, 0);
 	admin_close(db);
-	if (rc == 0 && json)
-		return admin_json_out(m, out, err, errlen);
-	json_decref(m);
-	return rc == 0 ? admin_text_done(out, err, errlen) : rc;
+	if (rc != 0)
+		spool_admin_msg_free(m);
+	return rc;
 }
 
 /* --- delete, retry, flush ------------------------------------------------ */

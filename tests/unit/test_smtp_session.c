@@ -31,6 +31,7 @@
 #include "inbound/smtp_server.h"
 #include "inbound/smtpd_int.h"
 #include "spool/spool.h"
+#include "cli/queue_render.h"
 #include "spool/spool_admin.h"
 
 struct fx {
@@ -150,7 +151,7 @@ static size_t queued(struct fx *fx)
 	char path[128], err[256];
 	snprintf(path, sizeof(path), "%s/spool", fx->dir);
 	FILE *out = tmpfile();
-	assert_int_equal(spool_admin_list(path, 1, out, err, sizeof(err)), 0);
+	assert_int_equal(queue_print_list(path, 1, out, err, sizeof(err)), 0);
 	long n = ftell(out);
 	fclose(out);
 	return n > 3 ? 1 : 0;  /* "[]\n" when empty */

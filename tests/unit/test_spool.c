@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "spool/spool.h"
+#include "cli/queue_render.h"
 #include "spool/spool_admin.h"
 #include "xmalloc.h"
 
@@ -210,8 +211,8 @@ static json_t *admin_json(struct fx *fx, const char *id)
 	char *text = NULL, err[256];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	int rc = id ? spool_admin_show(fx->dir, id, 1, f, err, sizeof(err))
-		    : spool_admin_list(fx->dir, 1, f, err, sizeof(err));
+	int rc = id ? queue_print_show(fx->dir, id, 1, f, err, sizeof(err))
+		    : queue_print_list(fx->dir, 1, f, err, sizeof(err));
 	assert_int_equal(fclose(f), 0);
 	if (rc != 0)
 		fail_msg("admin: rc=%d %s", rc, err);
@@ -228,8 +229,8 @@ static char *admin_text(struct fx *fx, const char *id, int *rc)
 	char *text = NULL, err[256];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	*rc = id ? spool_admin_show(fx->dir, id, 0, f, err, sizeof(err))
-		 : spool_admin_list(fx->dir, 0, f, err, sizeof(err));
+	*rc = id ? queue_print_show(fx->dir, id, 0, f, err, sizeof(err))
+		 : queue_print_list(fx->dir, 0, f, err, sizeof(err));
 	assert_int_equal(fclose(f), 0);
 	return text;
 }
@@ -564,10 +565,10 @@ static void test_admin_never_creates_a_spool(void **state)
 	char err[256];
 	size_t count;
 	FILE *f = fopen("/dev/null", "w");
-	assert_int_equal(spool_admin_list(fx->dir, 0, f, err, sizeof(err)), -1);
+	assert_int_equal(queue_print_list(fx->dir, 0, f, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "no spool at"));
 	assert_int_equal(spool_admin_flush(fx->dir, &count, err, sizeof(err)), -1);
-	assert_int_equal(spool_admin_show(fx->dir, "X", 1, f, err, sizeof(err)), -1);
+	assert_int_equal(queue_print_show(fx->dir, "X", 1, f, err, sizeof(err)), -1);
 	assert_int_equal(spool_admin_delete(fx->dir, "X", err, sizeof(err)), -1);
 	assert_int_equal(access(fx->dir, F_OK), -1);
 	fclose(f);

@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "spool/spool.h"
+#include "cli/queue_render.h"
 #include "spool/spool_admin.h"
 #include "spool/spool_queue.h"
 #include "xmalloc.h"
@@ -351,7 +352,7 @@ static void test_deferred_is_not_due_until_its_time(void **state)
 	char *text = NULL, err[256];
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	assert_int_equal(spool_admin_show(fx->dir, a, 1, f, err, sizeof(err)), 0);
+	assert_int_equal(queue_print_show(fx->dir, a, 1, f, err, sizeof(err)), 0);
 	assert_int_equal(fclose(f), 0);
 	json_t *j = json_loads(text, 0, NULL);
 	free(text);
