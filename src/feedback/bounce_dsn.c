@@ -1,0 +1,245 @@
+/*
+ * bounce_dsn: the field blocks of a message/delivery-status (RFC 3464)
+ * and of a message/feedback-report (RFC 5965).  Both are header-like
+ * lines (folded, "Name: value"), grouped by empty lines; the walker in
+ * field_next() accepts any bytes and skips lines that are not fields.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/xmalloc.h"
+#include "feedback/bounce_int.h"
+
+void str_lower(char *s)
+{
+	for (; *s; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+struct raw_rcpt *raw_add(struct raw_list *l, const char *addr)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->r = xreallocarray(l->r, l->cap, sizeof(*l->r));
+	}
+	struct raw_rcpt *r = &l->r[l->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->addr, sizeof(r->addr), "%s", addr);
+	return r;
+}
+
+struct raw_rcpt *raw_find(struct raw_list *l, const char *addr)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcasecmp(l->r[i].addr, addr) == 0)
+			return &l->r[i];
+	return NULL;
+}
+
+void raw_free(struct raw_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->r[i].diag);
+	free(l->r);
+	memset(l, 0, sizeof(*l));
+}
+
+static int local_char(int c)
+{
+	return isalnum(c) || (c != 0 && strchr("._%+-=!#$&'*/?^`{|}~", c) != NULL) || c >= 0x80;
+}
+
+static int domain_char(int c)
+{
+	return isalnum(c) || c == '.' || c == '-' || c >= 0x80;
+}
+
+int addr_at(const char *s, size_t len, size_t at, char *out, size_t outlen, size_t *startp, size_t *endp)
+{
+	size_t start = at, end = at + 1;
+	while (start > 0 && local_char((unsigned char)s[start - 1]))
+		start--;
+	while (start < at && (s[start] == '.' || s[start] == '/' || s[start] == '=' || s[start] == '\''))
+		start++;   /* "...='user@x" in texts */
+	while (end < len && domain_char((unsigned char)s[end]))
+		end++;
+	while (end > at + 1 && (s[end - 1] == '.' || s[end - 1] == '-'))
+		end--;
+	if (start == at || end == at + 1 || memchr(s + at + 1, '.', end - at - 1) == NULL)
+		return 0;
+	if (end - start >= outlen)
+		return 0;
+	memcpy(out, s + start, end - start);
+	out[end - start] = '\0';
+	str_lower(out + (at - start));
+	if (startp)
+		*startp = start;
+	if (endp)
+		*endp = end;
+	return 1;
+}
+
+int addr_first(const char *value, char *out, size_t outlen)
+{
+	size_t len = strlen(value);
+	for (size_t i = 0; i < len; i++)
+		if (value[i] == '@' && addr_at(value, len, i, out, outlen, NULL, NULL))
+			return 1;
+	out[0] = '\0';
+	return 0;
+}
+
+/* One unfolded field at *pos: name and value copied; returns 1 for a
+ * field, 2 for an empty line (a group boundary), 0 at the end.  Lines
+ * that are not fields are skipped. */
+static int field_next(const char *s, size_t len, size_t *pos, char *name, size_t nlen, char **value)
+{
+	while (*pos < len) {
+		size_t p = *pos;
+		const char *nl = memchr(s + p, '\n', len - p);
+		size_t end = nl ? (size_t)(nl - s) + 1 : len;
+		*pos = end;
+		size_t k = p;
+		while (k < end && (s[k] == ' ' || s[k] == '\t'))
+			k++;
+		if (k >= end || s[k] == '\n')
+			return 2;
+		if (k != p)
+			continue;   /* a stray continuation */
+		while (k < end && s[k] != ':' && s[k] != ' ' && s[k] != '\n')
+			k++;
+		if (k >= end || s[k] != ':' || k == p || k - p >= nlen)
+			continue;
+		memcpy(name, s + p, k - p);
+		name[k - p] = '\0';
+		size_t vstart = k + 1, vend = end;
+		while (vend < len && (s[vend] == ' ' || s[vend] == '\t')) {   /* folded lines */
+			const char *n2 = memchr(s + vend, '\n', len - vend);
+			vend = n2 ? (size_t)(n2 - s) + 1 : len;
+		}
+		*pos = vend;
+		char *v = xmalloc(vend - vstart + 1);
+		size_t o = 0;
+		int sp = 1;
+		for (size_t i = vstart; i < vend; i++) {
+			int ws = s[i] == ' ' || s[i] == '\t' || s[i] == '\n';
+			if (ws && sp)
+				continue;
+			sp = ws;
+			v[o++] = ws ? ' ' : s[i];
+		}
+		while (o > 0 && v[o - 1] == ' ')
+			o--;
+		v[o] = '\0';
+		*value = v;
+		return 1;
+	}
+	return 0;
+}
+
+/* "smtp; 550 ..." -> "550 ..." (the diagnostic type dropped). */
+static const char *after_type(const char *v)
+{
+	const char *semi = strchr(v, ';');
+	if (semi && (size_t)(semi - v) < 16 && strchr(v, ' ') > semi)
+		v = semi + 1;
+	else if (semi && (size_t)(semi - v) < 16 && strchr(v, ' ') == NULL)
+		v = semi + 1;
+	else if (semi && (size_t)(semi - v) < 16 && strncasecmp(v, "smtp", 4) == 0)
+		v = semi + 1;
+	while (*v == ' ')
+		v++;
+	return v;
+}
+
+struct dsn_state {
+	struct raw_rcpt *cur;
+	int has_final, has_original;
+	char original[BOUNCE_ADDR_MAX];
+};
+
+static void dsn_recipient(struct raw_list *out, struct dsn_state *st, const char *name, const char *value)
+{
+	char addr[BOUNCE_ADDR_MAX];
+	int final = strcasecmp(name, "Final-Recipient") == 0;
+	if (!addr_first(value, addr, sizeof(addr)))
+		return;
+	if (st->cur == NULL || (final && st->has_final) || (!final && (st->has_original || st->has_final))) {
+		st->cur = raw_add(out, addr);
+		st->has_final = st->has_original = 0;
+	} else if (final) {
+		snprintf(st->cur->addr, sizeof(st->cur->addr), "%s", addr);
+	}
+	if (final)
+		st->has_final = 1;
+	else
+		st->has_original = 1;
+}
+
+static void dsn_field(struct raw_list *out, struct dsn_state *st, const char *name, const char *value,
+		      char *queue_id, size_t qlen)
+{
+	if (strcasecmp(name, "Final-Recipient") == 0 || strcasecmp(name, "Original-Recipient") == 0) {
+		dsn_recipient(out, st, name, value);
+	} else if (strcasecmp(name, "X-Postfix-Queue-ID") == 0 || strcasecmp(name, "X-Outpost-Queue-ID") == 0) {
+		snprintf(queue_id, qlen, "%s", value);
+	} else if (st->cur == NULL) {
+		return;
+	} else if (strcasecmp(name, "Action") == 0) {
+		snprintf(st->cur->action, sizeof(st->cur->action), "%s", value);
+		str_lower(st->cur->action);
+	} else if (strcasecmp(name, "Status") == 0) {
+		for (size_t i = 0; value[i] && i + 1 < sizeof(st->cur->status); i++) {
+			if (!isdigit((unsigned char)value[i]) && value[i] != '.')
+				break;
+			st->cur->status[i] = value[i];
+			st->cur->status[i + 1] = '\0';
+		}
+	} else if (strcasecmp(name, "Diagnostic-Code") == 0) {
+		free(st->cur->diag);
+		st->cur->diag = xstrdup(after_type(value));
+	}
+}
+
+void dsn_fields_parse(const char *body, size_t len, struct raw_list *out, char *queue_id, size_t qlen)
+{
+	struct dsn_state st = { 0 };
+	size_t pos = 0;
+	char name[64];
+	char *value = NULL;
+	int k;
+	while ((k = field_next(body, len, &pos, name, sizeof(name), &value)) != 0) {
+		if (k == 2) {
+			if (st.cur && (st.has_final || st.has_original)) {
+				st.has_final = st.has_original = 0;
+				st.cur = NULL;
+			}
+			continue;
+		}
+		dsn_field(out, &st, name, value, queue_id, qlen);
+		free(value);
+	}
+}
+
+void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen)
+{
+	size_t pos = 0;
+	char name[64], addr[BOUNCE_ADDR_MAX];
+	char *value = NULL;
+	int k;
+	while ((k = field_next(body, len, &pos, name, sizeof(name), &value)) != 0) {
+		if (k == 2)
+			continue;
+		if (strcasecmp(name, "Feedback-Type") == 0) {
+			snprintf(type, tlen, "%s", value);
+			str_lower(type);
+		} else if ((strcasecmp(name, "Original-Rcpt-To") == 0 || strcasecmp(name, "Removal-Recipient") == 0) &&
+			   addr_first(value, addr, sizeof(addr)) && raw_find(out, addr) == NULL) {
+			raw_add(out, addr);
+		}
+		free(value);
+	}
+}
