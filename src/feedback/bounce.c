@@ -225,16 +225,13 @@ static void dsn(const struct mime_tree *t, struct bounce_report *r, struct raw_l
 	}
 }
 
-/* The status: the report's own, unless it is only "X.0.0" and the
- * diagnostic names a specific one of the same class. */
-static void pick_status(const struct raw_rcpt *w, struct bounce_rcpt *o)
+/* The status: the report's own field, or the code in the reply, as
+ * classify_prefer_status() weighs them. */
+static void pick_status(const struct raw_rcpt *w, struct bounce_rcpt *o, int reply_code)
 {
 	char found[16] = "";
-	int in_diag = classify_find_status(w->diag, found, sizeof(found));
-	const char *s = w->status;
-	int generic = s[0] == '\0' || (strlen(s) >= 5 && strcmp(s + 1, ".0.0") == 0);
-	if (in_diag && generic && (s[0] == '\0' || found[0] == s[0]))
-		s = found;
+	classify_find_status(w->diag, found, sizeof(found));
+	const char *s = classify_prefer_status(w->status, found, reply_code);
 	if (s[0] != '\0') {
 		snprintf(o->status, sizeof(o->status), "%s", s);
 		o->status_given = 1;
@@ -248,8 +245,10 @@ static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct 
 	snprintf(o->action, sizeof(o->action), "%s", w->action);
 	snprintf(o->command, sizeof(o->command), "%s", w->command);
 	o->diagnostic = xstrdup(w->diag ? w->diag : "");
-	pick_status(w, o);
 	o->reply_code = w->reply_code ? w->reply_code : classify_find_reply_code(w->diag);
+	pick_status(w, o, o->reply_code);
+	if (o->command[0] == '\0' && !classify_find_command(w->diag, o->command, sizeof(o->command)))
+		classify_find_command(w->words, o->command, sizeof(o->command));
 	if (kind == BOUNCE_ARF) {
 		o->reason = "feedback";
 	} else if (kind == BOUNCE_AUTOREPLY) {
@@ -276,7 +275,10 @@ static void fill_diagnostics(struct raw_list *raw, const char *text, const char 
 	ndr_scan(text, exclude, &words);
 	for (size_t i = 0; i < raw->n; i++) {
 		struct raw_rcpt *w = raw_find(&words, raw->r[i].addr);
-		if ((raw->r[i].diag == NULL || raw->r[i].diag[0] == '\0') && w && w->diag) {
+		if (w == NULL || w->diag == NULL)
+			continue;
+		raw->r[i].words = xstrdup(w->diag);
+		if (raw->r[i].diag == NULL || raw->r[i].diag[0] == '\0') {
 			free(raw->r[i].diag);
 			raw->r[i].diag = xstrdup(w->diag);
 		}

@@ -41,8 +41,10 @@ struct raw_rcpt *raw_find(struct raw_list *l, const char *addr)
 
 void raw_free(struct raw_list *l)
 {
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->r[i].diag);
+		free(l->r[i].words);
+	}
 	free(l->r);
 	memset(l, 0, sizeof(*l));
 }
@@ -155,73 +157,77 @@ static const char *after_type(const char *v)
 	return v;
 }
 
-struct dsn_state {
-	struct raw_rcpt *cur;
-	int has_final, has_original;
-	char original[BOUNCE_ADDR_MAX];
+/* The fields of one recipient's group, in whatever order they come. */
+struct dsn_group {
+	char final[BOUNCE_ADDR_MAX], original[BOUNCE_ADDR_MAX];
+	char action[16], status[16];
+	char *diag;
 };
 
-static void dsn_recipient(struct raw_list *out, struct dsn_state *st, const char *name, const char *value)
+static void group_emit(struct raw_list *out, struct dsn_group *g)
 {
-	char addr[BOUNCE_ADDR_MAX];
-	int final = strcasecmp(name, "Final-Recipient") == 0;
-	if (!addr_first(value, addr, sizeof(addr)))
-		return;
-	if (st->cur == NULL || (final && st->has_final) || (!final && (st->has_original || st->has_final))) {
-		st->cur = raw_add(out, addr);
-		st->has_final = st->has_original = 0;
-	} else if (final) {
-		snprintf(st->cur->addr, sizeof(st->cur->addr), "%s", addr);
+	const char *addr = g->final[0] ? g->final : g->original;
+	if (addr[0]) {
+		struct raw_rcpt *r = raw_add(out, addr);
+		snprintf(r->action, sizeof(r->action), "%s", g->action);
+		snprintf(r->status, sizeof(r->status), "%s", g->status);
+		r->diag = g->diag;
+		g->diag = NULL;
 	}
-	if (final)
-		st->has_final = 1;
-	else
-		st->has_original = 1;
+	free(g->diag);
+	memset(g, 0, sizeof(*g));
 }
 
-static void dsn_field(struct raw_list *out, struct dsn_state *st, const char *name, const char *value,
+static void copy_status(const char *value, char *out, size_t outlen)
+{
+	size_t i = 0;
+	for (; value[i] && i + 1 < outlen && (isdigit((unsigned char)value[i]) || value[i] == '.'); i++)
+		out[i] = value[i];
+	out[i] = '\0';
+}
+
+static void dsn_field(struct raw_list *out, struct dsn_group *g, const char *name, const char *value,
 		      char *queue_id, size_t qlen)
 {
-	if (strcasecmp(name, "Final-Recipient") == 0 || strcasecmp(name, "Original-Recipient") == 0) {
-		dsn_recipient(out, st, name, value);
+	char addr[BOUNCE_ADDR_MAX];
+	if (strcasecmp(name, "Final-Recipient") == 0 && addr_first(value, addr, sizeof(addr))) {
+		if (g->final[0])     /* a new recipient without an empty line before it */
+			group_emit(out, g);
+		snprintf(g->final, sizeof(g->final), "%s", addr);
+	} else if (strcasecmp(name, "Original-Recipient") == 0 && addr_first(value, addr, sizeof(addr))) {
+		if (g->original[0])
+			group_emit(out, g);
+		snprintf(g->original, sizeof(g->original), "%s", addr);
 	} else if (strcasecmp(name, "X-Postfix-Queue-ID") == 0 || strcasecmp(name, "X-Outpost-Queue-ID") == 0) {
 		snprintf(queue_id, qlen, "%s", value);
-	} else if (st->cur == NULL) {
-		return;
 	} else if (strcasecmp(name, "Action") == 0) {
-		snprintf(st->cur->action, sizeof(st->cur->action), "%s", value);
-		str_lower(st->cur->action);
+		snprintf(g->action, sizeof(g->action), "%s", value);
+		str_lower(g->action);
 	} else if (strcasecmp(name, "Status") == 0) {
-		for (size_t i = 0; value[i] && i + 1 < sizeof(st->cur->status); i++) {
-			if (!isdigit((unsigned char)value[i]) && value[i] != '.')
-				break;
-			st->cur->status[i] = value[i];
-			st->cur->status[i + 1] = '\0';
-		}
+		copy_status(value, g->status, sizeof(g->status));
 	} else if (strcasecmp(name, "Diagnostic-Code") == 0) {
-		free(st->cur->diag);
-		st->cur->diag = xstrdup(after_type(value));
+		free(g->diag);
+		g->diag = xstrdup(after_type(value));
 	}
 }
 
 void dsn_fields_parse(const char *body, size_t len, struct raw_list *out, char *queue_id, size_t qlen)
 {
-	struct dsn_state st = { 0 };
+	struct dsn_group g = { 0 };
 	size_t pos = 0;
 	char name[64];
 	char *value = NULL;
 	int k;
 	while ((k = field_next(body, len, &pos, name, sizeof(name), &value)) != 0) {
 		if (k == 2) {
-			if (st.cur && (st.has_final || st.has_original)) {
-				st.has_final = st.has_original = 0;
-				st.cur = NULL;
-			}
+			if (g.final[0] || g.original[0])
+				group_emit(out, &g);
 			continue;
 		}
-		dsn_field(out, &st, name, value, queue_id, qlen);
+		dsn_field(out, &g, name, value, queue_id, qlen);
 		free(value);
 	}
+	group_emit(out, &g);
 }
 
 void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen)

@@ -18,6 +18,7 @@ struct raw_rcpt {
 	char action[16];
 	char command[8];
 	char *diag;          /* owned; may be NULL */
+	char *words;         /* owned; the readable text about it (DSN), may be NULL */
 	int reply_code;
 };
 

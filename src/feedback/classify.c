@@ -20,53 +20,58 @@ static const struct pattern patterns[] = {
 #undef REASON_PATTERN
 };
 
-/* Exact enhanced codes first, then "class.subject" prefixes ("5.1"). */
+/* The reason an enhanced status code names by itself (RFC 3463, RFC 7372,
+ * RFC 7505), as sisimai reads them; codes not listed name none. */
 static const struct {
 	const char *code, *reason;
 } status_names[] = {
-	{ "x.1.0", "rejected" }, { "x.1.1", "userunknown" }, { "x.1.2", "hostunknown" },
-	{ "x.1.3", "userunknown" }, { "x.1.4", "userunknown" }, { "x.1.5", "userunknown" },
-	{ "x.1.6", "hasmoved" }, { "x.1.7", "rejected" }, { "x.1.8", "rejected" },
-	{ "x.1.9", "systemerror" }, { "x.1.10", "notaccept" },
-	{ "4.2.1", "suspend" }, { "5.2.1", "filtered" }, { "x.2.0", "filtered" },
-	{ "x.2.2", "mailboxfull" }, { "x.2.3", "exceedlimit" }, { "x.2.4", "systemerror" },
-	{ "x.3.0", "systemerror" }, { "x.3.1", "systemfull" }, { "x.3.2", "notaccept" },
-	{ "x.3.3", "systemerror" }, { "x.3.4", "mesgtoobig" }, { "x.3.5", "systemerror" },
-	{ "x.4.0", "networkerror" }, { "x.4.1", "networkerror" }, { "x.4.2", "networkerror" },
-	{ "x.4.3", "systemerror" }, { "x.4.4", "hostunknown" }, { "x.4.5", "networkerror" },
-	{ "x.4.6", "networkerror" }, { "x.4.7", "expired" },
-	{ "x.5.0", "syntaxerror" }, { "x.5.1", "syntaxerror" }, { "x.5.2", "syntaxerror" },
-	{ "x.5.3", "toomanyconn" }, { "x.5.4", "syntaxerror" }, { "x.5.5", "syntaxerror" },
-	{ "x.6.0", "contenterror" }, { "x.6.1", "contenterror" }, { "x.6.2", "contenterror" },
-	{ "x.6.3", "contenterror" }, { "x.6.4", "contenterror" }, { "x.6.5", "contenterror" },
-	{ "x.7.0", "securityerror" }, { "x.7.1", "securityerror" }, { "x.7.2", "securityerror" },
-	{ "x.7.3", "securityerror" }, { "x.7.4", "securityerror" }, { "x.7.5", "securityerror" },
-	{ "x.7.6", "securityerror" }, { "x.7.7", "securityerror" }, { "x.7.8", "securityerror" },
-	{ "x.7.9", "policyviolation" }, { "x.7.13", "suspend" }, { "x.7.14", "securityerror" },
-	{ "x.7.15", "securityerror" }, { "x.7.16", "securityerror" }, { "x.7.17", "suspend" },
-	{ "x.7.18", "suspend" }, { "x.7.19", "securityerror" }, { "x.7.20", "authfailure" },
-	{ "x.7.21", "authfailure" }, { "x.7.22", "authfailure" }, { "x.7.23", "authfailure" },
-	{ "x.7.24", "authfailure" }, { "x.7.25", "requireptr" }, { "x.7.26", "authfailure" },
-	{ "x.7.27", "notaccept" }, { "x.7.28", "speeding" }, { "x.7.509", "authfailure" },
-	{ "x.7.606", "blocked" }, { "x.7.650", "badreputation" }, { "x.7.708", "badreputation" },
-	{ "x.7.750", "blocked" }, { "x.7.511", "blocked" },
+	{ "4.1.6", "hasmoved" }, { "4.1.7", "rejected" }, { "4.1.8", "rejected" }, { "4.1.9", "systemerror" },
+	{ "4.2.1", "blocked" }, { "4.2.2", "mailboxfull" }, { "4.2.3", "exceedlimit" }, { "4.2.4", "filtered" },
+	{ "4.3.1", "systemfull" }, { "4.3.2", "notaccept" }, { "4.3.3", "systemerror" }, { "4.3.5", "systemerror" },
+	{ "4.4.1", "expired" }, { "4.4.2", "networkerror" }, { "4.4.3", "systemerror" }, { "4.4.4", "networkerror" },
+	{ "4.4.5", "systemfull" }, { "4.4.6", "networkerror" }, { "4.4.7", "expired" }, { "4.4.8", "networkerror" },
+	{ "4.5.3", "systemerror" }, { "4.5.5", "systemerror" }, { "4.6.0", "contenterror" },
+	{ "4.6.2", "contenterror" }, { "4.6.5", "contenterror" }, { "4.7.1", "blocked" }, { "4.7.2", "blocked" },
+	{ "4.7.5", "securityerror" }, { "4.7.6", "securityerror" }, { "4.7.7", "securityerror" },
+	{ "4.7.12", "securityerror" }, { "4.7.15", "securityerror" }, { "4.7.16", "mesgtoobig" },
+	{ "4.7.24", "authfailure" }, { "4.7.25", "requireptr" }, { "4.7.26", "authfailure" },
+	{ "5.1.0", "userunknown" }, { "5.1.1", "userunknown" }, { "5.1.2", "hostunknown" },
+	{ "5.1.3", "userunknown" }, { "5.1.4", "filtered" }, { "5.1.6", "hasmoved" }, { "5.1.7", "rejected" },
+	{ "5.1.8", "rejected" }, { "5.1.9", "systemerror" }, { "5.1.10", "notaccept" }, { "5.2.0", "filtered" },
+	{ "5.2.1", "filtered" }, { "5.2.2", "mailboxfull" }, { "5.2.3", "exceedlimit" }, { "5.2.4", "filtered" },
+	{ "5.3.0", "systemerror" }, { "5.3.1", "systemfull" }, { "5.3.2", "notaccept" }, { "5.3.3", "systemerror" },
+	{ "5.3.4", "mesgtoobig" }, { "5.3.5", "systemerror" }, { "5.4.0", "networkerror" },
+	{ "5.4.3", "systemerror" }, { "5.4.4", "hostunknown" }, { "5.5.2", "syntaxerror" },
+	{ "5.5.3", "toomanyconn" }, { "5.5.4", "systemerror" }, { "5.5.5", "systemerror" },
+	{ "5.5.6", "syntaxerror" }, { "5.6.0", "contenterror" }, { "5.6.1", "contenterror" },
+	{ "5.6.2", "contenterror" }, { "5.6.3", "contenterror" }, { "5.6.5", "contenterror" },
+	{ "5.6.6", "contenterror" }, { "5.6.7", "contenterror" }, { "5.6.8", "contenterror" },
+	{ "5.6.9", "contenterror" }, { "5.7.0", "securityerror" }, { "5.7.1", "securityerror" },
+	{ "5.7.2", "securityerror" }, { "5.7.3", "securityerror" }, { "5.7.4", "securityerror" },
+	{ "5.7.5", "securityerror" }, { "5.7.6", "securityerror" }, { "5.7.7", "securityerror" },
+	{ "5.7.8", "securityerror" }, { "5.7.9", "securityerror" }, { "5.7.10", "securityerror" },
+	{ "5.7.11", "securityerror" }, { "5.7.13", "suspend" }, { "5.7.14", "securityerror" },
+	{ "5.7.15", "securityerror" }, { "5.7.16", "mesgtoobig" }, { "5.7.17", "hasmoved" },
+	{ "5.7.18", "hasmoved" }, { "5.7.19", "securityerror" }, { "5.7.20", "authfailure" },
+	{ "5.7.21", "authfailure" }, { "5.7.22", "authfailure" }, { "5.7.23", "authfailure" },
+	{ "5.7.24", "authfailure" }, { "5.7.25", "requireptr" }, { "5.7.26", "authfailure" },
+	{ "5.7.27", "notaccept" }, { "5.7.28", "spamdetected" }, { "5.7.29", "authfailure" },
 };
 
-/* sisimai's pseudo status codes for reports that carry none. */
+/* sisimai's pseudo status codes for reports that carry none ("5.0.9xx";
+ * "4.0.9xx" when temporary). */
 static const struct {
 	const char *reason, *code;
 } pseudo[] = {
-	{ "undefined", "0.900" }, { "onhold", "0.901" }, { "syntaxerror", "0.902" },
-	{ "filtered", "0.910" }, { "userunknown", "0.911" }, { "hostunknown", "0.912" },
-	{ "hasmoved", "0.916" }, { "rejected", "0.918" }, { "norelaying", "0.950" },
-	{ "suspend", "0.921" }, { "mailboxfull", "0.922" }, { "exceedlimit", "0.923" },
-	{ "systemerror", "0.930" }, { "systemfull", "0.931" }, { "notaccept", "0.932" },
-	{ "mesgtoobig", "0.934" }, { "mailererror", "0.939" }, { "networkerror", "0.944" },
-	{ "expired", "0.947" }, { "contenterror", "0.960" }, { "securityerror", "0.970" },
-	{ "blocked", "0.971" }, { "policyviolation", "0.972" }, { "requireptr", "0.973" },
-	{ "authfailure", "0.974" }, { "badreputation", "0.975" }, { "speeding", "0.976" },
-	{ "spamdetected", "0.980" }, { "virusdetected", "0.981" }, { "toomanyconn", "0.985" },
-	{ "notcompliantrfc", "0.990" },
+	{ "undefined", "900" }, { "onhold", "901" }, { "syntaxerror", "902" }, { "suppressed", "903" },
+	{ "norelaying", "909" }, { "filtered", "910" }, { "userunknown", "911" }, { "hostunknown", "912" },
+	{ "hasmoved", "916" }, { "rejected", "918" }, { "suspend", "921" }, { "mailboxfull", "922" },
+	{ "exceedlimit", "923" }, { "authfailure", "926" }, { "systemerror", "930" }, { "systemfull", "931" },
+	{ "notaccept", "932" }, { "mesgtoobig", "934" }, { "mailererror", "939" }, { "networkerror", "944" },
+	{ "toomanyconn", "945" }, { "speeding", "946" }, { "expired", "947" }, { "contenterror", "960" },
+	{ "securityerror", "970" }, { "blocked", "971" }, { "policyviolation", "972" }, { "requireptr", "973" },
+	{ "notcompliantrfc", "974" }, { "badreputation", "975" }, { "spamdetected", "980" },
+	{ "virusdetected", "981" },
 };
 
 /* Do the '*'-separated pieces of pat occur in lower-cased text in order? */
@@ -91,42 +96,146 @@ static int text_matches(const char *pat, const char *lower)
 	return 1;
 }
 
-static const char *reason_by_text(const char *text)
+/* Does any pattern of reason match the lower-cased text? */
+static int matches(const char *reason, const char *lower)
 {
-	if (text == NULL || *text == '\0')
-		return NULL;
-	char lower[4096];
-	size_t o = 0;
-	for (const char *p = text; *p && o + 1 < sizeof(lower); p++)
-		lower[o++] = (char)tolower((unsigned char)*p);
-	lower[o] = '\0';
-	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-		if (text_matches(patterns[i].text, lower))
-			return patterns[i].reason;
-	return NULL;
-}
-
-/* "x.1.1" against "5.1.1": x matches the class only. */
-static int status_is(const char *pat, const char *status)
-{
-	if (pat[0] != 'x' && pat[0] != status[0])
+	if (lower == NULL || *lower == '\0')
 		return 0;
-	return strcmp(pat + 1, status + 1) == 0;
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
+		if (strcmp(patterns[i].reason, reason) == 0 && text_matches(patterns[i].text, lower))
+			return 1;
+	return 0;
 }
 
 static const char *reason_by_status(const char *status)
 {
 	if (status == NULL || strlen(status) < 5 || (status[0] != '4' && status[0] != '5'))
-		return NULL;
+		return "";
 	for (size_t i = 0; i < sizeof(status_names) / sizeof(status_names[0]); i++)
-		if (status_is(status_names[i].code, status))
+		if (strcmp(status_names[i].code, status) == 0)
 			return status_names[i].reason;
-	return NULL;
+	return "";
 }
 
 static int is_empty(const char *s)
 {
 	return s == NULL || *s == '\0';
+}
+
+struct facts {
+	const char *byst;      /* the reason the status code names, or "" */
+	const char *lower;     /* the diagnostic, lower case */
+	const char *cmd;       /* the SMTP command, or "" */
+	int temporary;         /* a 4.x.x status or 4xx reply */
+	int reply_code;
+};
+
+static int is(const char *a, const char *b)
+{
+	return strcmp(a, b) == 0;
+}
+
+/* A user-unknown text is the recipient's only when the status says so
+ * (and nothing more specific is said) or the RCPT command was refused;
+ * after DATA it is the receiver's filter speaking. */
+static int userunknown_true(const struct facts *f)
+{
+	static const char *const other[] = { "norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
+		"notaccept", NULL };
+	if (is(f->byst, "userunknown")) {
+		for (int i = 0; other[i]; i++)
+			if (matches(other[i], f->lower))
+				return 0;
+		return 1;
+	}
+	return is(f->cmd, "RCPT") && matches("userunknown", f->lower);
+}
+
+static int filtered_true(const struct facts *f)
+{
+	if (is(f->byst, "filtered"))
+		return matches("userunknown", f->lower) || matches("filtered", f->lower);
+	if (is(f->cmd, "RCPT") || is(f->cmd, "MAIL"))
+		return 0;
+	return matches("filtered", f->lower) || matches("userunknown", f->lower);
+}
+
+static int rejected_true(const struct facts *f)
+{
+	if (is(f->byst, "rejected"))
+		return 1;
+	if (is(f->cmd, "MAIL"))
+		return matches("rejected", f->lower);
+	if (is(f->cmd, "DATA"))
+		return !is(f->byst, "userunknown") && matches("rejected", f->lower);
+	return is(f->byst, "") && matches("rejected", f->lower);
+}
+
+/* A status that says "no such domain" yields to words that say the lookup
+ * itself failed, or that the domain takes no mail; and a temporary one
+ * is never a hard "no such host". */
+static int hostunknown_true(const struct facts *f)
+{
+	if (f->temporary)
+		return 0;
+	if (is(f->byst, "hostunknown"))
+		return !matches("networkerror", f->lower) && !matches("notaccept", f->lower);
+	return matches("hostunknown", f->lower);
+}
+
+static int reason_true(const char *reason, const struct facts *f)
+{
+	if (is(reason, "hostunknown"))
+		return hostunknown_true(f);
+	if (is(reason, "mesgtoobig") && is(f->byst, "exceedlimit"))
+		return 0;
+	if (is(reason, "userunknown"))
+		return userunknown_true(f);
+	if (is(reason, "filtered"))
+		return filtered_true(f);
+	if (is(reason, "rejected"))
+		return rejected_true(f);
+	return is(f->byst, reason) || matches(reason, f->lower);
+}
+
+/* sisimai's two passes: reasons whose words or status decide first; then,
+ * when the status names nothing or something vague, words alone. */
+static const char *const first_pass[] = { "mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved",
+	"norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation",
+	"contenterror", "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked", NULL };
+static const char *const words_pass[] = { "mailboxfull", "authfailure", "badreputation", "speeding",
+	"spamdetected", "virusdetected", "policyviolation", "norelaying", "systemerror", "expired", "networkerror",
+	"suspend", "contenterror", "systemfull", "notaccept", "securityerror", "mailererror", NULL };
+/* Status names vague enough to let the words speak again. */
+static const char *const vague[] = { "", "undefined", "onhold", "systemerror", "securityerror", "expired",
+	"networkerror", "hostunknown", "userunknown", NULL };
+
+static const char *in_list(const char *r, const char *const *list)
+{
+	for (int i = 0; list[i]; i++)
+		if (is(r, list[i]))
+			return list[i];
+	return NULL;
+}
+
+static const char *second_look(const struct facts *f, const char *status)
+{
+	if (!in_list(f->byst, vague))
+		return f->byst;
+	for (int i = 0; words_pass[i]; i++)
+		if (matches(words_pass[i], f->lower))
+			return words_pass[i];
+	if (!is(f->byst, ""))
+		return f->byst;
+	if (status && strlen(status) >= 3 && (strncmp(status + 1, ".6", 2) == 0))
+		return "contenterror";
+	if (status && strlen(status) >= 3 && (strncmp(status + 1, ".7", 2) == 0))
+		return "securityerror";
+	if (strstr(f->lower, "x-unix;"))
+		return "mailererror";
+	if (matches("syntaxerror", f->lower) || (f->reply_code >= 500 && f->reply_code <= 504))
+		return "syntaxerror";
+	return NULL;
 }
 
 const char *classify_reason(const struct classify_in *in)
@@ -135,20 +244,27 @@ const char *classify_reason(const struct classify_in *in)
 		return "delivered";
 	if (is_empty(in->status) && in->reply_code >= 200 && in->reply_code < 300)
 		return "delivered";
-	const char *r = reason_by_text(in->text);
-	if (r == NULL)
-		r = reason_by_status(in->status);
-	if (r == NULL && !is_empty(in->action) && strncmp(in->action, "delayed", 7) == 0)
-		r = "expired";
-	if (r == NULL && !is_empty(in->command) &&
-	    (strcmp(in->command, "EHLO") == 0 || strcmp(in->command, "HELO") == 0 ||
-	     strcmp(in->command, "CONN") == 0))
-		r = "blocked";
-	if (r == NULL && !is_empty(in->command) && strcmp(in->command, "MAIL") == 0)
-		r = "rejected";
-	if (r == NULL)
-		r = is_empty(in->text) && in->reply_code == 0 ? "undefined" : "onhold";
-	return r;
+	char lower[4096];
+	size_t o = 0;
+	for (const char *p = in->text ? in->text : ""; *p && o + 1 < sizeof(lower); p++)
+		lower[o++] = (char)tolower((unsigned char)*p);
+	lower[o] = '\0';
+	struct facts f = { reason_by_status(in->status), lower, in->command ? in->command : "",
+			   (!is_empty(in->status) && in->status[0] == '4') || in->reply_code / 100 == 4,
+			   in->reply_code };
+	for (int i = 0; first_pass[i]; i++)
+		if (reason_true(first_pass[i], &f))
+			return first_pass[i];
+	const char *r = second_look(&f, in->status);
+	if (r)
+		return r;
+	if (!is_empty(in->action) && (strncmp(in->action, "delayed", 7) == 0 || strncmp(in->action, "expired", 7) == 0))
+		return "expired";
+	if (is(f.cmd, "EHLO") || is(f.cmd, "HELO") || is(f.cmd, "CONN"))
+		return "blocked";
+	if (matches("vacation", lower))
+		return "vacation";
+	return o == 0 && in->reply_code == 0 ? "undefined" : "onhold";
 }
 
 int classify_is_hard(const char *reason, const char *status, int reply_code)
@@ -187,11 +303,13 @@ const char *classify_scope(const char *reason)
 
 const char *classify_pseudo_status(const char *reason, int temporary, char *out, size_t outlen)
 {
-	const char *code = "0.900";
+	const char *code = "900";
 	for (size_t i = 0; reason && i < sizeof(pseudo) / sizeof(pseudo[0]); i++)
 		if (strcmp(pseudo[i].reason, reason) == 0)
 			code = pseudo[i].code;
-	int n = snprintf(out, outlen, "%c.%s", temporary ? '4' : '5', code);
+	if (temporary && reason && strcmp(reason, "filtered") == 0)
+		code = "924";
+	int n = snprintf(out, outlen, "%c.0.%s", temporary ? '4' : '5', code);
 	if (n < 0 || (size_t)n >= outlen)
 		out[0] = '\0';
 	return out;
@@ -209,6 +327,40 @@ static size_t digits(const char *p, size_t maxd)
 	while (isdigit((unsigned char)p[n]))
 		n++;
 	return n >= 1 && n <= maxd ? n : 0;
+}
+
+const char *classify_prefer_status(const char *field, const char *inmsg, int reply_code)
+{
+	if (is_empty(field))
+		return inmsg ? inmsg : "";
+	if (is_empty(inmsg) || strlen(inmsg) < 5 || strlen(field) < 5)
+		return field;
+	char rc = reply_code >= 200 && reply_code < 600 ? (char)('0' + reply_code / 100) : 0;
+	if (rc && field[0] != inmsg[0]) {
+		if (rc == field[0])
+			return field;
+		if (rc == inmsg[0])
+			return inmsg;
+	}
+	if (strcmp(field, inmsg) == 0)
+		return field;
+	int field_zero = strstr(field, ".0.0") != NULL, msg_zero = strstr(inmsg, ".0.0") != NULL;
+	if (field_zero)
+		return msg_zero ? field : inmsg;
+	if (strstr(field, ".0") && !strstr(inmsg, ".0"))
+		return inmsg;     /* "X.Y.0" or "X.0.Z": the message is more specific */
+	if (msg_zero)
+		return field;
+	if (strcmp(field, "4.4.7") == 0 || strcmp(field, "4.7.0") == 0 || strncmp(field, "5.3.", 4) == 0)
+		return inmsg;     /* vague wrappers around the real reply */
+	if (strncmp(field + 1, ".5.1", 4) == 0 || strncmp(field + 1, ".5.2", 4) == 0 ||
+	    strncmp(field + 1, ".5.4", 4) == 0 || strncmp(field + 1, ".5.5", 4) == 0)
+		return inmsg;
+	if (strcmp(field, "5.1.1") == 0)
+		return strstr(inmsg, ".0") || strncmp(inmsg, "5.5.", 4) == 0 ? field : inmsg;
+	if (strcmp(field, "5.1.3") == 0 && strncmp(inmsg, "5.7.", 4) == 0)
+		return inmsg;
+	return field;
 }
 
 int classify_find_status(const char *text, char *out, size_t outlen)
@@ -259,4 +411,39 @@ int classify_find_reply_code(const char *text)
 		return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
 	}
 	return 0;
+}
+
+/* Where reports say which command was refused. */
+static const struct {
+	const char *words, *cmd;
+} command_words[] = {
+	{ "in reply to rcpt to", "RCPT" }, { "most progress was rcpt to", "RCPT" }, { "after rcpt command", "RCPT" }, { "after rcpt to", "RCPT" }, { ">>> rcpt to", "RCPT" },
+	{ "did not like our rcpt to", "RCPT" }, { "does not like recipient", "RCPT" },
+	{ "smtp command rcpt", "RCPT" }, { "rcpt to:<", "RCPT" }, { "rcpt to: <", "RCPT" },
+	{ "in reply to mail from", "MAIL" }, { "after mail from", "MAIL" }, { ">>> mail from", "MAIL" },
+	{ "did not like our mail from", "MAIL" }, { "smtp command mail", "MAIL" },
+	{ "in reply to end of data", "DATA" }, { "after end of data", "DATA" }, { "in reply to data", "DATA" },
+	{ ">>> data", "DATA" }, { "after data", "DATA" }, { "smtp command data", "DATA" },
+	{ "did not like our data", "DATA" }, { "didn't like the message", "DATA" },
+	{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" }, { "after ehlo", "EHLO" },
+	{ "after helo", "HELO" }, { "after initial connection", "CONN" }, { "while connected to", "" },
+};
+
+int classify_find_command(const char *text, char *out, size_t outlen)
+{
+	char lower[4096];
+	size_t o = 0;
+	for (const char *p = text ? text : ""; *p && o + 1 < sizeof(lower); p++)
+		lower[o++] = (char)tolower((unsigned char)*p);
+	lower[o] = '\0';
+	const char *best = NULL, *cmd = "";
+	for (size_t i = 0; i < sizeof(command_words) / sizeof(command_words[0]); i++) {
+		const char *hit = strstr(lower, command_words[i].words);
+		if (hit && command_words[i].cmd[0] && (best == NULL || hit < best)) {
+			best = hit;
+			cmd = command_words[i].cmd;
+		}
+	}
+	int n = snprintf(out, outlen, "%s", cmd);
+	return best != NULL && n > 0 && (size_t)n < outlen;
 }

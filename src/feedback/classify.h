@@ -39,9 +39,20 @@ const char *classify_pseudo_status(const char *reason, int temporary, char *out,
 /* The first enhanced status code ("5.1.1", class 2, 4 or 5) in text, with
  * word boundaries, into out; 1 when found. */
 int classify_find_status(const char *text, char *out, size_t outlen);
+/* Which status to believe when the Status: field and the text of the
+ * reply disagree: the one whose class agrees with the reply code, else
+ * the more specific one (a field of "X.0.0", "X.Y.0", or a wrapper such as
+ * 4.4.7 "delivery time expired" yields to the reply's own code).  Returns
+ * one of its arguments. */
+const char *classify_prefer_status(const char *field, const char *inmsg, int reply_code);
 /* The first SMTP reply code (2xx, 4xx or 5xx) that starts a reply in text:
  * at the start, after a space, '#', ':', '(' or '<<<', followed by a space,
  * '-' or the end.  0 when none. */
 int classify_find_reply_code(const char *text);
+
+/* The SMTP command a report says was refused ("RCPT", "MAIL", "DATA",
+ * "EHLO", "HELO", "CONN" for the greeting), the first one named; 1 when
+ * found, else 0 and out "". */
+int classify_find_command(const char *text, char *out, size_t outlen);
 
 #endif
