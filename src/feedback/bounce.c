@@ -83,6 +83,27 @@ static void message_id_in_text(const struct mime_tree *t, char *out, size_t outl
 	}
 }
 
+/* "To:" in a text part that quotes the original's headers. */
+static void message_to_in_text(const struct mime_tree *t, struct raw_list *raw, const char *text)
+{
+	for (size_t i = 0; i < t->n && raw->n == 0; i++) {
+		const struct mime_part *p = &t->part[i];
+		if (p->body == NULL || strncmp(p->type, "text/", 5) != 0)
+			continue;
+		for (const char *s = p->body; s && *s; s = strchr(s, '\n'), s = s ? s + 1 : NULL) {
+			char v[512], addr[BOUNCE_ADDR_MAX];
+			if (strncasecmp(s, "To:", 3) != 0)
+				continue;
+			size_t n = strcspn(s + 3, "\n");
+			snprintf(v, sizeof(v), "%.*s", (int)(n < sizeof(v) - 1 ? n : sizeof(v) - 1), s + 3);
+			if (addr_first(v, addr, sizeof(addr))) {
+				raw_add(raw, addr)->diag = xstrdup(text);
+				break;
+			}
+		}
+	}
+}
+
 /* The queue id the sending MTA gave: the "id X" of the original's last
  * Received: field (the first hop, where it was queued). */
 static void queue_id_from_received(const struct mime_part *o, char *out, size_t outlen)
@@ -193,6 +214,20 @@ static void auto_reply(const struct mime_part *top, struct raw_list *raw)
 		raw_add(raw, addr);
 }
 
+/* A report that names no address (old Sendmail: "Deferred: Connection
+ * timed out") is about the original's recipients: its To: field. */
+static void original_recipients(const struct mime_tree *t, struct raw_list *raw, const char *text)
+{
+	const struct mime_part *o = original_part(t);
+	char v[1024], addr[BOUNCE_ADDR_MAX];
+	if (o && mime_header(o->headers, o->hlen, "To", v, sizeof(v)) && addr_first(v, addr, sizeof(addr))) {
+		struct raw_rcpt *r = raw_add(raw, addr);
+		r->diag = xstrdup(text);
+	} else {
+		message_to_in_text(t, raw, text);
+	}
+}
+
 static void arf(const struct mime_tree *t, struct bounce_report *r, struct raw_list *raw)
 {
 	for (size_t i = 0; i < t->n; i++)
@@ -225,6 +260,25 @@ static void dsn(const struct mime_tree *t, struct bounce_report *r, struct raw_l
 	}
 }
 
+/* Some MTAs put the delivery-status fields in the readable part, or
+ * send the report as one text part: fields from the first line that is
+ * "Final-Recipient:" or "Reporting-MTA:" on. */
+static void dsn_in_text(const struct mime_tree *t, struct bounce_report *r, struct raw_list *raw)
+{
+	for (size_t i = 0; i < t->n && raw->n == 0; i++) {
+		const struct mime_part *p = &t->part[i];
+		if (p->in_message || p->body == NULL || strncmp(p->type, "text/", 5) != 0)
+			continue;
+		const char *at = NULL;
+		for (const char *s = p->body; s && *s && at == NULL; s = strchr(s, '\n'), s = s ? s + 1 : NULL)
+			if (strncasecmp(s, "Final-Recipient:", 16) == 0 || strncasecmp(s, "Reporting-MTA:", 14) == 0 ||
+			    strncasecmp(s, "Original-Recipient:", 19) == 0)
+				at = s;
+		if (at)
+			dsn_fields_parse(at, p->blen - (size_t)(at - p->body), raw, r->queue_id, sizeof(r->queue_id));
+	}
+}
+
 /* The status: the report's own field, or the code in the reply, as
  * classify_prefer_status() weighs them. */
 static void pick_status(const struct raw_rcpt *w, struct bounce_rcpt *o, int reply_code)
@@ -238,17 +292,64 @@ static void pick_status(const struct raw_rcpt *w, struct bounce_rcpt *o, int rep
 	}
 }
 
+/* A multi-line reply read as one line repeats its code on every line
+ * ("550-5.7.1 Messages with multiple 550-5.7.1 addresses in From:"):
+ * the repetitions after the first are dropped so the words join up. */
+static void join_reply_lines(char *d)
+{
+	int code = classify_find_reply_code(d);
+	if (code == 0)
+		return;
+	char pat[8];
+	snprintf(pat, sizeof(pat), " %d", code);
+	char *first = strstr(d, pat + 1);
+	for (char *p = first ? strstr(first + 3, pat) : NULL; p; p = strstr(p, pat)) {
+		char *q = p + 4;
+		if (*q != '-' && *q != ' ') {
+			p += 4;
+			continue;
+		}
+		q++;
+		char st[16];
+		if (isdigit((unsigned char)*q) && q[1] == '.' && classify_find_status(q, st, sizeof(st)) &&
+		    strncmp(q, st, strlen(st)) == 0)
+			q += strlen(st);
+		memmove(p, q, strlen(q) + 1);
+	}
+}
+
+/* Does a remote reply name the recipient ("550 <bob@x>: ...")?  Then it
+ * answered RCPT TO, which is the only command that names one. */
+static int names_recipient(const char *diag, const char *addr)
+{
+	char want[BOUNCE_ADDR_MAX + 2];
+	int n = snprintf(want, sizeof(want), "<%s>", addr);
+	if (diag && n > 0 && (size_t)n < sizeof(want) && strcasestr(diag, want) != NULL)
+		return 1;
+	n = snprintf(want, sizeof(want), "(%s)", addr);
+	return diag && n > 0 && (size_t)n < sizeof(want) && strcasestr(diag, want) != NULL;
+}
+
 static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct bounce_rcpt *o)
 {
+	char found[16];
 	memset(o, 0, sizeof(*o));
 	snprintf(o->recipient, sizeof(o->recipient), "%s", w->addr);
 	snprintf(o->action, sizeof(o->action), "%s", w->action);
 	snprintf(o->command, sizeof(o->command), "%s", w->command);
 	o->diagnostic = xstrdup(w->diag ? w->diag : "");
+	join_reply_lines(o->diagnostic);
 	o->reply_code = w->reply_code ? w->reply_code : classify_find_reply_code(w->diag);
 	pick_status(w, o, o->reply_code);
 	if (o->command[0] == '\0' && !classify_find_command(w->diag, o->command, sizeof(o->command)))
 		classify_find_command(w->words, o->command, sizeof(o->command));
+	if (o->command[0] == '\0' && kind == BOUNCE_DSN && names_recipient(w->diag, w->addr))
+		snprintf(o->command, sizeof(o->command), "%s", "RCPT");
+	/* an NDR in the reporting MTA's own words, quoting no SMTP reply: its
+	 * own verdict on the recipient, as at RCPT time */
+	if (o->command[0] == '\0' && kind == BOUNCE_NDR && o->reply_code == 0 && w->status[0] == '\0' &&
+	    !classify_find_status(w->diag, found, sizeof(found)))
+		snprintf(o->command, sizeof(o->command), "%s", "RCPT");
 	if (kind == BOUNCE_ARF) {
 		o->reason = "feedback";
 	} else if (kind == BOUNCE_AUTOREPLY) {
@@ -269,10 +370,10 @@ static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct 
 }
 
 /* Words of the readable text for recipients the DSN gave no diagnostic. */
-static void fill_diagnostics(struct raw_list *raw, const char *text, const char *exclude)
+static void fill_diagnostics(struct raw_list *raw, const char *text)
 {
 	struct raw_list words = { 0 };
-	ndr_scan(text, exclude, &words);
+	ndr_scan(text, NULL, &words);
 	for (size_t i = 0; i < raw->n; i++) {
 		struct raw_rcpt *w = raw_find(&words, raw->r[i].addr);
 		if (w == NULL || w->diag == NULL)
@@ -317,8 +418,10 @@ static enum bounce_kind find_recipients(const struct mime_tree *t, struct bounce
 	dsn(t, r, raw, 0);
 	if (raw->n == 0)
 		dsn(t, r, raw, 1);
+	if (raw->n == 0)
+		dsn_in_text(t, r, raw);
 	if (raw->n > 0) {
-		fill_diagnostics(raw, text, exclude);
+		fill_diagnostics(raw, text);
 		return BOUNCE_DSN;
 	}
 	if (is_auto_reply(top, subject)) {
@@ -340,6 +443,10 @@ static enum bounce_kind find_recipients(const struct mime_tree *t, struct bounce
 	}
 	if (raw->n == 0)
 		ndr_scan(text, exclude, raw);
+	if (raw->n == 0)   /* the report went back to the recipient itself (forwarding) */
+		ndr_scan(text, "\0", raw);
+	if (raw->n == 0 && looks_like_report(top, subject))
+		original_recipients(t, raw, text);
 	return raw->n > 0 ? BOUNCE_NDR : BOUNCE_UNKNOWN;
 }
 

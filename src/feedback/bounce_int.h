@@ -47,7 +47,8 @@ int addr_first(const char *value, char *out, size_t outlen);
  * message, up to where a copy of the original starts), owned by caller. */
 char *ndr_readable_text(const struct mime_tree *t);
 /* Recipients named by the readable text, each with the words about it;
- * excluded: addresses in exclude (NUL-separated list, ends with "\0\0"). */
+ * excluded: postmaster and mailer-daemon, and the addresses in exclude
+ * (NUL-separated list, ends with "\0\0"); nothing at all when exclude is NULL. */
 void ndr_scan(const char *text, const char *exclude, struct raw_list *out);
 
 /* Lower-case copy helper: s made lower case in place. */

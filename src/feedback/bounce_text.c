@@ -25,7 +25,7 @@ static const char *const copy_markers[] = {
 	"unsent message below", "undelivered message", "original mail", "following is a copy",
 	"message header follows", "this is a copy", "included below", "original text follows",
 	"rfc822", "returned mail", "message text follows", "mail header", "original header",
-	"headers are attached", "original-message", "your message reads", NULL
+	"headers are attached", "original-message", "your message reads", "unsent message", NULL
 };
 
 /* Does the line at s (len bytes) start the copy of the original? */
@@ -36,17 +36,25 @@ static int copy_starts(const char *s, size_t len)
 	for (int i = 0; fields[i]; i++)
 		if (len >= strlen(fields[i]) && strncmp(s, fields[i], strlen(fields[i])) == 0)
 			return 1;
+	static const char *const sentences[] = { "message headers follow", "below is a copy", "this is a copy",
+		"original message follows", "original message headers", "headers of the original message",
+		"original message header", "copy of the original message", "original message --", NULL };
 	size_t k = 0;
 	while (k < len && (s[k] == ' ' || s[k] == '\t'))
 		k++;
-	if (k >= len || isalnum((unsigned char)s[k]))
-		if (!(len - k > 8 && strncasecmp(s + k, "original", 8) == 0))
-			return 0;
 	char line[256];
 	size_t n = len - k < sizeof(line) - 1 ? len - k : sizeof(line) - 1;
 	memcpy(line, s + k, n);
 	line[n] = '\0';
 	str_lower(line);
+	if (k >= len || isalnum((unsigned char)s[k])) {
+		/* a sentence: only those that announce the copy (not "The original
+		 * message was received at ...", which opens Sendmail's reports) */
+		for (int i = 0; sentences[i]; i++)
+			if (strncmp(line, sentences[i], strlen(sentences[i])) == 0)
+				return 1;
+		return 0;
+	}
 	for (int i = 0; copy_markers[i]; i++)
 		if (strstr(line, copy_markers[i]))
 			return 1;
@@ -138,6 +146,8 @@ char *ndr_readable_text(const struct mime_tree *t)
 
 static int excluded(const char *addr, const char *exclude)
 {
+	if (exclude == NULL)
+		return 0;
 	const char *at = strchr(addr, '@');
 	size_t llen = at ? (size_t)(at - addr) : strlen(addr);
 	static const char *const locals[] = { "postmaster", "mailer-daemon", "mailer_daemon", "maildaemon", NULL };
@@ -223,20 +233,70 @@ static char *squeeze(const char *text, size_t from, size_t to)
 
 #define MAX_HITS 64
 
+/* The lines where some recipient is named, each with the one it names
+ * (-1 when it names several). */
+struct mark {
+	size_t line;
+	int who;
+};
+
+static size_t find_marks(const char *text, const struct hit *hits, size_t n, struct mark *marks, size_t max)
+{
+	size_t len = strlen(text), pos = 0, m = 0;
+	while (pos < len && m < max) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) + 1 : len;
+		int who = -2;
+		for (size_t k = 0; k < n; k++) {
+			const char *hit = strcasestr(text + pos, hits[k].addr);
+			if (hit && (size_t)(hit - text) < end)
+				who = who == -2 ? (int)k : -1;
+		}
+		if (who != -2) {
+			marks[m].line = pos;
+			marks[m].who = who;
+			m++;
+		}
+		pos = end;
+	}
+	return m;
+}
+
+/* Each recipient's words: every stretch of text from a line that names
+ * it alone to the next line that names anyone, joined; or, when no line
+ * names it alone, from its first line to the next recipient's. */
 void ndr_scan(const char *text, const char *exclude, struct raw_list *out)
 {
 	struct hit *hits = xcalloc(MAX_HITS, sizeof(*hits));
+	struct mark *marks = xcalloc(1024, sizeof(*marks));
 	size_t n = find_addresses(text, exclude, 1, hits, MAX_HITS);
 	if (n == 0)
 		n = find_addresses(text, exclude, 0, hits, MAX_HITS);
-	size_t len = strlen(text);
+	size_t len = strlen(text), m = find_marks(text, hits, n, marks, 1024);
 	for (size_t i = 0; i < n; i++) {
-		size_t to = len;
-		for (size_t k = 0; k < n; k++)   /* up to the next recipient's line */
-			if (hits[k].line_start > hits[i].line_start && hits[k].line_start < to)
-				to = hits[k].line_start;
+		struct buf b = BUF_INIT;
+		for (size_t k = 0; k < m; k++) {
+			if (marks[k].who != (int)i)
+				continue;
+			size_t to = k + 1 < m ? marks[k + 1].line : len;
+			char *piece = squeeze(text, marks[k].line, to);
+			if (b.len)
+				buf_putc(&b, ' ');
+			buf_puts(&b, piece);
+			free(piece);
+		}
+		if (b.len == 0) {
+			size_t to = len;
+			for (size_t k = 0; k < n; k++)
+				if (hits[k].line_start > hits[i].line_start && hits[k].line_start < to)
+					to = hits[k].line_start;
+			char *piece = squeeze(text, hits[i].line_start, to);
+			buf_puts(&b, piece);
+			free(piece);
+		}
 		struct raw_rcpt *r = raw_add(out, hits[i].addr);
-		r->diag = squeeze(text, hits[i].line_start, to);
+		r->diag = buf_steal(&b, NULL);
 	}
+	free(marks);
 	free(hits);
 }

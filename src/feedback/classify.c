@@ -162,6 +162,8 @@ static int filtered_true(const struct facts *f)
 
 static int rejected_true(const struct facts *f)
 {
+	if (is(f->cmd, "CONN") || is(f->cmd, "EHLO") || is(f->cmd, "HELO"))
+		return 0;   /* refused before any address was given: the client is blocked */
 	if (is(f->byst, "rejected"))
 		return 1;
 	if (is(f->cmd, "MAIL"))
@@ -204,8 +206,8 @@ static const char *const first_pass[] = { "mailboxfull", "mesgtoobig", "exceedli
 	"norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation",
 	"contenterror", "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked", NULL };
 static const char *const words_pass[] = { "mailboxfull", "authfailure", "badreputation", "speeding",
-	"spamdetected", "virusdetected", "policyviolation", "norelaying", "systemerror", "expired", "networkerror",
-	"suspend", "contenterror", "systemfull", "notaccept", "securityerror", "mailererror", NULL };
+	"spamdetected", "virusdetected", "policyviolation", "norelaying", "systemerror", "expired", "notaccept", "networkerror",
+	"suspend", "contenterror", "systemfull", "securityerror", "mailererror", NULL };
 /* Status names vague enough to let the words speak again. */
 static const char *const vague[] = { "", "undefined", "onhold", "systemerror", "securityerror", "expired",
 	"networkerror", "hostunknown", "userunknown", NULL };
