@@ -140,6 +140,8 @@ static int is(const char *a, const char *b)
  * after DATA it is the receiver's filter speaking. */
 static int userunknown_true(const struct facts *f)
 {
+	if (is(f->cmd, "MAIL"))
+		return 0;   /* refused at MAIL FROM: about the sender, whatever the code says */
 	static const char *const other[] = { "norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
 		"notaccept", NULL };
 	if (is(f->byst, "userunknown")) {
@@ -206,8 +208,8 @@ static const char *const first_pass[] = { "mailboxfull", "mesgtoobig", "exceedli
 	"norelaying", "authfailure", "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation",
 	"contenterror", "rejected", "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked", NULL };
 static const char *const words_pass[] = { "mailboxfull", "authfailure", "badreputation", "speeding",
-	"spamdetected", "virusdetected", "policyviolation", "norelaying", "systemerror", "expired", "notaccept", "networkerror",
-	"suspend", "contenterror", "systemfull", "securityerror", "mailererror", NULL };
+	"spamdetected", "virusdetected", "policyviolation", "norelaying", "systemerror", "notaccept", "networkerror", "suspend",
+	"contenterror", "systemfull", "expired", "securityerror", "mailererror", NULL };
 /* Status names vague enough to let the words speak again. */
 static const char *const vague[] = { "", "undefined", "onhold", "systemerror", "securityerror", "expired",
 	"networkerror", "hostunknown", "userunknown", NULL };
@@ -258,6 +260,8 @@ const char *classify_reason(const struct classify_in *in)
 		if (reason_true(first_pass[i], &f))
 			return first_pass[i];
 	const char *r = second_look(&f, in->status);
+	if (is(f.cmd, "MAIL") && (r == NULL || is(r, "userunknown") || is(r, "filtered")))
+		return "rejected";
 	if (r)
 		return r;
 	if (!is_empty(in->action) && (strncmp(in->action, "delayed", 7) == 0 || strncmp(in->action, "expired", 7) == 0))
@@ -404,7 +408,8 @@ int classify_find_reply_code(const char *text)
 		if (p != text && p[-1] != ' ' && p[-1] != '#' && p[-1] != ':' && p[-1] != '(' &&
 		    p[-1] != '<' && p[-1] != '\t' && p[-1] != '\n' && p[-1] != '[' && p[-1] != '"')
 			continue;
-		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != '\n' && p[3] != ')')
+		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != '\n' && p[3] != ')' && p[3] != ':' &&
+		    p[3] != ',')
 			continue;
 		if (p[3] == '-' && !isdigit((unsigned char)p[4]) && p[4] != ' ')
 			continue;
@@ -428,7 +433,7 @@ static const struct {
 	{ ">>> data", "DATA" }, { "after data", "DATA" }, { "smtp command data", "DATA" },
 	{ "did not like our data", "DATA" }, { "didn't like the message", "DATA" },
 	{ "in reply to ehlo", "EHLO" }, { "in reply to helo", "HELO" }, { "after ehlo", "EHLO" },
-	{ "after helo", "HELO" }, { "after initial connection", "CONN" }, { "while connected to", "" },
+	{ "after helo", "HELO" }, { "after initial connection", "CONN" }, { "refused to talk to me", "CONN" }, { "while connected to", "" },
 };
 
 int classify_find_command(const char *text, char *out, size_t outlen)
