@@ -369,31 +369,47 @@ const char *classify_prefer_status(const char *field, const char *inmsg, int rep
 	return field;
 }
 
+/* The enhanced code that starts at p, copied to out; its length or 0. */
+static size_t status_at(const char *text, const char *p, char *out, size_t outlen)
+{
+	if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' || !boundary_before(text, p))
+		return 0;
+	size_t a = digits(p + 2, 3);
+	if (a == 0 || p[2 + a] != '.')
+		return 0;
+	size_t b = digits(p + 3 + a, 3);
+	if (b == 0)
+		return 0;
+	const char *end = p + 3 + a + b;
+	if ((*end == '.' && isdigit((unsigned char)end[1])) || isalnum((unsigned char)*end))
+		return 0;   /* an IP address or a version number */
+	size_t n = (size_t)(end - p);
+	if (n >= outlen)
+		return 0;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return n;
+}
+
+/* The code of the reply itself ("550 5.7.1", "550-'5.7.1") wins over
+ * codes elsewhere in the text (a DSN's "5.1.0 - Unknown address error"). */
 int classify_find_status(const char *text, char *out, size_t outlen)
 {
 	if (text == NULL)
 		return 0;
 	for (const char *p = text; *p; p++) {
-		if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.' || !boundary_before(text, p))
+		if ((*p != '4' && *p != '5') || !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) ||
+		    (p[3] != ' ' && p[3] != '-') || !boundary_before(text, p))
 			continue;
-		size_t a = digits(p + 2, 3);
-		if (a == 0 || p[2 + a] != '.')
-			continue;
-		size_t b = digits(p + 3 + a, 3);
-		if (b == 0)
-			continue;
-		const char *end = p + 3 + a + b;
-		if (*end == '.' && isdigit((unsigned char)end[1]))
-			continue;   /* an IP address or a version number */
-		if (isalnum((unsigned char)*end))
-			continue;
-		size_t n = (size_t)(end - p);
-		if (n >= outlen)
-			return 0;
-		memcpy(out, p, n);
-		out[n] = '\0';
-		return 1;
+		const char *q = p + 4;
+		if (*q == '\'' || *q == '"')
+			q++;
+		if (*q == p[0] && status_at(text, q, out, outlen))
+			return 1;
 	}
+	for (const char *p = text; *p; p++)
+		if (status_at(text, p, out, outlen))
+			return 1;
 	return 0;
 }
 
@@ -411,8 +427,10 @@ int classify_find_reply_code(const char *text)
 		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != '\n' && p[3] != ')' && p[3] != ':' &&
 		    p[3] != ',')
 			continue;
-		if (p[3] == '-' && !isdigit((unsigned char)p[4]) && p[4] != ' ')
+		if (p[3] == '-' && !isdigit((unsigned char)p[4]) && p[4] != ' ' && p[4] != '\'' && p[4] != '"')
 			continue;
+		if (p[0] == '2' && p != text)
+			continue;   /* a 2xx in a failure report is a greeting or an earlier step, never the answer */
 		if ((p[1] - '0') > 5)
 			continue;   /* "599" is not a reply code that exists */
 		return (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
