@@ -16,9 +16,14 @@ int cmd_doctor(int argc, char **argv, const char *config_file);
 int cmd_route(int argc, char **argv, const char *config_file);
 int cmd_dkim(int argc, char **argv, const char *config_file);
 int cmd_routes(int argc, char **argv, const char *config_file);
+int cmd_bounce(int argc, char **argv, const char *config_file);
 
 /* Shared by the subcommands: a decimal option value in min..max into
  * *out; -1 (nothing stored) when it is not one. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+/* The whole file, or standard input for "-", appended to b; -1 (errno
+ * set) when it cannot be read. */
+struct buf;
+int cli_read_file(const char *path, struct buf *b);
 
 #endif
