@@ -264,6 +264,15 @@ void mime_decode_words(const char *in, char *out, size_t outlen)
 	out[o] = '\0';
 }
 
+/* n bytes (NULs included) and a terminating NUL, unlike xstrndup(). */
+static char *copy_bytes(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
 static struct mime_part *add_part(struct mime_tree *t)
 {
 	if (t->n == t->cap) {
@@ -348,7 +357,7 @@ static void walk(struct mime_tree *t, const char *s, size_t len, int depth, int 
 		return;
 	size_t bodyoff, hlen = header_end(s, len, &bodyoff);
 	struct mime_part *p = add_part(t);
-	p->headers = xstrndup(s, hlen);
+	p->headers = copy_bytes(s, hlen);
 	p->hlen = hlen;
 	p->depth = depth;
 	p->in_message = in_message;
@@ -367,7 +376,7 @@ static void walk(struct mime_tree *t, const char *s, size_t len, int depth, int 
 	p->body = decode_body(s, hlen, body, blen, &p->blen);
 	if ((strcmp(p->type, "message/rfc822") == 0 || strcmp(p->type, "text/rfc822-headers") == 0 ||
 	     strcmp(p->type, "message/rfc822-headers") == 0) && depth < MIME_MAX_DEPTH) {
-		char *copy = xstrndup(p->body, p->blen);   /* the array may move under p */
+		char *copy = copy_bytes(p->body, p->blen);   /* the array may move under p */
 		size_t clen = p->blen;
 		walk(t, copy, clen, depth + 1, 1);
 		free(copy);

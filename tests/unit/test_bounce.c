@@ -102,6 +102,11 @@ static void test_malformed(void **state)
 	assert_int_equal(r.nrcpt, 1);
 	assert_string_equal(r.rcpt[0].reason, "mailboxfull");
 	bounce_report_free(&r);
+	/* NUL bytes in headers and in a returned message (found by fuzz_mime) */
+	static const char nul[] = "Content-Type: multipart/report; boundary=n\n\n--n\nX-A: \0b\n"
+		"Content-Type: message/rfc822\n\nFrom: a\0@example.com\nTo: x@example.org\n\n--n--\n";
+	bounce_parse(nul, sizeof(nul) - 1, &r);
+	bounce_report_free(&r);
 	/* nesting deeper than the cap does not recurse forever */
 	struct buf b = BUF_INIT;
 	for (int i = 0; i < 50; i++)
