@@ -29,12 +29,16 @@
 #include "core/log.h"
 #include "core/privs.h"
 #include "core/sdnotify.h"
+#include "delivery/sched_metrics.h"
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/smtp_server.h"
 #include "delivery/canary.h"
 #include "mailauth/dkim.h"
+#include "obs/httpd.h"
+#include "obs/metrics.h"
+#include "obs/obs_http.h"
 #include "spool/spool.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
@@ -49,6 +53,7 @@ struct daemon {
 	struct scheduler *sched;
 	struct dkim_signer *signer;   /* keys read once at start */
 	struct canary *canary;        /* NULL: no canary configured */
+	struct httpd *httpd;          /* NULL: no http listener configured */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct run_identity id;   /* who it runs as after the listeners are bound */
@@ -225,6 +230,8 @@ static void open_as_root_then_drop(struct daemon *d)
 	prepare_spool_dir(d);
 	if ((d->smtpd = smtpd_new(d->base, d->cf, NULL, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	if ((d->httpd = httpd_new(d->base, d->cf, err, sizeof(err))) == NULL && d->cf->http.listen)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 	if (privs_drop(&d->id, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	if (d->id.drop)
@@ -285,6 +292,9 @@ int main(int argc, char **argv)
 	if (d.canary && local_dispatch_add(smtpd_local_dispatch(d.smtpd), "canary", d.cf->canary.address,
 					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	obs_http_start(d.httpd, d.spool);
+	if (d.sched)
+		metrics_collector_add(sched_metrics_collect, d.sched);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);
@@ -298,6 +308,10 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	smtpd_free(d.smtpd);
+	httpd_free(d.httpd);
+	obs_http_stop(d.spool);
+	if (d.sched)
+		metrics_collector_remove(sched_metrics_collect, d.sched);
 	canary_free(d.canary);
 	scheduler_free(d.sched);
 	resolver_free(d.resolver);
@@ -313,6 +327,7 @@ int main(int argc, char **argv)
 	event_base_free(d.base);
 	msg_info("event=stopped");
 	config_free(d.cf);
+	metrics_reset();
 	for (size_t i = 0; i < d.nretired; i++)
 		config_free(d.retired[i]);
 	free(d.retired);

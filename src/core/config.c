@@ -260,6 +260,7 @@ static const struct config_section *const sections[] = {
 	&delivery_config_section,     /* retry, delivery, health */
 	&dkim_config_section,         /* dkim, canary */
 	&limits_config_section,       /* limits */
+	&http_config_section,         /* http */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -22,6 +22,7 @@
 #include "delivery/route_config.h"
 #include "inbound/listener_config.h"
 #include "mailauth/dkim_config.h"
+#include "obs/http_config.h"
 
 struct config {
 	char *file;
@@ -51,6 +52,7 @@ struct config {
 	struct canary_conf canary;
 	struct limit_conf *limits;
 	size_t nlimits;
+	struct http_conf http;        /* the operator's HTTP listener */
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);

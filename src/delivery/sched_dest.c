@@ -26,6 +26,7 @@
 #include "core/xmalloc.h"
 #include "delivery/scheduler_int.h"
 #include "delivery/throttle.h"
+#include "obs/obs.h"
 
 static void conn_after_job(struct conn *c);
 static void conn_park(struct conn *c);
@@ -125,6 +126,7 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 {
 	struct conn *c = arg;
 	struct job *j = c->job;
+	obs_transaction(job_route_name(j), sched_now(c->d->sch) - c->txn_start);
 	if (txn_try_next_host(c, res)) {
 		/* the whole session failed here: the next MX host or address may take it */
 		c->last = res->rcpt[0];
@@ -257,6 +259,7 @@ static void conn_start_txn(struct conn *c)
 	c->rcpts = rcpts;
 	struct smtp_txn txn = { m->id, m->sender, rcpts, j->n, m->body, m->body_len, m->body_8bit, m->smtputf8 };
 	struct scheduler *s = c->d->sch;
+	c->txn_start = sched_now(s);
 	s->net.deliver(s->net.arg, c->client, &txn, on_txn_done, c);
 }
 

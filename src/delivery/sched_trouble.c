@@ -25,6 +25,7 @@
 #include "delivery/health.h"
 #include "delivery/reply_blame.h"
 #include "delivery/scheduler_int.h"
+#include "obs/obs.h"
 
 /* The reply as an operator (and a DSN's Diagnostic-Code) should see it:
  * "550 5.1.1 text" as the server said it, or "4.4.1 local reason". */
@@ -105,6 +106,7 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 		 next ? "failover" : "none", next ? " next_route=" : "", next ? next->name : "");
 	if (next == NULL)
 		return job_fail(j, r, host);
+	obs_failover(j->route->name, next->name);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);
@@ -121,6 +123,7 @@ void job_spill(struct job *j, const struct reply_info *r)
 		 j->dclass, r->text, next ? next->name : "-");
 	if (next == NULL)
 		return job_fail(j, r, NULL);
+	obs_failover(j->route->name, next->name);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);

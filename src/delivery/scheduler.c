@@ -24,6 +24,7 @@
 #include "delivery/health.h"
 #include "delivery/scheduler_int.h"
 #include "delivery/throttle.h"
+#include "obs/obs.h"
 #include "spool/spool.h"
 
 /* ---- the seams: real clock and timers, real network ---- */
@@ -277,6 +278,7 @@ static void qmsg_finish(struct qmsg *q)
 			o->host[0] ? o->host : NULL, o->ip[0] ? o->ip : NULL, o->tls[0] ? o->tls : NULL };
 		if (st == SPOOL_RCPT_DEFERRED)
 			so[n].next_attempt = now + retry_delay(s, q->m->rcpts[i].attempts, o->reply.greylisted);
+		obs_outcome(o->route, state_name(st), o->reply.enh, q->m->created, now);
 		deferred += st == SPOOL_RCPT_DEFERRED;
 		bounced += st == SPOOL_RCPT_BOUNCED;
 		char qd[700];

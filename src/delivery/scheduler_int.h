@@ -129,6 +129,7 @@ struct conn {
 	const struct route_source *source;  /* of the current session, or NULL */
 	int counted;              /* the session counts against the limits */
 	unsigned sent;            /* messages sent in this session */
+	double txn_start;         /* when the current transaction began (metrics) */
 };
 
 struct scheduler {

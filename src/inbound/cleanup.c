@@ -19,6 +19,7 @@
 #include "inbound/cleanup.h"
 #include "mailauth/dkim.h"
 #include "mailauth/mime7bit.h"
+#include "obs/obs.h"
 
 static void rfc5322_date(char *out, size_t outlen, time_t t)
 {
@@ -207,6 +208,7 @@ static void sign_done(void *arg)
 	struct cleanup_job *j = arg;
 	char q[300];
 	j->wj = NULL;
+	obs_dkim(j->rc);
 	if (j->rc == 1)
 		msg_info("event=dkim_signed qid=%s %s converted=%s", j->m->id, j->info,
 			 j->converted ? "8bit-to-qp" : "no");

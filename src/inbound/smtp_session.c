@@ -48,6 +48,7 @@
 #include "inbound/local_dispatch.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
+#include "obs/obs.h"
 #include "spool/spool.h"
 
 enum smtp_state {
@@ -472,6 +473,7 @@ static void commit_done(void *arg, int ok, const char *reason)
 	if (ok) {
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
+		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
 		if (s->sd->on_queued)
 			s->sd->on_queued(s->sd->on_queued_arg);
 	} else {
@@ -685,6 +687,7 @@ static void on_lifetime(evutil_socket_t fd, short what, void *arg)
 
 static void session_free(struct smtp_session *s)
 {
+	obs_session(s->lc->address, 0);
 	msg_info("event=disconnect session=%lu client=%s messages=%u errors=%u state=%s", s->id, s->addr,
 		 s->messages, s->errors, state_names[s->state]);
 	cleanup_detach(s->commit);
@@ -783,6 +786,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	session_watch(s);
 	s->lifetime_ev = evtimer_new(sd->base, on_lifetime, s);
 	evtimer_add(s->lifetime_ev, &life);
+	obs_session(lc->address, 1);
 	msg_info("event=connect session=%lu client=%s listener=%s trusted=%s", s->id, s->addr, lc->address,
 		 s->trusted ? "yes" : "no");
 	reply(s, "220 %s ESMTP outpost", cf->hostname);

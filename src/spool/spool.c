@@ -98,6 +98,36 @@ static const char *const spool_migrations[] = {
 	" failed_hour INTEGER NOT NULL DEFAULT 0,"
 	" updated INTEGER NOT NULL,"
 	" PRIMARY KEY (route, dclass)) WITHOUT ROWID;",
+	/* 4: what the operator sees (spool_obs.c): the number of messages,
+	 * kept by triggers in the transactions that change it (so /metrics
+	 * reads one row, not a count of the table); outcomes rolled up per
+	 * minute and the recent raw events, for `outpost stats`. */
+	"CREATE TABLE queue_totals (id INTEGER PRIMARY KEY CHECK (id = 1), messages INTEGER NOT NULL);"
+	"INSERT INTO queue_totals SELECT 1, count(*) FROM messages;"
+	"CREATE TRIGGER queue_totals_ins AFTER INSERT ON messages"
+	" BEGIN UPDATE queue_totals SET messages = messages + 1 WHERE id = 1; END;"
+	"CREATE TRIGGER queue_totals_del AFTER DELETE ON messages"
+	" BEGIN UPDATE queue_totals SET messages = messages - 1 WHERE id = 1; END;"
+	"CREATE TABLE stats_minute ("
+	" minute INTEGER NOT NULL,"           /* Unix time / 60 */
+	" route TEXT NOT NULL,"
+	" result TEXT NOT NULL,"              /* received, delivered, deferred, bounced */
+	" reason TEXT NOT NULL,"              /* enhanced status code, or "" */
+	" domain TEXT NOT NULL,"              /* recipient domain, "" for received */
+	" sender TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" bytes INTEGER NOT NULL,"
+	" delay_sum INTEGER NOT NULL,"        /* seconds from acceptance, summed */
+	" delay_max INTEGER NOT NULL,"
+	" PRIMARY KEY (minute, route, result, reason, domain, sender)) WITHOUT ROWID;"
+	"CREATE TABLE stats_events ("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" event TEXT NOT NULL,"
+	" qid TEXT,"
+	" route TEXT,"
+	" rcpt TEXT,"
+	" detail TEXT);",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
@@ -266,6 +296,8 @@ static int spool_prepare(struct spool *sp, char *err, size_t errlen)
 		set_error(err, errlen, "prepare: %s", sqlite3_errmsg(sp->db));
 		return -1;
 	}
+	if (spool_obs_prepare(sp, err, errlen) < 0)
+		return -1;
 	return spool_queue_prepare(sp, err, errlen);
 }
 
@@ -571,6 +603,9 @@ static void *spool_main(void *p)
 			pthread_mutex_lock(&sp->mu);
 			spool_hand_back(sp, b.ops, b.otail);
 		}
+		pthread_mutex_unlock(&sp->mu);
+		spool_obs_refresh(sp);
+		pthread_mutex_lock(&sp->mu);
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return NULL;
@@ -609,6 +644,7 @@ static void spool_free_db(struct spool *sp)
 	sqlite3_finalize(sp->ins_msg);
 	sqlite3_finalize(sp->ins_rcpt);
 	spool_queue_finalize(sp);
+	spool_obs_finalize(sp);
 	if (sp->db && sqlite3_close(sp->db) != SQLITE_OK)
 		msg_warn("event=spool_error reason=\"close failed\" detail=\"%s\"",
 			 sqlite3_errmsg(sp->db));
@@ -636,6 +672,7 @@ struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *
 		msg_fatal("event=spool_error reason=\"event_new failed\"");
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_cond_init(&sp->cv, NULL);
+	spool_obs_refresh(sp);   /* before the thread: the gauges hold from the start */
 	if (pthread_create(&sp->thread, NULL, spool_main, sp) != 0)
 		msg_fatal("event=spool_error reason=\"pthread_create failed\"");
 	return sp;

@@ -17,6 +17,7 @@
 
 #include "spool.h"
 #include "spool_health.h"
+#include "spool_obs.h"
 #include "spool_queue.h"
 
 #define SPOOL_REASON_LEN 160
@@ -31,6 +32,9 @@ enum spool_qstmt {
 	SPOOL_Q_DEL_RCPTS, SPOOL_Q_DEL_ATTEMPTS, SPOOL_Q_DEL_MSG, SPOOL_Q_NEXT,
 	SPOOL_Q_COUNT
 };
+
+/* Prepared statements of spool_obs.c. */
+enum spool_obs_stmt { SPOOL_OBS_COUNT_MSGS, SPOOL_OBS_OLDEST, SPOOL_OBS_PAGES, SPOOL_OBS_COUNT };
 
 struct spool_claim_op {
 	time_t now;
@@ -89,6 +93,8 @@ struct spool {
 	pthread_t thread;
 	int stopping;                          /* under mu */
 	struct spool_stats stats;              /* under mu */
+	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
+	struct spool_gauges gauges;            /* under mu */
 };
 
 /* spool.c, storage thread: the insert of a committed message, shared with
@@ -110,6 +116,12 @@ void spool_log_queued(const struct spool_msg *m, const char *extra);
 
 /* spool.c, loop thread: queues r to the storage thread. */
 void spool_enqueue(struct spool *sp, struct spool_req *r);
+
+/* spool_obs.c: prepared at open, finalized at close; refreshed by the
+ * storage thread after each round (spool.c). */
+int spool_obs_prepare(struct spool *sp, char *err, size_t errlen);
+void spool_obs_finalize(struct spool *sp);
+void spool_obs_refresh(struct spool *sp);
 
 /* spool_queue.c */
 int spool_queue_prepare(struct spool *sp, char *err, size_t errlen);   /* at open */

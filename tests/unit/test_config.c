@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -105,6 +106,66 @@ static void test_errors_name_file_and_line(void **st)
 	}
 	assert_null(config_load("/nonexistent/outpost.conf", err, sizeof(err)));
 	assert_non_null(strstr(err, "cannot read"));
+}
+
+/* The http section: off by default, loopback open, elsewhere TLS and a
+ * token of mode 600; errors name file:line. */
+static void test_http_section(void **st)
+{
+	char err[512], tok[64], text[512];
+	(void)st;
+	struct config *cf = load_text("hostname = \"a\";\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_null(cf->http.listen);
+	config_free(cf);
+	cf = load_text("http = { listen = \"127.0.0.1:8025\"; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->http.host, "127.0.0.1");
+	assert_string_equal(cf->http.port, "8025");
+	assert_null(cf->http.token);
+	config_free(cf);
+	assert_true(http_host_is_loopback("127.3.2.1") && http_host_is_loopback("::1") &&
+		    http_host_is_loopback("localhost"));
+	assert_false(http_host_is_loopback("0.0.0.0") || http_host_is_loopback("::") ||
+		     http_host_is_loopback("128.0.0.1") || http_host_is_loopback("example.com"));
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "http = { listen = \"127.0.0.1:8025\";\n port = 5; };\n", ":2: unknown setting \"port\"" },
+		{ "http = { };\n", ":1: http: listen is required" },
+		{ "http = \"127.0.0.1:8025\";\n", ":1: http: expected a group" },
+		{ "http = {\n listen = \"nope\"; };\n", ":2: http: listen \"nope\" is not host:port" },
+		{ "\nhttp = { listen = \"0.0.0.0:8025\"; };\n", ":2: http: listen \"0.0.0.0:8025\" is not a loopback" },
+		{ "http = { listen = \"[::]:8025\"; };\n", "is not a loopback address" },
+		{ "http = { listen = \"127.0.0.1:8025\";\n tls = \"yes\"; };\n", ":2: http: tls: expected true or false" },
+		{ "http = { listen = \"127.0.0.1:8025\"; tls = true; };\n", "needs the top-level tls" },
+		{ "http = { listen = \"127.0.0.1:8025\";\n token_file = \"/nonexistent/t\"; };\n", ":2: http: token_file" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+	/* a token others may read is refused; mode 600 is taken */
+	strcpy(tok, "/tmp/outpost-token-XXXXXX");
+	int fd = mkstemp(tok);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "0123456789abcdefXYZ\n", 20), 20);
+	close(fd);
+	snprintf(text, sizeof(text), "tls = { cert = \"c\"; key = \"k\"; };\n"
+		 "http = { listen = \"0.0.0.0:8025\"; tls = true;\n token_file = \"%s\"; };\n", tok);
+	chmod(tok, 0644);
+	assert_null(load_text(text, err, sizeof(err)));
+	assert_non_null(strstr(err, ":3: http: token_file"));
+	assert_non_null(strstr(err, "mode 600"));
+	chmod(tok, 0600);
+	cf = load_text(text, err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->http.token, "0123456789abcdefXYZ");
+	config_free(cf);
+	assert_int_equal(truncate(tok, 5), 0);   /* too short to be a secret */
+	assert_null(load_text(text, err, sizeof(err)));
+	assert_non_null(strstr(err, "one token of 16 to 1000 characters"));
+	unlink(tok);
 }
 
 static void test_netmask(void **st)
@@ -413,6 +474,7 @@ int main(void)
 		cmocka_unit_test(test_errors_name_file_and_line),
 		cmocka_unit_test(test_integers_that_would_wrap),
 		cmocka_unit_test(test_netmask),
+		cmocka_unit_test(test_http_section),
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
 		cmocka_unit_test(test_rule_keys_and_their_errors),

@@ -1,0 +1,18 @@
+/*
+ * sched_metrics: the scheduler's state as gauges of obs/metrics.h: route
+ * health per route and class (paths in each state; classes other than the
+ * big providers and "*" are summed as "other", never one per domain), per route the recipients waiting in memory
+ * and the age of the oldest, destinations held back by a limit or a
+ * back-off and the recipients parked at them.
+ *
+ * Contract: a metrics collector (metrics_collector_add); runs on the loop
+ * thread and walks only what is in memory (at most MAX_INFLIGHT_MSGS
+ * messages), never the spool.
+ */
+#ifndef OUTPOST_SCHED_METRICS_H
+#define OUTPOST_SCHED_METRICS_H
+
+/* arg: the struct scheduler. */
+void sched_metrics_collect(void *arg);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * metrics: the counters, gauges and histograms of outpost, kept in memory
+ * and rendered as Prometheus text exposition (format 0.0.4) for GET /metrics.
+ *
+ * Contract:
+ * - Every metric is one entry of enum metric_id, with a fixed name, type,
+ *   help and label names (metrics.c); names follow Prometheus style
+ *   (outpost_ prefix, _total counters, _seconds and _bytes units).
+ * - Label values are bounded by the config (routes, classes, listeners,
+ *   users, sources, enhanced status codes), never recipient addresses or
+ *   domains.  A label value is copied; NULL means "".
+ * - metrics_inc/add/set/observe are thread-safe (one mutex, held for a
+ *   lookup among a family's series) and cheap enough for every delivery.
+ * - Gauges that describe state (route health, queue, sessions) are set by
+ *   collectors that metrics_render() runs first, on the loop thread;
+ *   a collector clears its families (metrics_clear) before setting them.
+ * - metrics_reset() forgets everything (tests, and the end of outpostd so
+ *   LeakSanitizer sees nothing held).
+ */
+#ifndef OUTPOST_METRICS_H
+#define OUTPOST_METRICS_H
+#include <stddef.h>
+
+struct buf;
+
+enum metric_id {
+	M_RECEIVED,            /* counter {listener,user} messages accepted into the spool */
+	M_REJECTED,            /* counter {listener,reason} messages refused at the door */
+	M_SESSIONS,            /* counter {listener} SMTP sessions accepted */
+	M_SESSIONS_OPEN,       /* gauge SMTP sessions open now */
+	M_ATTEMPTS,            /* counter {route,result} recipients by delivery outcome */
+	M_BOUNCES,             /* counter {reason,scope} */
+	M_FAILOVERS,           /* counter {from_route,to_route} */
+	M_DKIM_SIGNED,         /* counter messages signed */
+	M_DKIM_FAILED,         /* counter messages that could not be signed */
+	M_ROUTE_HEALTH,        /* gauge {route,class,state} 1 for the current state */
+	M_ROUTE_THROTTLED,     /* gauge {route} destinations held back by a limit or back-off */
+	M_ROUTE_PARKED,        /* gauge {route} jobs waiting at the route's destinations */
+	M_WARMUP_REMAINING,    /* gauge {source} messages the warm-up still allows today */
+	M_ROUTE_QUEUE,         /* gauge {route} recipients waiting in memory for the route */
+	M_ROUTE_QUEUE_OLDEST,  /* gauge {route} age of the oldest of them */
+	M_QUEUE,               /* gauge messages in the spool */
+	M_QUEUE_OLDEST,        /* gauge age of the oldest message in the spool */
+	M_SPOOL_BYTES,         /* gauge size of the spool database */
+	M_DELIVERY_LATENCY,    /* histogram {route} accept to delivered, seconds */
+	M_TXN_DURATION,        /* histogram {route} outbound SMTP transaction, seconds */
+	M_COUNT
+};
+
+void metrics_add(enum metric_id m, const char *l1, const char *l2, const char *l3, double v);
+static inline void metrics_inc(enum metric_id m, const char *l1, const char *l2)
+{
+	metrics_add(m, l1, l2, NULL, 1);
+}
+void metrics_set(enum metric_id m, const char *l1, const char *l2, const char *l3, double v);
+void metrics_observe(enum metric_id m, const char *l1, double v);
+void metrics_clear(enum metric_id m);
+
+/* fn runs at the start of every metrics_render(); at most 16 of them. */
+void metrics_collector_add(void (*fn)(void *arg), void *arg);
+void metrics_collector_remove(void (*fn)(void *arg), void *arg);
+void metrics_render(struct buf *out);
+/* The value of one series (tests): 0 when it does not exist. */
+double metrics_value(enum metric_id m, const char *l1, const char *l2, const char *l3);
+void metrics_reset(void);
+
+#endif

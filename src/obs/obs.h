@@ -1,0 +1,34 @@
+/*
+ * obs: the one-line hooks by which the daemon's modules tell the operator's
+ * side (metrics, statistics) what happened.  Each hook is cheap (a counter
+ * under a mutex, no I/O) and may be called from any thread.
+ *
+ * Contract: labels are copied; route and listener names come from the
+ * config, reason is an enhanced status code ("5.1.1") or a short word, and
+ * none of them is a recipient address or domain.
+ */
+#ifndef OUTPOST_OBS_H
+#define OUTPOST_OBS_H
+#include <time.h>
+
+/* A session was accepted on listener (its address as configured); open
+ * says whether it starts (1) or ends (0). */
+void obs_session(const char *listener, int open);
+/* A message was queued from listener by user (NULL: not authenticated). */
+void obs_received(const char *listener, const char *user);
+/* DKIM signing of a message: 1 signed, -1 failed (0: not signed, nothing). */
+void obs_dkim(int rc);
+/* The outcome of one recipient: result is "delivered", "deferred" or
+ * "bounced"; enh the enhanced status code; created when the message was
+ * accepted. */
+void obs_outcome(const char *route, const char *result, const char *enh, time_t created, time_t now);
+/* A bounce of a given scope ("recipient", "domain", "route") for reason:
+ * obs_outcome counts recipient bounces itself; bounce handling may add
+ * others. */
+void obs_bounce(const char *reason, const char *scope);
+/* A job moved from route `from` to route `to`. */
+void obs_failover(const char *from, const char *to);
+/* An outbound SMTP transaction on route took seconds. */
+void obs_transaction(const char *route, double seconds);
+
+#endif

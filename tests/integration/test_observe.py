@@ -1,0 +1,154 @@
+"""What the operator sees: the HTTP listener (http = { listen; }) and
+GET /metrics after real traffic through the real daemon, checked with
+Prometheus' own promtool; the refusals of a listener beyond loopback."""
+import re
+import shutil
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BIN, free_port
+from peers import Behaviour
+from test_delivery import World, send, wait_empty
+
+
+@pytest.fixture
+def world(make_daemon, tmp_path):
+    w = World(make_daemon, tmp_path)
+    yield w
+    w.close()
+
+
+def get(url, token=None, context=None):
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    try:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def sample(text, name, **labels):
+    """The value of one series in exposition text; None when absent."""
+    want = ",".join('%s="%s"' % kv for kv in sorted(labels.items()))
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m or m.group(1) != name:
+            continue
+        got = ",".join(sorted(re.findall(r'\w+="(?:[^"\\]|\\.)*"', m.group(3) or "")))
+        if got == want:
+            return float(m.group(4))
+    return None
+
+
+def promtool_check(text):
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing: scripts/deps.sh installs Debian's prometheus"
+    r = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert r.returncode == 0, "promtool check metrics:\n%s%s" % (r.stdout, r.stderr)
+    return r.stdout + r.stderr
+
+
+def wait_metric(url, name, want, **labels):
+    deadline = time.time() + 20
+    text = ""
+    while time.time() < deadline:
+        text = get(url)[2]
+        if sample(text, name, **labels) == want:
+            return text
+        time.sleep(0.1)
+    raise AssertionError("%s%s never became %s:\n%s" % (name, labels, want, text))
+
+
+def test_metrics_after_traffic_pass_promtool_and_count(world):
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"gone@example.net": "550 5.1.1 No such user"}))
+    http_port = free_port()
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    url = "http://127.0.0.1:%d/metrics" % http_port
+    before = get(url)
+    assert before[0] == 200 and before[1]["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert sample(before[2], "outpost_delivery_attempts_total", route="direct", result="delivered") is None
+    send(d, ["a@example.net", "b@example.net"])
+    send(d, ["gone@example.net"])
+    assert wait_empty(d)
+    listener = "127.0.0.1:%d" % d.port
+    # two recipients, then the DSN of the bounce to the sender's mailbox: three delivered
+    text = wait_metric(url, "outpost_delivery_attempts_total", 3, route="direct", result="delivered")
+    promtool_check(text)
+    assert sample(text, "outpost_delivery_attempts_total", route="direct", result="bounced") == 1
+    assert sample(text, "outpost_bounces_total", reason="5.1.1", scope="recipient") == 1
+    assert sample(text, "outpost_messages_received_total", listener=listener, user="") == 2
+    assert sample(text, "outpost_smtp_sessions_total", listener=listener) == 2
+    assert sample(text, "outpost_delivery_latency_seconds_count", route="direct") == 3
+    assert sample(text, "outpost_delivery_latency_seconds_bucket", route="direct", le="+Inf") == 3
+    assert sample(text, "outpost_smtp_transaction_duration_seconds_count", route="direct") >= 3
+    assert sample(text, "outpost_route_health", route="direct", **{"class": "other"}, state="healthy") == 2  # example.net, sender.example.org
+    assert sample(text, "outpost_route_health", route="direct", **{"class": "other"}, state="down") == 0
+    assert sample(text, "outpost_spool_bytes") > 0
+    text = wait_metric(url, "outpost_queue_messages", 0)
+    wait_metric(url, "outpost_smtp_sessions_open", 0)
+    # no recipient addresses or domains in labels (cardinality, privacy)
+    labels = " ".join(re.findall(r'\{[^}]*\}', text))
+    assert "example.net" not in labels and "example.org" not in labels
+
+
+def test_queue_gauges_count_what_waits(world):
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"later@example.net": "451 4.3.0 try later"}))
+    http_port = free_port()
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    url = "http://127.0.0.1:%d/metrics" % http_port
+    send(d, ["later@example.net"])
+    text = wait_metric(url, "outpost_delivery_attempts_total", 1, route="direct", result="deferred")
+    assert sample(text, "outpost_queue_messages") == 1
+    promtool_check(text)
+
+
+def daemon_refuses(make_daemon, settings):
+    d = make_daemon(settings, start=False)
+    r = subprocess.run([str(BIN / "outpostd"), "-f", "-c", str(d.conf)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode != 0
+    return r.stderr
+
+
+def test_listener_beyond_loopback_needs_tls_and_token(make_daemon, tmp_path, tls_files):
+    cert, key = tls_files
+    tls = 'tls = { cert = "%s"; key = "%s"; };' % (cert, key)
+    err = daemon_refuses(make_daemon, ['http = { listen = "0.0.0.0:%d"; };' % free_port()])
+    assert re.search(r"outpost\.conf:\d+: http: listen \"0\.0\.0\.0:\d+\" is not a loopback address", err), err
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123456789\n")
+    token.chmod(0o644)
+    err = daemon_refuses(make_daemon, [tls, 'http = { listen = "0.0.0.0:%d"; tls = true; token_file = "%s"; };'
+                                       % (free_port(), token)])
+    assert re.search(r"outpost\.conf:\d+: http: token_file .* mode 600", err), err
+    err = daemon_refuses(make_daemon, ['http = { listen = "0.0.0.0:%d"; tls = true; };' % free_port()])
+    assert "needs the top-level tls" in err, err
+
+
+def test_token_and_tls(make_daemon, tmp_path, tls_files):
+    cert, key = tls_files
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123456789\n")
+    token.chmod(0o600)
+    port = free_port()
+    make_daemon(['tls = { cert = "%s"; key = "%s"; };' % (cert, key),
+                 'http = { listen = "127.0.0.1:%d"; tls = true; token_file = "%s"; };' % (port, token)])
+    ctx = ssl.create_default_context(cafile=str(cert))
+    ctx.check_hostname = False
+    url = "https://127.0.0.1:%d/metrics" % port
+    status, headers, _ = get(url, context=ctx)
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+    assert get(url, token="0123456789abcdef012345678X", context=ctx)[0] == 401
+    status, _, text = get(url, token="0123456789abcdef0123456789", context=ctx)
+    assert status == 200 and "outpost_queue_messages" in text
+    with pytest.raises(Exception):
+        urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
