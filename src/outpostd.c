@@ -33,6 +33,7 @@
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "inbound/local_dispatch.h"
+#include "inbound/pickup.h"
 #include "inbound/smtp_server.h"
 #include "delivery/canary.h"
 #include "mailauth/dkim.h"
@@ -54,6 +55,7 @@ struct daemon {
 	struct dkim_signer *signer;   /* keys read once at start */
 	struct canary *canary;        /* NULL: no canary configured */
 	struct httpd *httpd;          /* NULL: no http listener configured */
+	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct run_identity id;   /* who it runs as after the listeners are bound */
@@ -171,6 +173,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	}
 	msg_info("event=signal signal=%d action=shutdown", (int)sig);
 	sd_notify_state("STOPPING=1");
+	pickup_stop(d->pickup);
 	evtimer_add(d->grace, &grace);
 	d->pending = 2;
 	smtpd_shutdown(d->smtpd, part_stopped, d);
@@ -241,6 +244,8 @@ static void open_as_root_then_drop(struct daemon *d)
 	if ((d->spool = spool_open(d->cf->spool, d->cf->spool_max_size, d->base, err, sizeof(err))) == NULL)
 		msg_fatal("event=spool_error error=\"%s\"", err);
 	smtpd_set_spool(d->smtpd, d->spool);
+	if ((d->pickup = pickup_start(d->cf, (gid_t)-1, err, sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 }
 
 int main(int argc, char **argv)
@@ -312,6 +317,7 @@ int main(int argc, char **argv)
 	obs_http_stop(d.spool);
 	if (d.sched)
 		metrics_collector_remove(sched_metrics_collect, d.sched);
+	pickup_free(d.pickup);   /* its session, if any, is closed now */
 	canary_free(d.canary);
 	scheduler_free(d.sched);
 	resolver_free(d.resolver);

@@ -3,12 +3,22 @@
  * /usr/sbin/sendmail (PHP mail(), cron, Drupal, osTicket...).
  *
  *     sendmail [-t] [-i] [-f ADDR] [-F NAME] [-o...] [-B...] [RCPT...]
+ *     sendmail -bs          SMTP on stdin/stdout, relayed to the daemon
+ *     sendmail -bp          the queue (as mailq)
  *
- * Reads the message from stdin (LF or CRLF lines), and hands it over SMTP
- * on the daemon's local socket.  Exits 0 only when the daemon answered
- * "250 queued"; otherwise prints the reason and exits with the sysexits
- * code sendmail uses (75 try again later, 69 refused, 65 bad data, 64 bad
- * usage), so the caller knows nothing was queued.
+ * Reads only what it needs of the config (config_load_submit(): no relay
+ * secrets, so any local user can run it).  Reads the message from stdin
+ * (LF or CRLF lines), and hands it over SMTP on the daemon's local socket
+ * (inbound/local_submit.h).  When the socket cannot be reached (outpostd
+ * down, or the socket is where the caller may not go) the message goes to
+ * the maildrop instead (spool/maildrop.h): written directly when the
+ * caller may, else through the setgid outpost-postdrop helper; outpostd
+ * queues it when it runs.  Exits 0 when the daemon answered "250 queued"
+ * or the message is in the maildrop; otherwise prints the reason and exits
+ * with the sysexits code sendmail uses (75 try again later, 69 refused, 65
+ * bad data, 64 bad usage), so the caller knows nothing was kept.
+ * A bare recipient name (root, as cron sends to) goes to admin_address,
+ * or to NAME@hostname when there is none.
  *
  * Nothing from the command line can start a new header line or a new SMTP
  * command: a sender, recipient or full name with a control character (CR,
@@ -18,12 +28,14 @@
  * deleting it would change the message behind the caller's back.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -31,7 +43,14 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/header.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
+#include "inbound/local_submit.h"
+#include "spool/maildrop.h"
+
+#ifndef OUTPOST_POSTDROP
+#define OUTPOST_POSTDROP "/usr/libexec/outpost-postdrop"
+#endif
 
 #define EX_USAGE 64
 #define EX_DATAERR 65
@@ -40,6 +59,7 @@
 #define EX_TEMPFAIL 75
 
 struct sm_opts {
+	enum { SM_SUBMIT, SM_SMTP, SM_LIST } mode;   /* -bm (default), -bs, -bp */
 	int extract;           /* -t */
 	int ignore_dots;       /* -i, -oi */
 	const char *from;      /* -f */
@@ -90,6 +110,10 @@ static int parse_args(int argc, char **argv, struct sm_opts *o)
 			o->extract = 1;
 		else if (strcmp(a, "-i") == 0)
 			o->ignore_dots = 1;
+		else if (strcmp(a, "-bs") == 0)
+			o->mode = SM_SMTP;
+		else if (strcmp(a, "-bp") == 0)
+			o->mode = SM_LIST;
 		else if (strcmp(a, "-bm") == 0 || strncmp(a, "-od", 3) == 0 || strncmp(a, "-oe", 3) == 0 ||
 			 strcmp(a, "-v") == 0 || strcmp(a, "-U") == 0 || strcmp(a, "-n") == 0 || strcmp(a, "-m") == 0)
 			;  /* the defaults of sendmail(8), or no meaning here */
@@ -182,141 +206,125 @@ static int extract_recipients(struct buf *msg, struct sm_opts *o)
 	return 0;
 }
 
-/* ---- a minimal SMTP client over the local socket ---- */
+/* ---- handing the message over: the socket, else the maildrop ---- */
 
-struct conn {
-	int fd;
-	char in[4096];
-	size_t inlen;
-};
-
-/* Reads one whole (possibly multi-line) reply; returns its code, copies the last line. */
-static int smtp_reply(struct conn *c, char *text, size_t textlen)
+/* Runs the setgid helper with the drop file on its stdin. */
+static int postdrop(const char *dir, const struct buf *drop, char *err, size_t errlen)
 {
-	for (;;) {
-		char *lf = memchr(c->in, '\n', c->inlen);
-		if (lf == NULL) {
-			if (c->inlen == sizeof(c->in))
-				return -1;
-			ssize_t n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
-			if (n <= 0)
-				return -1;
-			c->inlen += (size_t)n;
-			continue;
-		}
-		size_t ll = (size_t)(lf - c->in) + 1;
-		size_t tl = ll > 2 && lf[-1] == '\r' ? ll - 2 : ll - 1;
-		int more = ll > 4 && c->in[3] == '-';
-		int code = ll > 3 ? atoi(c->in) : -1;
-		snprintf(text, textlen, "%.*s", (int)tl, c->in);
-		memmove(c->in, c->in + ll, c->inlen - ll);
-		c->inlen -= ll;
-		if (!more)
-			return code;
+	const char *helper = getenv("OUTPOST_POSTDROP");   /* tests; this program is not privileged */
+	int pfd[2], status;
+	if (helper == NULL || *helper == '\0')
+		helper = OUTPOST_POSTDROP;
+	if (pipe(pfd) < 0)
+		return set_error(err, errlen, "pipe: %s", strerror(errno));
+	pid_t pid = fork();
+	if (pid < 0)
+		return set_error(err, errlen, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		dup2(pfd[0], 0);
+		close(pfd[0]);
+		close(pfd[1]);
+		execl(helper, "outpost-postdrop", dir, (char *)NULL);
+		fprintf(stderr, "outpost: sendmail: cannot run %s: %s\n", helper, strerror(errno));
+		_exit(75);
 	}
+	close(pfd[0]);
+	signal(SIGPIPE, SIG_IGN);
+	ssize_t w = 0;
+	for (size_t off = 0; off < drop->len && w >= 0; off += (size_t)w)
+		if ((w = write(pfd[1], drop->data + off, drop->len - off)) < 0 && errno == EINTR)
+			w = 0;
+	close(pfd[1]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return set_error(err, errlen, "%s could not store it (status %d)", helper,
+				 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	return 0;
 }
 
-static int send_all(int fd, const char *p, size_t n)
+/* outpostd is not reachable: keep the message in the maildrop for it. */
+static int drop_message(const struct config *cf, const char *sender, char *const *rcpts, size_t n,
+			const struct buf *msg, const char *why)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
+	struct buf drop = BUF_INIT;
+	char err[1024];
+	int rc;
+	maildrop_format(&drop, sender, rcpts, n, msg);
+	if (access(cf->maildrop, W_OK | X_OK) == 0)
+		rc = maildrop_store(cf->maildrop, drop.data, drop.len, err, sizeof(err));
+	else
+		rc = postdrop(cf->maildrop, &drop, err, sizeof(err));
+	buf_free(&drop);
+	if (rc < 0) {
+		fprintf(stderr, "outpost: sendmail: not queued: %s, and the maildrop %s: %s\n", why, cf->maildrop,
+			err);
+		return EX_TEMPFAIL;
 	}
 	return 0;
 }
 
-/* Sends cmd, expects a reply of class want (2 or 3); returns the exit code. */
-static int smtp_step(struct conn *c, const char *cmd, int want)
+/* A bare user name (cron's "root") -> admin_address, else NAME@hostname. */
+static char **full_recipients(const struct config *cf, const struct sm_opts *o)
 {
-	char text[1024];
-	if (cmd && (send_all(c->fd, cmd, strlen(cmd)) < 0 || send_all(c->fd, "\r\n", 2) < 0))
-		return sm_fail(EX_TEMPFAIL, "lost the connection to outpostd%s", "");
-	int code = smtp_reply(c, text, sizeof(text));
-	if (code < 0)
-		return sm_fail(EX_TEMPFAIL, "lost the connection to outpostd%s", "");
-	if (code / 100 == want)
-		return 0;
-	return sm_fail(code / 100 == 4 ? EX_TEMPFAIL : EX_UNAVAILABLE, "not queued: %s", text);
-}
-
-/* Message text, dot-stuffed, then the terminating dot line. */
-static int send_body(struct conn *c, const struct buf *msg)
-{
-	struct buf out = BUF_INIT;
-	size_t pos = 0;
-	buf_reserve(&out, msg->len + 64);
-	while (pos < msg->len) {
-		const char *lf = memchr(msg->data + pos, '\n', msg->len - pos);
-		size_t end = lf ? (size_t)(lf - msg->data) + 1 : msg->len;
-		if (msg->data[pos] == '.')
-			buf_putc(&out, '.');
-		buf_append(&out, msg->data + pos, end - pos);
-		pos = end;
-	}
-	buf_append(&out, ".\r\n", 3);
-	int rc = send_all(c->fd, out.data, out.len);
-	buf_free(&out);
-	return rc;
-}
-
-static int is_8bit(const struct buf *b)
-{
-	for (size_t i = 0; i < b->len; i++)
-		if ((unsigned char)b->data[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
-static int connect_daemon(const char *path)
-{
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -1;
-	strcpy(sun.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
+	char **r = xcalloc(o->nrcpts + 1, sizeof(char *));
+	for (size_t i = 0; i < o->nrcpts; i++)
+		r[i] = strchr(o->rcpts[i], '@') ? xstrdup(o->rcpts[i])
+		       : cf->admin_address ? xstrdup(cf->admin_address)
+		       : xasprintf("%s@%s", o->rcpts[i], cf->hostname);
+	return r;
 }
 
 static int submit(const struct config *cf, const char *sender, const struct sm_opts *o, const struct buf *msg)
 {
-	char cmd[1100], text[1024];
-	struct conn c = { .fd = connect_daemon(cf->socket) };
-	int rc, utf8 = is_8bit(msg);
-	if (c.fd < 0)
-		return sm_fail(EX_TEMPFAIL, "cannot reach outpostd on %s: is it running?", cf->socket);
-	if ((rc = smtp_step(&c, NULL, 2)) || (rc = smtp_step(&c, "EHLO localhost", 2)))
-		goto out;
-	snprintf(cmd, sizeof(cmd), "MAIL FROM:<%s>%s", sender, utf8 ? " BODY=8BITMIME" : "");
-	for (size_t i = 0; i < o->nrcpts && rc == 0; i++) {
-		if (i == 0 && (rc = smtp_step(&c, cmd, 2)))
-			break;
-		if (strchr(o->rcpts[i], '@'))
-			snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", o->rcpts[i]);
-		else  /* a bare user name, as cron uses: that user at our host name */
-			snprintf(cmd, sizeof(cmd), "RCPT TO:<%s@%s>", o->rcpts[i], cf->hostname);
-		rc = smtp_step(&c, cmd, 2);
+	char reply[1024];
+	char **rcpts = full_recipients(cf, o);
+	int rc = 0;
+	switch (local_submit(cf->socket, sender, rcpts, o->nrcpts, msg, reply, sizeof(reply))) {
+	case SUBMIT_QUEUED:
+		break;
+	case SUBMIT_UNREACHABLE:
+		rc = drop_message(cf, sender, rcpts, o->nrcpts, msg, reply);
+		break;
+	case SUBMIT_TEMPFAIL:
+		rc = sm_fail(EX_TEMPFAIL, "not queued: %s", reply);
+		break;
+	case SUBMIT_REFUSED:
+		rc = sm_fail(EX_UNAVAILABLE, "not queued: %s", reply);
+		break;
 	}
-	if (rc || (rc = smtp_step(&c, "DATA", 3)))
-		goto out;
-	if (send_body(&c, msg) < 0) {
-		rc = sm_fail(EX_TEMPFAIL, "lost the connection to outpostd%s", "");
-		goto out;
-	}
-	if ((rc = smtp_step(&c, NULL, 2)) == 0)
-		smtp_step(&c, "QUIT", 2);
-out:
-	(void)text;
-	close(c.fd);
+	for (size_t i = 0; i < o->nrcpts; i++)
+		free(rcpts[i]);
+	free(rcpts);
 	return rc;
+}
+
+/* -bs: the caller speaks SMTP on stdin/stdout; it is relayed byte for
+ * byte to the daemon's local session (which does all the parsing). */
+static int smtp_on_stdio(const struct config *cf)
+{
+	int fd = local_submit_connect(cf->socket);
+	char b[16384];
+	if (fd < 0) {
+		printf("421 4.3.2 outpostd is not running (%s): try again later\r\n", strerror(errno));
+		fflush(stdout);
+		return EX_TEMPFAIL;
+	}
+	struct pollfd pf[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+	signal(SIGPIPE, SIG_IGN);
+	for (;;) {
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break;
+		ssize_t n;
+		if (pf[1].revents && ((n = read(fd, b, sizeof(b))) <= 0 || write(1, b, (size_t)n) != n))
+			break;   /* the daemon closed (after QUIT), or stdout is gone */
+		if (pf[0].revents && ((n = read(0, b, sizeof(b))) <= 0 || send(fd, b, (size_t)n, 0) != n)) {
+			shutdown(fd, SHUT_WR);   /* the caller is done: let the daemon's replies drain */
+			pf[0].fd = -1;
+		}
+	}
+	close(fd);
+	return 0;
 }
 
 static void default_sender(const struct config *cf, const struct sm_opts *o, char *out, size_t outlen)
@@ -400,9 +408,18 @@ int cmd_sendmail(int argc, char **argv, const char *file)
 	struct config *cf = NULL;
 	if (parse_args(argc, argv, &o) < 0)
 		goto out;
+	if (o.mode == SM_LIST) {
+		char *list[] = { "queue", "list", NULL };
+		rc = cmd_queue(2, list, file);
+		goto out;
+	}
 	rc = EX_SOFTWARE;
-	if ((cf = config_load(file, err, sizeof(err))) == NULL) {
+	if ((cf = config_load_submit(file, err, sizeof(err))) == NULL) {
 		sm_fail(rc, "%s", err);
+		goto out;
+	}
+	if (o.mode == SM_SMTP) {
+		rc = smtp_on_stdio(cf);
 		goto out;
 	}
 	rc = EX_DATAERR;

@@ -265,7 +265,7 @@ static const struct config_section *const sections[] = {
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static const char *const known_root_keys[] = { "hostname", "spool", "socket", "resolver", "spool_max_size",
-	"users", "user", "allow_root", NULL };
+	"users", "user", "allow_root", "maildrop", "admin_address", NULL };
 
 static int str_differs(const char *a, const char *b)
 {
@@ -278,6 +278,8 @@ const char *config_reload_blocker(const struct config *old, const struct config 
 		return "spool";
 	if (str_differs(old->socket, new->socket))
 		return "socket";
+	if (str_differs(old->maildrop, new->maildrop))
+		return "maildrop";
 	if (str_differs(old->resolver, new->resolver))
 		return "resolver";
 	if (str_differs(old->tls_cert, new->tls_cert) || str_differs(old->tls_key, new->tls_key))
@@ -320,24 +322,50 @@ static int check_root_keys(struct cfctx *cx, const config_setting_t *root)
 	return bad;
 }
 
-static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+/* What local submission (`outpost sendmail`) needs, and nothing that
+ * names a secret: it is all sendmail reads (config_load_submit()). */
+static void load_submit_settings(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	check_root_keys(cx, root);   /* and go on: check-config reports every error */
 	char host[256] = "localhost";
 	if (gethostname(host, sizeof(host) - 1) < 0)
 		strcpy(host, "localhost");
 	cf->hostname = cf_get_string(cx, root, "hostname", host);
 	cf->spool = cf_get_path(cx, root, "spool", "./spool");
+	cf->socket = cf_get_path(cx, root, "socket", NULL);
+	if (cf->socket == NULL && cf->spool)
+		cf->socket = xasprintf("%s/outpost.sock", cf->spool);
+	cf->maildrop = cf_get_path(cx, root, "maildrop", NULL);
+	if (cf->maildrop == NULL && cf->spool)
+		cf->maildrop = xasprintf("%s/maildrop", cf->spool);
+	cf->admin_address = cf_get_string(cx, root, "admin_address", NULL);
+	if (cf->admin_address && (strchr(cf->admin_address, '@') == NULL ||
+				  strpbrk(cf->admin_address, " <>\r\n") != NULL))
+		cf_error(cx, config_setting_get_member(root, "admin_address"),
+			 "admin_address: expected an address such as \"ops@example.com\", got \"%s\"",
+			 cf->admin_address);
+}
+
+/* sendmail's part of the file: the settings above and the size cap. */
+static void load_submit_only(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	load_submit_settings(cx, cf, root);
+	const config_setting_t *in = config_setting_get_member(root, "inbound");
+	if (in && config_setting_is_group(in))
+		cf_get_unit(cx, in, "max_message_size", config_parse_size, 1024, 1LL << 30,
+			    &cf->inbound.max_message_size);
+}
+
+static void load_root(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	check_root_keys(cx, root);   /* and go on: check-config reports every error */
+	load_submit_settings(cx, cf, root);
 	cf->resolver = cf_get_string(cx, root, "resolver", "system");
 	cf->users = cf_get_path(cx, root, "users", NULL);
-	cf->socket = cf_get_path(cx, root, "socket", NULL);
 	cf->user = cf_get_string(cx, root, "user", "outpost");
 	const config_setting_t *ar = config_setting_get_member(root, "allow_root");
 	if (ar && config_setting_type(ar) != CONFIG_TYPE_BOOL)
 		cf_error(cx, ar, "allow_root: expected true or false");
 	cf->allow_root = ar && config_setting_get_bool(ar);
-	if (cf->socket == NULL && cf->spool)
-		cf->socket = xasprintf("%s/outpost.sock", cf->spool);
 	cf_get_unit(cx, root, "spool_max_size", config_parse_size, 1024 * 1024, 1LL << 50, &cf->spool_max_size);
 	if (cf->resolver && !resolver_valid(cf->resolver))
 		cf_error(cx, config_setting_get_member(root, "resolver"),
@@ -373,8 +401,8 @@ static char *config_dir(const char *file)
 /* Builds the config from a parsed libconfig tree, or reports its syntax
  * error; is_file: name is the file read, whose directory relative paths
  * start from. */
-static struct config *config_from(config_t *lc, int read_ok, int is_file, const char *name, char *err,
-				  size_t errlen)
+static struct config *config_from(config_t *lc, int read_ok, int is_file, int submit_only, const char *name,
+				  char *err, size_t errlen)
 {
 	struct cfctx cx = { name, err, errlen, 0, NULL };
 	if (!read_ok) {
@@ -391,7 +419,10 @@ static struct config *config_from(config_t *lc, int read_ok, int is_file, const 
 		if (sections[i]->defaults)
 			sections[i]->defaults(cf);
 	cx.dir = is_file ? config_dir(name) : NULL;
-	load_root(&cx, cf, config_root_setting(lc));
+	if (submit_only)
+		load_submit_only(&cx, cf, config_root_setting(lc));
+	else
+		load_root(&cx, cf, config_root_setting(lc));
 	free(cx.dir);
 	config_destroy(lc);
 	if (cx.failed) {
@@ -423,7 +454,14 @@ struct config *config_load(const char *file, char *err, size_t errlen)
 	if (!file_ints_ok(file, err, errlen))
 		return NULL;
 	config_init(&lc);
-	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, 1, file, err, errlen);
+	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, 1, 0, file, err, errlen);
+}
+
+struct config *config_load_submit(const char *file, char *err, size_t errlen)
+{
+	config_t lc;
+	config_init(&lc);
+	return config_from(&lc, config_read_file(&lc, file) == CONFIG_TRUE, 1, 1, file, err, errlen);
 }
 
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen)
@@ -437,7 +475,7 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
 	if (config_check_int_literals(text, name, 0, err, errlen) < 0)
 		return NULL;
 	config_init(&lc);
-	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, 0, name, err, errlen);
+	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, 0, 0, name, err, errlen);
 }
 
 void config_free(struct config *cf)
@@ -454,5 +492,7 @@ void config_free(struct config *cf)
 	free(cf->resolver);
 	free(cf->users);
 	free(cf->user);
+	free(cf->maildrop);
+	free(cf->admin_address);
 	free(cf);
 }

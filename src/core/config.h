@@ -29,6 +29,8 @@ struct config {
 	char *hostname;
 	char *spool;                 /* directory */
 	char *socket;                /* local submission socket (sendmail) */
+	char *maildrop;              /* sendmail's drop directory when the socket is unreachable */
+	char *admin_address;         /* where mail to a bare local name (root) goes; NULL: name@hostname */
 	char *resolver;              /* "system" or "IP@PORT" */
 	uint64_t spool_max_size;     /* 0: unlimited */
 	struct listen_conf *listen;
@@ -56,6 +58,11 @@ struct config {
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);
+/* Only what `outpost sendmail` needs (hostname, spool, socket, maildrop,
+ * admin_address, inbound.max_message_size), so that any local user can
+ * submit: other settings are neither checked nor followed to the files
+ * they name (relay secrets, keys).  Free with config_free(). */
+struct config *config_load_submit(const char *file, char *err, size_t errlen);
 /* The same from text in memory; name is used in error messages. */
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen);
 void config_free(struct config *cf);

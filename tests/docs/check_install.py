@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`meson install` yields the documented layout: outpostd in sbin, outpost
-in bin, sendmail (sbin) and mailq (bin) links to outpost, the three man
+in bin, outpost-postdrop in libexec, sendmail (sbin) and mailq (bin) links to outpost, the three man
 pages, the example config under share/doc/outpost/ and the systemd unit,
 and nothing under etc/ (an installed /etc/outpost/outpost.conf is never
 overwritten).  Usage: check_install.py BUILD_DIR PREFIX
@@ -19,7 +19,7 @@ with tempfile.TemporaryDirectory() as dest:
         print("meson install failed:", r.stdout, r.stderr)
         sys.exit(1)
     root = pathlib.Path(dest) / prefix
-    want = ["sbin/outpostd", "bin/outpost", "share/man/man1/outpost.1", "share/man/man5/outpost.conf.5",
+    want = ["sbin/outpostd", "bin/outpost", "libexec/outpost-postdrop", "share/man/man1/outpost.1", "share/man/man5/outpost.conf.5",
             "share/man/man8/outpostd.8", "share/doc/outpost/outpost.conf.example",
             "lib/systemd/system/outpostd.service"]
     bad = [w for w in want if not (root / w).is_file()]

@@ -54,11 +54,15 @@ def test_lone_dot_ends_input_without_i(daemon):
     assert body.endswith("\r\nbefore\r\n") and "after" not in body
 
 
-def test_daemon_down_is_a_clear_failure(daemon):
+def test_daemon_down_and_no_maildrop_is_a_clear_failure(daemon):
+    # the maildrop (test_maildrop.py) keeps mail while the daemon is down;
+    # when it cannot be written either, the caller hears 75 and why
     daemon.stop()
+    (daemon.spool / "maildrop").rmdir()
+    (daemon.spool / "maildrop").write_text("not a directory")
     r = run_sendmail(daemon, ["user@example.net"], "Subject: x\n\nx\n")
     assert r.returncode == 75
-    assert "cannot reach outpostd" in r.stderr
+    assert "cannot reach outpostd" in r.stderr and "maildrop" in r.stderr
 
 
 def test_refused_recipient_fails_with_the_reply(daemon):
