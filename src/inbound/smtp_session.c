@@ -25,7 +25,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +47,7 @@
 #include "inbound/local_dispatch.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
+#include "inbound/tls_error.h"
 #include "obs/obs.h"
 #include "spool/spool.h"
 
@@ -87,6 +87,8 @@ struct smtp_session {
 	int close_polls;
 	/* discarding the rest of an over-long command line */
 	int skip_line;
+	/* reading stopped until the client reads its replies (pipelining without reading) */
+	int out_paused;
 	/* AUTH exchange */
 	int auth_login, auth_step;
 	char auth_name[256];
@@ -103,6 +105,11 @@ struct smtp_session {
 	struct timeval commit_start;
 	struct smtp_session *prev, *next;
 };
+
+/* Replies waiting for a client that does not read: beyond this, reading
+ * stops (TCP pushes back on the client) until they have been written, so a
+ * client pipelining without reading cannot grow the daemon's memory. */
+#define SMTP_REPLY_WATERMARK (64 * 1024)
 
 static void session_read(struct smtp_session *s);
 static void session_free(struct smtp_session *s);
@@ -131,9 +138,12 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 /* Sends the last reply and frees the session once it has been written. */
 static void session_close(struct smtp_session *s, const char *text)
 {
+	struct timeval idle = { (time_t)s->sd->cf->inbound.idle_timeout, 0 };
 	if (text)
 		reply(s, "%s", text);
 	bufferevent_disable(s->bev, EV_READ);
+	/* a client that does not read its last reply is dropped after idle_timeout */
+	bufferevent_set_timeouts(s->bev, NULL, &idle);
 	smtp_enter_state(s, SMTP_S_CLOSING);
 }
 
@@ -304,6 +314,9 @@ static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 			SSL_free(ssl);
 		return session_close(s, NULL);
 	}
+	/* the TLS filter keeps replies in its own output (watched by session_read)
+	 * while the socket's is this full */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, SMTP_REPLY_WATERMARK);
 	s->bev = tb;
 	session_watch(s);
 	s->helo[0] = '\0';
@@ -577,6 +590,11 @@ static void session_read(struct smtp_session *s)
 		if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_AUTHCHECK || s->state == SMTP_S_TLS ||
 		    s->state == SMTP_S_CLOSING)
 			return;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_REPLY_WATERMARK) {
+			s->out_paused = 1;   /* on_write resumes once the replies are out */
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		size_t eol_len = 0;
 		struct evbuffer_ptr p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_LF);
 		if (p.pos < 0) {
@@ -631,8 +649,16 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 	(void)bev;
-	if (s->state == SMTP_S_CLOSING && !tls_output_pending(s))
-		session_free(s);
+	if (s->state == SMTP_S_CLOSING) {
+		if (!tls_output_pending(s))
+			session_free(s);
+		return;
+	}
+	if (s->out_paused) {
+		s->out_paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		session_read(s);
+	}
 }
 
 static void on_close_poll(evutil_socket_t fd, short what, void *arg)
@@ -641,6 +667,40 @@ static void on_close_poll(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	on_write(s->bev, s);
+}
+
+/* Logs what went wrong on a TLS connection, in words (tls_error.h). */
+static void log_tls_error(struct smtp_session *s, short what)
+{
+	unsigned long errs[TLS_ERRORS_MAX];
+	size_t n = 0;
+	unsigned long e;
+	int sys_errno = (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0;
+	while ((e = bufferevent_get_openssl_error(s->bev)) != 0)
+		if (n < TLS_ERRORS_MAX)
+			errs[n++] = e;
+	if (n == 0 && s->state != SMTP_S_TLS)
+		return;           /* a plain network error or EOF: the disconnect line says it */
+	struct tls_error te;
+	char q[200];
+	tls_error_describe(errs, n, sys_errno, s->state == SMTP_S_TLS, &te);
+	msg_info("event=tls_error session=%lu client=%s stage=%s reason=\"%s\" detail=%s", s->id, s->addr,
+		 s->state == SMTP_S_TLS ? "handshake" : "session", te.reason, log_quote(q, sizeof(q), te.detail));
+}
+
+static void on_timeout(struct smtp_session *s, short what)
+{
+	if (s->state == SMTP_S_TLS) {
+		/* no reply can reach a client whose handshake has not finished */
+		msg_info("event=tls_error session=%lu client=%s stage=handshake reason=\"handshake timeout\" detail=\"\"",
+			 s->id, s->addr);
+		return session_free(s);
+	}
+	msg_info("event=smtp_timeout session=%lu client=%s state=%s waiting_for=%s", s->id, s->addr,
+		 state_names[s->state], (what & BEV_EVENT_WRITING) ? "client_to_read" : "command");
+	if (s->state == SMTP_S_CLOSING || (what & BEV_EVENT_WRITING))
+		return session_free(s);   /* the client does not read: no reply would reach it */
+	session_close(s, "421 4.4.2 Idle timeout, closing connection");
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -657,19 +717,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 		}
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		msg_info("event=smtp_timeout session=%lu client=%s state=%s", s->id, s->addr,
-			 state_names[s->state]);
-		return session_close(s, "421 4.4.2 Idle timeout, closing connection");
-	}
-	if (what & BEV_EVENT_ERROR) {
-		unsigned long e = bufferevent_get_openssl_error(s->bev);
-		if (e) {
-			char buf[256];
-			ERR_error_string_n(e, buf, sizeof(buf));
-			msg_info("event=tls_error session=%lu client=%s reason=\"%s\"", s->id, s->addr, buf);
-		}
-	}
+	if (what & BEV_EVENT_TIMEOUT)
+		return on_timeout(s, what);
+	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))
+		log_tls_error(s, what);
 	session_free(s);
 }
 
@@ -678,10 +729,13 @@ static void on_lifetime(evutil_socket_t fd, short what, void *arg)
 	struct smtp_session *s = arg;
 	(void)fd;
 	(void)what;
-	msg_info("event=smtp_session_limit session=%lu client=%s", s->id, s->addr);
+	msg_info("event=smtp_session_limit session=%lu client=%s state=%s", s->id, s->addr,
+		 state_names[s->state]);
 	if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_AUTHCHECK)
 		s->shutdown = 1;  /* answer what is in flight first */
-	else if (s->state != SMTP_S_CLOSING)
+	else if (s->state == SMTP_S_TLS || s->state == SMTP_S_CLOSING)
+		session_free(s);  /* no reply can be delivered */
+	else
 		session_close(s, "421 4.4.2 Session time limit exceeded, closing connection");
 }
 
@@ -719,6 +773,8 @@ void smtp_session_shutdown_all(struct smtpd *sd)
 		s->shutdown = 1;
 		if (s->state == SMTP_S_CONNECTED || s->state == SMTP_S_READY || s->state == SMTP_S_AUTH)
 			session_close(s, "421 4.3.2 Service shutting down");
+		else if (s->state == SMTP_S_TLS)
+			session_free(s);  /* a handshake in progress holds nothing */
 	}
 }
 
@@ -744,7 +800,8 @@ static void session_watch(struct smtp_session *s)
 {
 	struct timeval idle = { (time_t)s->sd->cf->inbound.idle_timeout, 0 };
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
-	bufferevent_set_timeouts(s->bev, &idle, NULL);
+	/* the write timeout drops a client that stopped reading its replies */
+	bufferevent_set_timeouts(s->bev, &idle, &idle);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 }
 

@@ -1,0 +1,145 @@
+"""Hostile SMTP clients (issue 11): silent TLS handshakes, clients that pipeline
+without reading, TLS errors said in words. Every test runs the real daemon."""
+import re
+import signal
+import socket
+import ssl
+import time
+
+import pytest
+
+from conftest import RawClient, session
+
+
+def tls_daemon(make_daemon, tls_files, extra=()):
+    cert, key = tls_files
+    return make_daemon(['tls = { cert = "%s"; key = "%s"; };' % (cert, key)] + list(extra),
+                       listeners={"smtp": {"tls": "starttls"}, "smtps": {"tls": "implicit"}})
+
+
+def closed_by_server(sock, within):
+    """True when the server closes sock (EOF or reset) within `within` seconds."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def wait_log(d, pattern, within=10):
+    deadline = time.time() + within
+    while time.time() < deadline:
+        m = re.search(pattern, d.log_text())
+        if m:
+            return m
+        time.sleep(0.1)
+    raise AssertionError("no %r in the log:\n%s" % (pattern, d.log_text()[-3000:]))
+
+
+# --- 1: silent TLS handshakes are closed at the idle timeout and free their slots ---
+
+def test_silent_implicit_tls_clients_are_closed_and_free_their_slots(make_daemon, tls_files):
+    d = tls_daemon(make_daemon, tls_files, ['inbound = { idle_timeout = "1s"; max_sessions_per_ip = 2; };'])
+    silent = [socket.create_connection(("127.0.0.1", d.ports["smtps"])) for _ in range(2)]
+    for s in silent:
+        assert closed_by_server(s, 15), "a silent TLS client was never disconnected"
+        s.close()
+    wait_log(d, r'event=tls_error session=\d+ client=127\.0\.0\.1 stage=handshake reason="handshake timeout"')
+    # both slots of this address are free again
+    a, b = RawClient(d.port), RawClient(d.port)
+    a.expect(220)
+    b.expect(220)
+
+
+def test_silent_client_after_starttls_is_closed(make_daemon, tls_files):
+    d = tls_daemon(make_daemon, tls_files, ['inbound = { idle_timeout = "1s"; max_sessions_per_ip = 1; };'])
+    c = session(d.port)
+    c.expect(220, "STARTTLS")
+    assert closed_by_server(c.sock, 15), "a client silent after STARTTLS was never disconnected"
+    c.close()
+    wait_log(d, r'stage=handshake reason="handshake timeout"')
+    RawClient(d.port).expect(220)
+
+
+def test_sigterm_does_not_wait_for_silent_handshakes(make_daemon, tls_files):
+    d = tls_daemon(make_daemon, tls_files)       # idle_timeout 5 minutes
+    silent = [socket.create_connection(("127.0.0.1", d.ports["smtps"])) for _ in range(3)]
+    c = session(d.port)
+    c.expect(220, "STARTTLS")
+    wait_log(d, r"event=connect session=4 ")
+    d.proc.send_signal(signal.SIGTERM)
+    # before the fix the daemon waited the whole 30 s grace period
+    assert d.proc.wait(timeout=15) == 0
+    d.logf.close()
+    d.proc = None
+    for s in silent:
+        s.close()
+
+
+# --- 15: TLS errors in words ---
+
+def test_tls_errors_are_logged_as_what_happened(make_daemon, tls_files):
+    d = tls_daemon(make_daemon, tls_files)
+    # the peer goes away in the middle of the handshake
+    socket.create_connection(("127.0.0.1", d.ports["smtps"])).close()
+    wait_log(d, r'stage=handshake reason="peer closed the connection during the handshake"')
+    # the client does not trust our (self-signed) certificate
+    with socket.create_connection(("127.0.0.1", d.ports["smtps"])) as raw:
+        with pytest.raises(ssl.SSLError):
+            ssl.create_default_context().wrap_socket(raw, server_hostname="relay.test")
+    wait_log(d, r'stage=handshake reason="certificate rejected by the peer" detail="tlsv1 alert unknown ca"')
+    # plain text on the implicit TLS port
+    with socket.create_connection(("127.0.0.1", d.ports["smtps"])) as raw:
+        raw.sendall(b"EHLO plain.test\r\n" * 4)
+        closed_by_server(raw, 10)
+    wait_log(d, r'stage=handshake reason="not TLS')
+    assert "lib(0)" not in d.log_text() and "reason(5)" not in d.log_text()
+
+
+# --- 5: a client pipelining without reading cannot grow the daemon's memory ---
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
+
+
+def test_pipelining_without_reading_is_pushed_back(make_daemon, monkeypatch):
+    # AddressSanitizer keeps freed memory in quarantine; keep it small so RSS says what is held
+    import os
+    monkeypatch.setenv("ASAN_OPTIONS", os.environ.get("ASAN_OPTIONS", "") + ":quarantine_size_mb=4")
+    d = make_daemon()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    sock.connect(("127.0.0.1", d.port))
+    assert sock.recv(4096).startswith(b"220")
+    before = rss_kb(d.proc.pid)
+    chunk = b"NOOP\r\n" * 10000
+    total, limit = 0, 40 * 1024 * 1024
+    sock.settimeout(3)
+    try:
+        while total < limit:
+            total += sock.send(chunk)
+    except socket.timeout:
+        pass
+    grown = rss_kb(d.proc.pid) - before
+    print("pipelined %d octets before TCP pushed back; outpostd grew by %d kB" % (total, grown))
+    # the daemon stopped reading: TCP pushed back long before 40 MB of commands
+    assert total < limit, "the daemon read all %d octets of commands without their replies being read" % total
+    assert grown < 32 * 1024, "outpostd grew by %d kB" % grown
+    # nothing was lost: every complete command is answered, in order, once the client reads
+    want = total // 6
+    sock.settimeout(30)
+    got, buf = 0, b""
+    while got < want:
+        data = sock.recv(1 << 20)
+        assert data, "connection closed after %d of %d replies" % (got, want)
+        buf += data
+        got += buf.count(b"\r\n")
+        buf = buf[buf.rfind(b"\r\n") + 2:] if b"\r\n" in buf else buf
+    assert got == want
+    sock.close()
+    assert "event=disconnect" in wait_log(d, r"event=disconnect session=1 .*").group(0)
