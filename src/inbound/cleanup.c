@@ -105,6 +105,16 @@ static void append_without_class(const struct cleanup_envelope *e, const char *t
 	buf_append(out, text + copied, len - copied);
 }
 
+unsigned cleanup_count_hops(const char *text, size_t len)
+{
+	struct header_field f;
+	size_t pos = 0;
+	unsigned n = 0;
+	while (header_next(text, len, &pos, &f))
+		n += f.namelen == 8 && strncasecmp(f.name, "Received", 8) == 0;
+	return n;
+}
+
 struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelope *env,
 				  const char *text, size_t len)
 {

@@ -3,6 +3,8 @@
  * and the spool (Postfix's cleanup(8)).
  *
  * Contract:
+ * - cleanup_count_hops() counts the Received: fields (the hop count the
+ *   session checks at the end of DATA, before anything is queued).
  * - cleanup_message() builds the spool message from the envelope and the
  *   decoded message text: a Received: trace field on top (queue id, TLS
  *   version and cipher, RFC 3848 protocol name), Date: and Message-ID:
@@ -40,6 +42,14 @@ struct cleanup_envelope {
 	char **rcpts;              /* taken by cleanup_message */
 	size_t nrcpts;
 };
+
+/* More Received: fields than this in a message means a mail loop
+ * (Postfix's hopcount_limit): refused with CLEANUP_HOPS_REPLY. */
+#define CLEANUP_MAX_HOPS 50
+#define CLEANUP_HOPS_REPLY "554 5.4.6 Too many hops: more than 50 Received: headers, mail loop?"
+
+/* The number of Received: fields in the header of text. */
+unsigned cleanup_count_hops(const char *text, size_t len);
 
 struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelope *env,
 				  const char *text, size_t len);

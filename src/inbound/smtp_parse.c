@@ -203,6 +203,14 @@ const char *smtp_parse_rcpt(const char *arg, size_t len, int smtputf8, struct ad
 	return "553 5.1.3 Bad recipient address syntax";
 }
 
+int smtp_rcpt_is_postmaster(const char *arg, size_t len)
+{
+	size_t pos, start, end;
+	if (skip_keyword(arg, len, "TO:", &pos) == NULL || find_path(arg, len, &pos, &start, &end) < 0)
+		return 0;
+	return pos == len && end - start == 10 && strncasecmp(arg + start, "postmaster", 10) == 0;
+}
+
 const char *smtp_parse_helo(const char *arg, size_t len)
 {
 	if (len == 0)

@@ -41,6 +41,9 @@ const char *smtp_cmd_parse(const char *line, size_t len, struct smtp_cmd *out);
 const char *smtp_parse_mail(const char *arg, size_t len, uint64_t max_size, struct smtp_mail_args *out);
 /* RCPT argument "TO:<path> [params]"; smtputf8 from the MAIL command. */
 const char *smtp_parse_rcpt(const char *arg, size_t len, int smtputf8, struct address *out);
+/* 1 when the RCPT argument is "TO:<postmaster>" (no domain, any case, no
+ * parameters): RFC 5321 4.5.1 requires accepting it. */
+int smtp_rcpt_is_postmaster(const char *arg, size_t len);
 /* HELO/EHLO argument: a domain or address literal. */
 const char *smtp_parse_helo(const char *arg, size_t len);
 

@@ -42,6 +42,7 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "inbound/auth.h"
+#include "inbound/auth_throttle.h"
 #include "inbound/cleanup.h"
 #include "inbound/data_decoder.h"
 #include "inbound/local_dispatch.h"
@@ -93,6 +94,7 @@ struct smtp_session {
 	int auth_login, auth_step;
 	char auth_name[256];
 	struct worker_job *auth_job;
+	struct event *auth_delay_ev;     /* the reply to a failed AUTH waits (auth_throttle) */
 	/* the transaction */
 	char qid[SPOOL_ID_LEN + 1];
 	char *sender;
@@ -240,23 +242,43 @@ static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 	reply(s, "250 2.1.0 Ok");
 }
 
-static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
+/* The recipient of a RCPT command into addr; NULL or the refusal.  <postmaster>
+ * without a domain (RFC 5321 4.5.1) is the admin address, accepted from anyone. */
+static const char *rcpt_address(struct smtp_session *s, const struct smtp_cmd *c, char *addr, size_t size,
+				int *postmaster)
 {
 	struct address a;
+	const char *err;
+	*postmaster = smtp_rcpt_is_postmaster(c->arg, c->arglen);
+	if (*postmaster) {
+		const char *admin = s->sd->cf->inbound.admin_address;
+		if (admin == NULL || snprintf(addr, size, "%s", admin) >= (int)size)
+			return "550 5.1.1 No postmaster address configured";
+		msg_info("event=postmaster session=%lu qid=%s client=%s to=<%s>", s->id, s->qid, s->addr, addr);
+		return NULL;
+	}
+	if ((err = smtp_parse_rcpt(c->arg, c->arglen, s->mail.smtputf8, &a)))
+		return err;
+	if (address_format(&a, addr, size) < 0)
+		return "553 5.1.3 Recipient address too long";
+	return NULL;
+}
+
+static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
+{
 	char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
 	const char *err;
+	int postmaster;
 	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
 		return reply_error(s, "503 5.5.1 Error: need MAIL command");
 	if (s->nrcpts >= s->sd->cf->inbound.max_recipients)
 		return reply(s, "452 4.5.3 Too many recipients");
-	if ((err = smtp_parse_rcpt(c->arg, c->arglen, s->mail.smtputf8, &a)))
+	if ((err = rcpt_address(s, c, addr, sizeof(addr), &postmaster)))
 		return reply_error(s, err);
-	if (address_format(&a, addr, sizeof(addr)) < 0)
-		return reply_error(s, "553 5.1.3 Recipient address too long");
-	const struct local_mailbox *mb = local_dispatch_match(s->sd->local, addr);
+	const struct local_mailbox *mb = postmaster ? NULL : local_dispatch_match(s->sd->local, addr);
 	if ((mb && s->nrcpts > 0) || (!mb && s->mailbox))
 		return reply(s, "452 4.5.3 A local mailbox takes a message of its own: send this recipient separately");
-	if (mb == NULL && s->user == NULL && !s->trusted) {
+	if (mb == NULL && !postmaster && s->user == NULL && !s->trusted) {
 		msg_info("event=relay_denied session=%lu qid=%s client=%s from=<%s> to=<%s>", s->id,
 			 s->qid, s->addr, s->sender, addr);
 		return reply_error(s, "554 5.7.1 Relay denied");
@@ -339,27 +361,55 @@ static void auth_job_free(void *arg)
 	free(j);
 }
 
+/* Answers a failed AUTH after its delay, then reads on. */
+static void on_auth_delay(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)fd;
+	(void)what;
+	smtp_enter_state(s, SMTP_S_READY);
+	reply_error(s, "535 5.7.8 Authentication credentials invalid");
+	if (s->state == SMTP_S_CLOSING)
+		return;
+	if (s->shutdown)
+		return session_close(s, "421 4.3.2 Service shutting down");
+	bufferevent_enable(s->bev, EV_READ);
+	session_read(s);
+}
+
+/* A failed AUTH counts against the client's address (auth_throttle.h): the
+ * reply waits longer with each failure, and reading waits with it. */
+static void auth_failed(struct smtp_session *s, const char *user)
+{
+	char q[300];
+	unsigned ms = auth_throttle_fail(s->sd->auth_throttle, s->addr, time(NULL));
+	unsigned n = auth_throttle_failures(s->sd->auth_throttle, s->addr, time(NULL));
+	struct timeval delay = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
+	msg_info("event=auth session=%lu client=%s user=%s result=failed failures=%u delay_ms=%u", s->id,
+		 s->addr, log_quote(q, sizeof(q), user), n, ms);
+	if (s->auth_delay_ev == NULL)
+		s->auth_delay_ev = evtimer_new(s->sd->base, on_auth_delay, s);
+	evtimer_add(s->auth_delay_ev, &delay);   /* stays in AUTHCHECK, reading paused */
+}
+
 static void auth_done(void *arg)
 {
 	struct auth_job *j = arg;
 	struct smtp_session *s = j->s;
 	s->auth_job = NULL;
+	if (!j->ok) {
+		auth_failed(s, j->user);
+		auth_job_free(j);
+		return;
+	}
 	smtp_enter_state(s, SMTP_S_READY);
-	if (j->ok) {
-		s->user = users_find(s->sd->users, j->user);
-		msg_info("event=auth session=%lu client=%s user=%s result=ok", s->id, s->addr, j->user);
-		reply(s, "235 2.7.0 Authentication successful");
-	} else {
-		char q[300];
-		msg_info("event=auth session=%lu client=%s user=%s result=failed", s->id, s->addr,
-			 log_quote(q, sizeof(q), j->user));
-		reply_error(s, "535 5.7.8 Authentication credentials invalid");
-	}
+	s->user = users_find(s->sd->users, j->user);
+	auth_throttle_success(s->sd->auth_throttle, s->addr);
+	msg_info("event=auth session=%lu client=%s user=%s result=ok", s->id, s->addr, j->user);
+	reply(s, "235 2.7.0 Authentication successful");
 	auth_job_free(j);
-	if (s->state != SMTP_S_CLOSING) {
-		bufferevent_enable(s->bev, EV_READ);
-		session_read(s);
-	}
+	bufferevent_enable(s->bev, EV_READ);
+	session_read(s);
 }
 
 static void auth_check(struct smtp_session *s, const char *user, const char *pass)
@@ -427,6 +477,11 @@ static void do_auth(struct smtp_session *s, const struct smtp_cmd *c)
 								 : "503 5.5.1 Error: AUTH inside a transaction");
 	if (s->user)
 		return reply_error(s, "503 5.5.1 Error: already authenticated");
+	unsigned failures = auth_throttle_failures(s->sd->auth_throttle, s->addr, time(NULL));
+	if (failures >= s->sd->cf->inbound.auth_max_failures) {
+		msg_warn("event=auth_blocked session=%lu client=%s failures=%u", s->id, s->addr, failures);
+		return session_close(s, "421 4.7.0 Too many failed authentications from your address, try again later");
+	}
 	const char *sp = memchr(c->arg, ' ', c->arglen);
 	size_t mlen = sp ? (size_t)(sp - c->arg) : c->arglen;
 	const char *init = sp ? sp + 1 : NULL;
@@ -549,6 +604,15 @@ static void data_end(struct smtp_session *s)
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, r + 10);
 		reply_error(s, r);
+		if (s->state != SMTP_S_CLOSING)
+			transaction_reset(s);
+		return;
+	}
+	unsigned hops = cleanup_count_hops(s->dec.out.data, s->dec.out.len);
+	if (hops > CLEANUP_MAX_HOPS) {
+		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"too many hops\" hops=%u",
+			 s->id, s->qid, s->addr, hops);
+		reply_error(s, CLEANUP_HOPS_REPLY);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);
 		return;
@@ -752,6 +816,8 @@ static void session_free(struct smtp_session *s)
 		event_free(s->lifetime_ev);
 	if (s->close_ev)
 		event_free(s->close_ev);
+	if (s->auth_delay_ev)
+		event_free(s->auth_delay_ev);
 	bufferevent_free(s->bev);
 	if (s->prev)
 		s->prev->next = s->next;
@@ -760,9 +826,10 @@ static void session_free(struct smtp_session *s)
 	if (s->next)
 		s->next->prev = s->prev;
 	struct smtpd *sd = s->sd;
+	int local = s->local;
 	explicit_bzero(s->auth_name, sizeof(s->auth_name));
 	free(s);
-	smtpd_session_gone(sd);
+	smtpd_session_gone(sd, local);
 }
 
 void smtp_session_shutdown_all(struct smtpd *sd)
@@ -839,6 +906,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 		sd->sessions->prev = s;
 	sd->sessions = s;
 	sd->nsessions++;
+	sd->nlocal += local != 0;
 	struct timeval life = { (time_t)cf->inbound.session_timeout, 0 };
 	session_watch(s);
 	s->lifetime_ev = evtimer_new(sd->base, on_lifetime, s);

@@ -21,6 +21,7 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "inbound/auth.h"
+#include "inbound/auth_throttle.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/smtp_server.h"
 #include "inbound/smtpd_int.h"
@@ -55,7 +56,11 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	evutil_make_socket_nonblocking(fd);
 	if (sd->shutting_down)
 		return refuse(fd, addr, "shutting down", "421 4.3.2 Service shutting down\r\n");
-	if (sd->nsessions >= cf->inbound.max_sessions)
+	/* local submission has a budget of its own: strangers filling
+	 * max_sessions do not lock out sendmail */
+	if (local && sd->nlocal >= cf->inbound.max_local_sessions)
+		return refuse(fd, addr, "max_local_sessions", "421 4.7.0 Too many connections, try again later\r\n");
+	if (!local && sd->nsessions - sd->nlocal >= cf->inbound.max_sessions)
 		return refuse(fd, addr, "max_sessions", "421 4.7.0 Too many connections, try again later\r\n");
 	if (!local && smtpd_sessions_from(sd, sa) >= cf->inbound.max_sessions_per_ip)
 		return refuse(fd, addr, "max_sessions_per_ip",
@@ -133,6 +138,7 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 	sd->cf = cf;
 	sd->spool = spool;
 	sd->local = local_dispatch_new();
+	sd->auth_throttle = auth_throttle_new();
 	if (cf->tls_cert && (sd->ssl_ctx = tls_context(cf, err, errlen)) == NULL)
 		goto fail;
 	if (cf->users && (sd->users = users_load(cf->users, err, errlen)) == NULL)
@@ -165,9 +171,11 @@ static void close_listeners(struct smtpd *sd)
 	sd->nlisteners = 0;
 }
 
-void smtpd_session_gone(struct smtpd *sd)
+void smtpd_session_gone(struct smtpd *sd, int local)
 {
 	sd->nsessions--;
+	if (local)
+		sd->nlocal--;
 	if (sd->shutting_down && sd->nsessions == 0 && sd->shutdown_done) {
 		void (*done)(void *) = sd->shutdown_done;
 		sd->shutdown_done = NULL;
@@ -234,6 +242,7 @@ void smtpd_free(struct smtpd *sd)
 	worker_pool_free(sd->workers);
 	free(sd->listeners);
 	local_dispatch_free(sd->local);
+	auth_throttle_free(sd->auth_throttle);
 	users_free(sd->users);
 	for (size_t i = 0; i < sd->nretired; i++)
 		users_free(sd->retired[i]);

@@ -22,11 +22,13 @@ struct smtpd {
 	struct worker_pool *workers;
 	const struct dkim_signer *signer; /* NULL: no DKIM signing */
 	struct local_dispatch *local;     /* mailboxes outpost consumes itself */
+	struct auth_throttle *auth_throttle; /* failed AUTH per client address, kept over reloads */
 	SSL_CTX *ssl_ctx;                 /* NULL: no TLS */
 	struct evconnlistener **listeners;
 	size_t nlisteners;
 	struct smtp_session *sessions;    /* doubly linked */
 	unsigned nsessions;
+	unsigned nlocal;                  /* of them, on the local socket (their own budget) */
 	int shutting_down;
 	void (*on_queued)(void *);
 	void *on_queued_arg;
@@ -42,7 +44,7 @@ void smtp_session_shutdown_all(struct smtpd *sd);
 /* Frees every session now (final teardown). */
 void smtp_session_free_all(struct smtpd *sd);
 /* Called by a session once it has left sd->sessions. */
-void smtpd_session_gone(struct smtpd *sd);
+void smtpd_session_gone(struct smtpd *sd, int local);
 /* Number of sessions from the same client address as sa. */
 unsigned smtpd_sessions_from(const struct smtpd *sd, const struct sockaddr *sa);
 

@@ -143,3 +143,120 @@ def test_pipelining_without_reading_is_pushed_back(make_daemon, monkeypatch):
     assert got == want
     sock.close()
     assert "event=disconnect" in wait_log(d, r"event=disconnect session=1 .*").group(0)
+
+
+# --- 6: local submission has its own session budget ---
+
+def sendmail(d, text="Subject: local\n\nhello\n"):
+    return d.cli("sendmail", "-i", "-f", "app@example.com", "user@example.net", input=text, check=False)
+
+
+def test_strangers_filling_max_sessions_do_not_lock_out_sendmail(make_daemon):
+    d = make_daemon(['inbound = { max_sessions = 2; max_local_sessions = 1; };'])
+    idle = [RawClient(d.port), RawClient(d.port)]
+    for c in idle:
+        c.expect(220)
+    third = RawClient(d.port)
+    assert third.reply()[1][0].startswith("421 4.7.0")     # the network's cap holds
+    r = sendmail(d)
+    assert r.returncode == 0, r.stderr
+    assert len(d.queue()) == 1
+    # and the local socket's own cap holds too
+    held = socket.socket(socket.AF_UNIX)
+    held.connect(str(d.socket))
+    assert held.recv(4096).startswith(b"220")
+    r = sendmail(d)
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert 'reason="max_local_sessions"' in d.log_text()
+    held.close()
+
+
+# --- 7: hop count ---
+
+def hops_message(n):
+    received = "".join("Received: from hop%d.example by hop%d.example; Mon, 30 Nov 2026 00:00:00 +0000\r\n"
+                       % (i, i + 1) for i in range(n))
+    return received + "Subject: loop\r\n\r\nbody\r\n"
+
+
+def test_more_than_50_received_headers_is_a_loop(daemon):
+    c = session(daemon.port)
+    c.start_data("app@example.com", "user@example.net")
+    c.send(hops_message(51) + ".\r\n")
+    assert c.expect(554)[0] == "554 5.4.6 Too many hops: more than 50 Received: headers, mail loop?"
+    assert daemon.queue() == []
+    c.start_data("app@example.com", "user@example.net")
+    c.send(hops_message(50) + ".\r\n")
+    c.expect(250)
+    c.expect(221, "QUIT")
+    assert len(daemon.queue()) == 1
+    assert 'reason="too many hops" hops=51' in daemon.log_text()
+
+
+# --- 13: RCPT TO:<postmaster> ---
+
+@pytest.mark.parametrize("rcpt", ["<postmaster>", "<Postmaster>", "<POSTMASTER>"])
+def test_postmaster_without_domain_goes_to_the_admin_address(make_daemon, rcpt):
+    # a stranger: RFC 5321 4.5.1 requires accepting postmaster from anyone
+    d = make_daemon(['client_networks = [ "10.0.0.0/8" ];', 'admin_address = "ops@example.org";'])
+    c = session(d.port)
+    c.expect(250, "MAIL FROM:<someone@example.com>")
+    c.expect(250, "RCPT TO:%s" % rcpt)
+    c.expect(554, "RCPT TO:<user@example.net>")          # still not a relay
+    c.expect(354, "DATA")
+    c.send("Subject: abuse report\r\n\r\nhello\r\n.\r\n")
+    c.expect(250)
+    c.expect(221, "QUIT")
+    q = d.queue()
+    assert len(q) == 1 and [r["address"] for r in q[0]["recipients"]] == ["ops@example.org"], q
+
+
+def test_postmaster_default_admin_address(daemon):
+    c = session(daemon.port)
+    c.expect(250, "MAIL FROM:<app@example.com>")
+    c.expect(250, "RCPT TO:<postmaster>")
+    c.expect(555, "RCPT TO:<postmaster> NOTIFY=NEVER")     # parameters are refused, as for anyone
+    c.expect(354, "DATA")
+    c.send("Subject: x\r\n\r\nhello\r\n.\r\n")
+    c.expect(250)
+    q = daemon.queue()
+    assert [r["address"] for r in q[0]["recipients"]] == ["postmaster@relay.test"], q
+
+
+# --- 10: AUTH brute force ---
+
+def auth_plain(c, user, password, code):
+    import base64
+    token = base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+    return c.expect(code, "AUTH PLAIN " + token)
+
+
+def test_failed_auth_is_delayed_more_each_time_and_budgeted(make_daemon, users_file):
+    from conftest import PASSWORD
+    d = make_daemon(['users = "%s";' % users_file, 'inbound = { auth_max_failures = 3; };'])
+    c = session(d.port)
+    for _ in range(3):
+        auth_plain(c, "alice", "wrong", 535)
+    delays = re.findall(r"event=auth session=1 client=127\.0\.0\.1 user=alice result=failed failures=(\d) "
+                        r"delay_ms=(\d+)", d.log_text())
+    assert delays == [("1", "250"), ("2", "500"), ("3", "1000")], d.log_text()[-2000:]
+    # the budget is spent: even the right password is refused now, and the session ends
+    assert auth_plain(c, "alice", PASSWORD, 421)[0].startswith("421 4.7.0 Too many failed authentications")
+    assert c.closed()
+    # also on a new connection from the same address
+    c = session(d.port)
+    auth_plain(c, "alice", PASSWORD, 421)
+    assert "event=auth_blocked" in d.log_text()
+
+
+def test_successful_auth_clears_the_failures(make_daemon, users_file):
+    from conftest import PASSWORD
+    d = make_daemon(['users = "%s";' % users_file, 'inbound = { auth_max_failures = 3; };'])
+    c = session(d.port)
+    auth_plain(c, "alice", "wrong", 535)
+    auth_plain(c, "alice", "wrong", 535)
+    auth_plain(c, "alice", PASSWORD, 235)
+    c.expect(221, "QUIT")
+    c = session(d.port)
+    auth_plain(c, "alice", "wrong", 535)
+    assert re.search(r"event=auth session=2 .* result=failed failures=1 delay_ms=250", d.log_text())
