@@ -4,11 +4,9 @@
  */
 #include "inbound/listener_config.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/address.h"
 #include "core/config.h"
 #include "core/config_parse.h"
 #include "core/name_code.h"
@@ -112,18 +110,6 @@ static void load_inbound(struct cfctx *cx, struct config *cf, const config_setti
 	cf_get_uint(cx, g, "auth_max_failures", &ic->auth_max_failures, 1, 100000);
 }
 
-/* admin_address: a whole address, where mail for <postmaster> goes. */
-static void load_admin(struct cfctx *cx, struct config *cf, const config_setting_t *s)
-{
-	struct address a;
-	const char *v = config_setting_get_string(s);
-	if (v == NULL || address_parse(v, strlen(v), ADDR_UTF8, &a) != NULL || a.literal) {
-		cf_error(cx, s, "admin_address: expected an address \"local@domain\"");
-		return;
-	}
-	cf->inbound.admin_address = xstrdup(v);
-}
-
 static void listener_defaults(struct config *cf)
 {
 	cf->inbound.max_message_size = 25 * 1024 * 1024;
@@ -148,18 +134,11 @@ static void listener_load(struct cfctx *cx, struct config *cf, const config_sett
 		load_tls(cx, cf, s);
 	if ((s = config_setting_get_member(root, "inbound")) != NULL)
 		load_inbound(cx, cf, s);
-	if ((s = config_setting_get_member(root, "admin_address")) != NULL)
-		load_admin(cx, cf, s);
 }
 
 /* After every section: a TLS listener needs the certificate. */
 static void listener_check(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	if (cf->inbound.admin_address == NULL && cf->hostname) {
-		char a[600];
-		if (snprintf(a, sizeof(a), "postmaster@%s", cf->hostname) < (int)sizeof(a))
-			cf->inbound.admin_address = xstrdup(a);
-	}
 	for (size_t i = 0; i < cf->nlisten && !cx->failed; i++)
 		if (cf->listen[i].tls != LISTEN_TLS_NONE && cf->tls_cert == NULL)
 			cf_error(cx, config_setting_get_member(root, "listen"),
@@ -187,11 +166,10 @@ static void listener_release(struct config *cf)
 	free(cf->client_networks);
 	free(cf->tls_cert);
 	free(cf->tls_key);
-	free(cf->inbound.admin_address);
 }
 
 static const char *const known_listener_keys[] = { "listen", "client_networks", "tls", "inbound",
-	"admin_address", NULL };
+	NULL };
 
 const struct config_section listener_config_section = {
 	.keys = known_listener_keys,

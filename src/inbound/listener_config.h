@@ -37,7 +37,6 @@ struct inbound_conf {
 	unsigned session_timeout;    /* seconds per session in all */
 	unsigned max_local_sessions; /* on the local socket, a budget of its own */
 	unsigned auth_max_failures;  /* failed AUTHs per client address per hour */
-	char *admin_address;         /* where RCPT TO:<postmaster> goes */
 };
 
 struct config_section;   /* core/config_parse.h */

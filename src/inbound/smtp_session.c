@@ -251,9 +251,11 @@ static const char *rcpt_address(struct smtp_session *s, const struct smtp_cmd *c
 	const char *err;
 	*postmaster = smtp_rcpt_is_postmaster(c->arg, c->arglen);
 	if (*postmaster) {
-		const char *admin = s->sd->cf->inbound.admin_address;
-		if (admin == NULL || snprintf(addr, size, "%s", admin) >= (int)size)
-			return "550 5.1.1 No postmaster address configured";
+		const struct config *cf = s->sd->cf;
+		int n = cf->admin_address ? snprintf(addr, size, "%s", cf->admin_address)
+					  : snprintf(addr, size, "postmaster@%s", cf->hostname);
+		if (n < 0 || (size_t)n >= size)
+			return "553 5.1.3 admin_address too long";
 		msg_info("event=postmaster session=%lu qid=%s client=%s to=<%s>", s->id, s->qid, s->addr, addr);
 		return NULL;
 	}
