@@ -140,7 +140,7 @@ struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelo
 	return m;
 }
 
-/* ---- DKIM signing on a worker thread, then the commit ---- */
+/* ---- on a worker thread: made fit for 7-bit SMTP, DKIM-signed; then the commit ---- */
 
 struct cleanup_job {
 	const struct dkim_signer *signer;
@@ -150,43 +150,55 @@ struct cleanup_job {
 	struct spool_req *req;       /* while committing */
 	spool_commit_cb *done;
 	void *arg;
-	int rc;                      /* 1 signed, 0 no key, -1 failed */
+	int rc;                      /* 1 signed, 0 no key, -1 failed, -2 refused */
 	int converted;
+	struct mime7bit_report rep;
 	char info[300];
 	char err[256];
 };
+
+/* The message made fit for 7-bit SMTP (long lines always; 8-bit octets
+ * when it is signed, so the signature covers the bytes every hop sends):
+ * 0, or -1 with the reason in j->err. */
+static int conform(struct cleanup_job *j, int sign)
+{
+	struct spool_msg *m = j->m;
+	struct buf conv = BUF_INIT;
+	int flags = sign ? MIME7BIT_8BIT : 0;
+	if (!sign && !mime7bit_needed(m->body, m->body_len, flags))
+		return 0;
+	int rc = mime7bit_convert(m->body, m->body_len, flags, &conv, &j->rep, j->err, sizeof(j->err));
+	if (rc == 1) {
+		free(m->body);
+		m->body = buf_steal(&conv, &m->body_len);
+		j->converted = 1;
+		if (sign)            /* the body is 7-bit now */
+			m->body_8bit = 0;
+	}
+	buf_free(&conv);
+	return rc < 0 ? -1 : 0;
+}
 
 static void sign_run(void *arg)
 {
 	struct cleanup_job *j = arg;
 	struct spool_msg *m = j->m;
-	struct buf conv = BUF_INIT, out = BUF_INIT;
-	const char *text = m->body;
-	size_t len = m->body_len;
+	struct buf out = BUF_INIT;
+	int sign = j->signer && dkim_signer_wants(j->signer, m->body, m->body_len);
 
-	if (!dkim_signer_wants(j->signer, text, len))
+	if (conform(j, sign) < 0) {
+		j->rc = -2;
 		return;
-	if (m->body_8bit && mime7bit_needed(text, len)) {
-		if (mime7bit_convert(text, len, &conv, j->err, sizeof(j->err)) < 0) {
-			j->rc = -1;
-			buf_free(&conv);
-			return;
-		}
-		text = conv.data;
-		len = conv.len;
-		j->converted = 1;
 	}
-	j->rc = dkim_signer_sign(j->signer, text, len, m->id, &out, j->info, sizeof(j->info),
-				 j->err, sizeof(j->err));
+	if (sign)
+		j->rc = dkim_signer_sign(j->signer, m->body, m->body_len, m->id, &out, j->info,
+					 sizeof(j->info), j->err, sizeof(j->err));
 	if (j->rc == 1) {            /* the signatures go on top */
-		buf_append(&out, text, len);
+		buf_append(&out, m->body, m->body_len);
 		free(m->body);
 		m->body = buf_steal(&out, &m->body_len);
-		if (j->converted)
-			m->body_8bit = 0;
 	}
 	buf_free(&out);
-	buf_free(&conv);
 }
 
 /* Frees a job whose owner detached while it was signing. */
@@ -213,18 +225,36 @@ static void commit(struct cleanup_job *j)
 	j->req = spool_commit(j->spool, m, committed, j);
 }
 
+/* Cleanup could not make the message fit: the client hears why. */
+static void refuse(struct cleanup_job *j)
+{
+	char q[300], r[300];
+	spool_commit_cb *done = j->done;
+	void *done_arg = j->arg;
+	msg_info("event=message_refused qid=%s reason=%s", j->m->id, log_quote(q, sizeof(q), j->err));
+	if (snprintf(r, sizeof(r), "554 5.6.0 Message refused: %s", j->err) >= (int)sizeof(r))
+		r[sizeof(r) - 1] = '\0';
+	spool_msg_free(j->m);
+	free(j);
+	done(done_arg, -1, r);
+}
+
 static void sign_done(void *arg)
 {
 	struct cleanup_job *j = arg;
-	char q[300];
+	char q[300], conv[200];
 	j->wj = NULL;
+	if (j->rc == -2)
+		return refuse(j);
 	obs_dkim(j->rc);
+	mime7bit_describe(&j->rep, conv, sizeof(conv));
 	if (j->rc == 1)
-		msg_info("event=dkim_signed qid=%s %s converted=%s", j->m->id, j->info,
-			 j->converted ? "8bit-to-qp" : "no");
+		msg_info("event=dkim_signed qid=%s %s converted=%s", j->m->id, j->info, conv);
 	else if (j->rc < 0)
-		msg_warn("event=dkim_failed qid=%s reason=%s action=queued_unsigned", j->m->id,
-			 log_quote(q, sizeof(q), j->err));
+		msg_warn("event=dkim_failed qid=%s reason=%s action=queued_unsigned converted=%s", j->m->id,
+			 log_quote(q, sizeof(q), j->err), conv);
+	else if (j->converted)
+		msg_info("event=message_converted qid=%s converted=%s", j->m->id, conv);
 	commit(j);
 }
 
@@ -238,7 +268,7 @@ struct cleanup_job *cleanup_commit(struct worker_pool *workers, const struct dki
 	j->m = m;
 	j->done = done;
 	j->arg = arg;
-	if (signer == NULL || dkim_signer_nkeys(signer) == 0)
+	if ((signer == NULL || dkim_signer_nkeys(signer) == 0) && !mime7bit_needed(m->body, m->body_len, 0))
 		commit(j);
 	else
 		j->wj = worker_submit(workers, sign_run, sign_done, sign_job_free, j);

@@ -11,10 +11,13 @@
  *   when the client left them out, and every X-Outpost-Class field taken
  *   out (the first valid value becomes the message's class).  It takes the
  *   envelope's sender and recipients (they are NULL/0 afterwards).
- * - cleanup_commit() signs the message with DKIM on a worker thread when
- *   the signer has a key for it (8bit bodies converted to quoted-printable
- *   first), then commits it to the spool and calls done(arg, ok, reason)
- *   on the loop once it is durable (or not).  A signing failure commits
+ * - cleanup_commit() makes the message fit for 7-bit SMTP on a worker
+ *   thread (mailauth/mime7bit.h: lines over 998 octets always, 8-bit
+ *   octets when it is signed), signs it with DKIM when the signer has a
+ *   key for it, then commits it to the spool and calls done(arg, ok,
+ *   reason) on the loop once it is durable (ok 1) or not (ok 0).  A
+ *   message that cannot be made fit is not queued: ok -1 and reason is the
+ *   complete SMTP reply (554 5.6.0 with why).  A signing failure commits
  *   the message unsigned: mail is never lost or refused because of its
  *   signature.  cleanup_detach() cancels the callback; the message is
  *   still committed (or dropped if it had not reached the spool yet, as

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "inbound/data_decoder.h"
-#include "inbound/smtp_parse.h"
 
 void data_decoder_start(struct data_decoder *d, uint64_t max_size, size_t reserve)
 {
@@ -26,8 +25,6 @@ const char *data_error_reply(enum data_error e)
 	switch (e) {
 	case DATA_BARE_LF_CR:
 		return "550 5.6.0 Message refused: bare LF or bare CR; lines must end with CRLF";
-	case DATA_LINE_TOO_LONG:
-		return "500 5.5.2 Message refused: line longer than 1000 octets";
 	case DATA_TOO_BIG:
 		return "552 5.3.4 Message size exceeds fixed maximum message size";
 	case DATA_NUL:
@@ -48,9 +45,6 @@ static void flag(struct data_decoder *d, enum data_error e)
 /* Appends n octets of the current line to the output, with the checks. */
 static void emit(struct data_decoder *d, const char *p, size_t n)
 {
-	d->line_len += n;
-	if (d->line_len > SMTP_TEXT_LINE_MAX)
-		flag(d, DATA_LINE_TOO_LONG);
 	if (d->out.len + n > d->max_size)
 		flag(d, DATA_TOO_BIG);
 	if (d->err == DATA_OK)
@@ -62,7 +56,6 @@ static void end_line(struct data_decoder *d, int crlf)
 	d->prev_crlf = crlf;
 	d->line_start = 1;
 	d->dot_only = 0;
-	d->line_len = 0;
 }
 
 /* One octet that may be special (CR, LF, NUL, a line's first "."). */

@@ -12,9 +12,10 @@
  *   keeps each line's CRLF and leaves out the final "." CRLF.
  * - Every check is made here, in data_check_octets() and data_decoder_feed():
  *   a bare LF or a bare CR anywhere (DATA_BARE_LF_CR, the smuggling case,
- *   reported over any other error), a line over SMTP_TEXT_LINE_MAX octets
- *   with its CRLF after unstuffing (DATA_LINE_TOO_LONG), more than
- *   max_size octets of output (DATA_TOO_BIG), a NUL octet (DATA_NUL).
+ *   reported over any other error), more than max_size octets of output
+ *   (DATA_TOO_BIG), a NUL octet (DATA_NUL).  A line over 1000 octets is
+ *   not an error: the cleanup stage re-encodes it (mailauth/mime7bit.h),
+ *   and the size cap bounds it.
  *   After the first error the rest of the message is only scanned for its
  *   end (output stops growing): the message is refused as a whole, with
  *   data_error_reply(), never cut into a different message.
@@ -26,7 +27,7 @@
 
 #include "core/buf.h"
 
-enum data_error { DATA_OK, DATA_BARE_LF_CR, DATA_LINE_TOO_LONG, DATA_TOO_BIG, DATA_NUL };
+enum data_error { DATA_OK, DATA_BARE_LF_CR, DATA_TOO_BIG, DATA_NUL };
 
 struct data_decoder {
 	struct buf out;          /* the decoded message (while err == DATA_OK) */
@@ -37,7 +38,6 @@ struct data_decoder {
 	int prev_crlf;           /* the last line ended with CRLF (or none yet) */
 	int dot_only;            /* the line so far is its removed leading "." */
 	int pending_cr;          /* a CR was read; the next octet decides what it is */
-	size_t line_len;         /* output octets of the current line */
 };
 
 /* Starts a message; reserve is a size hint for the output buffer. */

@@ -546,6 +546,8 @@ static void commit_done(void *arg, int ok, const char *reason)
 		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
 		if (s->sd->on_queued)
 			s->sd->on_queued(s->sd->on_queued_arg);
+	} else if (ok < 0) {         /* cleanup refused it: reason is the reply */
+		reply(s, "%s", reason);
 	} else {
 		msg_warn("event=queue_failed session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, reason ? reason : "spool error");

@@ -1,17 +1,30 @@
-/* mime7bit: 8bit -> quoted-printable before signing; see mime7bit.h. */
+/* mime7bit: a message made fit for 7-bit SMTP before signing; see mime7bit.h. */
 #include "mailauth/mime7bit.h"
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "header.h"
 #include "log.h"
+#include "mailauth/mime_codec.h"
+#include "mailauth/mime_header.h"
+#include "utf8.h"
 #include "xmalloc.h"
 
 #define BOUNDARY_MAX 70   /* RFC 2046 5.1.1 */
+
+enum level { TOP, PART, ATTACHED };          /* what kind of entity is walked */
+enum cte { CTE_NONE, CTE_7BIT, CTE_8BIT, CTE_BINARY, CTE_QP, CTE_BASE64, CTE_OTHER };
+
+struct walk {
+	int flags;
+	struct buf *out;
+	struct mime7bit_report *rep;
+	char *err;
+	size_t errlen;
+};
 
 static int has_8bit(const char *p, size_t n)
 {
@@ -21,43 +34,50 @@ static int has_8bit(const char *p, size_t n)
 	return 0;
 }
 
-int mime7bit_needed(const char *msg, size_t len)
+/* 1 when a line of p (CRLF excluded) is longer than 998 octets. */
+static int has_long_line(const char *p, size_t n)
 {
-	size_t b = header_block_end(msg, len);
-	return has_8bit(msg + b, len - b);
+	for (size_t s = 0; s < n;) {
+		const char *lf = memchr(p + s, '\n', n - s);
+		size_t e = lf ? (size_t)(lf - p) : n, text = e - s;
+		if (text && lf && p[e - 1] == '\r')
+			text--;
+		if (text > MIME_LINE_MAX)
+			return 1;
+		s = e + 1;
+	}
+	return 0;
 }
 
-void mime7bit_qp_encode(const char *data, size_t len, struct buf *out)
+static int needs_encoding(const struct walk *w, const char *p, size_t n)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t col = 0;
+	return has_long_line(p, n) || ((w->flags & MIME7BIT_8BIT) && has_8bit(p, n));
+}
 
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)data[i];
-		if (c == '\r' && i + 1 < len && data[i + 1] == '\n') {
-			buf_puts(out, "\r\n");
-			col = 0;
-			i++;
-			continue;
-		}
-		int at_eol = i + 1 == len || (data[i + 1] == '\r' && i + 2 < len && data[i + 2] == '\n');
-		/* Literal: printable ASCII but "=", and space/tab not ending a line.
-		 * A leading "." or "From " is safe in 7bit SMTP (dot-stuffing) so is kept. */
-		int literal = (c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !at_eol);
-		size_t w = literal ? 1 : 3;
-		if (col + w > 75) {          /* soft break keeps lines at 76 with the "=" */
-			buf_puts(out, "=\r\n");
-			col = 0;
-		}
-		if (literal) {
-			buf_putc(out, (char)c);
-		} else {
-			buf_putc(out, '=');
-			buf_putc(out, hex[c >> 4]);
-			buf_putc(out, hex[c & 15]);
-		}
-		col += w;
-	}
+/* Where the header block of e ends (past its fields) and the body starts;
+ * *missing when no empty line separates them. */
+static size_t split_header(const char *e, size_t n, size_t *fields_end, int *missing)
+{
+	struct header_field f;
+	size_t pos = 0;
+	*fields_end = 0;
+	while (header_next(e, n, &pos, &f))
+		*fields_end = f.end;
+	pos = *fields_end;
+	*missing = 0;
+	if (pos + 1 < n && e[pos] == '\r' && e[pos + 1] == '\n')
+		return pos + 2;
+	*missing = 1;
+	return pos;
+}
+
+int mime7bit_needed(const char *msg, size_t len, int flags)
+{
+	size_t fields_end;
+	int missing;
+	size_t body = split_header(msg, len, &fields_end, &missing);
+	return missing || has_long_line(msg, len) ||
+	       ((flags & MIME7BIT_8BIT) && has_8bit(msg + body, len - body));
 }
 
 /* The value of parameter name in a Content-Type value, unquoted, into out. */
@@ -108,17 +128,32 @@ static int ct_param(const char *v, size_t n, const char *name, char *out, size_t
 	return -1;
 }
 
-/* 1 when the Content-Type value starts with type (e.g. "multipart/"). */
-static int ct_is(const struct header_field *ct, const char *type)
+/* 1 when the field value starts with word (e.g. "multipart/"), blanks skipped. */
+static int value_is(const struct header_field *f, const char *word)
 {
-	size_t i = 0, tl = strlen(type);
-	while (i < ct->valuelen && isspace((unsigned char)ct->value[i]))
+	size_t i = 0, wl = strlen(word);
+	while (i < f->valuelen && isspace((unsigned char)f->value[i]))
 		i++;
-	return ct->valuelen - i >= tl && strncasecmp(ct->value + i, type, tl) == 0;
+	return f->valuelen - i >= wl && strncasecmp(f->value + i, word, wl) == 0 &&
+	       (f->valuelen - i == wl || word[wl - 1] == '/' || !isalnum((unsigned char)f->value[i + wl]));
 }
 
-static int convert_entity(const char *e, size_t n, int top, int depth, struct buf *out,
-			  char *err, size_t errlen);
+static enum cte cte_of(const char *e, size_t fields_end)
+{
+	static const struct { const char *name; enum cte cte; } names[] = {
+		{ "7bit", CTE_7BIT }, { "8bit", CTE_8BIT }, { "binary", CTE_BINARY },
+		{ "quoted-printable", CTE_QP }, { "base64", CTE_BASE64 },
+	};
+	struct header_field f;
+	if (!header_find(e, fields_end, "Content-Transfer-Encoding", &f))
+		return CTE_NONE;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (value_is(&f, names[i].name))
+			return names[i].cte;
+	return CTE_OTHER;
+}
+
+static int convert_entity(struct walk *w, const char *e, size_t n, enum level lv, int depth);
 
 /* Is the line at l (length ll, without CRLF) a delimiter for bnd? 1: a
  * delimiter, 2: the closing delimiter, 0: neither. */
@@ -136,9 +171,18 @@ static int delimiter(const char *l, size_t ll, const char *bnd, size_t bl)
 	return close ? 2 : 1;
 }
 
-/* A multipart body: parts converted, delimiters, preamble and epilogue as is. */
-static int convert_multipart(const char *b, size_t n, const char *bnd, int depth, struct buf *out,
-			     char *err, size_t errlen)
+/* A preamble or epilogue: copied, or dropped when it would need encoding
+ * (readers ignore it, and encoding it could forge a delimiter). */
+static void copy_ignored(struct walk *w, const char *p, size_t n)
+{
+	if (needs_encoding(w, p, n))
+		w->rep->dropped++;
+	else
+		buf_append(w->out, p, n);
+}
+
+/* A multipart body: parts converted, delimiters as they are. */
+static int convert_multipart(struct walk *w, const char *b, size_t n, const char *bnd, int depth)
 {
 	size_t bl = strlen(bnd), pos = 0, part_start = 0;
 	int in_part = 0;
@@ -151,26 +195,15 @@ static int convert_multipart(const char *b, size_t n, const char *bnd, int depth
 			ll--;
 		int d = delimiter(b + pos, ll, bnd, bl);
 		if (d) {
-			if (in_part) {
-				/* the CRLF before a delimiter belongs to the delimiter */
-				size_t pe = pos >= part_start + 2 ? pos - 2 : part_start;
-				if (convert_entity(b + part_start, pe - part_start, 0, depth + 1, out,
-						   err, errlen) < 0)
-					return -1;
-				buf_append(out, b + pe, pos - pe);
-			} else if (has_8bit(b, pos)) {
-				set_error(err, errlen, "8-bit octets in a multipart preamble");
+			/* the CRLF before a delimiter belongs to the delimiter */
+			size_t pe = pos >= part_start + 2 ? pos - 2 : part_start;
+			if (in_part && convert_entity(w, b + part_start, pe - part_start, PART, depth + 1) < 0)
 				return -1;
-			} else {
-				buf_append(out, b, pos);
-			}
-			buf_append(out, b + pos, le - pos);
+			if (!in_part)
+				copy_ignored(w, b, pe);
+			buf_append(w->out, b + pe, le - pe);
 			if (d == 2) {
-				if (has_8bit(b + le, n - le)) {
-					set_error(err, errlen, "8-bit octets in a multipart epilogue");
-					return -1;
-				}
-				buf_append(out, b + le, n - le);
+				copy_ignored(w, b + le, n - le);
 				return 0;
 			}
 			in_part = 1;
@@ -178,89 +211,239 @@ static int convert_multipart(const char *b, size_t n, const char *bnd, int depth
 		}
 		pos = le;
 	}
-	/* no closing delimiter: convert what is there, the last part runs to the end */
-	if (!in_part) {
-		set_error(err, errlen, "multipart without its boundary");
-		return -1;
-	}
-	return convert_entity(b + part_start, n - part_start, 0, depth + 1, out, err, errlen);
+	if (!in_part)
+		return set_error(w->err, w->errlen, "a multipart body needing re-encoding has no boundary delimiter");
+	/* no closing delimiter: the last part runs to the end */
+	return convert_entity(w, b + part_start, n - part_start, PART, depth + 1);
 }
 
-static void copy_fields_except_cte(const char *e, size_t hend, struct buf *out)
+/* The body of a leaf, decoded from its transfer encoding and encoded
+ * again; returns the encoding written. */
+static enum cte encode_leaf(struct walk *w, const char *b, size_t n, enum cte cte, int text, enum level lv)
 {
-	struct header_field f;
-	size_t pos = 0, copied = 0;
-	while (header_next(e, hend, &pos, &f)) {
-		if (f.namelen == 25 && strncasecmp(f.name, "Content-Transfer-Encoding", 25) == 0) {
-			buf_append(out, e + copied, f.start - copied);
-			copied = f.end;
+	struct buf dec = BUF_INIT;
+	const char *data = b;
+	size_t len = n;
+	enum cte to = cte == CTE_BASE64 || cte == CTE_QP ? cte : text ? CTE_QP : CTE_BASE64;
+
+	if (cte == CTE_BASE64)
+		mime_base64_decode(b, n, &dec);
+	else if (cte == CTE_QP)
+		mime_qp_decode(b, n, &dec);
+	if (cte == CTE_BASE64 || cte == CTE_QP) {
+		data = dec.data ? dec.data : "";
+		len = dec.len;
+	}
+	if (to == CTE_QP)
+		mime_qp_encode(data, len, w->out);
+	else
+		mime_base64_lines(data, len, w->out);
+	/* a message ends with CRLF; a part's last CRLF is its delimiter's */
+	if (lv == TOP && (w->out->len < 2 || memcmp(w->out->data + w->out->len - 2, "\r\n", 2) != 0))
+		buf_puts(w->out, "\r\n");
+	if (to == CTE_QP)
+		w->rep->qp++;
+	else
+		w->rep->base64++;
+	buf_free(&dec);
+	return to;
+}
+
+static const char *charset_of(const char *p, size_t n)
+{
+	if (!has_8bit(p, n))
+		return "us-ascii";
+	for (size_t i = 0, l; i < n; i += l)
+		if ((l = utf8_next((const unsigned char *)p + i, n - i, NULL)) == 0)
+			return "unknown-8bit";
+	return "utf-8";
+}
+
+enum action { COPY, WALK_MULTIPART, WALK_ATTACHED, ENCODE };
+
+/* What to do with the body of an entity (and its boundary, for a multipart). */
+static int choose(struct walk *w, const char *e, size_t fields_end, const char *body, size_t blen,
+		  char *bnd, size_t bndlen, enum action *act)
+{
+	struct header_field ct;
+	int have_ct = header_find(e, fields_end, "Content-Type", &ct);
+	enum cte cte = cte_of(e, fields_end);
+	int container = cte == CTE_NONE || cte == CTE_7BIT || cte == CTE_8BIT || cte == CTE_BINARY;
+
+	*act = COPY;
+	if (have_ct && container && value_is(&ct, "multipart/")) {
+		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, bndlen) == 0 && !has_8bit(bnd, strlen(bnd))) {
+			*act = WALK_MULTIPART;
+			return 0;
 		}
-	}
-	buf_append(out, e + copied, pos - copied);
-}
-
-static int convert_entity(const char *e, size_t n, int top, int depth, struct buf *out,
-			  char *err, size_t errlen)
-{
-	struct header_field ct, f;
-	size_t fields_end = 0, pos = 0, body = header_block_end(e, n);
-	int have_ct;
-	char bnd[BOUNDARY_MAX + 1];
-
-	if (depth > MIME7BIT_MAX_DEPTH) {
-		set_error(err, errlen, "MIME nesting deeper than %d", MIME7BIT_MAX_DEPTH);
-		return -1;
-	}
-	while (header_next(e, n, &pos, &f))
-		fields_end = f.end;
-	if (!top && has_8bit(e, body)) {  /* a part's header is body to its parent */
-		set_error(err, errlen, "8-bit octets in the header of a MIME part");
-		return -1;
-	}
-	if (!has_8bit(e + body, n - body)) {
-		buf_append(out, e, n);
+		if (needs_encoding(w, body, blen))
+			return set_error(w->err, w->errlen, "a multipart body needing re-encoding has no usable boundary");
 		return 0;
 	}
-	have_ct = header_find(e, fields_end, "Content-Type", &ct);
-	if (have_ct && ct_is(&ct, "multipart/")) {
-		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, sizeof(bnd)) < 0 ||
-		    has_8bit(bnd, strlen(bnd))) {        /* bchars are 7bit (RFC 2046) */
-			set_error(err, errlen, "multipart without a usable boundary");
-			return -1;
-		}
-		buf_append(out, e, body);
-		return convert_multipart(e + body, n - body, bnd, depth, out, err, errlen);
-	}
-	if (have_ct && ct_is(&ct, "message/rfc822")) {
-		buf_append(out, e, body);
-		return convert_entity(e + body, n - body, 0, depth + 1, out, err, errlen);
-	}
-	/* a leaf with 8-bit octets: same fields, new encoding */
-	copy_fields_except_cte(e, fields_end, out);
-	if (top && !have_ct) {
-		struct header_field mv;
-		if (!header_find(e, fields_end, "MIME-Version", &mv))
-			buf_puts(out, "MIME-Version: 1.0\r\n");
-		buf_puts(out, "Content-Type: text/plain; charset=utf-8\r\n");
-	}
-	buf_puts(out, "Content-Transfer-Encoding: quoted-printable\r\n");
-	buf_append(out, e + fields_end, body - fields_end);   /* the empty line */
-	if (body == fields_end)
-		buf_puts(out, "\r\n");
-	mime7bit_qp_encode(e + body, n - body, out);
+	if (have_ct && container && (value_is(&ct, "message/rfc822") || value_is(&ct, "message/global")))
+		*act = WALK_ATTACHED;
+	else if (needs_encoding(w, body, blen))
+		*act = ENCODE;
 	return 0;
 }
 
-int mime7bit_convert(const char *msg, size_t len, struct buf *out, char *err, size_t errlen)
+/* The header fields of e, each made to conform; the transfer encoding
+ * left out when the body gets a new one, and 8bit/binary of a container
+ * made 7bit when its content is converted. */
+static int emit_fields(struct walk *w, const char *e, size_t fields_end, enum level lv, enum action act)
 {
-	size_t start = out->len;
-	if (!mime7bit_needed(msg, len))
+	struct header_field f;
+	size_t pos = 0;
+	int encode8 = lv != TOP && (w->flags & MIME7BIT_8BIT);
+	while (header_next(e, fields_end, &pos, &f)) {
+		int is_cte = f.namelen == 25 && strncasecmp(f.name, "Content-Transfer-Encoding", 25) == 0;
+		if (is_cte && act == ENCODE)
+			continue;
+		if (is_cte && act != COPY && (w->flags & MIME7BIT_8BIT) &&
+		    (value_is(&f, "8bit") || value_is(&f, "binary"))) {
+			buf_puts(w->out, "Content-Transfer-Encoding: 7bit\r\n");
+			w->rep->headers_encoded++;
+			continue;
+		}
+		int rc = mime_header_fix(e + f.start, f.end - f.start, encode8, w->out, w->err, w->errlen);
+		if (rc < 0)
+			return -1;
+		w->rep->headers_encoded += (rc & MIME_HDR_ENCODED) != 0;
+		w->rep->headers_folded += (rc & MIME_HDR_FOLDED) != 0;
+	}
+	return 0;
+}
+
+/* The fields a top-level body needs for its new encoding to count. */
+static void top_mime_fields(struct walk *w, const char *e, size_t fields_end, const char *body, size_t blen)
+{
+	struct header_field f;
+	if (!header_find(e, fields_end, "MIME-Version", &f)) {
+		buf_puts(w->out, "MIME-Version: 1.0\r\n");
+		w->rep->mime_version++;
+	}
+	if (!header_find(e, fields_end, "Content-Type", &f))
+		buf_printf(w->out, "Content-Type: text/plain; charset=%s\r\n", charset_of(body, blen));
+}
+
+static int convert_entity(struct walk *w, const char *e, size_t n, enum level lv, int depth)
+{
+	size_t fields_end;
+	int missing;
+	size_t body = split_header(e, n, &fields_end, &missing);
+	char bnd[BOUNDARY_MAX + 1];
+	enum action act;
+	struct header_field ct;
+
+	if (depth > MIME7BIT_MAX_DEPTH)
+		return set_error(w->err, w->errlen, "MIME parts nested deeper than %d levels", MIME7BIT_MAX_DEPTH);
+	if (choose(w, e, fields_end, e + body, n - body, bnd, sizeof(bnd), &act) < 0 ||
+	    emit_fields(w, e, fields_end, lv, act) < 0)
+		return -1;
+	if (act == ENCODE) {
+		int text = !header_find(e, fields_end, "Content-Type", &ct) || value_is(&ct, "text/");
+		enum cte cte = cte_of(e, fields_end);
+		if (lv == TOP)
+			top_mime_fields(w, e, fields_end, e + body, n - body);
+		buf_printf(w->out, "Content-Transfer-Encoding: %s\r\n",
+			   (cte == CTE_BASE64 || (cte != CTE_QP && !text)) ? "base64" : "quoted-printable");
+	}
+	if (missing && (lv == TOP || body < n)) {
+		buf_puts(w->out, "\r\n");
+		w->rep->separator++;
+	} else {
+		buf_append(w->out, e + fields_end, body - fields_end);
+	}
+	switch (act) {
+	case WALK_MULTIPART:
+		return convert_multipart(w, e + body, n - body, bnd, depth);
+	case WALK_ATTACHED:
+		return convert_entity(w, e + body, n - body, ATTACHED, depth + 1);
+	case ENCODE: {
+		int text = !header_find(e, fields_end, "Content-Type", &ct) || value_is(&ct, "text/");
+		encode_leaf(w, e + body, n - body, cte_of(e, fields_end), text, lv);
 		return 0;
-	if (convert_entity(msg, len, 1, 0, out, err, errlen) < 0) {
+	}
+	default:
+		buf_append(w->out, e + body, n - body);
+		return 0;
+	}
+}
+
+/* A part converted without a top-level MIME-Version would not be read as
+ * MIME at all (RFC 2045 4): add one. */
+static void ensure_mime_version(struct walk *w, const char *msg, size_t len, size_t start)
+{
+	static const char mv[] = "MIME-Version: 1.0\r\n";
+	struct header_field f;
+	size_t fields_end;
+	int missing;
+	split_header(msg, len, &fields_end, &missing);
+	if (w->rep->qp + w->rep->base64 == 0 || w->rep->mime_version || header_find(msg, fields_end, "MIME-Version", &f))
+		return;
+	buf_reserve(w->out, sizeof(mv) - 1);
+	memmove(w->out->data + start + sizeof(mv) - 1, w->out->data + start, w->out->len - start + 1);
+	memcpy(w->out->data + start, mv, sizeof(mv) - 1);
+	w->out->len += sizeof(mv) - 1;
+	w->rep->mime_version++;
+}
+
+static int input_error(const char *msg, size_t len, char *err, size_t errlen)
+{
+	if (memchr(msg, '\0', len))
+		return set_error(err, errlen, "NUL octet in the message");
+	for (size_t i = 0; i < len; i++) {
+		if (msg[i] == '\r' && (i + 1 == len || msg[i + 1] != '\n'))
+			return set_error(err, errlen, "bare CR in the message");
+		if (msg[i] == '\n' && (i == 0 || msg[i - 1] != '\r'))
+			return set_error(err, errlen, "bare LF in the message");
+	}
+	return 0;
+}
+
+int mime7bit_convert(const char *msg, size_t len, int flags, struct buf *out,
+		     struct mime7bit_report *rep, char *err, size_t errlen)
+{
+	struct walk w = { flags, out, rep, err, errlen };
+	size_t start = out->len;
+
+	memset(rep, 0, sizeof(*rep));
+	if (input_error(msg, len, err, errlen) < 0)
+		return -1;
+	buf_reserve(out, len + 64);
+	if (convert_entity(&w, msg, len, TOP, 0) < 0) {
 		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
+		out->data[start] = '\0';
 		return -1;
 	}
+	ensure_mime_version(&w, msg, len, start);
+	if (rep->qp + rep->base64 + rep->headers_encoded + rep->headers_folded + rep->separator +
+	    rep->dropped == 0) {
+		out->len = start;    /* byte for byte the same: say so */
+		out->data[start] = '\0';
+		return 0;
+	}
 	return 1;
+}
+
+void mime7bit_describe(const struct mime7bit_report *rep, char *out, size_t outlen)
+{
+	const struct { const char *name; unsigned n; } items[] = {
+		{ "qp", rep->qp }, { "base64", rep->base64 },
+		{ "header-encoded", rep->headers_encoded }, { "header-folded", rep->headers_folded },
+		{ "separator-added", rep->separator }, { "preamble-epilogue-dropped", rep->dropped },
+		{ "mime-version-added", rep->mime_version },
+	};
+	size_t o = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
+		if (!items[i].n)
+			continue;
+		int k = snprintf(out + o, outlen - o, "%s%s:%u", o ? "," : "", items[i].name, items[i].n);
+		if (k < 0 || (size_t)k >= outlen - o)
+			break;           /* cut short: the log line stays one line */
+		o += (size_t)k;
+	}
+	if (o == 0 && snprintf(out, outlen, "no") < 0)
+		out[0] = '\0';
 }

@@ -152,7 +152,7 @@ def test_8bit_body_is_converted_to_quoted_printable_then_signed(world):
     assert b"Content-Transfer-Encoding: quoted-printable" in data
     assert b"Gr=C3=BC=C3=9Fe" in data
     assert_verifies(world, data, 1)
-    assert "converted=8bit-to-qp" in d.log_text()
+    assert "converted=qp:1" in d.log_text()
 
 
 def test_8bit_multipart_converts_only_the_8bit_part(world):

@@ -19,13 +19,16 @@ def test_command_line_over_512_octets(daemon):
     c.expect(250, "NOOP")                             # the next line is read normally
 
 
-def test_text_line_over_1000_octets(daemon):
+def test_text_line_over_1000_octets_is_accepted_and_reencoded(daemon):
     c = session(daemon.port)
     c.start_data()
     c.send("Subject: long\r\n\r\n" + "x" * 998 + "\r\n" + "y" * 999 + "\r\n.\r\n")
-    assert c.reply()[1][0].startswith("500 5.5.2")
+    assert c.reply()[1][0].startswith("250 2.0.0")
     c.expect(250, "NOOP")
-    assert daemon.queue() == []
+    assert len(daemon.queue()) == 1
+    # the long line is made to fit (quoted-printable) before it is queued
+    assert "event=message_converted" in daemon.log_text()
+    assert "converted=qp:1,mime-version-added:1" in daemon.log_text()
 
 
 def test_text_line_of_exactly_1000_octets_is_accepted(daemon):

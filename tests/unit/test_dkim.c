@@ -19,7 +19,6 @@
 #include "mailauth/dkim.h"
 #include "mailauth/dkim_key.h"
 #include "mailauth/dkim_sign.h"
-#include "mailauth/mime7bit.h"
 
 /* RFC 8463 appendix A.1 secret key, as PKCS#8 PEM. */
 static const char rfc8463_pem[] =
@@ -351,45 +350,6 @@ static void signing_domain_is_the_from_domain_or_its_parent(void **state)
 	dkim_signer_free(sg);
 }
 
-static void eightbit_leaf_becomes_quoted_printable(void **state)
-{
-	(void)state;
-	struct buf out = BUF_INIT;
-	char err[256];
-	const char *m = "Subject: x\r\nContent-Transfer-Encoding: 8bit\r\n\r\ncaf\xc3\xa9 = ok \r\n";
-	assert_int_equal(mime7bit_convert(m, strlen(m), &out, err, sizeof(err)), 1);
-	assert_string_equal(out.data, "Subject: x\r\nMIME-Version: 1.0\r\n"
-			    "Content-Type: text/plain; charset=utf-8\r\n"
-			    "Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9 =3D ok=20\r\n");
-	buf_free(&out);
-	const char *seven = "Subject: x\r\n\r\nplain\r\n";
-	assert_int_equal(mime7bit_convert(seven, strlen(seven), &out, err, sizeof(err)), 0);
-	assert_int_equal(out.len, 0);
-}
-
-static void qp_lines_stay_within_76(void **state)
-{
-	(void)state;
-	char line[300];
-	struct buf out = BUF_INIT;
-	memset(line, 0xe9, sizeof(line));
-	mime7bit_qp_encode(line, sizeof(line), &out);
-	for (char *p = out.data, *e; (e = strstr(p, "\r\n")) != NULL; p = e + 2)
-		assert_true(e - p <= 76);
-	buf_free(&out);
-}
-
-static void eightbit_in_a_preamble_is_refused(void **state)
-{
-	(void)state;
-	struct buf out = BUF_INIT;
-	char err[256] = "";
-	const char *m = "Content-Type: multipart/mixed; boundary=b\r\n\r\n\xff\r\n--b\r\n\r\nx\r\n--b--\r\n";
-	assert_int_equal(mime7bit_convert(m, strlen(m), &out, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "preamble"));
-	buf_free(&out);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -403,9 +363,6 @@ int main(void)
 		cmocka_unit_test(our_signatures_pass_libopendkim),
 		cmocka_unit_test(headers_are_selected_and_oversigned_as_before),
 		cmocka_unit_test(signing_domain_is_the_from_domain_or_its_parent),
-		cmocka_unit_test(eightbit_leaf_becomes_quoted_printable),
-		cmocka_unit_test(qp_lines_stay_within_76),
-		cmocka_unit_test(eightbit_in_a_preamble_is_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
