@@ -159,7 +159,7 @@ static int convert_entity(struct walk *w, const char *e, size_t n, enum level lv
  * delimiter, 2: the closing delimiter, 0: neither. */
 static int delimiter(const char *l, size_t ll, const char *bnd, size_t bl)
 {
-	if (ll < bl + 2 || l[0] != '-' || l[1] != '-' || memcmp(l + 2, bnd, bl) != 0)
+	if (bl == 0 || ll < bl + 2 || l[0] != '-' || l[1] != '-' || memcmp(l + 2, bnd, bl) != 0)
 		return 0;
 	size_t i = bl + 2;
 	int close = ll >= i + 2 && l[i] == '-' && l[i + 1] == '-';
@@ -211,8 +211,10 @@ static int convert_multipart(struct walk *w, const char *b, size_t n, const char
 		}
 		pos = le;
 	}
-	if (!in_part)
-		return set_error(w->err, w->errlen, "a multipart body needing re-encoding has no boundary delimiter");
+	if (!in_part) {              /* no delimiter: all of it is preamble (RFC 2046 5.1.1) */
+		copy_ignored(w, b, n);
+		return 0;
+	}
 	/* no closing delimiter: the last part runs to the end */
 	return convert_entity(w, b + part_start, n - part_start, PART, depth + 1);
 }
@@ -262,8 +264,8 @@ static const char *charset_of(const char *p, size_t n)
 enum action { COPY, WALK_MULTIPART, WALK_ATTACHED, ENCODE };
 
 /* What to do with the body of an entity (and its boundary, for a multipart). */
-static int choose(struct walk *w, const char *e, size_t fields_end, const char *body, size_t blen,
-		  char *bnd, size_t bndlen, enum action *act)
+static void choose(const struct walk *w, const char *e, size_t fields_end, const char *body, size_t blen,
+		   char *bnd, size_t bndlen, enum action *act)
 {
 	struct header_field ct;
 	int have_ct = header_find(e, fields_end, "Content-Type", &ct);
@@ -272,19 +274,15 @@ static int choose(struct walk *w, const char *e, size_t fields_end, const char *
 
 	*act = COPY;
 	if (have_ct && container && value_is(&ct, "multipart/")) {
-		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, bndlen) == 0 && !has_8bit(bnd, strlen(bnd))) {
-			*act = WALK_MULTIPART;
-			return 0;
-		}
-		if (needs_encoding(w, body, blen))
-			return set_error(w->err, w->errlen, "a multipart body needing re-encoding has no usable boundary");
-		return 0;
+		if (ct_param(ct.value, ct.valuelen, "boundary", bnd, bndlen) < 0 || has_8bit(bnd, strlen(bnd)))
+			bnd[0] = '\0';   /* no usable boundary: no delimiter, all preamble */
+		*act = WALK_MULTIPART;
+		return;
 	}
 	if (have_ct && container && (value_is(&ct, "message/rfc822") || value_is(&ct, "message/global")))
 		*act = WALK_ATTACHED;
 	else if (needs_encoding(w, body, blen))
 		*act = ENCODE;
-	return 0;
 }
 
 /* The header fields of e, each made to conform; the transfer encoding
@@ -337,8 +335,8 @@ static int convert_entity(struct walk *w, const char *e, size_t n, enum level lv
 
 	if (depth > MIME7BIT_MAX_DEPTH)
 		return set_error(w->err, w->errlen, "MIME parts nested deeper than %d levels", MIME7BIT_MAX_DEPTH);
-	if (choose(w, e, fields_end, e + body, n - body, bnd, sizeof(bnd), &act) < 0 ||
-	    emit_fields(w, e, fields_end, lv, act) < 0)
+	choose(w, e, fields_end, e + body, n - body, bnd, sizeof(bnd), &act);
+	if (emit_fields(w, e, fields_end, lv, act) < 0)
 		return -1;
 	if (act == ENCODE) {
 		int text = !header_find(e, fields_end, "Content-Type", &ct) || value_is(&ct, "text/");
@@ -349,6 +347,8 @@ static int convert_entity(struct walk *w, const char *e, size_t n, enum level lv
 			   (cte == CTE_BASE64 || (cte != CTE_QP && !text)) ? "base64" : "quoted-printable");
 	}
 	if (missing && (lv == TOP || body < n)) {
+		if (fields_end > 0 && e[fields_end - 1] != '\n')
+			buf_puts(w->out, "\r\n");   /* the last field ended the input */
 		buf_puts(w->out, "\r\n");
 		w->rep->separator++;
 	} else {

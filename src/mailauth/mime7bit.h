@@ -19,12 +19,12 @@
  *   may carry, is never re-encoded);
  * - a missing empty line between header and body is added;
  * - a preamble or epilogue (which readers ignore) that would need
- *   re-encoding is dropped.
+ *   re-encoding is dropped; so is the body of a multipart without a usable
+ *   boundary or without any delimiter, which is all preamble.
  * Everything else is copied byte for byte.  Returns 1 with the new message
  * appended to out and what was done counted in rep; 0 when nothing needs
  * changing (out untouched); -1 with a reason (NUL octet, bare CR or LF,
- * nesting deeper than the cap, a header line that cannot be folded, a
- * multipart needing re-encoding without a usable boundary).
+ * nesting deeper than the cap, a header line that cannot be folded).
  */
 #ifndef OUTPOST_MIME7BIT_H
 #define OUTPOST_MIME7BIT_H

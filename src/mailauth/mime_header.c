@@ -249,7 +249,7 @@ static void encode_params(const char *v, size_t n, struct buf *out)
 		}
 		const char *p = v + s, *eq = memchr(p, '=', e - s);
 		size_t pl = e - s;
-		if (first || !has8(p, pl) || !eq) {
+		if (first || !has8(p, pl) || !eq || has8(p, (size_t)(eq - p))) {
 			if (!first)
 				buf_putc(out, ';');
 			if (has8(p, pl))
