@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "base64.h"
+
 static const char hexdigits[] = "0123456789ABCDEF";
 static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -79,49 +81,42 @@ void mime_qp_decode(const char *data, size_t len, struct buf *out)
 	}
 }
 
-static void b64_quad(const unsigned char *p, size_t n, char q[4])
-{
-	unsigned v = (unsigned)p[0] << 16 | (n > 1 ? (unsigned)p[1] << 8 : 0) | (n > 2 ? p[2] : 0);
-	q[0] = b64chars[v >> 18];
-	q[1] = b64chars[(v >> 12) & 63];
-	q[2] = n > 1 ? b64chars[(v >> 6) & 63] : '=';
-	q[3] = n > 2 ? b64chars[v & 63] : '=';
-}
-
 void mime_base64(const unsigned char *data, size_t len, struct buf *out)
 {
-	char q[4];
-	for (size_t i = 0; i < len; i += 3) {
-		b64_quad(data + i, len - i, q);
-		buf_append(out, q, 4);
-	}
+	size_t need = base64_encoded_len(len) + 1;
+	buf_reserve(out, need);
+	long n = base64_encode(data, len, out->data + out->len, need);
+	if (n > 0)
+		out->len += (size_t)n;
 }
 
 void mime_base64_lines(const char *data, size_t len, struct buf *out)
 {
-	const unsigned char *d = (const unsigned char *)data;
-	char q[4];
-	for (size_t i = 0; i < len; i += 3) {
-		if (i && i % 57 == 0)        /* 57 octets make a line of 76 */
+	for (size_t i = 0; i < len; i += 57) {     /* 57 octets make a line of 76 */
+		if (i)
 			buf_puts(out, "\r\n");
-		b64_quad(d + i, len - i, q);
-		buf_append(out, q, 4);
+		mime_base64((const unsigned char *)data + i, len - i < 57 ? len - i : 57, out);
 	}
 }
 
+/* Lenient (RFC 2045 6.8): octets outside the alphabet are skipped, the
+ * text ends at the first "=", a last lone character is dropped; what is
+ * left goes through the one strict decoder. */
 void mime_base64_decode(const char *data, size_t len, struct buf *out)
 {
-	unsigned v = 0;
-	int bits = 0;
-	for (size_t i = 0; i < len && data[i] != '='; i++) {
-		const char *p = data[i] ? strchr(b64chars, data[i]) : NULL;
-		if (!p)
-			continue;
-		v = (v << 6 | (unsigned)(p - b64chars)) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			buf_putc(out, (char)((v >> bits) & 0xff));
-		}
-	}
+	struct buf clean = BUF_INIT;
+	for (size_t i = 0; i < len && data[i] != '='; i++)
+		if (data[i] && strchr(b64chars, data[i]))
+			buf_putc(&clean, data[i]);
+	if (clean.len % 4 == 1)
+		clean.len--;
+	while (clean.len % 4)
+		buf_putc(&clean, '=');
+	size_t max = base64_decoded_max(clean.len) + 1;
+	buf_reserve(out, max);
+	long n = base64_decode(clean.data ? clean.data : "", clean.len, out->data + out->len, max);
+	if (n > 0)
+		out->len += (size_t)n;
+	out->data[out->len] = '\0';
+	buf_free(&clean);
 }
