@@ -28,6 +28,7 @@ static const struct {
 	  "                        dkim show [--resolver IP@PORT] | dkim verify FILE [--resolver IP@PORT]" },
 	{ "spf", cmd_spf, "spf check --ip IP --mail-from ADDR [--helo NAME] [--resolver IP@PORT]" },
 	{ "routes", cmd_routes, "routes [--json]" },
+	{ "stats", cmd_stats, "stats [--since 24h] [--by route|reason|domain|sender] [--top N] [--json]" },
 	{ "bounce", cmd_bounce, "bounce parse FILE [--json]" },
 	{ "route", cmd_route, "route explain --sender ADDR --rcpt ADDR [--from-header C] [--user U] [--class C]\n"
 	  "                        [--resolver IP@PORT] [--json]" },

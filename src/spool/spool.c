@@ -419,6 +419,8 @@ static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reas
 		rc = spool_insert_msg(sp, r->msg);
 		if (rc == SQLITE_OK)
 			rc = spool_insert_rcpts(sp, r->msg);
+		if (rc == SQLITE_OK)
+			rc = spool_obs_received(sp, r->msg);
 	}
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);

@@ -34,7 +34,9 @@ enum spool_qstmt {
 };
 
 /* Prepared statements of spool_obs.c. */
-enum spool_obs_stmt { SPOOL_OBS_COUNT_MSGS, SPOOL_OBS_OLDEST, SPOOL_OBS_PAGES, SPOOL_OBS_COUNT };
+enum spool_obs_stmt { SPOOL_OBS_COUNT_MSGS, SPOOL_OBS_OLDEST, SPOOL_OBS_PAGES, SPOOL_OBS_RECEIVED,
+		      SPOOL_OBS_RECEIVED_EVENT, SPOOL_OBS_OUTCOME, SPOOL_OBS_OUTCOME_EVENT,
+		      SPOOL_OBS_PRUNE_EVENTS, SPOOL_OBS_PRUNE_MINUTES, SPOOL_OBS_COUNT };
 
 struct spool_claim_op {
 	time_t now;
@@ -95,6 +97,7 @@ struct spool {
 	struct spool_stats stats;              /* under mu */
 	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
 	struct spool_gauges gauges;            /* under mu */
+	long long obs_minute;                  /* storage thread: the last minute pruned to */
 };
 
 /* spool.c, storage thread: the insert of a committed message, shared with
@@ -122,6 +125,11 @@ void spool_enqueue(struct spool *sp, struct spool_req *r);
 int spool_obs_prepare(struct spool *sp, char *err, size_t errlen);
 void spool_obs_finalize(struct spool *sp);
 void spool_obs_refresh(struct spool *sp);
+/* Storage thread, inside the transaction that commits m / records o:
+ * the statistics rows of a message received and of one outcome (before
+ * the message may leave the spool). */
+int spool_obs_received(struct spool *sp, const struct spool_msg *m);
+int spool_obs_outcome(struct spool *sp, const struct spool_record_op *op, const struct spool_outcome *o);
 
 /* spool_queue.c */
 int spool_queue_prepare(struct spool *sp, char *err, size_t errlen);   /* at open */

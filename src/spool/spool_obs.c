@@ -1,18 +1,40 @@
 /*
- * spool_obs: the spool's gauges (spool_obs.h), read by the storage thread
- * with prepared statements after each round.
+ * spool_obs: the spool's gauges and statistics (spool_obs.h): the gauges
+ * read by the storage thread after each round, the statistics written by
+ * it inside the transactions that commit and record messages.
  */
 #include "spool/spool_obs.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/log.h"
+#include "core/name_code.h"
 #include "spool/spool_int.h"
 
 static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_COUNT_MSGS] = "SELECT messages FROM queue_totals WHERE id = 1",
 	[SPOOL_OBS_OLDEST] = "SELECT created FROM messages ORDER BY id LIMIT 1",
 	[SPOOL_OBS_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+	[SPOOL_OBS_RECEIVED] =
+		"INSERT INTO stats_minute VALUES (?1 / 60, '', 'received', '', '', ?2, 1, ?3, 0, 0)"
+		" ON CONFLICT (minute, route, result, reason, domain, sender)"
+		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes",
+	[SPOOL_OBS_RECEIVED_EVENT] =
+		"INSERT INTO stats_events (time, event, qid, detail) VALUES (?1, 'received', ?2, ?3)",
+	[SPOOL_OBS_OUTCOME] =
+		"INSERT INTO stats_minute"
+		" SELECT ?1 / 60, ?3, ?4, ?5, lower(substr(r.address, instr(r.address, '@') + 1)), m.sender,"
+		"  1, m.size, max(?1 - m.created, 0), max(?1 - m.created, 0)"
+		" FROM messages m JOIN recipients r ON r.msg_id = m.id WHERE m.id = ?2 AND r.position = ?6"
+		" ON CONFLICT (minute, route, result, reason, domain, sender)"
+		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes,"
+		"  delay_sum = delay_sum + excluded.delay_sum, delay_max = max(delay_max, excluded.delay_max)",
+	[SPOOL_OBS_OUTCOME_EVENT] =
+		"INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
+		" SELECT ?1, ?4, ?2, ?3, address, ?7 FROM recipients WHERE msg_id = ?2 AND position = ?6",
+	[SPOOL_OBS_PRUNE_EVENTS] = "DELETE FROM stats_events WHERE id <= ?1",
+	[SPOOL_OBS_PRUNE_MINUTES] = "DELETE FROM stats_minute WHERE minute < ?1",
 };
 
 int spool_obs_prepare(struct spool *sp, char *err, size_t errlen)
@@ -58,4 +80,114 @@ void spool_gauges(struct spool *sp, struct spool_gauges *g)
 	pthread_mutex_lock(&sp->mu);
 	*g = sp->gauges;
 	pthread_mutex_unlock(&sp->mu);
+}
+
+/* The enhanced status code of a reply ("550 5.1.1 text", "4.4.1 text")
+ * into out (16 bytes), "" when it has none. */
+static void reply_enh(const char *reply, char *out)
+{
+	const char *p = reply ? reply : "";
+	size_t n;
+	out[0] = '\0';
+	if (strspn(p, "0123456789") == 3 && (p[3] == ' ' || p[3] == '-'))
+		p += 4;
+	if ((p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+		return;
+	n = 2 + strspn(p + 2, "0123456789");
+	if (n == 2 || n > 5 || p[n] != '.')
+		return;
+	size_t m = strspn(p + n + 1, "0123456789");
+	if (m == 0 || m > 3 || (p[n + 1 + m] != '\0' && p[n + 1 + m] != ' '))
+		return;
+	memcpy(out, p, n + 1 + m);
+	out[n + 1 + m] = '\0';
+}
+
+static int obs_step(sqlite3_stmt *st, int rc)
+{
+	return spool_step_done(st, rc);
+}
+
+/* Raw events beyond the last SPOOL_OBS_EVENTS go, one by one as new ones
+ * come; rollups older than SPOOL_OBS_DAYS go when the minute turns. */
+static int obs_prune(struct spool *sp, time_t now)
+{
+	sqlite3_int64 last = sqlite3_last_insert_rowid(sp->db);
+	int rc = SQLITE_OK;
+	if (last > SPOOL_OBS_EVENTS) {
+		sqlite3_stmt *st = sp->obs[SPOOL_OBS_PRUNE_EVENTS];
+		rc = obs_step(st, sqlite3_bind_int64(st, 1, last - SPOOL_OBS_EVENTS));
+	}
+	long long minute = (long long)now / 60;
+	if (rc == SQLITE_OK && minute != sp->obs_minute) {
+		sqlite3_stmt *st = sp->obs[SPOOL_OBS_PRUNE_MINUTES];
+		rc = obs_step(st, sqlite3_bind_int64(st, 1, minute - SPOOL_OBS_DAYS * 1440LL));
+		if (rc == SQLITE_OK)
+			sp->obs_minute = minute;
+	}
+	return rc;
+}
+
+int spool_obs_received(struct spool *sp, const struct spool_msg *m)
+{
+	char detail[1200];
+	sqlite3_stmt *st = sp->obs[SPOOL_OBS_RECEIVED];
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)m->created);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 2, m->sender ? m->sender : "");
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)m->body_len);
+	if ((rc = obs_step(st, rc)) != SQLITE_OK)
+		return rc;
+	int n = snprintf(detail, sizeof(detail), "from=<%s> nrcpt=%zu size=%zu user=%s client=%s",
+			 m->sender ? m->sender : "", m->nrcpts, m->body_len, m->auth_user ? m->auth_user : "-",
+			 m->client_addr ? m->client_addr : "-");
+	if (n < 0 || (size_t)n >= sizeof(detail))
+		detail[sizeof(detail) - 1] = '\0';   /* a cut detail is still a detail */
+	st = sp->obs[SPOOL_OBS_RECEIVED_EVENT];
+	rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)m->created);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 2, m->id);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 3, detail);
+	if ((rc = obs_step(st, rc)) != SQLITE_OK)
+		return rc;
+	return obs_prune(sp, m->created);
+}
+
+/* Binds what both outcome statements take: ?1 time, ?2 qid, ?3 route,
+ * ?4 result, ?5 enhanced code, ?6 position (and ?7 the reply). */
+static int bind_outcome(sqlite3_stmt *st, const struct spool_record_op *op, const struct spool_outcome *o,
+			const char *enh, int with_reply)
+{
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)op->now);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 2, op->id);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 3, o->route ? o->route : "");
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, str_name_code(spool_rcpt_state_names, (int)o->state));
+	if (rc == SQLITE_OK && !with_reply)
+		rc = spool_bind_text(st, 5, enh);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 6, o->position);
+	if (rc == SQLITE_OK && with_reply)
+		rc = spool_bind_text(st, 7, o->reply ? o->reply : "");
+	return rc;
+}
+
+int spool_obs_outcome(struct spool *sp, const struct spool_record_op *op, const struct spool_outcome *o)
+{
+	char enh[16];
+	reply_enh(o->reply, enh);
+	if (o->state == SPOOL_RCPT_DELIVERED)
+		enh[0] = '\0';       /* 2.0.0 for every delivery says nothing */
+	sqlite3_stmt *st = sp->obs[SPOOL_OBS_OUTCOME];
+	int rc = obs_step(st, bind_outcome(st, op, o, enh, 0));
+	if (rc != SQLITE_OK)
+		return rc;
+	st = sp->obs[SPOOL_OBS_OUTCOME_EVENT];
+	if ((rc = obs_step(st, bind_outcome(st, op, o, enh, 1))) != SQLITE_OK)
+		return rc;
+	return obs_prune(sp, op->now);
 }

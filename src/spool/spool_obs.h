@@ -1,11 +1,20 @@
 /*
- * spool_obs: what the spool tells the operator without a scan: the number
- * of messages, the age of the oldest, the size of the database.
+ * spool_obs: what the spool tells the operator.
  *
- * Contract: the storage thread refreshes these after each round of work
- * (three indexed reads: the trigger-kept count in queue_totals, the first
- * id of the messages' key, PRAGMA page_count), so spool_gauges() is a copy
- * under the spool's mutex, safe from any thread, at most one round old.
+ * Contract:
+ * - Gauges without a scan: the number of messages, the age of the oldest,
+ *   the size of the database.  The storage thread refreshes them after
+ *   each round of work (three indexed reads: the trigger-kept count in
+ *   queue_totals, the first id of the messages' key, PRAGMA page_count),
+ *   so spool_gauges() is a copy under the spool's mutex, safe from any
+ *   thread, at most one round old.
+ * - Statistics that last: every message committed and every recipient
+ *   outcome recorded adds to a per-minute rollup (stats_minute: minute,
+ *   route, result, reason = enhanced status code, recipient domain,
+ *   sender; count, bytes, delay sum and max) and a raw event
+ *   (stats_events), in the same transaction (no fsync of its own).
+ *   Retention is bounded: rollups for SPOOL_OBS_DAYS, the last
+ *   SPOOL_OBS_EVENTS raw events.
  */
 #ifndef OUTPOST_SPOOL_OBS_H
 #define OUTPOST_SPOOL_OBS_H
@@ -13,6 +22,9 @@
 #include <time.h>
 
 struct spool;
+
+#define SPOOL_OBS_DAYS 30
+#define SPOOL_OBS_EVENTS 100000
 
 struct spool_gauges {
 	uint64_t messages;      /* in the spool */

@@ -328,7 +328,8 @@ static int q_outcome(struct spool *sp, const struct spool_record_op *op,
 		set_error(reason, len, "no pending recipient %d in %s", o->position, op->id);
 		return Q_REFUSED;
 	}
-	return q_set_rcpt(sp, op, o);
+	rc = spool_obs_outcome(sp, op, o);
+	return rc == SQLITE_OK ? q_set_rcpt(sp, op, o) : rc;
 }
 
 static int q_record(struct spool *sp, struct spool_req *r, char *reason, size_t len)

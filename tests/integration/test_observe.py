@@ -1,6 +1,7 @@
 """What the operator sees: the HTTP listener (http = { listen; }) and
 GET /metrics after real traffic through the real daemon, checked with
 Prometheus' own promtool; the refusals of a listener beyond loopback."""
+import json
 import re
 import shutil
 import ssl
@@ -152,3 +153,48 @@ def test_token_and_tls(make_daemon, tmp_path, tls_files):
     assert status == 200 and "outpost_queue_messages" in text
     with pytest.raises(Exception):
         urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5).read()
+
+
+def test_stats_from_the_spool(world):
+    """outpost stats: totals and tables from the spool's rollups, the same
+    after a restart (they are in the spool, not in memory)."""
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"gone@example.net": "550 5.1.1 No such user here",
+                                                    "later@example.net": "451 4.3.0 Try again later"}))
+    d = world.daemon()
+    send(d, ["a@example.net", "b@example.net"])
+    send(d, ["gone@example.net"])
+    send(d, ["later@example.net"], sender="other@sender.example.org")
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = json.loads(d.cli("stats", "--json").stdout)
+        if st["totals"]["delivered"] == 3 and st["totals"]["deferred"] >= 1:
+            break
+        time.sleep(0.2)
+    t = st["totals"]
+    # the DSN of the bounce is delivered too, but was not received from a client
+    assert (t["received"], t["delivered"], t["bounced"]) == (3, 3, 1), st
+    assert t["bytes_received"] > 0 and t["bytes_delivered"] > 0
+    rows = {r["key"]: r for r in st["rows"]}
+    assert rows["direct"]["delivered"] == 3 and rows["direct"]["bounced"] == 1
+    assert rows["direct"]["max_delay"] >= 0
+    assert st["bounce_reasons"][0]["reason"] == "5.1.1" and st["bounce_reasons"][0]["count"] == 1
+    assert "No such user here" in st["bounce_reasons"][0]["example"]
+    assert st["deferral_reasons"][0]["reason"] == "4.3.0"
+    assert "Try again later" in st["deferral_reasons"][0]["example"]
+    by_domain = {r["key"]: r for r in json.loads(d.cli("stats", "--json", "--by", "domain").stdout)["rows"]}
+    assert by_domain["example.net"]["delivered"] == 2 and by_domain["example.net"]["bounced"] == 1
+    assert by_domain["sender.example.org"]["delivered"] == 1
+    by_sender = {r["key"]: r for r in json.loads(d.cli("stats", "--json", "--by", "sender").stdout)["rows"]}
+    assert by_sender["app@sender.example.org"]["received"] == 2
+    assert by_sender["other@sender.example.org"]["received"] == 1
+    text = d.cli("stats").stdout
+    assert re.search(r"^\s+received\s+3$", text, re.M) and re.search(r"^\s+bounced\s+1$", text, re.M), text
+    assert re.search(r"^\s+1\s+5\.1\.1\s+550 5\.1\.1 No such user here", text, re.M), text
+    assert re.search(r"^\s+direct\s+0\s+3\s+\d+\s+1\s", text, re.M), text
+    d.stop()
+    after = json.loads(d.cli("stats", "--json").stdout)
+    assert after["totals"]["received"] == 3 and after["totals"]["bounced"] == 1
+    bad = d.cli("stats", "--by", "planet", check=False)
+    assert bad.returncode == 1 and "--by planet: expected route, reason, domain or sender" in bad.stderr
+    bad = d.cli("stats", "--since", "soon", check=False)
+    assert bad.returncode == 2 and "--since soon" in bad.stderr

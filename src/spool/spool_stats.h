@@ -1,0 +1,33 @@
+/*
+ * spool_stats: `outpost stats` from the spool's statistics tables
+ * (spool_obs.h), not from logs.
+ *
+ * Contract: spool_stats_query() opens DIR/queue.db read-only (a reader
+ * beside the running daemon, WAL), reads the rollups of the minutes from
+ * since to now and returns one JSON object, the same for the CLI's --json,
+ * its text and the HTTP API:
+ *   { "since": T, "until": T,
+ *     "totals": { "received", "delivered", "deferred", "bounced",
+ *                 "bytes_received", "bytes_delivered" },
+ *     "by": "route"|"reason"|"domain"|"sender",
+ *     "rows": [ { "key", "received", "delivered", "deferred", "bounced",
+ *                 "avg_delay", "max_delay" } ... ]   (the top `top`, by volume)
+ *     "bounce_reasons": [ { "reason", "count", "example" } ... ],
+ *     "deferral_reasons": [ ... ],
+ *     "hourly": [ { "hour": T, "route", "delivered", "deferred", "bounced" } ... ] }
+ * Delays are seconds from acceptance (delivered recipients for
+ * route/domain/sender rows).  NULL with err when the spool cannot be read
+ * or predates the statistics (schema < 4).
+ */
+#ifndef OUTPOST_SPOOL_STATS_H
+#define OUTPOST_SPOOL_STATS_H
+#include <jansson.h>
+#include <stddef.h>
+#include <time.h>
+
+json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char *by, unsigned top,
+			  char *err, size_t errlen);
+/* Recent raw events, newest first: [ { "time", "event", "qid", "route", "rcpt", "detail" } ]. */
+json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t errlen);
+
+#endif
