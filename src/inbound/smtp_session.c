@@ -540,7 +540,7 @@ static void commit_done(void *arg, int ok, const char *reason)
 	gettimeofday(&now, NULL);
 	timersub(&now, &s->commit_start, &d);
 	s->commit = NULL;
-	if (ok) {
+	if (ok > 0) {
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
 		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
