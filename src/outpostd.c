@@ -59,8 +59,12 @@ struct daemon {
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct run_identity id;   /* who it runs as after the listeners are bound */
-	struct config **retired;  /* replaced by reloads; sessions and deliveries may still use them */
-	size_t nretired;
+	/* The config of the start, kept for the whole run: what is built
+	 * once at start points into it (the DKIM signer keeps its key names;
+	 * a reload may not change them: config_reload_blocker).  Every other
+	 * config a reload replaces is freed once its last holder (smtpd, a
+	 * session, the scheduler's messages and destinations) lets go. */
+	const struct config *boot;
 };
 
 static _Noreturn void usage(FILE *out, int status)
@@ -144,10 +148,7 @@ static void reload_config(struct daemon *d, char *err, size_t errlen)
 		scheduler_reload(d->sched, cf);
 	if (d->canary)
 		canary_reload(d->canary, cf);
-	d->retired = realloc(d->retired, (d->nretired + 1) * sizeof(*d->retired));
-	if (d->retired == NULL)
-		msg_fatal("event=out_of_memory");
-	d->retired[d->nretired++] = d->cf;
+	config_free(d->cf);   /* freed now unless deliveries or sessions still hold it */
 	d->cf = cf;
 	msg_info("event=reloaded file=%s", cf->file);
 }
@@ -212,6 +213,7 @@ static void load_config(struct daemon *d, const char *file)
 	buf_free(&bad);
 	if (idok < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	d->boot = config_ref(d->cf);
 }
 
 /* Creates the spool directory for the run user, so that the local
@@ -334,8 +336,6 @@ int main(int argc, char **argv)
 	msg_info("event=stopped");
 	config_free(d.cf);
 	metrics_reset();
-	for (size_t i = 0; i < d.nretired; i++)
-		config_free(d.retired[i]);
-	free(d.retired);
+	config_free(d.boot);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -414,6 +415,7 @@ static struct config *config_from(config_t *lc, int read_ok, int is_file, int su
 		return NULL;
 	}
 	struct config *cf = xcalloc(1, sizeof(*cf));
+	atomic_init(&cf->refs, 1);
 	cf->file = xstrdup(name);
 	for (size_t i = 0; i < NSECTIONS; i++)
 		if (sections[i]->defaults)
@@ -478,9 +480,18 @@ struct config *config_parse(const char *text, const char *name, char *err, size_
 	return config_from(&lc, config_read_string(&lc, text) == CONFIG_TRUE, 0, 0, name, err, errlen);
 }
 
-void config_free(struct config *cf)
+const struct config *config_ref(const struct config *cf)
 {
-	if (cf == NULL)
+	/* the count is the one field that changes after load; configs are
+	 * always made by config_from(), never const objects */
+	atomic_fetch_add(&((struct config *)cf)->refs, 1);
+	return cf;
+}
+
+void config_free(const struct config *ccf)
+{
+	struct config *cf = (struct config *)ccf;
+	if (cf == NULL || atomic_fetch_sub(&cf->refs, 1) > 1)
 		return;
 	for (size_t i = 0; i < NSECTIONS; i++)
 		if (sections[i]->release)

@@ -3,7 +3,10 @@
  * Contract: config_load() either returns a complete, validated config with
  * every default filled in, or NULL with "FILE:LINE: reason" in err.  Unknown
  * keys, wrong types and out-of-range values are errors.  The result is
- * immutable after load; config_free() releases it.  On error, err holds
+ * immutable after load except for its reference count: config_load()
+ * returns one reference, config_ref() adds one for each holder that may
+ * outlive the current config (SIGHUP swaps in a new one), and
+ * config_free() drops one, freeing the config with the last.  On error, err holds
  * every error found, one "FILE:LINE: reason" per line.  A relative path in
  * a file (spool, socket, users, tls, dkim keys, relay auth) is made
  * absolute against the file's directory; config_parse() keeps it as is.
@@ -25,6 +28,7 @@
 #include "obs/http_config.h"
 
 struct config {
+	_Atomic unsigned refs;      /* config_ref() / config_free() */
 	char *file;
 	char *hostname;
 	char *spool;                 /* directory */
@@ -65,7 +69,10 @@ struct config *config_load(const char *file, char *err, size_t errlen);
 struct config *config_load_submit(const char *file, char *err, size_t errlen);
 /* The same from text in memory; name is used in error messages. */
 struct config *config_parse(const char *text, const char *name, char *err, size_t errlen);
-void config_free(struct config *cf);
+/* Another reference to cf (returned, for `x->cf = config_ref(cf)`). */
+const struct config *config_ref(const struct config *cf);
+/* Drops one reference; the last frees the config.  NULL is ignored. */
+void config_free(const struct config *cf);
 
 /* NULL when new may replace old in a running daemon (SIGHUP), else the
  * name of a setting whose change needs a restart. */

@@ -64,6 +64,7 @@ void dest_free_if_idle(struct dest *d)
 			break;
 		}
 	}
+	config_free(d->cf);
 	free(d->key);
 	free(d->domain);
 	free(d);
@@ -484,6 +485,8 @@ void conn_start(struct dest *d)
 void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
 {
 	struct dest *d = dest_get(s, j->route, domain);
+	if (d->cf == NULL)        /* a new dest: its route lives in the job's config */
+		d->cf = config_ref(j->q->cf);
 	j->next = NULL;
 	*d->tail = j;
 	d->tail = &j->next;

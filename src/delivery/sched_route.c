@@ -210,7 +210,7 @@ void sched_route_message(struct scheduler *s, struct spool_due_msg *m)
 	size_t n = m->nrcpts ? m->nrcpts : 1;
 	struct qmsg *q = xcalloc(1, sizeof(*q));
 	q->sch = s;
-	q->cf = s->cf;
+	q->cf = config_ref(s->cf);
 	q->m = m;
 	q->out = xcalloc(n, sizeof(*q->out));
 	q->rr = xcalloc(n, sizeof(*q->rr));

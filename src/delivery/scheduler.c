@@ -243,6 +243,7 @@ static void outcome_diag(struct outcome *o)
 
 static void qmsg_free(struct qmsg *q)
 {
+	config_free(q->cf);
 	spool_due_free(q->m);
 	free(q->out);
 	free(q);
@@ -432,7 +433,8 @@ void scheduler_reload(struct scheduler *s, const struct config *cf)
 	sched_health_conf(cf, &hc);
 	health_set_conf(s->health, &hc);
 	throttle_reload(s->thr, cf);
-	s->cf = cf;
+	config_free(s->cf);   /* messages and destinations routed by it hold their own reference */
+	s->cf = config_ref(cf);
 	msg_info("event=delivery_reloaded routes=%zu rules=%zu", cf->nroutes, cf->nrules);
 	sched_pump(s);
 }
@@ -446,7 +448,7 @@ struct scheduler *scheduler_new_with(struct event_base *base, const struct confi
 	}
 	struct scheduler *s = xcalloc(1, sizeof(*s));
 	s->base = base;
-	s->cf = cf;
+	s->cf = config_ref(cf);
 	s->sp = sp;
 	s->clock = clock ? *clock : real_clock;
 	if (clock == NULL)
@@ -524,5 +526,6 @@ void scheduler_free(struct scheduler *s)
 	health_free(s->health);
 	throttle_free(s->thr);
 	free(s->src_weight);
+	config_free(s->cf);
 	free(s);
 }

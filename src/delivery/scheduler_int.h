@@ -63,7 +63,7 @@ struct outcome {
 
 struct qmsg {
 	struct scheduler *sch;
-	const struct config *cf;  /* the one it was routed by (a reload keeps it alive) */
+	const struct config *cf;  /* the one it was routed by: a reference (config_ref) */
 	struct spool_due_msg *m;
 	struct outcome *out;      /* one per m->rcpts */
 	int jobs;
@@ -99,6 +99,7 @@ struct dest {
 	struct scheduler *sch;
 	char *key;
 	const struct route_conf *route;
+	const struct config *cf;  /* a reference to the config route is in */
 	char *domain;             /* mx routes */
 	struct job *head, **tail;
 	unsigned conns;           /* including idle ones */

@@ -6,6 +6,7 @@
 
 #include <crypt.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ struct user {
 };
 
 struct users {
+	_Atomic unsigned refs;   /* users_ref() / users_free() */
 	struct user *v;
 	size_t n;
 	char *dummy_hash;        /* verified against for unknown users: equal cost */
@@ -36,9 +38,15 @@ static void user_clear(struct user *u)
 	free(u->domains);
 }
 
+struct users *users_ref(struct users *u)
+{
+	atomic_fetch_add(&u->refs, 1);
+	return u;
+}
+
 void users_free(struct users *u)
 {
-	if (u == NULL)
+	if (u == NULL || atomic_fetch_sub(&u->refs, 1) > 1)
 		return;
 	for (size_t i = 0; i < u->n; i++)
 		user_clear(&u->v[i]);
@@ -127,6 +135,7 @@ struct users *users_load(const char *file, char *err, size_t errlen)
 		return NULL;
 	}
 	struct users *us = xcalloc(1, sizeof(*us));
+	atomic_init(&us->refs, 1);
 	int rc = users_read(us, fp, file, err, errlen);
 	fclose(fp);
 	if (rc < 0) {

@@ -8,7 +8,11 @@
  *
  * Contract: users_load() returns the table or NULL with "FILE:LINE:
  * reason" in err; it refuses a file others can read.  users_verify() is
- * CPU-heavy (crypt) and thread-safe: call it off the event loop.
+ * CPU-heavy (crypt) and thread-safe: call it off the event loop.  The
+ * table is reference-counted (SIGHUP loads a new one while sessions and
+ * AUTH jobs still use the old): users_load() returns one reference,
+ * users_ref() adds one, users_free() drops one (from any thread) and
+ * frees the table with the last.
  * sasl_plain_split() takes the untrusted decoded response (base64 is
  * core/base64.h) and never reads or writes out of bounds.
  */
@@ -20,6 +24,7 @@ struct users;
 struct user;
 
 struct users *users_load(const char *file, char *err, size_t errlen);
+struct users *users_ref(struct users *u);
 void users_free(struct users *u);
 const struct user *users_find(const struct users *u, const char *name);
 /* 1 when password matches the user's hash; constant work for unknown users. */

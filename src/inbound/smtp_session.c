@@ -62,7 +62,7 @@ static const char *const state_names[] = {
 };
 
 struct auth_job {
-	const struct users *users;
+	struct users *users;         /* a reference: a reload may replace the table meanwhile */
 	char user[256];
 	char pass[256];
 	int ok;
@@ -72,6 +72,7 @@ struct auth_job {
 struct smtp_session {
 	struct smtpd *sd;
 	const struct listen_conf *lc;
+	const struct config *lc_cf;  /* a reference to the config lc is in (a reload replaces sd->cf) */
 	struct bufferevent *bev;
 	struct sockaddr_storage ss;
 	char addr[64];
@@ -82,6 +83,7 @@ struct smtp_session {
 	int esmtp, tls, shutdown;
 	char tls_info[160];
 	const struct user *user;
+	struct users *users;         /* a reference to the table user is in */
 	unsigned errors, messages;
 	struct event *lifetime_ev;
 	struct event *close_ev;      /* waits for TLS output to reach the socket */
@@ -359,6 +361,7 @@ static void auth_run(void *arg)
 static void auth_job_free(void *arg)
 {
 	struct auth_job *j = arg;
+	users_free(j->users);
 	explicit_bzero(j, sizeof(*j));
 	free(j);
 }
@@ -405,7 +408,9 @@ static void auth_done(void *arg)
 		return;
 	}
 	smtp_enter_state(s, SMTP_S_READY);
-	s->user = users_find(s->sd->users, j->user);
+	users_free(s->users);     /* (NULL: one AUTH per session) */
+	s->users = users_ref(j->users);
+	s->user = users_find(s->users, j->user);
 	auth_throttle_success(s->sd->auth_throttle, s->addr);
 	msg_info("event=auth session=%lu client=%s user=%s result=ok", s->id, s->addr, j->user);
 	reply(s, "235 2.7.0 Authentication successful");
@@ -421,7 +426,7 @@ static void auth_check(struct smtp_session *s, const char *user, const char *pas
 	if (ul >= sizeof(j->user) || pl >= sizeof(j->pass))
 		return reply_error(s, "501 5.5.2 User name or password too long");
 	j = xcalloc(1, sizeof(*j));
-	j->users = s->sd->users;
+	j->users = users_ref(s->sd->users);
 	j->s = s;
 	memcpy(j->user, user, ul + 1);
 	memcpy(j->pass, pass, pl + 1);
@@ -832,6 +837,8 @@ static void session_free(struct smtp_session *s)
 	struct smtpd *sd = s->sd;
 	int local = s->local;
 	explicit_bzero(s->auth_name, sizeof(s->auth_name));
+	users_free(s->users);
+	config_free(s->lc_cf);
 	free(s);
 	smtpd_session_gone(sd, local);
 }
@@ -885,6 +892,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	const struct config *cf = sd->cf;
 	s->sd = sd;
 	s->lc = lc;
+	s->lc_cf = config_ref(cf);
 	s->id = ++session_ids;
 	s->local = local;
 	if (local) {

@@ -135,7 +135,7 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 {
 	struct smtpd *sd = xcalloc(1, sizeof(*sd));
 	sd->base = base;
-	sd->cf = cf;
+	sd->cf = config_ref(cf);
 	sd->spool = spool;
 	sd->local = local_dispatch_new();
 	sd->auth_throttle = auth_throttle_new();
@@ -188,12 +188,10 @@ int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t er
 	struct users *users = NULL;
 	if (cf->users && (users = users_load(cf->users, err, errlen)) == NULL)
 		return -1;
-	if (sd->users) {
-		sd->retired = xreallocarray(sd->retired, sd->nretired + 1, sizeof(*sd->retired));
-		sd->retired[sd->nretired++] = sd->users;
-	}
+	users_free(sd->users);    /* freed here unless a session or AUTH job holds it */
 	sd->users = users;
-	sd->cf = cf;
+	config_free(sd->cf);
+	sd->cf = config_ref(cf);
 	return 0;
 }
 
@@ -244,10 +242,8 @@ void smtpd_free(struct smtpd *sd)
 	local_dispatch_free(sd->local);
 	auth_throttle_free(sd->auth_throttle);
 	users_free(sd->users);
-	for (size_t i = 0; i < sd->nretired; i++)
-		users_free(sd->retired[i]);
-	free(sd->retired);
 	if (sd->ssl_ctx)
 		SSL_CTX_free(sd->ssl_ctx);
+	config_free(sd->cf);
 	free(sd);
 }

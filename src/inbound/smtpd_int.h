@@ -14,11 +14,12 @@ struct smtp_session;
 
 struct smtpd {
 	struct event_base *base;
-	const struct config *cf;
+	const struct config *cf;          /* a reference (config_ref): the current config */
 	struct spool *spool;
-	struct users *users;              /* NULL: no AUTH */
-	struct users **retired;           /* replaced by reloads; sessions may still point into them */
-	size_t nretired;
+	struct users *users;              /* a reference (users_ref); NULL: no AUTH.  A session
+					   * that authenticated, and an AUTH job, hold their own
+					   * reference to the table they use, so a reload frees
+					   * the old table once the last of them is gone */
 	struct worker_pool *workers;
 	const struct dkim_signer *signer; /* NULL: no DKIM signing */
 	struct local_dispatch *local;     /* mailboxes outpost consumes itself */
