@@ -259,7 +259,23 @@ static void recorded(void *arg, int ok, const char *reason)
 	s->recording--;
 	s->inflight--;
 	sched_pump(s);
+}/* Why a deferral happened when no server answered, for the operator of a
+ * machine that cannot reach the world: " cause=dns" (the MX lookup got no
+ * answer), " cause=port25" (no SMTP connection to any MX host on port 25,
+ * often blocked outbound), " cause=connect" (another port); else "". */
+static const char *defer_cause(const struct config *cf, const struct outcome *o)
+{
+	if (strncmp(o->reply.enh, "4.4.3", 5) == 0)   /* ours: a server's own 4.4.3 has a code */
+		return o->reply.code == 0 || strstr(o->diag, "lookup") ? " cause=dns" : "";
+	if (o->reply.code != 0 || strncmp(o->reply.enh, "4.4.1", 5) != 0)
+		return "";
+	for (size_t r = 0; o->route && r < cf->nroutes; r++)
+		if (strcmp(cf->routes[r].name, o->route) == 0)
+			return cf->routes[r].type == ROUTE_MX && strcmp(cf->routes[r].port, "25") == 0 ? " cause=port25"
+												     : " cause=connect";
+	return " cause=connect";
 }
+
 
 /* All jobs of q are done: one spool transaction for its outcomes (and DSNs). */
 static void qmsg_finish(struct qmsg *q)
@@ -284,9 +300,10 @@ static void qmsg_finish(struct qmsg *q)
 		bounced += st == SPOOL_RCPT_BOUNCED;
 		char qd[700];
 		msg_info("event=delivery qid=%s rcpt=<%s> route=%s host=%s ip=%s tls=\"%s\" reply=%s "
-			 "result=%s attempts=%d", q->m->id, q->m->rcpts[i].address, o->route,
+			 "result=%s%s attempts=%d", q->m->id, q->m->rcpts[i].address, o->route,
 			 o->host[0] ? o->host : "-", o->ip[0] ? o->ip : "-", o->tls[0] ? o->tls : "none",
-			 log_quote(qd, sizeof(qd), o->diag), state_name(st), q->m->rcpts[i].attempts + 1);
+			 log_quote(qd, sizeof(qd), o->diag), state_name(st),
+			 st == SPOOL_RCPT_DEFERRED ? defer_cause(q->cf, o) : "", q->m->rcpts[i].attempts + 1);
 		n++;
 	}
 	/* positions in so[] are indexes into rcpts; the spool wants recipient positions */
