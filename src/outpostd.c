@@ -39,6 +39,7 @@
 #include "mailauth/dkim.h"
 #include "obs/httpd.h"
 #include "obs/metrics.h"
+#include "obs/obs_api.h"
 #include "obs/obs_http.h"
 #include "spool/spool.h"
 
@@ -54,7 +55,8 @@ struct daemon {
 	struct scheduler *sched;
 	struct dkim_signer *signer;   /* keys read once at start */
 	struct canary *canary;        /* NULL: no canary configured */
-	struct httpd *httpd;          /* NULL: no http listener configured */
+	struct httpd *httpd;          /* the http listener (when configured) and the control socket */
+	struct obs_api *api;
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
@@ -235,7 +237,7 @@ static void open_as_root_then_drop(struct daemon *d)
 	prepare_spool_dir(d);
 	if ((d->smtpd = smtpd_new(d->base, d->cf, NULL, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
-	if ((d->httpd = httpd_new(d->base, d->cf, err, sizeof(err))) == NULL && d->cf->http.listen)
+	if ((d->httpd = httpd_new(d->base, d->cf, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	if (privs_drop(&d->id, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
@@ -248,6 +250,20 @@ static void open_as_root_then_drop(struct daemon *d)
 	smtpd_set_spool(d->smtpd, d->spool);
 	if ((d->pickup = pickup_start(d->cf, (gid_t)-1, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+}
+
+/* The CLI's live answers and the JSON API (obs_api.h), on the control
+ * socket in the spool (made by the run user, mode 600) and on the http
+ * listener when there is one. */
+static void start_control_socket(struct daemon *d)
+{
+	char err[1024], path[4096];
+	int n = snprintf(path, sizeof(path), "%s/%s", d->cf->spool, OBS_CONTROL_SOCKET);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		msg_fatal("event=startup_error error=\"spool path too long for the control socket\"");
+	if (httpd_listen_unix(d->httpd, path, err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+	d->api = obs_api_new(d->base, d->httpd, (const struct config *const *)&d->cf, d->sched);
 }
 
 int main(int argc, char **argv)
@@ -300,6 +316,7 @@ int main(int argc, char **argv)
 					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	obs_http_start(d.httpd, d.spool);
+	start_control_socket(&d);
 	if (d.sched)
 		metrics_collector_add(sched_metrics_collect, d.sched);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
@@ -315,6 +332,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	smtpd_free(d.smtpd);
+	obs_api_free(d.api);
 	httpd_free(d.httpd);
 	obs_http_stop(d.spool);
 	if (d.sched)

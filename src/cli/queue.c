@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/privs.h"
 #include "mailauth/dkim_key.h"
 #include "cli/queue_render.h"
+#include "spool/spool.h"
 #include "spool/spool_admin.h"
 
 static struct config *load(const char *file)
@@ -82,6 +84,34 @@ static int queue_usage(void)
 	return 2;
 }
 
+/* list and show from the running daemon (its live view); -1 when it is
+ * not running, else the exit status. */
+static int queue_live(const struct config *cf, const char *action, const char *id, int json)
+{
+	struct buf body = BUF_INIT, path = BUF_INIT;
+	int status = 0, rc = -1;
+	if (strcmp(action, "list") == 0 && id == NULL)
+		buf_printf(&path, "/api/v1/queue%s", json ? "" : "?format=text");
+	else if (strcmp(action, "show") == 0 && id && strlen(id) == SPOOL_ID_LEN &&
+		 strspn(id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") == SPOOL_ID_LEN)
+		buf_printf(&path, "/api/v1/queue/%s%s", id, json ? "" : "?format=text");
+	else
+		return -1;
+	if (daemon_get(cf, path.data, &body, &status) == 0) {
+		if (status == 200)
+			fwrite(body.data, 1, body.len, stdout);
+		else if (status == 404)
+			fprintf(stderr, "outpost: queue %s: no such message: %s\n", action, id);
+		else
+			fprintf(stderr, "outpost: queue %s: outpostd answered %d: %.*s\n", action, status,
+				(int)body.len, body.data);
+		rc = status == 200 ? 0 : 1;
+	}
+	buf_free(&body);
+	buf_free(&path);
+	return rc;
+}
+
 /* Runs one queue action; id is NULL for list and flush. */
 static int queue_action(const char *action, const char *id, int json, const char *spool)
 {
@@ -132,7 +162,11 @@ int cmd_queue(int argc, char **argv, const char *file)
 	struct config *cf = load(file);
 	if (cf == NULL)
 		return 1;
-	int rc = queue_action(args[0], args[1], json, cf->spool);
+	int rc = queue_live(cf, args[0], args[1], json);
+	if (rc < 0 && (strcmp(args[0], "list") == 0 || strcmp(args[0], "show") == 0))
+		daemon_not_running(cf, "the queue as stored in the spool");
+	if (rc < 0)
+		rc = queue_action(args[0], args[1], json, cf->spool);
 	config_free(cf);
 	return rc;
 }

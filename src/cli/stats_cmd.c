@@ -7,13 +7,17 @@
  * reasons (enhanced status code, with the latest reply that had it).
  * The JSON is spool_stats_query()'s object (spool/spool_stats.h).
  */
+#include <event2/http.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "spool/spool_stats.h"
 
@@ -80,6 +84,33 @@ static void print_reasons(const json_t *st, const char *key, const char *title)
 		printf("  (none)\n");
 }
 
+/* The statistics from the running daemon (the same query, run by it);
+ * NULL when it is not running.  A refusal of the daemon's is reported and
+ * ends the command (*failed). */
+static json_t *stats_live(const struct config *cf, const char *since, const char *by, unsigned top, int *failed)
+{
+	struct buf body = BUF_INIT, path = BUF_INIT;
+	int status = 0;
+	char *s = evhttp_uriencode(since, -1, 0), *b = evhttp_uriencode(by, -1, 0);
+	buf_printf(&path, "/api/v1/stats?since=%s&by=%s&top=%u", s, b, top);
+	free(s);
+	free(b);
+	json_t *doc = NULL;
+	if (daemon_get(cf, path.data, &body, &status) == 0) {
+		doc = json_loadb(body.data ? body.data : "", body.len, 0, NULL);
+		if (status != 200 || doc == NULL) {
+			const char *e = json_string_value(json_object_get(doc, "error"));
+			fprintf(stderr, "outpost: stats: %s\n", e ? e : "outpostd gave no statistics");
+			json_decref(doc);
+			doc = NULL;
+			*failed = 1;
+		}
+	}
+	buf_free(&body);
+	buf_free(&path);
+	return doc;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: outpost [-c FILE] stats [--since 24h] [--by route|reason|domain|sender] "
@@ -122,7 +153,15 @@ int cmd_stats(int argc, char **argv, const char *file)
 		return 1;
 	}
 	time_t now = time(NULL);
-	json_t *st = spool_stats_query(cf->spool, now - (time_t)span, now, by, top, err, sizeof(err));
+	int failed = 0;
+	json_t *st = stats_live(cf, since_arg, by, top, &failed);
+	if (st == NULL && !failed) {
+		daemon_not_running(cf, "statistics read from the spool");
+		st = spool_stats_query(cf->spool, now - (time_t)span, now, by, top, err, sizeof(err));
+	} else if (failed) {
+		config_free(cf);
+		return 1;
+	}
 	config_free(cf);
 	if (st == NULL) {
 		fprintf(stderr, "outpost: stats: %s\n", err);

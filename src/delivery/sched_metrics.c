@@ -5,9 +5,13 @@
 
 #include <string.h>
 
+#include "core/buf.h"
+#include "core/xmalloc.h"
 #include "delivery/health.h"
+#include "delivery/throttle.h"
 #include "delivery/scheduler_int.h"
 #include "obs/metrics.h"
+#include "spool/spool_health.h"
 
 /* A destination class as a label: the big providers by name ("gmail"),
  * "*" for a whole route, and "other" for the rest, which are registered
@@ -71,4 +75,36 @@ void sched_metrics_collect(void *arg)
 	metrics_clear(M_ROUTE_PARKED);
 	health_each(s->health, sched_time(s), health_row, NULL);
 	dest_gauges(s, sched_now(s));
+}
+
+struct live_rows {
+	struct spool_health_row *rows;
+	size_t n, cap;
+	time_t now;
+};
+
+static void live_row(const struct health_row *r, void *arg)
+{
+	struct live_rows *lr = arg;
+	if (lr->n == lr->cap) {
+		lr->cap = lr->cap ? 2 * lr->cap : 16;
+		lr->rows = xreallocarray(lr->rows, lr->cap, sizeof(*lr->rows));
+	}
+	lr->rows[lr->n++] = (struct spool_health_row){ xstrdup(r->route), xstrdup(r->dclass),
+		xstrdup(health_state_name(r->state)), xstrdup(r->reason), xstrdup(r->last_reply), r->changed,
+		r->probe_at, lr->now, r->fails, r->sent_hour, r->failed_hour };
+}
+
+void sched_routes_live(struct scheduler *s, struct spool_health_row **rows, size_t *n, struct buf *shaping)
+{
+	struct live_rows lr = { NULL, 0, 0, sched_time(s) };
+	health_each(s->health, lr.now, live_row, &lr);
+	*rows = lr.rows;
+	*n = lr.n;
+	throttle_describe(s->thr, shaping, sched_now(s));
+}
+
+void sched_routes_free(struct spool_health_row *rows, size_t n)
+{
+	spool_health_rows_free(rows, n);
 }

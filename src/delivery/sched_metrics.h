@@ -11,8 +11,18 @@
  */
 #ifndef OUTPOST_SCHED_METRICS_H
 #define OUTPOST_SCHED_METRICS_H
+#include <stddef.h>
 
 /* arg: the struct scheduler. */
 void sched_metrics_collect(void *arg);
+
+/* Route health as of now, from memory, in the rows the spool saves
+ * (free with sched_routes_free), and the throttle's state lines
+ * (throttle_describe: limits, back-off, warm-up) appended to shaping. */
+struct buf;
+struct scheduler;
+struct spool_health_row;
+void sched_routes_live(struct scheduler *s, struct spool_health_row **rows, size_t *n, struct buf *shaping);
+void sched_routes_free(struct spool_health_row *rows, size_t n);
 
 #endif

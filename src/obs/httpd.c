@@ -10,10 +10,15 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
@@ -27,10 +32,20 @@ struct handler {
 	void *arg;
 };
 
-struct httpd {
+/* One listening evhttp: the configured TCP one (maybe TLS, maybe a
+ * token) or the control socket (file permissions guard it). */
+struct server {
+	struct httpd *h;
 	struct evhttp *http;
+	const char *token;        /* NULL: none needed */
+};
+
+struct httpd {
+	struct event_base *base;
+	struct server tcp, unix_sock;
 	SSL_CTX *ssl;
 	char *token;
+	char *unix_path;          /* unlinked at free */
 	struct handler h[MAX_HANDLERS];
 	size_t nh;
 };
@@ -57,16 +72,16 @@ static void reply_text(struct evhttp_request *req, int status, const char *text)
 }
 
 /* The token in constant time, so its bytes cannot be found one by one. */
-static int authorized(const struct httpd *h, struct evhttp_request *req)
+static int authorized(const struct server *sv, struct evhttp_request *req)
 {
-	if (h->token == NULL)
+	if (sv->token == NULL)
 		return 1;
 	const char *a = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	if (a == NULL || strncmp(a, "Bearer ", 7) != 0)
 		return 0;
 	a += 7;
-	size_t n = strlen(h->token);
-	return strlen(a) == n && CRYPTO_memcmp(a, h->token, n) == 0;
+	size_t n = strlen(sv->token);
+	return strlen(a) == n && CRYPTO_memcmp(a, sv->token, n) == 0;
 }
 
 static const struct handler *find_handler(const struct httpd *h, const char *path)
@@ -85,13 +100,14 @@ static const struct handler *find_handler(const struct httpd *h, const char *pat
 
 static void on_request(struct evhttp_request *req, void *arg)
 {
-	struct httpd *h = arg;
+	struct server *sv = arg;
+	struct httpd *h = sv->h;
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
 		return reply_text(req, 405, "only GET and HEAD\n");
 	}
-	if (!authorized(h, req)) {
+	if (!authorized(sv, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 				  "Bearer realm=\"outpost\"");
 		return reply_text(req, 401, "a bearer token is required (Authorization: Bearer TOKEN)\n");
@@ -131,38 +147,70 @@ static SSL_CTX *server_ctx(const struct config *cf, char *err, size_t errlen)
 	return ctx;
 }
 
-struct httpd *httpd_new(struct event_base *base, const struct config *cf, char *err, size_t errlen)
+static struct evhttp *server_new(struct httpd *h, struct server *sv, const char *token)
+{
+	sv->h = h;
+	sv->token = token;
+	if ((sv->http = evhttp_new(h->base)) == NULL)
+		msg_fatal("event=startup_error reason=\"evhttp_new failed\"");
+	evhttp_set_timeout(sv->http, 30);
+	evhttp_set_max_headers_size(sv->http, 16384);
+	evhttp_set_max_body_size(sv->http, 4096);
+	evhttp_set_allowed_methods(sv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
+	evhttp_set_gencb(sv->http, on_request, sv);
+	return sv->http;
+}
+
+static int bind_tcp(struct httpd *h, const struct config *cf, char *err, size_t errlen)
 {
 	const struct http_conf *hc = &cf->http;
-	if (hc->listen == NULL)
-		return NULL;
-	struct httpd *h = xcalloc(1, sizeof(*h));
-	h->http = evhttp_new(base);
-	if (h->http == NULL)
-		msg_fatal("event=startup_error reason=\"evhttp_new failed\"");
-	h->token = hc->token ? xstrdup(hc->token) : NULL;
+	struct evhttp *http = server_new(h, &h->tcp, h->token);
 	if (hc->tls) {
-		if ((h->ssl = server_ctx(cf, err, errlen)) == NULL) {
-			httpd_free(h);
-			return NULL;
-		}
-		evhttp_set_bevcb(h->http, tls_bev, h);
+		if ((h->ssl = server_ctx(cf, err, errlen)) == NULL)
+			return -1;
+		evhttp_set_bevcb(http, tls_bev, h);
 	}
-	evhttp_set_timeout(h->http, 30);
-	evhttp_set_max_headers_size(h->http, 16384);
-	evhttp_set_max_body_size(h->http, 4096);
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
-	evhttp_set_gencb(h->http, on_request, h);
-	const char *host = hc->host[0] ? hc->host : "0.0.0.0";
-	if (evhttp_bind_socket(h->http, host, (unsigned short)atoi(hc->port)) != 0) {
-		set_error(err, errlen, "http: cannot listen on %s", hc->listen);
+	if (evhttp_bind_socket(http, hc->host, (unsigned short)atoi(hc->port)) != 0)
+		return set_error(err, errlen, "http: cannot listen on %s", hc->listen);
+	msg_info("event=listen address=%s protocol=%s auth=%s", hc->listen, hc->tls ? "https" : "http",
+		 h->token ? "bearer" : "none");
+	return 0;
+}
+
+struct httpd *httpd_new(struct event_base *base, const struct config *cf, char *err, size_t errlen)
+{
+	struct httpd *h = xcalloc(1, sizeof(*h));
+	h->base = base;
+	h->token = cf->http.token ? xstrdup(cf->http.token) : NULL;
+	if (cf->http.listen && bind_tcp(h, cf, err, errlen) < 0) {
 		httpd_free(h);
 		return NULL;
 	}
-	msg_info("event=listen address=%s protocol=%s auth=%s", hc->listen, hc->tls ? "https" : "http",
-		 h->token ? "bearer" : "none");
 	return h;
+}
+
+int httpd_listen_unix(struct httpd *h, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return set_error(err, errlen, "control socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	unlink(path);   /* left by a daemon that did not stop cleanly */
+	mode_t old = umask(077);
+	struct evconnlistener *l = evconnlistener_new_bind(h->base, NULL, NULL,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (l == NULL)
+		return set_error(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+	struct evhttp *http = server_new(h, &h->unix_sock, NULL);
+	if (evhttp_bind_listener(http, l) == NULL) {
+		evconnlistener_free(l);
+		return set_error(err, errlen, "cannot serve HTTP on %s", path);
+	}
+	h->unix_path = xstrdup(path);
+	msg_info("event=listen address=%s protocol=control", path);
+	return 0;
 }
 
 void httpd_handle(struct httpd *h, const char *path, httpd_handler *fn, void *arg)
@@ -178,7 +226,13 @@ void httpd_free(struct httpd *h)
 {
 	if (h == NULL)
 		return;
-	evhttp_free(h->http);
+	if (h->tcp.http)
+		evhttp_free(h->tcp.http);
+	if (h->unix_sock.http)
+		evhttp_free(h->unix_sock.http);
+	if (h->unix_path)
+		unlink(h->unix_path);
+	free(h->unix_path);
 	SSL_CTX_free(h->ssl);
 	for (size_t i = 0; i < h->nh; i++)
 		free(h->h[i].path);

@@ -198,3 +198,49 @@ def test_stats_from_the_spool(world):
     assert bad.returncode == 1 and "--by planet: expected route, reason, domain or sender" in bad.stderr
     bad = d.cli("stats", "--since", "soon", check=False)
     assert bad.returncode == 2 and "--since soon" in bad.stderr
+
+
+def test_api_and_live_cli(world):
+    """GET /api/v1/* gives what the CLI's --json gives; the CLI asks the
+    running daemon (live) and falls back to the spool when it is down,
+    saying so."""
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"later@example.net": "451 4.3.0 Try again later"}))
+    http_port = free_port()
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    base = "http://127.0.0.1:%d/api/v1/" % http_port
+    send(d, ["a@example.net"])
+    send(d, ["later@example.net"])
+    wait_metric("http://127.0.0.1:%d/metrics" % http_port, "outpost_delivery_attempts_total", 1,
+                route="direct", result="deferred")
+    status, headers, body = get(base + "queue")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    queue = json.loads(body)
+    via_daemon = d.cli("queue", "list", "--json")
+    assert queue == json.loads(via_daemon.stdout) and via_daemon.stderr == ""
+    assert [m["recipients"][0]["address"] for m in queue] == ["later@example.net"]
+    qid = queue[0]["id"]
+    shown = json.loads(get(base + "queue/" + qid)[2])
+    assert shown["id"] == qid and shown == json.loads(d.cli("queue", "show", qid, "--json").stdout)
+    assert get(base + "queue/0000000000000000")[0] == 404
+    stats = json.loads(get(base + "stats?since=1h&by=domain")[2])
+    cli_stats = json.loads(d.cli("stats", "--json", "--since", "1h", "--by", "domain").stdout)
+    for s in (stats, cli_stats):
+        s.pop("since"), s.pop("until")
+    assert stats == cli_stats and stats["totals"]["received"] == 2
+    assert get(base + "stats?since=forever")[0] == 400
+    events = json.loads(get(base + "events?limit=10")[2])
+    assert {"received", "delivered", "deferred"} <= {e["event"] for e in events}
+    assert any(e["event"] == "deferred" and e["qid"] == qid and "Try again later" in e["detail"] for e in events)
+    routes = json.loads(get(base + "routes")[2])
+    assert routes["live"] is True and routes == json.loads(d.cli("routes", "--json").stdout)
+    assert routes["routes"][0]["name"] == "direct" and routes["routes"][0]["paths"]
+    live = d.cli("routes")
+    assert "live from outpostd" in live.stdout and live.stderr == ""
+    assert get(base + "nothing")[0] == 404
+    d.stop()
+    saved = d.cli("routes")
+    assert "outpostd is not running" in saved.stderr and "live from outpostd" not in saved.stdout
+    assert json.loads(d.cli("routes", "--json").stdout)["live"] is False
+    q = d.cli("queue", "list", "--json")
+    assert "outpostd is not running" in q.stderr and json.loads(q.stdout) == queue
+    assert "outpostd is not running" in d.cli("stats").stderr
