@@ -3,7 +3,8 @@
  * /usr/sbin/sendmail (PHP mail(), cron, Drupal, osTicket...).
  *
  *     sendmail [-t] [-i] [-f ADDR] [-F NAME] [-o...] [-B...] [RCPT...]
- *     sendmail -bs          SMTP on stdin/stdout, relayed to the daemon
+ *     sendmail -bs          SMTP on stdin/stdout, relayed to the daemon (or, when
+ *                           it is down, answered here and kept in the maildrop)
  *     sendmail -bp          the queue (as mailq)
  *
  * Reads only what it needs of the config (config_load_submit(): no relay
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/sendmail_int.h"
 #include "core/base64.h"
 #include "core/buf.h"
 #include "core/config.h"
@@ -244,8 +246,8 @@ static int postdrop(const char *dir, const struct buf *drop, char *err, size_t e
 }
 
 /* outpostd is not reachable: keep the message in the maildrop for it. */
-static int drop_message(const struct config *cf, const char *sender, char *const *rcpts, size_t n,
-			const struct buf *msg, const char *why)
+int sendmail_drop(const struct config *cf, const char *sender, char *const *rcpts, size_t n,
+		  const struct buf *msg, const char *why)
 {
 	struct buf drop = BUF_INIT;
 	char err[1024];
@@ -284,7 +286,7 @@ static int submit(const struct config *cf, const char *sender, const struct sm_o
 	case SUBMIT_QUEUED:
 		break;
 	case SUBMIT_UNREACHABLE:
-		rc = drop_message(cf, sender, rcpts, o->nrcpts, msg, reply);
+		rc = sendmail_drop(cf, sender, rcpts, o->nrcpts, msg, reply);
 		break;
 	case SUBMIT_TEMPFAIL:
 		rc = sm_fail(EX_TEMPFAIL, "not queued: %s", reply);
@@ -300,15 +302,16 @@ static int submit(const struct config *cf, const char *sender, const struct sm_o
 }
 
 /* -bs: the caller speaks SMTP on stdin/stdout; it is relayed byte for
- * byte to the daemon's local session (which does all the parsing). */
+ * byte to the daemon's local session (which does all the parsing), or,
+ * when the daemon is down, answered by sendmail_offline.c. */
 static int smtp_on_stdio(const struct config *cf)
 {
 	int fd = local_submit_connect(cf->socket);
 	char b[16384];
-	if (fd < 0) {
-		printf("421 4.3.2 outpostd is not running (%s): try again later\r\n", strerror(errno));
-		fflush(stdout);
-		return EX_TEMPFAIL;
+	if (fd < 0) {   /* the daemon is down: answer here and keep what is accepted */
+		char why[600];
+		snprintf(why, sizeof(why), "cannot reach outpostd on %s: %s", cf->socket, strerror(errno));
+		return sendmail_offline_smtp(cf, why);
 	}
 	struct pollfd pf[2] = { { .fd = 0, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
 	signal(SIGPIPE, SIG_IGN);
