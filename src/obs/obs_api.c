@@ -21,6 +21,7 @@
 #include "delivery/sched_metrics.h"
 #include "obs/httpd.h"
 #include "obs/routes_render.h"
+#include "obs/status_render.h"
 #include "spool/spool.h"
 #include "spool/spool_stats.h"
 
@@ -36,8 +37,9 @@ struct obs_api {
 /* A read of the spool, run on a worker. */
 struct api_job {
 	struct evhttp_request *req;
-	enum { J_QUEUE, J_SHOW, J_STATS, J_EVENTS } kind;
-	char *dir, *id, *by;
+	enum { J_QUEUE, J_SHOW, J_STATS, J_EVENTS, J_PAGE } kind;
+	char *dir, *id, *by, *hostname;
+	json_t *routes;           /* J_PAGE: gathered live on the loop */
 	int text;
 	time_t since;
 	unsigned top, limit;
@@ -73,6 +75,37 @@ static void reply_json(struct evhttp_request *req, int status, json_t *doc)
 static void reply_error(struct evhttp_request *req, int status, const char *why)
 {
 	reply_json(req, status, json_pack("{s:s}", "error", why));
+}
+
+/* The live routes document (routes_json()). */
+static json_t *routes_live(struct obs_api *a)
+{
+	struct spool_health_row *rows = NULL;
+	size_t n = 0;
+	struct buf shaping = BUF_INIT;
+	if (a->sched)
+		sched_routes_live(a->sched, &rows, &n, &shaping);
+	buf_putc(&shaping, '\0');
+	json_t *doc = routes_json(*a->cf, rows, n, shaping.data);
+	buf_free(&shaping);
+	sched_routes_free(rows, n);
+	return doc;
+}
+
+/* The status page's facts from the spool, then its HTML (worker thread). */
+static void page_run(struct api_job *j, FILE *out)
+{
+	char err[512] = "";
+	long long ages[SPOOL_AGE_BUCKETS];
+	time_t now = time(NULL);
+	json_t *stats = spool_stats_query(j->dir, now - 86400, now, "route", 10, err, sizeof(err));
+	json_t *events = stats ? spool_stats_events(j->dir, 25, err, sizeof(err)) : NULL;
+	int aged = events && spool_queue_ages(j->dir, now, ages, err, sizeof(err)) == 0;
+	struct status_facts f = { j->hostname, now, j->routes, stats, events, aged ? ages : NULL,
+				  aged ? NULL : err };
+	status_render(out, &f);
+	json_decref(stats);
+	json_decref(events);
 }
 
 static void on_routes(struct evhttp_request *req, const char *path, void *arg)
@@ -114,7 +147,10 @@ static void job_run(void *arg)
 		abort();
 	j->status = 200;
 	j->type = j->text ? TEXT_TYPE : JSON_TYPE;
-	if (j->kind == J_QUEUE)
+	if (j->kind == J_PAGE) {
+		j->type = "text/html; charset=utf-8";
+		page_run(j, out);
+	} else if (j->kind == J_QUEUE)
 		rc = queue_print_list(j->dir, !j->text, out, err, sizeof(err));
 	else if (j->kind == J_SHOW)
 		rc = queue_print_show(j->dir, j->id, !j->text, out, err, sizeof(err));
@@ -145,6 +181,8 @@ static void job_free(void *arg)
 	free(j->dir);
 	free(j->id);
 	free(j->by);
+	free(j->hostname);
+	json_decref(j->routes);
 	free(j->body);
 	free(j);
 }
@@ -207,6 +245,20 @@ static void on_spool_read(struct evhttp_request *req, const char *path, void *ar
 	worker_submit(a->wp, job_run, job_done, job_free, j);
 }
 
+static void on_page(struct evhttp_request *req, const char *path, void *arg)
+{
+	struct obs_api *a = arg;
+	if (strcmp(path, "/") != 0)
+		return httpd_reply(req, 404, TEXT_TYPE, "not found\n", 10);
+	struct api_job *j = xcalloc(1, sizeof(*j));
+	j->req = req;
+	j->kind = J_PAGE;
+	j->dir = xstrdup((*a->cf)->spool);
+	j->hostname = xstrdup((*a->cf)->hostname);
+	j->routes = routes_live(a);
+	worker_submit(a->wp, job_run, job_done, job_free, j);
+}
+
 struct obs_api *obs_api_new(struct event_base *base, struct httpd *h, const struct config *const *cf,
 			    struct scheduler *sched)
 {
@@ -216,6 +268,7 @@ struct obs_api *obs_api_new(struct event_base *base, struct httpd *h, const stru
 	a->sched = sched;
 	httpd_handle(h, "/api/v1/routes", on_routes, a);
 	httpd_handle(h, "/api/v1/", on_spool_read, a);
+	httpd_handle(h, "/", on_page, a);
 	return a;
 }
 

@@ -231,3 +231,27 @@ json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t er
 	sqlite3_close(db);
 	return a;
 }
+
+int spool_queue_ages(const char *dir, time_t now, long long counts[SPOOL_AGE_BUCKETS], char *err, size_t errlen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (stats_open(dir, &db, err, errlen) < 0)
+		return -1;
+	if (stats_prepare(db, "SELECT sum(created > ?1 - 300), sum(created <= ?1 - 300 AND created > ?1 - 3600),"
+			  " sum(created <= ?1 - 3600 AND created > ?1 - 21600),"
+			  " sum(created <= ?1 - 21600 AND created > ?1 - 86400), sum(created <= ?1 - 86400)"
+			  " FROM messages", &st, err, errlen) < 0) {
+		sqlite3_close(db);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	int rc = sqlite3_step(st);
+	for (int i = 0; i < SPOOL_AGE_BUCKETS; i++)
+		counts[i] = rc == SQLITE_ROW ? sqlite3_column_int64(st, i) : 0;
+	if (rc != SQLITE_ROW)
+		set_error(err, errlen, "queue ages: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc == SQLITE_ROW ? 0 : -1;
+}

@@ -30,4 +30,10 @@ json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char 
 /* Recent raw events, newest first: [ { "time", "event", "qid", "route", "rcpt", "detail" } ]. */
 json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t errlen);
 
+/* Messages in the spool by age: under 5 min, 5-60 min, 1-6 h, 6-24 h,
+ * older (one pass over the messages' rows, for the status page). */
+#define SPOOL_AGE_BUCKETS 5
+int spool_queue_ages(const char *dir, time_t now, long long counts[SPOOL_AGE_BUCKETS], char *err,
+		     size_t errlen);
+
 #endif

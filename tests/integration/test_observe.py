@@ -244,3 +244,60 @@ def test_api_and_live_cli(world):
     q = d.cli("queue", "list", "--json")
     assert "outpostd is not running" in q.stderr and json.loads(q.stdout) == queue
     assert "outpostd is not running" in d.cli("stats").stderr
+
+
+CONSOLE = re.compile(r":CONSOLE[:(]\d+\)?\] (.*)")
+
+
+def chromium(*args, timeout=90):
+    exe = shutil.which("chromium")
+    assert exe, "chromium is missing: scripts/deps.sh installs Debian's chromium"
+    return subprocess.run([exe, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-extensions", "--enable-logging=stderr", "--v=0"] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_status_page_in_a_browser(world, tmp_path):
+    """GET / in headless Chromium: the key elements render with the real
+    data of real traffic, the page logs nothing to the console, and a
+    screenshot is kept as an artifact (its path is printed)."""
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"gone@example.net": "550 5.1.1 No such user here",
+                                                    "later@example.net": "451 4.3.0 Try again <later>"}))
+    http_port = free_port()
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    send(d, ["a@example.net", "b@example.net"])
+    send(d, ["gone@example.net"])
+    send(d, ["later@example.net"])
+    wait_metric("http://127.0.0.1:%d/metrics" % http_port, "outpost_delivery_attempts_total", 3,
+                route="direct", result="delivered")
+    wait_metric("http://127.0.0.1:%d/metrics" % http_port, "outpost_delivery_attempts_total", 1,
+                route="direct", result="deferred")
+    url = "http://127.0.0.1:%d/" % http_port
+    status, headers, _ = get(url)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    r = chromium("--dump-dom", url)
+    assert r.returncode == 0, r.stderr[-2000:]
+    dom = r.stdout
+    console = CONSOLE.findall(r.stderr)
+    assert console == [], "console messages: %s" % console
+    assert "<title>outpost on relay.test</title>" in dom
+    routes = dom[dom.index('id="routes"'):dom.index('id="charts"')]
+    assert 'data-route="direct"' in routes and 'class="healthy"' in routes
+    charts = dom[dom.index('id="charts"'):dom.index('id="queue-age"')]
+    assert re.search(r'<svg class="chart" data-route="direct"', charts)
+    assert re.search(r'<rect class="delivered"[^>]*><title>3 delivered</title>', charts), charts[:3000]
+    assert re.search(r'<rect class="bounced"[^>]*><title>1 bounced</title>', charts)
+    assert re.search(r'<rect class="deferred"[^>]*><title>\d+ deferred</title>', charts)   # retried each second
+    assert re.search(r'id="queue-total">1<', dom)
+    reasons = dom[dom.index('id="reasons"'):dom.index('id="events"')]
+    assert "550 5.1.1 No such user here" in reasons
+    assert "451 4.3.0 Try again &lt;later&gt;" in reasons   # escaped, not markup
+    events = dom[dom.index('id="events"'):]
+    assert events.count('class="event"') >= 6   # 3 received, 2+1 delivered (the DSN), bounced, deferred
+    assert re.search(r"<td>bounced</td><td>[0-9A-Z]{16}</td><td>direct</td><td>gone@example\.net</td>", events)
+    assert "<script" not in dom
+    shot = tmp_path / "status-page.png"
+    r = chromium("--hide-scrollbars", "--window-size=1280,1800", "--screenshot=%s" % shot, url)
+    assert r.returncode == 0 and shot.stat().st_size > 10000, r.stderr[-2000:]
+    assert CONSOLE.findall(r.stderr) == []
+    print("status page screenshot: %s" % shot)
