@@ -61,7 +61,8 @@ struct subject {
 	struct doctor *d;
 	const char *name;                /* for findings; the doctor's or a source's */
 	size_t waiting;
-	struct buf clean;                /* lists that do not list it */
+	unsigned char clean[NLISTS];     /* lists that do not list it (answers come in any order:
+					  * the finding names them in the order of lists[]) */
 	size_t nclean;
 };
 
@@ -135,12 +136,16 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 
 static void subject_done(struct subject *s)
 {
-	const char *ev;
 	if (s->nclean > 0) {
-		ev = doctor_str(s->d, "not listed on %s", s->clean.data);
+		struct buf names = BUF_INIT;
+		size_t n = 0;
+		for (size_t i = 0; i < NLISTS; i++)
+			if (s->clean[i])
+				buf_printf(&names, "%s%s", n++ ? ", " : "", lists[i].name);
+		const char *ev = doctor_str(s->d, "not listed on %s", names.data);
 		doctor_add(s->d, CHECK, DOCTOR_PASS, s->name, ev, NULL);
+		buf_free(&names);
 	}
-	buf_free(&s->clean);
 	free(s);
 }
 
@@ -151,8 +156,10 @@ static void report_answer(struct subject *s, const struct dnsbl *l, const struct
 	subj = doctor_str(d, "%s on %s", s->name, l->name);
 	int absent = doctor_dns_absent(res);
 	if (absent == 1 || (absent == 0 && res->addr == NULL)) {
-		if (l->kind != LIST_ALLOW)
-			buf_printf(&s->clean, "%s%s", s->nclean++ ? ", " : "", l->name);
+		if (l->kind != LIST_ALLOW) {
+			s->clean[l - lists] = 1;
+			s->nclean++;
+		}
 		return;
 	}
 	if (absent < 0) {
