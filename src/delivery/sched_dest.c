@@ -58,6 +58,8 @@ void dest_free_if_idle(struct dest *d)
 	struct scheduler *s = d->sch;
 	if (d->head || d->conns)
 		return;
+	if (s->pumping)
+		return;  /* sched_pump walks the list: dest_sweep() frees it after */
 	for (struct dest **p = &s->dests; *p; p = &(*p)->next) {
 		if (*p == d) {
 			*p = d->next;
@@ -68,6 +70,14 @@ void dest_free_if_idle(struct dest *d)
 	free(d->key);
 	free(d->domain);
 	free(d);
+}
+
+void dest_sweep(struct scheduler *s)
+{
+	for (struct dest *d = s->dests, *next; d; d = next) {
+		next = d->next;
+		dest_free_if_idle(d);
+	}
 }
 
 struct job *dest_pop(struct dest *d)

@@ -362,31 +362,54 @@ static void claim(struct scheduler *s)
 	spool_claim_due(s->sp, sched_time(s), MAX_INFLIGHT_MSGS - s->inflight, on_claimed, s);
 }
 
-/* Starts connections where jobs wait, then claims more when there is room. */
-void sched_pump(struct scheduler *s)
+/* One pass over the destinations: idle connections first, then each new
+ * connection takes one waiting job; busy ones take the rest in turn.  A
+ * destination held by a limit waits, and one that becomes held during the
+ * pass (its job went back to the front: no rate slot, no connection slot)
+ * is left at once: starting it again could only give the job back, over
+ * and over until the slot came (issue 11 item 2: a full core). */
+static void pump_once(struct scheduler *s, double now)
 {
-	if (s->stopping) {
-		scheduler_check_stopped(s);
-		return;
-	}
-	/* idle connections first, then each new connection takes one waiting
-	 * job; busy ones take the rest in turn; held destinations wait */
-	double now = sched_now(s);
 	for (struct dest *d = s->dests; d; d = d->next) {
 		if (d->hold_until > now) {
 			if (d->head)
 				dest_hold(d, d->hold_until);  /* (re)arms the wake-up if it is the earliest */
 			continue;
 		}
-		while (d->head && d->idle) {
+		while (d->head && d->idle && d->hold_until <= now) {
 			struct conn *c = d->idle;
 			conn_unpark(c);
 			conn_next_job(c);
 		}
-		while (d->head && d->conns < s->cf->delivery.max_per_destination &&
+		while (d->head && d->hold_until <= now && d->conns < s->cf->delivery.max_per_destination &&
 		       s->conns < s->cf->delivery.max_connections)
 			conn_start(d);
 	}
+}
+
+/* Starts connections where jobs wait, then claims more when there is room.
+ * Not reentrant: a connection that ends during a pass (conn_free pumps)
+ * asks for one more pass instead, and destinations left idle are freed
+ * after the last pass, never under the loop that walks them. */
+void sched_pump(struct scheduler *s)
+{
+	if (s->stopping) {
+		scheduler_check_stopped(s);
+		return;
+	}
+	if (s->pumping) {
+		s->repump = 1;
+		return;
+	}
+	s->pumping = 1;
+	do {
+		s->repump = 0;
+		pump_once(s, sched_now(s));
+	} while (s->repump && !s->stopping);
+	s->pumping = 0;
+	dest_sweep(s);
+	if (s->stopping)
+		return scheduler_check_stopped(s);
 	claim(s);
 }
 

@@ -145,6 +145,7 @@ struct scheduler {
 	unsigned conns, inflight, recording;
 	unsigned routing;         /* messages waiting for MX lookups the rules need */
 	int claiming, kicked, stopping;
+	int pumping, repump;      /* in sched_pump; a connection ended meanwhile: one more pass */
 	long *src_weight;         /* route_pick_source's state, MAX_POOL per route */
 	size_t nsrc_weight;
 	struct health *health;
@@ -198,6 +199,8 @@ void mx_answer_clear(struct mx_answer *a);
 void dest_add_job(struct scheduler *s, struct job *j, const char *domain);
 struct job *dest_pop(struct dest *d);
 void dest_free_if_idle(struct dest *d);
+/* Frees every destination without jobs or connections. */
+void dest_sweep(struct scheduler *s);
 /* d may start nothing new before t: pump looks again then. */
 void dest_hold(struct dest *d, double t);
 void conn_start(struct dest *d);
