@@ -25,15 +25,19 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "spool_int.h"
+#include "spool_reserve.h"
 #include "xmalloc.h"
 
 #define SPOOL_BUSY_MS 5000
 #define SPOOL_WAL_LIMIT (64 * 1024 * 1024)   /* truncate the WAL back to this */
+#define SPOOL_NO_CAP 4294967294LL             /* SQLite's largest max_page_count */
+#define SPOOL_RESERVE_RETRY 5                 /* seconds between tries to remake it */
 
 /* Schema migrations: spool_migrations[v] takes user_version v to v + 1. */
 static const char *const spool_migrations[] = {
@@ -260,29 +264,70 @@ fail:
 	return -1;
 }
 
-/* max_size > 0 becomes max_page_count, so inserts fail with SQLITE_FULL. */
-static int spool_cap(sqlite3 *db, uint64_t max_size, char *err, size_t errlen)
+/* max_size > 0 becomes a max_page_count for the transactions of new mail
+ * only (spool_store), so they fail with SQLITE_FULL; claims, outcomes and
+ * deletes, which make room, are never capped. */
+static int spool_cap(struct spool *sp, uint64_t max_size, char *err, size_t errlen)
 {
-	sqlite3_int64 page = 0, got = 0;
-	char sql[64];
+	sqlite3_int64 page = 0, count = 0;
 	if (max_size == 0)
 		return 0;
-	if (spool_query_int(db, "PRAGMA page_size", &page, err, errlen) != SQLITE_OK)
+	if (spool_query_int(sp->db, "PRAGMA page_size", &page, err, errlen) != SQLITE_OK ||
+	    spool_query_int(sp->db, "PRAGMA page_count", &count, err, errlen) != SQLITE_OK)
 		return -1;
 	uint64_t pages = page > 0 ? max_size / (uint64_t)page : 0;
 	if (pages == 0)
 		pages = 1;
-	if (pages > 0xfffffffeu)
-		pages = 0xfffffffeu;
-	int n = snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%llu", (unsigned long long)pages);
+	if (pages > (uint64_t)SPOOL_NO_CAP)
+		pages = (uint64_t)SPOOL_NO_CAP;
+	sp->cap_pages = (sqlite3_int64)pages;
+	if (count > sp->cap_pages)
+		msg_warn("event=spool_full_at_open max_pages=%llu pages=%lld",
+			 (unsigned long long)pages, (long long)count);
+	return 0;
+}
+
+void spool_limit_pages(struct spool *sp, sqlite3_int64 pages)
+{
+	char sql[64];
+	sqlite3_int64 got = 0;
+	int n = snprintf(sql, sizeof(sql), "PRAGMA max_page_count=%lld", (long long)pages);
 	if (n < 0 || (size_t)n >= sizeof(sql))
 		msg_panic("event=spool_bug reason=\"pragma text truncated\"");
-	if (spool_query_int(db, sql, &got, err, errlen) != SQLITE_OK)
-		return -1;
-	if ((uint64_t)got != pages)
-		msg_warn("event=spool_full_at_open max_pages=%llu pages=%lld",
-			 (unsigned long long)pages, (long long)got);
-	return 0;
+	if (spool_query_int(sp->db, sql, &got, NULL, 0) != SQLITE_OK)
+		msg_warn("event=spool_error op=max_page_count reason=\"%s\"", sqlite3_errmsg(sp->db));
+}
+
+int spool_rc_full(int rc)
+{
+	return (rc & 0xff) == SQLITE_FULL;
+}
+
+int spool_reserve_give_up(struct spool *sp, const char *op)
+{
+	if (!sp->reserve_held && !spool_reserve_release(sp->dir))
+		return 0;
+	spool_reserve_release(sp->dir);
+	sp->reserve_held = 0;
+	sp->reserve_retry = time(NULL) + SPOOL_RESERVE_RETRY;
+	msg_warn("event=spool_reserve_released op=%s reason=\"disk full\" action=\"new mail refused until "
+		 "there is room\"", op);
+	return 1;
+}
+
+int spool_room_for_new_mail(struct spool *sp)
+{
+	time_t now = time(NULL);
+	if (sp->reserve_held)
+		return spool_reserve_room(sp->dir);
+	if (now < sp->reserve_retry)
+		return 0;
+	sp->reserve_retry = now + SPOOL_RESERVE_RETRY;
+	if (spool_reserve_make(sp->dir) == 0) {
+		sp->reserve_held = 1;
+		msg_info("event=spool_reserve_made dir=%s", sp->dir);
+	}
+	return sp->reserve_held && spool_reserve_room(sp->dir);
 }
 
 static int spool_prepare(struct spool *sp, char *err, size_t errlen)
@@ -299,6 +344,38 @@ static int spool_prepare(struct spool *sp, char *err, size_t errlen)
 	if (spool_obs_prepare(sp, err, errlen) < 0)
 		return -1;
 	return spool_queue_prepare(sp, err, errlen);
+}
+
+/* Claims do not survive a restart.  On a full disk this first write may
+ * use the reserve (a restart must not wedge what a full disk left). */
+static int spool_unclaim_all(struct spool *sp, char *err, size_t errlen)
+{
+	static const char sql[] = "UPDATE messages SET claimed = 0 WHERE claimed = 1";
+	int rc = sqlite3_exec(sp->db, sql, NULL, NULL, NULL);
+	if (spool_rc_full(rc) && spool_reserve_release(sp->dir)) {
+		msg_warn("event=spool_reserve_released op=open reason=\"disk full\" action=\"new mail refused "
+			 "until there is room\"");
+		rc = sqlite3_exec(sp->db, sql, NULL, NULL, NULL);
+	}
+	if (rc != SQLITE_OK)
+		set_error(err, errlen, "%s: %s%s", sql, sqlite3_errmsg(sp->db),
+			  spool_rc_full(rc) ? " (free some space on the spool's file system)" : "");
+	return rc;
+}
+
+/* Short of space (the reserve given up, or less than twice its size
+ * free): the WAL is checkpointed and truncated after each batch, so the
+ * space it holds is the database's again and the reserve is not eaten by
+ * a WAL that only grows. */
+static void spool_low_space_checkpoint(struct spool *sp)
+{
+	struct statvfs vfs;
+	if (sp->reserve_held && statvfs(sp->dir, &vfs) == 0 &&
+	    (unsigned long long)vfs.f_bavail * vfs.f_frsize >= 2ULL * SPOOL_RESERVE_MAX)
+		return;
+	int rc = sqlite3_wal_checkpoint_v2(sp->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	if (rc != SQLITE_OK)
+		msg_debug("event=spool_checkpoint rc=%d reason=\"%s\"", rc, sqlite3_errmsg(sp->db));
 }
 
 static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
@@ -318,14 +395,17 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 			     sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
 		return -1;
 	}
+	sp->dir = xstrdup(dir);
 	if (spool_pragmas(sp->db, err, errlen) != 0 || spool_migrate(sp->db, err, errlen) != 0 ||
-	    spool_cap(sp->db, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
-	    spool_exec(sp->db, "UPDATE messages SET claimed = 0 WHERE claimed = 1",
-		       err, errlen) != SQLITE_OK ||
+	    spool_cap(sp, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
+	    spool_unclaim_all(sp, err, errlen) != SQLITE_OK ||
 	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK)
 		return -1;
 	msg_info("event=spool_open dir=%s messages=%lld schema=%d max_size=%llu", dir,
 		 (long long)count, SPOOL_SCHEMA_VERSION, (unsigned long long)max_size);
+	if (!(sp->reserve_held = spool_reserve_make(dir) == 0))
+		msg_warn("event=spool_reserve_missing dir=%s reason=\"disk full\" action=\"new mail refused until "
+			 "there is room\"", dir);
 	return 0;
 }
 
@@ -502,6 +582,13 @@ static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, s
 	int began;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	*commits = 0;
+	if (!spool_room_for_new_mail(sp)) {   /* the disk is full: keep what is left for delivery */
+		for (struct spool_req *r = batch; r; r = r->next)
+			set_error(r->reason, sizeof(r->reason), "spool full");
+		goto done;
+	}
+	if (sp->cap_pages)
+		spool_limit_pages(sp, sp->cap_pages);
 	if (spool_txn(sp, batch, n, reason, sizeof(reason), &began) == SQLITE_OK) {
 		for (struct spool_req *r = batch; r; r = r->next)
 			r->ok = 1;
@@ -515,6 +602,9 @@ static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, s
 			  log_quote(q, sizeof(q), reason));
 		ok = *commits = spool_each_alone(sp, batch, spool_txn);
 	}
+done:
+	if (sp->cap_pages)
+		spool_limit_pages(sp, SPOOL_NO_CAP);
 	msg_debug("event=spool_commit group=%zu ok=%zu failed=%zu ms=%.3f", n, ok, n - ok,
 		  spool_ms_since(&t0));
 	for (struct spool_req *r = batch; r; r = r->next) {
@@ -607,6 +697,7 @@ static void *spool_main(void *p)
 		}
 		pthread_mutex_unlock(&sp->mu);
 		spool_obs_refresh(sp);
+		spool_low_space_checkpoint(sp);
 		pthread_mutex_lock(&sp->mu);
 	}
 	pthread_mutex_unlock(&sp->mu);
@@ -663,7 +754,15 @@ struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *
 		return NULL;
 	struct spool *sp = xcalloc(1, sizeof(*sp));
 	if (spool_db_open(sp, dir, max_size, err, errlen) != 0) {
+		struct statvfs vfs;   /* SQLite says "disk I/O error" when it cannot make its -shm */
+		if (statvfs(dir, &vfs) == 0 && (unsigned long long)vfs.f_bavail * vfs.f_frsize < 256 * 1024) {
+			size_t used = strlen(err);
+			if (used + 1 < errlen && snprintf(err + used, errlen - used, " (the file system of %s is "
+							  "full: free some space)", dir) < 0)
+				err[used] = '\0';   /* cut is fine: an error text */
+		}
 		spool_free_db(sp);
+		free(sp->dir);
 		free(sp);
 		return NULL;
 	}
@@ -694,6 +793,7 @@ void spool_close(struct spool *sp)
 	spool_free_db(sp);
 	pthread_mutex_destroy(&sp->mu);
 	pthread_cond_destroy(&sp->cv);
+	free(sp->dir);
 	free(sp);
 }
 

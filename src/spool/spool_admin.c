@@ -22,6 +22,7 @@
 #include "log.h"
 #include "spool.h"
 #include "spool_health.h"
+#include "spool_reserve.h"
 #include "xmalloc.h"
 
 #define SPOOL_ADMIN_BUSY_MS 5000
@@ -435,9 +436,12 @@ static int admin_write_step(sqlite3_stmt *st, const char *id)
 	return rc == SQLITE_OK ? sqlite3_step(st) : rc;
 }
 
+#define ADMIN_DISK_FULL (-2)   /* admin_write failed for want of disk space */
+
 /* Runs each statement of sqls (NULL-terminated, ?1 = id, ?2 = now) in one
  * write transaction; *changes gets the changes of the first statement,
- * and 0 rolls everything back (the id is not there). */
+ * and 0 rolls everything back (the id is not there); ADMIN_DISK_FULL (with
+ * err set) when the disk was full. */
 static int admin_write(const char *dir, const char *id, const char *const *sqls, size_t *changes,
 		       char *err, size_t errlen)
 {
@@ -463,6 +467,8 @@ static int admin_write(const char *dir, const char *id, const char *const *sqls,
 		rc = admin_end(db, 1, err, errlen);
 	else
 		admin_end(db, 0, NULL, 0);
+	if (rc < 0 && (sqlite3_errcode(db) & 0xff) == SQLITE_FULL)
+		rc = ADMIN_DISK_FULL;
 	admin_close(db);
 	return rc;
 }
@@ -477,11 +483,15 @@ int spool_admin_delete(const char *dir, const char *id, char *err, size_t errlen
 	};
 	size_t n = 0;
 	int rc = admin_write(dir, id, sqls, &n, err, errlen);
+	/* a delete makes room: on a full disk it may use the spool's reserve
+	 * (spool_reserve.h), which the daemon makes again when it can */
+	if (rc == ADMIN_DISK_FULL && spool_reserve_release(dir))
+		rc = admin_write(dir, id, sqls, &n, err, errlen);
 	if (rc == 0) {
 		char q[128];
 		msg_info("event=deleted qid=%s by=operator", log_quote(q, sizeof(q), id));
 	}
-	return rc;
+	return rc < 0 ? -1 : rc;
 }
 
 int spool_admin_retry(const char *dir, const char *id, char *err, size_t errlen)
@@ -493,7 +503,8 @@ int spool_admin_retry(const char *dir, const char *id, char *err, size_t errlen)
 		NULL
 	};
 	size_t n = 0;
-	return admin_write(dir, id, sqls, &n, err, errlen);
+	int rc = admin_write(dir, id, sqls, &n, err, errlen);
+	return rc < 0 ? -1 : rc;
 }
 
 int spool_admin_flush(const char *dir, size_t *count, char *err, size_t errlen)
@@ -508,7 +519,7 @@ int spool_admin_flush(const char *dir, size_t *count, char *err, size_t errlen)
 	int rc = admin_write(dir, NULL, sqls, &n, err, errlen);
 	if (count)
 		*count = rc == 0 ? n : 0;
-	return rc;
+	return rc < 0 ? -1 : rc;
 }
 
 int spool_admin_routes(const char *dir, struct spool_health_row **rows, size_t *n, char *err, size_t errlen)

@@ -21,6 +21,7 @@
 #include "spool_queue.h"
 
 #define SPOOL_REASON_LEN 160
+#define SPOOL_LOW_SPACE_CLAIM 8   /* messages per claim once the reserve is given up */
 
 enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT,
 		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD };
@@ -98,6 +99,19 @@ struct spool {
 	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
 	struct spool_gauges gauges;            /* under mu */
 	long long obs_minute;                  /* storage thread: the last minute pruned to */
+	/* storage thread only: */
+	char *dir;
+	sqlite3_int64 cap_pages;               /* spool_max_size in pages, 0: none */
+	int reserve_held;                      /* DIR/queue.reserve is in place */
+	time_t reserve_retry;                  /* when to try to make it again */
+	unsigned claim_failures;               /* claims failed in a row */
+	time_t claim_retry_at;                 /* next_due answers no sooner */
+	struct {                               /* the spool_error being counted */
+		char key[SPOOL_REASON_LEN + 32];
+		char op[32], reason[SPOOL_REASON_LEN];
+		unsigned repeated;
+		time_t since;
+	} errlog;
 };
 
 /* spool.c, storage thread: the insert of a committed message, shared with
@@ -116,6 +130,17 @@ typedef int spool_txn_fn(struct spool *sp, struct spool_req *r, size_t n, char *
  * how many succeeded (storage thread only). */
 size_t spool_each_alone(struct spool *sp, struct spool_req *batch, spool_txn_fn *txn);
 void spool_log_queued(const struct spool_msg *m, const char *extra);
+
+/* spool.c, storage thread: the reserve (spool_reserve.h) and the size cap.
+ * spool_reserve_give_up() removes the reserve after a "disk full" of a
+ * write that frees space (1: retry it); spool_room_for_new_mail() is 1
+ * when the reserve is in place (made again when there is room). */
+int spool_reserve_give_up(struct spool *sp, const char *op);
+int spool_room_for_new_mail(struct spool *sp);
+/* 1 when rc (a SQLite result) means the disk or the size cap is full. */
+int spool_rc_full(int rc);
+/* PRAGMA max_page_count: the cap for new mail, lifted for everything else. */
+void spool_limit_pages(struct spool *sp, sqlite3_int64 pages);
 
 /* spool.c, loop thread: queues r to the storage thread. */
 void spool_enqueue(struct spool *sp, struct spool_req *r);

@@ -233,6 +233,8 @@ static int q_claim(struct spool *sp, struct spool_claim_op *c)
 	sqlite3_stmt *st = sp->q[SPOOL_Q_CLAIM_SEL];
 	size_t cap = 0;
 	sqlite3_int64 lim = c->limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)c->limit;
+	if (!sp->reserve_held && lim > SPOOL_LOW_SPACE_CLAIM)
+		lim = SPOOL_LOW_SPACE_CLAIM;   /* small transactions: each fits what the reserve freed */
 	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)c->now);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 2, lim);
@@ -359,6 +361,9 @@ static int q_next(struct spool *sp, struct spool_req *r)
 		r->u.next_due = v > 0 ? (time_t)v : 1;   /* 0 means "none" */
 	else
 		r->u.next_due = 0;
+	/* after failed claims, due work waits out the back-off (q_claim_result) */
+	if (r->u.next_due && r->u.next_due < sp->claim_retry_at)
+		r->u.next_due = sp->claim_retry_at;
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -425,20 +430,75 @@ static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, 
 	return rc;
 }
 
-static void q_log(const struct spool_req *r)
+static const char *const q_ops[] = {
+	[SPOOL_REQ_COMMIT] = "commit", [SPOOL_REQ_CLAIM] = "claim",
+	[SPOOL_REQ_RECORD] = "record", [SPOOL_REQ_NEXT] = "next_due",
+	[SPOOL_REQ_HEALTH_SAVE] = "health_save", [SPOOL_REQ_HEALTH_LOAD] = "health_load",
+};
+
+/* Says how often the error being counted came back since its line. */
+static void q_errlog_flush(struct spool *sp)
 {
-	static const char *const ops[] = {
-		[SPOOL_REQ_COMMIT] = "commit", [SPOOL_REQ_CLAIM] = "claim",
-		[SPOOL_REQ_RECORD] = "record", [SPOOL_REQ_NEXT] = "next_due",
-		[SPOOL_REQ_HEALTH_SAVE] = "health_save", [SPOOL_REQ_HEALTH_LOAD] = "health_load",
-	};
-	char q[2 * SPOOL_REASON_LEN], extra[64];
-	const char *id = r->kind == SPOOL_REQ_RECORD ? r->u.record.id : "-";
-	if (!r->ok) {
-		msg_warn("event=spool_error qid=%s op=%s reason=%s", id, ops[r->kind],
-			 log_quote(q, sizeof(q), r->reason));
+	char q[2 * SPOOL_REASON_LEN];
+	if (sp->errlog.repeated)
+		msg_warn("event=spool_error qid=- op=%s reason=%s repeated=%u seconds=%lld", sp->errlog.op,
+			 log_quote(q, sizeof(q), sp->errlog.reason), sp->errlog.repeated,
+			 (long long)(time(NULL) - sp->errlog.since));
+	sp->errlog.repeated = 0;
+	sp->errlog.key[0] = '\0';
+}
+
+/* One line per error; the same error again (same op and reason, within a
+ * minute) is counted and said once as repeated=N, so a failing spool
+ * does not flood the log. */
+static void q_log_error(struct spool *sp, const struct spool_req *r, const char *id)
+{
+	char q[2 * SPOOL_REASON_LEN], key[sizeof(sp->errlog.key)];
+	time_t now = time(NULL);
+	int n = snprintf(key, sizeof(key), "%s %s", q_ops[r->kind], r->reason);
+	if (n < 0)
+		key[0] = '\0';   /* a log key: cut is fine */
+	if (strcmp(key, sp->errlog.key) == 0 && now - sp->errlog.since < 60) {
+		sp->errlog.repeated++;
 		return;
 	}
+	q_errlog_flush(sp);
+	msg_warn("event=spool_error qid=%s op=%s reason=%s", id, q_ops[r->kind],
+		 log_quote(q, sizeof(q), r->reason));
+	memcpy(sp->errlog.key, key, sizeof(key));
+	snprintf(sp->errlog.op, sizeof(sp->errlog.op), "%s", q_ops[r->kind]);
+	memcpy(sp->errlog.reason, r->reason, sizeof(sp->errlog.reason));
+	sp->errlog.since = now;
+}
+
+/* Claims that fail back off (1, 2, 4 ... 60 s): next_due answers no
+ * sooner, so the scheduler does not spin on a spool that cannot write. */
+static void q_claim_result(struct spool *sp, const struct spool_req *r)
+{
+	if (r->kind != SPOOL_REQ_CLAIM)
+		return;
+	if (r->ok) {
+		if (sp->claim_failures)
+			msg_info("event=spool_recovered op=claim failures=%u", sp->claim_failures);
+		sp->claim_failures = 0;
+		sp->claim_retry_at = 0;
+		return;
+	}
+	unsigned shift = sp->claim_failures < 6 ? sp->claim_failures : 6;
+	long delay = 1L << shift;
+	sp->claim_failures++;
+	sp->claim_retry_at = time(NULL) + (delay > 60 ? 60 : delay);
+}
+
+static void q_log(struct spool *sp, const struct spool_req *r)
+{
+	char extra[64];
+	const char *id = r->kind == SPOOL_REQ_RECORD ? r->u.record.id : "-";
+	if (r->ok && sp->errlog.key[0] && strncmp(sp->errlog.key, q_ops[r->kind], strlen(q_ops[r->kind])) == 0)
+		q_errlog_flush(sp);   /* that operation works again */
+	q_claim_result(sp, r);
+	if (!r->ok)
+		return q_log_error(sp, r, id);
 	if (r->kind == SPOOL_REQ_CLAIM)
 		msg_debug("event=spool_claim count=%zu", r->u.claim.n);
 	if (r->kind != SPOOL_REQ_RECORD)
@@ -459,7 +519,11 @@ void spool_queue_run(struct spool *sp, struct spool_req *ops)
 	int began;
 	for (struct spool_req *r = ops; r; r = r->next)
 		n++;
-	if (q_txn(sp, ops, n, reason, sizeof(reason), &began) == SQLITE_OK) {
+	int rc = q_txn(sp, ops, n, reason, sizeof(reason), &began);
+	/* a full disk: these writes make room, so they may use the reserve */
+	if (spool_rc_full(rc) && spool_reserve_give_up(sp, q_ops[ops->kind]))
+		rc = q_txn(sp, ops, n, reason, sizeof(reason), &began);
+	if (rc == SQLITE_OK) {
 		for (struct spool_req *r = ops; r; r = r->next)
 			r->ok = 1;
 	} else if (n == 1 || !began) {
@@ -469,7 +533,7 @@ void spool_queue_run(struct spool *sp, struct spool_req *ops)
 		spool_each_alone(sp, ops, q_txn);
 	}
 	for (struct spool_req *r = ops; r; r = r->next) {
-		q_log(r);
+		q_log(sp, r);
 		spool_msg_free(r->msg);
 		r->msg = NULL;
 	}

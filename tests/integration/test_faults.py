@@ -7,6 +7,8 @@ import socket
 import threading
 import time
 
+import pytest
+
 from conftest import message
 
 
@@ -173,3 +175,163 @@ def test_dkim_key_readable_by_others_is_refused_at_start_and_reload(make_daemon,
     assert wait_for_log(d, "event=reload_failed"), d.log_text()[-2000:]
     assert "mode 0604 lets group or others read it" in d.log_text()
     key.chmod(0o600)
+
+
+# --- a full spool or a full disk (item 3) ---------------------------------
+
+def fill_until_452(d):
+    """Sends messages of ~20 KB, then smaller and smaller ones, each size
+    until the daemon answers 452 4.3.1, so the spool is full to the last
+    page; returns one entry per message acked."""
+    acked = []
+    for lines in (300, 40, 4, 0):
+        body = "Subject: fill\r\n\r\n" + ("y" * 70 + "\r\n") * lines
+        for _ in range(5000):
+            try:
+                with smtplib.SMTP("127.0.0.1", d.port) as s:
+                    s.sendmail("app@example.com", ["x@example.net"], body)
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == 452 and b"4.3.1" in e.smtp_error, e
+                break
+            acked.append(lines)
+        else:
+            raise AssertionError("the spool never filled")
+    return acked
+
+
+def sink_daemon(make_daemon, port, extra=()):
+    return make_daemon([
+        'routes = { out = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; };' % port,
+        'rules = ( { via = [ "out" ]; } );',
+        'delivery = { connect_timeout = "2s"; command_timeout = "5s"; };',
+        'retry = { schedule = [ "1s" ]; lifetime = "1d"; };',
+        'health = { failures = 1000; };'] + list(extra), start=False)
+
+
+def wait_delivered(sink, d, count, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline and (len(sink.messages) < count or d.queue()):
+        time.sleep(0.2)
+    return len(sink.messages)
+
+
+def test_spool_max_size_caps_new_mail_only(make_daemon):
+    """A spool at spool_max_size refuses new mail with 452, but after a
+    restart its messages are still claimed and delivered (the cap used to
+    stop the claims too: spool_error op=claim reason="spool full" for ever)."""
+    from peers import Sink, free_port
+    port = free_port()
+    d = sink_daemon(make_daemon, port, ['spool_max_size = "1M";'])
+    d.start()
+    acked = fill_until_452(d)
+    assert acked
+    d.stop()
+    d.start()
+    # the relay is still down: every message is claimed and its deferral
+    # recorded (attempts rows: new pages beyond the cap)
+    deadline = time.time() + 30
+    while time.time() < deadline and d.log_text().count("result=deferred attempts=") < 2 * len(acked):
+        time.sleep(0.2)
+    sink = Sink("127.0.0.1", port).start()
+    try:
+        d.cli("queue", "flush")
+        assert wait_delivered(sink, d, len(acked)) == len(acked), d.log_text()[-3000:]
+        assert d.queue() == []
+        assert "op=claim" not in d.log_text() and "op=record" not in d.log_text()
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def tiny_fs():
+    """mount(dir): an 8 MB tmpfs on dir (needs root), unmounted after the test."""
+    import subprocess
+    mounted = []
+
+    def mount(path):
+        path.mkdir(parents=True, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", str(path)],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            pytest.skip("cannot mount a tmpfs (needs root): " + r.stderr.strip())
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def fill_disk(path, name="filler"):
+    """Writes zeros to path/name until the file system is full."""
+    fd = os.open(str(path / name), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            while True:
+                try:
+                    if os.write(fd, b"\0" * size) < size:
+                        break
+                except OSError:
+                    break
+    finally:
+        os.close(fd)
+    return path / name
+
+
+def test_full_disk_still_delivers_and_deletes(make_daemon, tiny_fs):
+    """The disk fills up with mail (452), then something else takes the rest;
+    after a restart the queue is still delivered and `queue delete` works."""
+    from peers import Sink, free_port
+    port = free_port()
+    d = sink_daemon(make_daemon, port)
+    tiny_fs(d.spool)
+    d.start()
+    acked = fill_until_452(d)
+    assert len(acked) > 50
+    fill_disk(d.spool)
+    d.stop()
+    ids = [m["id"] for m in d.queue()]
+    assert len(ids) == len(acked)
+    r = d.cli("queue", "delete", ids[0], check=False)
+    assert r.returncode == 0, r.stderr          # deleting works on a full disk
+    sink = Sink("127.0.0.1", port).start()
+    d.start()                                   # restart on a full disk
+    try:
+        d.cli("queue", "flush", check=False)     # may fail for want of space: retries are 1 s apart
+        assert wait_delivered(sink, d, len(acked) - 1) == len(acked) - 1, d.log_text()[-3000:]
+        assert d.queue() == []
+    finally:
+        sink.stop()
+
+
+def test_claim_on_a_disk_with_no_room_backs_off_and_counts(make_daemon, tiny_fs):
+    """No reserve left and not a byte free: claims fail.  They must back off
+    (not thousands a second at full CPU) and the error is logged once with
+    a count; when room comes back, everything is delivered."""
+    from peers import Sink, free_port
+    port = free_port()
+    d = sink_daemon(make_daemon, port)
+    tiny_fs(d.spool)
+    d.start()
+    acked = fill_until_452(d)
+    d.stop()
+    (d.spool / "queue.reserve").unlink()        # as if something had used it up
+    filler = fill_disk(d.spool)
+    with open(filler, "r+b") as f:               # room to open the spool (its -shm), no more
+        f.truncate(filler.stat().st_size - 40 * 1024)
+    sink = Sink("127.0.0.1", port).start()
+    try:
+        d.start()
+        cpu0, t0 = cpu_seconds(d.proc.pid), time.time()
+        time.sleep(6)
+        cpu = cpu_seconds(d.proc.pid) - cpu0
+        log = d.log_text()
+        assert "op=claim" in log, log[-2000:]
+        assert log.count("event=spool_error qid=- op=claim") <= 2, log[-3000:]
+        assert cpu < 0.5 * (time.time() - t0), cpu
+        assert sink.messages == []
+        filler.unlink()                          # room again
+        assert wait_for_log(d, "repeated=", timeout=90), d.log_text()[-3000:]
+        assert wait_delivered(sink, d, len(acked), timeout=90) == len(acked), d.log_text()[-3000:]
+    finally:
+        sink.stop()
