@@ -127,12 +127,6 @@ void conn_free(struct conn *c)
 	sched_pump(s);
 }
 
-static const char *tls_mode_name(enum route_tls t)
-{
-	static const char *const n[] = { "none", "opportunistic", "required", "verify", "implicit" };
-	return n[t];
-}
-
 static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 {
 	struct conn *c = arg;
@@ -391,7 +385,7 @@ void conn_try_target(struct conn *c)
 	p.auth_pass = r->auth_pass;
 	p.connect_timeout = s->cf->delivery.connect_timeout;
 	p.command_timeout = s->cf->delivery.command_timeout;
-	msg_debug("event=connect_try route=%s host=%s tls=%s", r->name, p.host_name, tls_mode_name(r->tls));
+	msg_debug("event=connect_try route=%s host=%s tls=%s", r->name, p.host_name, str_name_code(route_tls_names, (int)r->tls));
 	struct throttle_key k = conn_key(c);
 	if (!throttle_conn_open(s->thr, &k, sched_now(s))) {
 		/* a connections limit is full: the job waits at the front of its destination */

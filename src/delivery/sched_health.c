@@ -61,13 +61,12 @@ static void on_health_loaded(void *arg, const struct spool_health_row *rows, siz
 {
 	struct scheduler *s = arg;
 	s->health_loading = 0;
-	static const char *const states[] = { "healthy", "degraded", "down" };
 	for (size_t i = 0; i < n; i++) {
 		struct health_row r = { rows[i].route, rows[i].dclass, HEALTH_HEALTHY, rows[i].reason,
 					rows[i].last_reply, rows[i].changed, rows[i].probe_at, rows[i].fails, 0, 0 };
-		for (int k = 0; k < 3; k++)
-			if (strcmp(rows[i].state, states[k]) == 0)
-				r.state = (enum health_state)k;
+		int st = name_code(health_state_names, rows[i].state);
+		if (st >= 0)          /* a state this version does not know: healthy */
+			r.state = (enum health_state)st;
 		if (route_named(s->cf, r.route))
 			health_restore(s->health, &r);
 	}

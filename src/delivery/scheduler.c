@@ -185,9 +185,10 @@ static enum spool_rcpt_state final_state(const struct scheduler *s, const struct
 	return SPOOL_RCPT_DEFERRED;
 }
 
+/* result= of the delivery log: delivered, deferred or bounced */
 static const char *state_name(enum spool_rcpt_state st)
 {
-	return st == SPOOL_RCPT_DELIVERED ? "delivered" : st == SPOOL_RCPT_BOUNCED ? "bounced" : "deferred";
+	return str_name_code(spool_rcpt_state_names, (int)st);
 }
 
 /* A DSN for the recipients in state want (failed or delayed); NULL when none or null sender. */
