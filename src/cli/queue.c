@@ -12,6 +12,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/privs.h"
+#include "mailauth/dkim.h"
 #include "mailauth/dkim_key.h"
 #include "cli/queue_render.h"
 #include "spool/spool.h"
@@ -69,6 +70,9 @@ int cmd_check_config(int argc, char **argv, const char *file)
 		}
 		dkim_key_free(k);
 	}
+	if (cf->ndkim > 0 && dkim_conf_key_for(cf->dkim, cf->ndkim, cf->hostname) < 0)
+		fprintf(stderr, "outpost: %s: warning: no DKIM key for hostname %s or a parent domain: DSNs and "
+			"delay notices from MAILER-DAEMON@%s leave unsigned\n", file, cf->hostname, cf->hostname);
 	if (bad)
 		fprintf(stderr, "outpost: %s: outpostd would refuse to start\n", file);
 	else

@@ -35,6 +35,8 @@
 
 #include "header.h"
 #include "log.h"
+#include "mailauth/dkim.h"
+#include "mailauth/mime7bit.h"
 #include "xmalloc.h"
 
 #define DSN_LINE_MAX 998           /* RFC 5322 2.1.1 */
@@ -513,4 +515,28 @@ int dsn_build(const struct dsn_info *info, struct buf *out)
 		buf_free(parts[k]);
 	buf_free(&host);
 	return 0;
+}
+
+int dsn_sign(const struct dkim_signer *sg, const char *qid, char **body, size_t *len, char *info,
+	     size_t infolen, char *err, size_t errlen)
+{
+	struct buf conv = BUF_INIT, out = BUF_INIT;
+	struct mime7bit_report rep;
+	if (!sg || !dkim_signer_wants(sg, *body, *len))
+		return 0;
+	int rc = mime7bit_convert(*body, *len, MIME7BIT_8BIT, &conv, &rep, err, errlen);
+	if (rc == 1) {
+		free(*body);
+		*body = buf_steal(&conv, len);
+	}
+	if (rc >= 0)
+		rc = dkim_signer_sign(sg, *body, *len, qid, &out, info, infolen, err, errlen);
+	if (rc == 1) {                /* the signatures go on top */
+		buf_append(&out, *body, *len);
+		free(*body);
+		*body = buf_steal(&out, len);
+	}
+	buf_free(&conv);
+	buf_free(&out);
+	return rc;
 }

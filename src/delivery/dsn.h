@@ -42,4 +42,15 @@ struct dsn_info {
 
 int dsn_build(const struct dsn_info *info, struct buf *out);
 
+/* Signs a DSN built by dsn_build() in place (*body, *len: malloc'd,
+ * replaced) with the keys for its From: MAILER-DAEMON@hostname (the
+ * hostname's domain or its closest parent, plus `all` keys), after making
+ * it 7-bit (the original headers it quotes may hold 8-bit octets), so a
+ * receiver checking DMARC for the hostname's domain sees it aligned.
+ * 1: signed, "domain=D selectors=S" in info; 0: no key for it (or sg
+ * NULL); -1: failed, reason in err, the DSN left unsigned. */
+struct dkim_signer;
+int dsn_sign(const struct dkim_signer *sg, const char *qid, char **body, size_t *len, char *info,
+	     size_t infolen, char *err, size_t errlen);
+
 #endif

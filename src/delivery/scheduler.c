@@ -191,6 +191,18 @@ static const char *state_name(enum spool_rcpt_state st)
 	return str_name_code(spool_rcpt_state_names, (int)st);
 }
 
+/* Signs a DSN (dsn_sign) and logs it, with whether and how it was signed. */
+static void dsn_sign_logged(struct scheduler *s, const char *qid, struct spool_msg *msg, const char *kind,
+			    size_t n)
+{
+	char info[300] = "none", err[256], q[320];
+	if (dsn_sign(s->signer, msg->id, &msg->body, &msg->body_len, info, sizeof(info), err, sizeof(err)) < 0 &&
+	    snprintf(info, sizeof(info), "failed: %s", err) < 0)
+		info[0] = '\0';
+	msg_info("event=dsn qid=%s dsn_qid=%s kind=%s to=<%s> nrcpt=%zu dkim=%s", qid, msg->id, kind,
+		 msg->rcpts[0], n, log_quote(q, sizeof(q), info));
+}
+
 /* A DSN for the recipients in state want (failed or delayed); NULL when none or null sender. */
 static struct spool_msg *make_dsn(struct scheduler *s, struct qmsg *q, const struct spool_outcome *so,
 				  size_t n, enum spool_rcpt_state want, time_t now)
@@ -226,8 +238,7 @@ static struct spool_msg *make_dsn(struct scheduler *s, struct qmsg *q, const str
 		msg->body = buf_steal(&body, &msg->body_len);
 		msg->created = now;
 		spool_id_new(msg->id);
-		msg_info("event=dsn qid=%s dsn_qid=%s kind=%s to=<%s> nrcpt=%zu", q->m->id, msg->id,
-			 want == SPOOL_RCPT_BOUNCED ? "failed" : "delayed", q->m->sender, k);
+		dsn_sign_logged(s, q->m->id, msg, want == SPOOL_RCPT_BOUNCED ? "failed" : "delayed", k);
 	} else if (k > 0) {
 		msg_info("event=dsn_skipped qid=%s reason=\"null sender\"", q->m->id);
 	}
@@ -444,6 +455,11 @@ static void spool_next_due_arm(struct scheduler *s)
 static void on_timer(void *arg)
 {
 	claim(arg);
+}
+
+void scheduler_set_dkim(struct scheduler *s, const struct dkim_signer *signer)
+{
+	s->signer = signer;
 }
 
 void scheduler_kick(void *arg)

@@ -77,6 +77,10 @@ struct scheduler *scheduler_new(struct event_base *base, const struct config *cf
 struct scheduler *scheduler_new_with(struct event_base *base, const struct config *cf, struct spool *sp,
 				     const struct sched_clock *clock, const struct sched_net *net);
 void scheduler_kick(void *scheduler);
+/* The DKIM keys for outpost's own mail (DSNs, delay notices): signed with
+ * the key of the hostname's domain or its closest parent (dsn_sign()). */
+struct dkim_signer;
+void scheduler_set_dkim(struct scheduler *s, const struct dkim_signer *signer);
 /* New routes, rules, retry and connection caps for what starts from now on;
  * cf must outlive the scheduler (transactions in flight keep old routes). */
 void scheduler_reload(struct scheduler *s, const struct config *cf);

@@ -156,6 +156,7 @@ struct scheduler {
 	double hold_next;         /* when hold_ev fires, 0: not armed */
 	void (*stopped)(void *);
 	void *stopped_arg;
+	const struct dkim_signer *signer;  /* signs DSNs and delay notices (NULL: none) */
 };
 
 /* ---- scheduler.c ---- */

@@ -4,7 +4,9 @@
  * SELECTOR._domainkey.DOMAIN exists, parses and holds the public half of
  * the private key (mailauth/dkim_key.c judges), the key size (1024 bits
  * is the floor, 2048 recommended), and that t=y (testing) is not left on.
- * The fix is the exact record to publish.
+ * The fix is the exact record to publish.  When the config's hostname is
+ * the domain or under it, also whether outpost's own mail (DSNs and delay
+ * notices From: MAILER-DAEMON@hostname) has a key to be signed with.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "dns/dns.h"
 #include "doctor/doctor.h"
 #include "log.h"
+#include "mailauth/dkim.h"
 #include "mailauth/dkim_key.h"
 #include "xmalloc.h"
 
@@ -105,10 +108,34 @@ static void check_key(struct doctor *d, const struct dkim_conf *conf)
 	doctor_lookup(d, k->name, DNS_TYPE_TXT, on_record, k);
 }
 
+/* DSNs and delay notices come From: MAILER-DAEMON@hostname: a receiver
+ * checks them against the hostname's domain's DMARC policy. */
+static void check_own_mail(struct doctor *d)
+{
+	const char *host = d->cf->hostname;
+	if (!host || !dns_name_is_subdomain(host, d->domain))
+		return;
+	const char *subject = doctor_str(d, "MAILER-DAEMON@%s (DSNs, delay notices)", host);
+	long k = dkim_conf_key_for(d->cf->dkim, d->cf->ndkim, host);
+	if (k >= 0) {
+		doctor_add(d, CHECK, DOCTOR_PASS, subject,
+			   doctor_str(d, "signed with selector %s (d=%s)", d->cf->dkim[k].selector,
+				      d->cf->dkim[k].domain), NULL);
+		return;
+	}
+	doctor_add(d, CHECK, DOCTOR_WARN, subject,
+		   doctor_str(d, "no DKIM key for %s or a parent domain: outpost's own mail leaves unsigned "
+			      "and fails DMARC under p=quarantine or p=reject", host),
+		   doctor_str(d, "add dkim = ( { domain = \"%s\"; selector = \"s1\"; key = "
+			      "\"/etc/outpost/dkim/s1.pem\"; } ) (or a parent domain of it) and publish the key",
+			      host));
+}
+
 void check_dkim_start(struct doctor *d)
 {
 	const char *fix;
 	size_t n = 0;
+	check_own_mail(d);
 	for (size_t i = 0; i < d->cf->ndkim; i++) {
 		if (!dns_name_is_subdomain(d->domain, d->cf->dkim[i].domain))
 			continue;       /* not a key that signs mail from this domain */

@@ -111,6 +111,20 @@ static size_t domain_match(const char *from, const char *d)
 	return 0;
 }
 
+long dkim_conf_key_for(const struct dkim_conf *conf, size_t n, const char *domain)
+{
+	size_t best = 0;
+	long at = -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = domain_match(domain, conf[i].domain);
+		if (m > best) {
+			best = m;
+			at = (long)i;
+		}
+	}
+	return at;
+}
+
 /* Marks in use[] the keys that sign msg; returns how many. */
 static size_t select_keys(const struct dkim_signer *sg, const char *msg, size_t len, int *use)
 {

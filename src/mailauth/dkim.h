@@ -43,6 +43,14 @@ int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
 
+/* The configured key that signs mail From: domain (the domain itself or
+ * its closest parent, as for any From: domain; an `all` key counts only
+ * through its own domain, as only that one aligns): its index in conf, or
+ * -1 when there is none.  check-config and doctor use it
+ * to say whether outpost's own mail (DSNs From: MAILER-DAEMON@hostname)
+ * is signed. */
+long dkim_conf_key_for(const struct dkim_conf *conf, size_t n, const char *domain);
+
 /* --- verification --- */
 struct dkim_sig_result {
 	char domain[256];

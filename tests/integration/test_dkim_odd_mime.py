@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from conftest import RawClient
-from test_dkim import DOMAIN, assert_verifies, delivered, send, world  # noqa: F401 (fixture)
+from conftest import RawClient, message
+from test_dkim import DOMAIN, assert_verifies, delivered, perl_results, send, world  # noqa: F401 (fixture)
 
 
 @pytest.fixture
@@ -166,3 +166,53 @@ def assert_verifies_ours(world, data):
     import dkim
     v = dkim.DKIM(data)
     assert [v.verify(idx=i, dnsfunc=world.dnsfunc) for i in range(2)] == [True, True]
+
+
+# --- outpost's own mail: DSNs and delay notices from MAILER-DAEMON@hostname ---
+
+def test_dsns_and_delay_notices_are_signed_with_the_hostnames_key(world):
+    """The daemon's hostname is relay.test (conftest); its key signs outpost's own mail."""
+    world.key("r1", "rsa")
+    world.key("h1", "rsa", domain="relay.test")
+    world.key("h2", "ed25519", domain="relay.test")
+    world.sink.behaviour.rcpt_replies = {"bad@example.net": "550 5.1.1 No such user",
+                                         "slow@example.net": "451 4.3.0 Local error in processing"}
+    d = world.daemon([(DOMAIN, "r1", ""), ("relay.test", "h1", ""), ("relay.test", "h2", "")],
+                     extra=['retry = { schedule = [ "1s" ]; lifetime = "1d"; delay_notice = "1s"; };'])
+    # the original's own header holds 8-bit octets: the DSN quotes it, so is made 7-bit first
+    send(d, "From: app@example.com\r\nTo: bad@example.net\r\nSubject: Grüße\r\n\r\nx\r\n".encode(),
+         rcpt="bad@example.net", eightbit=True)
+    send(d, message("slow"), rcpt="slow@example.net")
+    got = world.sink.wait(2, timeout=30)
+    notices = [m for m in got if m.mail_from in ("", "<>")]
+    assert len(notices) == 2, [m.mail_from for m in got]
+    kinds = set()
+    for m in notices:
+        data = m.data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        assert b"From: Mail Delivery System <MAILER-DAEMON@relay.test>" in data
+        unfolded = re.sub(rb"\r\n[ \t]", b" ", data)
+        assert re.search(rb"d=relay\.test;\s+s=h1", unfolded) and re.search(rb"d=relay\.test;\s+s=h2", unfolded)
+        assert all(b < 0x80 for b in data)
+        assert_verifies_ours(world, data)   # (the quoted original header has its own)
+        perl = [l for l in perl_results(world, data) if "d=relay.test" in l]
+        assert len(perl) == 2 and any(l.startswith("pass ") and "a=rsa-sha256" in l for l in perl), perl
+        kinds.add(re.search(rb"Action: (\w+)", data).group(1))
+    assert kinds == {b"failed", b"delayed"}
+    log = d.log_text()
+    assert log.count('dkim="domain=relay.test selectors=h1,h2"') == 2
+    r = d.cli("check-config")
+    assert "warning" not in r.stderr
+
+
+def test_check_config_and_doctor_say_when_no_key_signs_outposts_own_mail(world):
+    world.key("r1", "rsa")
+    d = world.daemon([(DOMAIN, "r1", "")])
+    r = d.cli("check-config")
+    assert ("warning: no DKIM key for hostname relay.test or a parent domain: DSNs and delay notices "
+            "from MAILER-DAEMON@relay.test leave unsigned") in r.stderr
+    r = d.cli("doctor", "relay.test", "--ip", "192.0.2.1", "--json", "--resolver", world.dns.spec,
+              "--timeout-ms", "2000", check=False)
+    import json
+    own = [f for f in json.loads(r.stdout)["findings"] if "MAILER-DAEMON@relay.test" in f["subject"]]
+    assert len(own) == 1 and own[0]["status"] == "warn", own
+    assert "no DKIM key for relay.test" in own[0]["evidence"]

@@ -350,6 +350,21 @@ static void signing_domain_is_the_from_domain_or_its_parent(void **state)
 	dkim_signer_free(sg);
 }
 
+static void key_for_outposts_own_mail_is_the_closest_parent(void **state)
+{
+	(void)state;
+	struct dkim_conf conf[] = {
+		{ "example.com", "s1", "k1", 0, 1 },
+		{ "mail.example.com", "s2", "k2", 0, 2 },
+		{ "relay.example.net", "t1", "k3", 1, 3 },
+	};
+	assert_int_equal(dkim_conf_key_for(conf, 3, "mx1.mail.example.com"), 1);
+	assert_int_equal(dkim_conf_key_for(conf, 3, "mail.example.com"), 1);
+	assert_int_equal(dkim_conf_key_for(conf, 3, "relay.example.com"), 0);
+	assert_int_equal(dkim_conf_key_for(conf, 3, "notexample.com"), -1);
+	assert_int_equal(dkim_conf_key_for(conf, 0, "example.com"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +378,7 @@ int main(void)
 		cmocka_unit_test(our_signatures_pass_libopendkim),
 		cmocka_unit_test(headers_are_selected_and_oversigned_as_before),
 		cmocka_unit_test(signing_domain_is_the_from_domain_or_its_parent),
+		cmocka_unit_test(key_for_outposts_own_mail_is_the_closest_parent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
