@@ -17,22 +17,22 @@ static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_OLDEST] = "SELECT created FROM messages ORDER BY id LIMIT 1",
 	[SPOOL_OBS_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
 	[SPOOL_OBS_RECEIVED] =
-		"INSERT INTO stats_minute VALUES (?1 / 60, '', 'received', '', '', ?2, 1, ?3, 0, 0)"
+		("INSERT INTO stats_minute VALUES (?1 / 60, '', 'received', '', '', ?2, 1, ?3, 0, 0)"
 		" ON CONFLICT (minute, route, result, reason, domain, sender)"
-		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes",
+		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes"),
 	[SPOOL_OBS_RECEIVED_EVENT] =
-		"INSERT INTO stats_events (time, event, qid, detail) VALUES (?1, 'received', ?2, ?3)",
+		("INSERT INTO stats_events (time, event, qid, detail) VALUES (?1, 'received', ?2, ?3)"),
 	[SPOOL_OBS_OUTCOME] =
-		"INSERT INTO stats_minute"
+		("INSERT INTO stats_minute"
 		" SELECT ?1 / 60, ?3, ?4, ?5, lower(substr(r.address, instr(r.address, '@') + 1)), m.sender,"
 		"  1, m.size, max(?1 - m.created, 0), max(?1 - m.created, 0)"
 		" FROM messages m JOIN recipients r ON r.msg_id = m.id WHERE m.id = ?2 AND r.position = ?6"
 		" ON CONFLICT (minute, route, result, reason, domain, sender)"
 		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes,"
-		"  delay_sum = delay_sum + excluded.delay_sum, delay_max = max(delay_max, excluded.delay_max)",
+		"  delay_sum = delay_sum + excluded.delay_sum, delay_max = max(delay_max, excluded.delay_max)"),
 	[SPOOL_OBS_OUTCOME_EVENT] =
-		"INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
-		" SELECT ?1, ?4, ?2, ?3, address, ?7 FROM recipients WHERE msg_id = ?2 AND position = ?6",
+		("INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
+		" SELECT ?1, ?4, ?2, ?3, address, ?7 FROM recipients WHERE msg_id = ?2 AND position = ?6"),
 	[SPOOL_OBS_PRUNE_EVENTS] = "DELETE FROM stats_events WHERE id <= ?1",
 	[SPOOL_OBS_PRUNE_MINUTES] = "DELETE FROM stats_minute WHERE minute < ?1",
 };
