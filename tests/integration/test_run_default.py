@@ -118,3 +118,24 @@ def test_unreachable_smtp_port_deferral_says_connect(make_daemon):
         assert lines and "cause=connect" in lines[0] and "4.4.1" in lines[0], d.log_text()
     finally:
         dns.stop()
+
+
+def test_unreachable_port25_deferral_says_port25(make_daemon):
+    import socket
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", 25))
+        except OSError:
+            import pytest
+            pytest.skip("something listens on 127.0.0.1:25 here (or binding it needs root)")
+    dns = DNS().start()
+    dns.zone.add("example.org", "MX", (10, "mx.example.org"))
+    dns.zone.add("mx.example.org", "A", "127.0.0.1")
+    try:
+        d = make_daemon(settings=['resolver = "%s";' % dns.spec, 'routes = { direct = { type = "mx"; }; };',
+                                  'rules = ( { via = [ "direct" ]; } );'])
+        send(d, "someone@example.org")
+        lines = wait_deferral(d)
+        assert lines and "cause=port25" in lines[0] and "4.4.1" in lines[0], d.log_text()
+    finally:
+        dns.stop()
