@@ -359,6 +359,8 @@ void conn_try_target(struct conn *c)
 			return (void)(c->q = s->net.query(s->net.arg, h, DNS_TYPE_A, on_host_addrs, c));
 		conn_add_target(c, h, &lit);  /* an address needs no lookup */
 	}
+	if (sched_is_self(s, &c->targets[c->cur].ss))
+		return conn_loops_back(c);
 	struct smtp_client_params p = { 0 };
 	p.host_name = c->targets[c->cur].host;
 	p.addr = c->targets[c->cur].ss;

@@ -205,3 +205,23 @@ int txn_try_next_host(const struct conn *c, const struct smtp_txn_result *res)
 	return all_temp && !s->net.reusable(s->net.arg, c->client) &&
 	       c->cur + 1 < c->ntargets + (c->nexthost < c->nhosts);
 }
+
+void conn_loops_back(struct conn *c)
+{
+	const char *host = c->targets[c->cur].host;
+	if (c->cur > 0) {
+		/* we are a less preferred host: those before us were tried; wait for them */
+		msg_info("event=mail_loop_skipped route=%s host=%s reason=\"less preferred MX is ourselves\"",
+			 c->d->route->name, host);
+		c->ntargets = c->cur;
+		return conn_fail_job(c);
+	}
+	char why[400];
+	snprintf(why, sizeof(why), "5.4.6 mail for %s loops back to myself (%s)",
+		 c->d->domain ? c->d->domain : c->d->route->name, host);
+	reply_classify(554, why, &c->last);
+	msg_warn("event=mail_loop qid=%s route=%s host=%s reason=\"MX is this host\"", c->job->q->m->id,
+		 c->d->route->name, host);
+	c->ntargets = c->cur + 1;
+	conn_fail_job(c);
+}

@@ -515,6 +515,7 @@ struct scheduler *scheduler_new_with(struct event_base *base, const struct confi
 	sched_health_conf(cf, &hc);
 	s->health = health_new(&hc);
 	s->thr = throttle_new(cf);
+	sched_self_load(s, cf);
 	s->hold_ev = sched_timer_new(s, on_hold_over, s);
 	sched_health_start(s);  /* the spool answers the load before the first claim */
 	s->timer = sched_timer_new(s, on_timer, s);
@@ -583,6 +584,7 @@ void scheduler_free(struct scheduler *s)
 	health_free(s->health);
 	throttle_free(s->thr);
 	free(s->src_weight);
+	free(s->self);
 	config_free(s->cf);
 	free(s);
 }

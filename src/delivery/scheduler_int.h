@@ -14,6 +14,7 @@
  *   sched_trouble.c what a failure means: next host, fail over to the next
  *                   route, bounce, or defer (as Postfix's smtp_trouble.c).
  *   sched_health.c  route health kept in the spool (restarts, `routes`).
+ *   sched_self.c    whether a target is this daemon's own listener (mail loops).
  * Time and the network come through seams (struct sched_clock and struct
  * sched_net, scheduler.h): nothing here reads the clock or opens a socket
  * directly, so tests replay scenarios in simulated time.
@@ -154,6 +155,8 @@ struct scheduler {
 	struct throttle *thr;
 	struct sched_timer *hold_ev;    /* wakes pump when a held destination may go on */
 	double hold_next;         /* when hold_ev fires, 0: not armed */
+	struct sockaddr_storage *self;  /* our own listeners: a target there is a loop */
+	size_t nself;
 	void (*stopped)(void *);
 	void *stopped_arg;
 	const struct dkim_signer *signer;  /* signs DSNs and delay notices (NULL: none) */
@@ -227,8 +230,14 @@ void dest_fail_all(struct dest *d, const struct reply_info *r);
 void conn_fail_job(struct conn *c);
 /* Every source is over its warm-up cap for c's receiver: the job spills. */
 void conn_warm_full(struct conn *c);
+/* c's current target is this daemon: bounce 5.4.6 when it is the best host, else wait. */
+void conn_loops_back(struct conn *c);
 /* Whether the session failed as a whole and the next host or address may take the job. */
 int txn_try_next_host(const struct conn *c, const struct smtp_txn_result *res);
+
+/* ---- sched_self.c ---- */
+void sched_self_load(struct scheduler *s, const struct config *cf);
+int sched_is_self(const struct scheduler *s, const struct sockaddr_storage *target);
 
 /* ---- sched_health.c ---- */
 void sched_health_start(struct scheduler *s);

@@ -753,6 +753,27 @@ static void held_failover_does_not_spin(void **state)
 	       "EXPECT_CLIENTS 127.0.0.6 12\n");
 }
 
+/* Issue 11 item 7: an MX that is our own listener (localhost, port 2525 as
+ * base_conf listens) bounces 5.4.6 at once, without a connection; the same
+ * host on another port is somebody else. */
+static void mail_loop_bounces(void **state)
+{
+	(void)state;
+	replay("loop", RETRY("0s") "routes = { direct = { type = \"mx\"; port = 2525; }; "
+	       "other = { type = \"mx\"; port = 2526; }; };\n"
+	       "rules = ( { recipient_domain = \"other.example\"; via = [ \"other\" ]; }, "
+	       "{ via = [ \"direct\" ]; } );\n",
+	       "ZONE MX loop.example 10 localhost\nZONE A localhost 127.0.0.1\n"
+	       "ZONE MX other.example 10 localhost\n"
+	       "STEP 0 SEND x@loop.example,y@loop.example\n"
+	       "STEP 0 SEND z@other.example\n"
+	       "STEP 1 RUN\n"
+	       "EXPECT x@loop.example gone\nEXPECT y@loop.example gone\n"
+	       "EXPECT_TXN localhost 1\n"
+	       "EXPECT_MAIL localhost 1 rcpt=z@other.example\n"
+	       "EXPECT_MAIL mailbox.sender.example.org 1 from=<> rcpt=app@sender.example.org\n");
+}
+
 int main(void)
 {
 	log_init("test_scheduler", LOG_DEST_STDERR);
@@ -767,6 +788,7 @@ int main(void)
 		cmocka_unit_test(warmup_spill),
 		cmocka_unit_test(rate_limit_parking),
 		cmocka_unit_test(held_failover_does_not_spin),
+		cmocka_unit_test(mail_loop_bounces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
