@@ -309,7 +309,8 @@ int main(int argc, char **argv)
 	if ((d.signer = dkim_signer_new(d.cf->dkim, d.cf->ndkim, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"dkim key %s\"", err);
 	smtpd_set_dkim(d.smtpd, d.signer);
-	scheduler_set_dkim(d.sched, d.signer);
+	if (d.sched)   /* NULL: no routes, no delivery (and no DSNs to sign) */
+		scheduler_set_dkim(d.sched, d.signer);
 	d.canary = canary_new(d.base, d.cf, d.spool, d.resolver, d.signer, scheduler_kick, d.sched);
 	if (d.canary && d.sched)  /* a relay that breaks signatures is degraded in route health */
 		canary_on_verdict(d.canary, on_canary_verdict, d.sched);
