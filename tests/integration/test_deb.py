@@ -29,6 +29,7 @@ def run(*args, **kw):
 
 def port_free(port):
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # a TIME_WAIT is no listener
         try:
             s.bind(("127.0.0.1", port))
             return True

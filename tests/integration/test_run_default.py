@@ -123,6 +123,7 @@ def test_unreachable_smtp_port_deferral_says_connect(make_daemon):
 def test_unreachable_port25_deferral_says_port25(make_daemon):
     import socket
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # a TIME_WAIT is no listener
         try:
             s.bind(("127.0.0.1", 25))
         except OSError:
