@@ -29,7 +29,9 @@ static const struct {
 	{ "spf", cmd_spf, "spf check --ip IP --mail-from ADDR [--helo NAME] [--resolver IP@PORT]" },
 	{ "routes", cmd_routes, "routes [--json]" },
 	{ "stats", cmd_stats, "stats [--since 24h] [--by route|reason|domain|sender] [--top N] [--json]" },
-	{ "bounce", cmd_bounce, "bounce parse FILE [--json]" },
+	{ "bounce", cmd_bounce, "bounce parse FILE [--json] | bounce ingest [FILE]" },
+	{ "suppress", cmd_suppress, "suppress list|show ADDR|add ADDR|remove ADDR|import FILE|export [FILE]\n"
+	  "                        [--scope S] [--reason R] [--expires DURATION] [--json]" },
 	{ "route", cmd_route, "route explain --sender ADDR --rcpt ADDR [--from-header C] [--user U] [--class C]\n"
 	  "                        [--resolver IP@PORT] [--json]" },
 };

@@ -32,6 +32,7 @@
 #include "delivery/sched_metrics.h"
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
+#include "feedback/feedback_daemon.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/pickup.h"
 #include "inbound/smtp_server.h"
@@ -58,6 +59,7 @@ struct daemon {
 	struct httpd *httpd;          /* the http listener (when configured) and the control socket */
 	struct obs_api *api;
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
+	struct feedback_daemon *feedback;  /* suppression at RCPT, bounce and report mailboxes, VERP */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct run_identity id;   /* who it runs as after the listeners are bound */
@@ -150,6 +152,7 @@ static void reload_config(struct daemon *d, char *err, size_t errlen)
 		scheduler_reload(d->sched, cf);
 	if (d->canary)
 		canary_reload(d->canary, cf);
+	feedback_daemon_reload(d->feedback, cf);
 	config_free(d->cf);   /* freed now unless deliveries or sessions still hold it */
 	d->cf = cf;
 	msg_info("event=reloaded file=%s", cf->file);
@@ -321,6 +324,11 @@ int main(int argc, char **argv)
 	start_control_socket(&d);
 	if (d.sched)
 		metrics_collector_add(sched_metrics_collect, d.sched);
+	if ((d.feedback = feedback_daemon_new(d.base, d.cf, scheduler_route_feedback, d.sched, err, sizeof(err))) == NULL ||
+	    feedback_register(d.feedback, smtpd_local_dispatch(d.smtpd), err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+	smtpd_set_rcpt_check(d.smtpd, feedback_rcpt_check, d.feedback);
+	scheduler_set_return_path(d.sched, feedback_return_path, d.feedback);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);
@@ -340,6 +348,7 @@ int main(int argc, char **argv)
 	if (d.sched)
 		metrics_collector_remove(sched_metrics_collect, d.sched);
 	pickup_free(d.pickup);   /* its session, if any, is closed now */
+	feedback_daemon_free(d.feedback);
 	canary_free(d.canary);
 	scheduler_free(d.sched);
 	resolver_free(d.resolver);

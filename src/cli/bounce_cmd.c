@@ -2,6 +2,7 @@
  * bounce: what outpost understands of a bounce, DSN, complaint or
  * auto-reply, without acting on it.
  *     outpost bounce parse FILE [--json]      ("-" reads standard input)
+ *     outpost bounce ingest [FILE]            act on it as the bounce mailbox would
  * Exit status: 0 when the message is a report outpost understood (any
  * kind but "unknown"), 1 when it is not, 2 for usage and I/O errors.
  * The JSON shape: {"kind", "recipients": [{"recipient", "status",
@@ -14,9 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sqlite3.h>
+#include <time.h>
+
 #include "cli/commands.h"
 #include "core/buf.h"
+#include "core/config.h"
 #include "feedback/bounce.h"
+#include "feedback/feedback.h"
 
 /* The whole file (or standard input for "-") into b; -1 on error. */
 int cli_read_file(const char *path, struct buf *b)
@@ -105,11 +111,58 @@ static int bounce_parse_cmd(int argc, char **argv)
 	return rc;
 }
 
+/* outpost bounce ingest [FILE]: what the bounce mailbox does, for reports
+ * that land elsewhere (a pipe from Postfix, Exim, procmail, fetchmail). */
+static int bounce_ingest_cmd(int argc, char **argv, const char *config_file)
+{
+	const char *file = argc >= 3 ? argv[2] : "-";
+	struct buf b = BUF_INIT;
+	char err[1024];
+	if (argc > 3 || cli_read_file(file, &b) != 0) {
+		fprintf(stderr, argc > 3 ? "usage: outpost bounce ingest [FILE]\n" : "outpost: bounce: %s: cannot read\n",
+			file);
+		buf_free(&b);
+		return 2;
+	}
+	struct config *cf = NULL;
+	sqlite3 *db = cli_spool_db(config_file, &cf);
+	unsigned char key[256];
+	size_t keylen = 0;
+	if (db && cf->bounces.domain && verp_key_load(cf->bounces.secret_file, key, sizeof(key), &keylen, err,
+						      sizeof(err)) < 0) {
+		fprintf(stderr, "outpost: bounce: %s\n", err);
+		sqlite3_close(db);
+		db = NULL;
+	}
+	if (db == NULL) {
+		config_free(cf);
+		buf_free(&b);
+		return 2;
+	}
+	struct bounce_report r;
+	struct feedback_outcome out;
+	struct feedback_ctx fx = { cf, keylen ? key : NULL, keylen, NULL, NULL };
+	bounce_parse(b.data, b.len, &r);
+	int rc = feedback_apply(db, &fx, &r, NULL, time(NULL), &out, err, sizeof(err));
+	if (rc < 0)
+		fprintf(stderr, "outpost: bounce: %s\n", err);
+	else
+		printf("%s: %s%s%s; suppressed %u, complaints %u, soft bounces counted %u, ignored %u\n",
+		       bounce_kind_name(r.kind), out.attributed ? "message " : "", out.attributed ? out.qid : "",
+		       out.attributed ? "" : out.why, out.suppressed, out.complaints, out.soft_counted, out.ignored);
+	bounce_report_free(&r);
+	sqlite3_close(db);
+	config_free(cf);
+	buf_free(&b);
+	return rc < 0 ? 2 : 0;
+}
+
 int cmd_bounce(int argc, char **argv, const char *config_file)
 {
-	(void)config_file;
 	if (argc >= 2 && strcmp(argv[1], "parse") == 0)
 		return bounce_parse_cmd(argc, argv);
-	fprintf(stderr, "usage: outpost bounce parse FILE [--json]\n");
+	if (argc >= 2 && strcmp(argv[1], "ingest") == 0)
+		return bounce_ingest_cmd(argc, argv, config_file);
+	fprintf(stderr, "usage: outpost bounce parse FILE [--json] | outpost bounce ingest [FILE]\n");
 	return 2;
 }

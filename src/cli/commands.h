@@ -18,6 +18,7 @@ int cmd_dkim(int argc, char **argv, const char *config_file);
 int cmd_routes(int argc, char **argv, const char *config_file);
 int cmd_bounce(int argc, char **argv, const char *config_file);
 int cmd_stats(int argc, char **argv, const char *config_file);
+int cmd_suppress(int argc, char **argv, const char *config_file);
 
 /* Shared by the subcommands: a decimal option value in min..max into
  * *out; -1 (nothing stored) when it is not one. */
@@ -26,5 +27,11 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
  * set) when it cannot be read. */
 struct buf;
 int cli_read_file(const char *path, struct buf *b);
+/* The spool's database (DIR/queue.db of the config), opened read-write
+ * when outpostd has created it at schema version 5 or later; NULL after
+ * printing why.  With cfp, the loaded config is handed back too. */
+struct config;
+typedef struct sqlite3 sqlite3;
+sqlite3 *cli_spool_db(const char *config_file, struct config **cfp);
 
 #endif

@@ -262,6 +262,7 @@ static const struct config_section *const sections[] = {
 	&dkim_config_section,         /* dkim, canary */
 	&limits_config_section,       /* limits */
 	&http_config_section,         /* http */
+	&feedback_config_section,     /* bounces, suppression */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

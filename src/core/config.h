@@ -26,6 +26,7 @@
 #include "inbound/listener_config.h"
 #include "mailauth/dkim_config.h"
 #include "obs/http_config.h"
+#include "feedback/feedback_config.h"
 
 struct config {
 	_Atomic unsigned refs;      /* config_ref() / config_free() */
@@ -59,6 +60,8 @@ struct config {
 	struct limit_conf *limits;
 	size_t nlimits;
 	struct http_conf http;        /* the operator's HTTP listener */
+	struct bounces_conf bounces;
+	struct suppression_conf suppression;
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);

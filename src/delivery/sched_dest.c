@@ -119,6 +119,7 @@ void conn_free(struct conn *c)
 		free(c->hosts[i]);
 	free(c->hosts);
 	free((void *)c->rcpts);
+	free(c->return_path);
 	sched_timer_free(s, c->idle_ev);
 	free(c);
 	d->conns--;
@@ -262,8 +263,13 @@ static void conn_start_txn(struct conn *c)
 	for (size_t i = 0; i < j->n; i++)
 		rcpts[i] = m->rcpts[j->idx[i]].address;
 	c->rcpts = rcpts;
-	struct smtp_txn txn = { m->id, m->sender, rcpts, j->n, m->body, m->body_len, m->body_8bit, m->smtputf8 };
 	struct scheduler *s = c->d->sch;
+	char verp[512];
+	free(c->return_path);   /* the client reads the sender until the transaction ends */
+	c->return_path = s->return_path && s->return_path(s->return_path_arg, m->id, m->sender, verp, sizeof(verp))
+			 ? xstrdup(verp) : NULL;
+	const char *sender = c->return_path ? c->return_path : m->sender;
+	struct smtp_txn txn = { m->id, sender, rcpts, j->n, m->body, m->body_len, m->body_8bit, m->smtputf8 };
 	c->txn_start = sched_now(s);
 	s->net.deliver(s->net.arg, c->client, &txn, on_txn_done, c);
 }

@@ -10,12 +10,14 @@
  * change with time alone), and once more at shutdown.
  * scheduler_canary() hands a canary verdict to the route's health.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "delivery/health.h"
+#include "delivery/provider.h"
 #include "delivery/scheduler_int.h"
 #include "spool/spool_health.h"
 
@@ -78,6 +80,31 @@ void scheduler_canary(struct scheduler *s, const char *route, int ok, const char
 {
 	if (s)
 		health_canary(s->health, route, ok, reason, sched_time(s));
+}
+
+void scheduler_set_return_path(struct scheduler *s,
+			       int (*fn)(void *arg, const char *qid, const char *sender, char *out, size_t outlen),
+			       void *arg)
+{
+	if (s) {
+		s->return_path = fn;
+		s->return_path_arg = arg;
+	}
+}
+
+void scheduler_route_feedback(void *arg, const char *route, const char *host, const char *rcpt, const char *reason,
+			      const char *diagnostic)
+{
+	struct scheduler *s = arg;
+	char dclass[128], why[256];
+	const char *at = strrchr(rcpt, '@');
+	if (s == NULL)
+		return;
+	provider_of(host && *host ? host : at ? at + 1 : rcpt, dclass, sizeof(dclass));
+	snprintf(why, sizeof(why), "async bounce: %s", reason);
+	int down = health_failure(s->health, route, dclass, why, diagnostic, sched_time(s));
+	msg_info("event=route_feedback route=%s dclass=%s reason=%s rcpt=<%s> state=%s", route, dclass, reason, rcpt,
+		 down ? "down" : "degraded");
 }
 
 void sched_health_start(struct scheduler *s)

@@ -87,6 +87,16 @@ void scheduler_reload(struct scheduler *s, const struct config *cf);
 /* The canary's verdict on a route (a relay that broke DKIM signatures):
  * degraded with reason until a verdict with ok=1. */
 void scheduler_canary(struct scheduler *s, const char *route, int ok, const char *reason);
+/* The return path: fn gives the envelope sender to send a message with
+ * (1, written to out) or keeps the message's own (0).  feedback's VERP. */
+void scheduler_set_return_path(struct scheduler *s,
+			       int (*fn)(void *arg, const char *qid, const char *sender, char *out, size_t outlen),
+			       void *arg);
+/* An asynchronous bounce (it came back after the receiver accepted the
+ * mail) that blames the path: a failure of route towards host's provider
+ * (or rcpt's domain's), in route health as a synchronous one would be. */
+void scheduler_route_feedback(void *s, const char *route, const char *host, const char *rcpt, const char *reason,
+			      const char *diagnostic);
 void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg);
 void scheduler_free(struct scheduler *s);
 

@@ -126,6 +126,7 @@ struct conn {
 	struct resolver_query *q;
 	struct reply_info last;   /* the last connection-level failure */
 	const char *const *rcpts; /* the addresses of the current job */
+	char *return_path;        /* its envelope sender when rewritten (VERP), or NULL */
 	struct sched_timer *idle_ev;  /* ends an idle wait */
 	struct conn *next_idle;
 	const struct route_source *source;  /* of the current session, or NULL */
@@ -148,6 +149,9 @@ struct scheduler {
 	int claiming, kicked, stopping;
 	int pumping, repump;      /* in sched_pump; a connection ended meanwhile: one more pass */
 	long *src_weight;         /* route_pick_source's state, MAX_POOL per route */
+	/* the envelope sender to send with (feedback: VERP), or NULL: keep it */
+	int (*return_path)(void *arg, const char *qid, const char *sender, char *out, size_t outlen);
+	void *return_path_arg;
 	size_t nsrc_weight;
 	struct health *health;
 	struct sched_timer *health_ev;  /* saves route health when it changed */

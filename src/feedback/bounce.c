@@ -132,6 +132,8 @@ static void original_info(const struct mime_tree *t, struct bounce_report *r)
 	const struct mime_part *o = original_part(t);
 	char v[1024];
 	if (o) {
+		if (mime_header(o->headers, o->hlen, "Return-Path", v, sizeof(v)))
+			addr_first(v, r->return_path, sizeof(r->return_path));
 		if (mime_header(o->headers, o->hlen, "Message-ID", v, sizeof(v)))
 			copy_message_id(v, r->message_id, sizeof(r->message_id));
 		if (!(mime_header(o->headers, o->hlen, "Return-Path", v, sizeof(v)) &&
@@ -230,10 +232,13 @@ static void original_recipients(const struct mime_tree *t, struct raw_list *raw,
 
 static void arf(const struct mime_tree *t, struct bounce_report *r, struct raw_list *raw)
 {
+	char mail_from[BOUNCE_ADDR_MAX] = "";
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->part[i].type, "message/feedback-report") == 0 && t->part[i].body)
 			arf_fields_parse(t->part[i].body, t->part[i].blen, raw, r->feedback_type,
-					 sizeof(r->feedback_type));
+					 sizeof(r->feedback_type), mail_from, sizeof(mail_from));
+	if (mail_from[0])
+		snprintf(r->return_path, sizeof(r->return_path), "%s", mail_from);
 	const struct mime_part *o = original_part(t);
 	char v[1024];
 	if (raw->n == 0 && o && mime_header(o->headers, o->hlen, "To", v, sizeof(v))) {
@@ -459,6 +464,11 @@ void bounce_parse(const char *msg, size_t len, struct bounce_report *r)
 	mime_walk(msg, len, &t);
 	const struct mime_part *top = &t.part[0];
 	original_info(&t, r);
+	static const char *const to_fields[] = { "Delivered-To", "X-Original-To", "To", NULL };
+	char v[1024];
+	for (int i = 0; to_fields[i] && r->delivered_to[0] == '\0'; i++)
+		if (mime_header(top->headers, top->hlen, to_fields[i], v, sizeof(v)))
+			addr_first(v, r->delivered_to, sizeof(r->delivered_to));
 	exclude_field(&ex, top->headers, top->hlen, "To");
 	exclude_field(&ex, top->headers, top->hlen, "From");
 	if (r->sender[0])

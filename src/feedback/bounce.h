@@ -40,6 +40,8 @@ struct bounce_report {
 	char queue_id[64];      /* the queue id the sending MTA gave the original */
 	char sender[BOUNCE_ADDR_MAX];  /* the original's envelope sender or From: address */
 	char feedback_type[32]; /* ARF Feedback-Type ("abuse"), else "" */
+	char return_path[BOUNCE_ADDR_MAX];   /* the original's Return-Path (or ARF Original-Mail-From) */
+	char delivered_to[BOUNCE_ADDR_MAX];  /* the report's Delivered-To, X-Original-To or To */
 };
 
 void bounce_parse(const char *msg, size_t len, struct bounce_report *r);

@@ -230,7 +230,8 @@ void dsn_fields_parse(const char *body, size_t len, struct raw_list *out, char *
 	group_emit(out, &g);
 }
 
-void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen)
+void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen,
+		      char *mail_from, size_t mflen)
 {
 	size_t pos = 0;
 	char name[64], addr[BOUNCE_ADDR_MAX];
@@ -242,6 +243,8 @@ void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *
 		if (strcasecmp(name, "Feedback-Type") == 0) {
 			snprintf(type, tlen, "%s", value);
 			str_lower(type);
+		} else if (strcasecmp(name, "Original-Mail-From") == 0) {
+			addr_first(value, mail_from, mflen);
 		} else if ((strcasecmp(name, "Original-Rcpt-To") == 0 || strcasecmp(name, "Removal-Recipient") == 0) &&
 			   addr_first(value, addr, sizeof(addr)) && raw_find(out, addr) == NULL) {
 			raw_add(out, addr);

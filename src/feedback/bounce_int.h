@@ -35,7 +35,8 @@ void raw_free(struct raw_list *l);
 void dsn_fields_parse(const char *body, size_t len, struct raw_list *out, char *queue_id, size_t qlen);
 /* ARF: Feedback-Type and the recipients of a message/feedback-report
  * block (Original-Rcpt-To, Removal-Recipient). */
-void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen);
+void arf_fields_parse(const char *body, size_t len, struct raw_list *out, char *type, size_t tlen,
+		      char *mail_from, size_t mflen);
 
 /* An addr-spec that starts at s[i] ('@' at s[at]): copies the address,
  * lower-casing the domain, to out; 1 when it is one. */

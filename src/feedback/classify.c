@@ -144,6 +144,10 @@ static int userunknown_true(const struct facts *f)
 		return 0;   /* refused at MAIL FROM: about the sender, whatever the code says */
 	static const char *const other[] = { "norelaying", "blocked", "mailboxfull", "hasmoved", "rejected",
 		"notaccept", NULL };
+	/* Microsoft's "5.1.10 RESOLVER.ADR.RecipientNotFound": its own use of
+	 * the null-MX code for a recipient it does not know */
+	if (is(f->byst, "notaccept") && matches("userunknown", f->lower) && !matches("notaccept", f->lower))
+		return 1;
 	if (is(f->byst, "userunknown")) {
 		for (int i = 0; other[i]; i++)
 			if (matches(other[i], f->lower))

@@ -41,6 +41,14 @@ void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg);
 /* The table of local mailboxes (inbound/local_dispatch.h), owned by sd:
  * mail for them goes to their handlers instead of the queue. */
 struct local_dispatch *smtpd_local_dispatch(struct smtpd *sd);
+/* A check of each recipient to be relayed, at RCPT time (the suppression
+ * list, feedback/feedback.h): fn returns 1 with the reply to send in
+ * reply to refuse the recipient, 0 to accept it.  It runs on the loop
+ * and must be quick (one index lookup).  sender is "" for <>, user NULL
+ * when not authenticated. */
+typedef int smtpd_rcpt_check_fn(void *arg, const char *rcpt, const char *sender, const char *user,
+				const char *qid, char *reply, size_t replylen);
+void smtpd_set_rcpt_check(struct smtpd *sd, smtpd_rcpt_check_fn *fn, void *arg);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

@@ -287,6 +287,11 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 			 s->qid, s->addr, s->sender, addr);
 		return reply_error(s, "554 5.7.1 Relay denied");
 	}
+	char refusal[512];
+	if (mb == NULL && s->sd->rcpt_check &&
+	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, s->user ? user_name(s->user) : NULL,
+				 s->qid, refusal, sizeof(refusal)))
+		return reply(s, refusal);
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);
 	s->mailbox = mb;

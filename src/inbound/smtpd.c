@@ -211,6 +211,12 @@ void smtpd_set_dkim(struct smtpd *sd, const struct dkim_signer *sg)
 	sd->signer = sg;
 }
 
+void smtpd_set_rcpt_check(struct smtpd *sd, smtpd_rcpt_check_fn *fn, void *arg)
+{
+	sd->rcpt_check = fn;
+	sd->rcpt_check_arg = arg;
+}
+
 struct local_dispatch *smtpd_local_dispatch(struct smtpd *sd)
 {
 	return sd->local;

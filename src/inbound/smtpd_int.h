@@ -8,6 +8,8 @@
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
+#include "inbound/smtp_server.h"
+
 struct config;
 struct listen_conf;
 struct smtp_session;
@@ -24,6 +26,8 @@ struct smtpd {
 	const struct dkim_signer *signer; /* NULL: no DKIM signing */
 	struct local_dispatch *local;     /* mailboxes outpost consumes itself */
 	struct auth_throttle *auth_throttle; /* failed AUTH per client address, kept over reloads */
+	smtpd_rcpt_check_fn *rcpt_check;  /* NULL: every relayed recipient is accepted */
+	void *rcpt_check_arg;
 	SSL_CTX *ssl_ctx;                 /* NULL: no TLS */
 	struct evconnlistener **listeners;
 	size_t nlisteners;

@@ -132,6 +132,46 @@ static const char *const spool_migrations[] = {
 	" route TEXT,"
 	" rcpt TEXT,"
 	" detail TEXT);",
+	/* 5: the suppression list and the soft-failure counts behind it
+	 * (feedback/suppress.h); the key is what the RCPT-time check seeks.
+	 * sent_history keeps, for 30 days after a message leaves the queue,
+	 * who it was delivered to and by which route, so a bounce that
+	 * arrives later can be checked against what outpost really sent
+	 * (and blame the right route); a trigger fills it as the delivered
+	 * attempts are deleted with their message. */
+	"CREATE TABLE suppression ("
+	" address TEXT NOT NULL,"
+	" scope TEXT NOT NULL DEFAULT '',"
+	" reason TEXT NOT NULL,"
+	" source TEXT NOT NULL CHECK (source IN ('bounce','complaint','manual','import')),"
+	" status TEXT NOT NULL DEFAULT '',"
+	" qid TEXT NOT NULL DEFAULT '',"
+	" diagnostic TEXT NOT NULL DEFAULT '',"
+	" first_event INTEGER NOT NULL,"
+	" last_event INTEGER NOT NULL,"
+	" count INTEGER NOT NULL DEFAULT 1,"
+	" expires INTEGER NOT NULL DEFAULT 0,"
+	" PRIMARY KEY (address, scope)) WITHOUT ROWID;"
+	"CREATE TABLE soft_failures ("
+	" address TEXT PRIMARY KEY NOT NULL,"
+	" first_event INTEGER NOT NULL,"
+	" last_event INTEGER NOT NULL,"
+	" count INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE sent_history ("
+	" qid TEXT NOT NULL,"
+	" recipient TEXT NOT NULL,"
+	" sender TEXT NOT NULL DEFAULT '',"
+	" route TEXT,"
+	" remote_host TEXT,"
+	" time INTEGER NOT NULL);"
+	"CREATE INDEX sent_history_qid ON sent_history(qid);"
+	"CREATE INDEX sent_history_time ON sent_history(time);"
+	"CREATE TRIGGER sent_history_keep AFTER DELETE ON attempts WHEN old.result = 'delivered' BEGIN"
+	" INSERT INTO sent_history (qid, recipient, sender, route, remote_host, time)"
+	"  SELECT old.msg_id, lower(old.recipient), COALESCE((SELECT sender FROM messages WHERE id = old.msg_id), ''),"
+	"  old.route, old.remote_host, old.time;"
+	" DELETE FROM sent_history WHERE time < old.time - 2592000;"
+	" END;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,

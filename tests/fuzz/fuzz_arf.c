@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct raw_list raw = { 0 };
-	char type[32] = "";
-	arf_fields_parse((const char *)data, size, &raw, type, sizeof(type));
+	char type[32] = "", from[320] = "";
+	arf_fields_parse((const char *)data, size, &raw, type, sizeof(type), from, sizeof(from));
 	raw_free(&raw);
 	struct buf b = BUF_INIT;
 	buf_puts(&b, "Content-Type: multipart/report; report-type=feedback-report; boundary=f\n\n"

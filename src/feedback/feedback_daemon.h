@@ -1,0 +1,41 @@
+/*
+ * feedback_daemon: the feedback loop inside outpostd.
+ *
+ * Contract:
+ * - feedback_daemon_new() opens, on the spool's DIR/queue.db (already
+ *   created and upgraded by spool_open), a read-only connection for the
+ *   RCPT-time suppression check and, for a one-thread worker, a writing
+ *   one; with bounces.domain it reads the VERP key (fatal errors are
+ *   returned, the daemon refuses to start).
+ * - feedback_rcpt_check() is the smtpd rcpt check (smtp_server.h): a
+ *   recipient on the suppression list (global, the sender's domain, or the
+ *   authenticated user) is refused with the list's reply and logged
+ *   (event=rcpt_suppressed); a database error lets the mail through.
+ * - feedback_register() adds the local mailboxes: "*@BOUNCEDOMAIN" and
+ *   each report address.  A report received there is answered 250 at once
+ *   and handled on the worker (bounce_parse + feedback_apply); route
+ *   outcomes are handed to route_fn on the loop thread afterwards.
+ * - feedback_return_path() gives the VERP envelope sender of a message
+ *   (1), or 0 to keep the sender (no bounces.domain, null sender).
+ */
+#ifndef OUTPOST_FEEDBACK_DAEMON_H
+#define OUTPOST_FEEDBACK_DAEMON_H
+#include <stddef.h>
+
+#include "feedback/feedback.h"
+
+struct event_base;
+struct config;
+struct local_dispatch;
+struct feedback_daemon;
+
+struct feedback_daemon *feedback_daemon_new(struct event_base *base, const struct config *cf,
+					    feedback_route_fn *route_fn, void *route_arg, char *err, size_t errlen);
+void feedback_daemon_reload(struct feedback_daemon *fd, const struct config *cf);
+void feedback_daemon_free(struct feedback_daemon *fd);
+int feedback_register(struct feedback_daemon *fd, struct local_dispatch *ld, char *err, size_t errlen);
+int feedback_rcpt_check(void *fd, const char *rcpt, const char *sender, const char *user, const char *qid,
+			char *reply, size_t replylen);
+int feedback_return_path(void *fd, const char *qid, const char *sender, char *out, size_t outlen);
+
+#endif
