@@ -106,8 +106,8 @@ static int parse_row(char **f, int n, const int *map, time_t now, struct suppres
 		     char *err, size_t errlen)
 {
 	const char *v[C_N] = { 0 };
-	for (int i = 0; i < n; i++)
-		if (map[i] >= 0)
+	for (int i = 0; i < n && i < 32; i++)
+		if (map[i] >= 0 && map[i] < C_N)
 			v[map[i]] = f[i];
 	memset(s, 0, sizeof(*s));
 	if (v[C_ADDRESS] == NULL || strchr(v[C_ADDRESS], '@') == NULL ||
@@ -137,6 +137,8 @@ int suppress_import_csv(sqlite3 *db, FILE *in, time_t now, size_t *n, char *err,
 	char line[4096];
 	char *f[32];
 	int map[32], nf, have_header = 0;
+	for (int i = 0; i < 32; i++)
+		map[i] = -1;   /* fields past the header's are ignored */
 	unsigned lineno = 0;
 	*n = 0;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)

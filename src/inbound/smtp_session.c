@@ -291,7 +291,7 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 	if (mb == NULL && s->sd->rcpt_check &&
 	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, s->user ? user_name(s->user) : NULL,
 				 s->qid, refusal, sizeof(refusal)))
-		return reply(s, refusal);
+		return reply(s, "%s", refusal);
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);
 	s->mailbox = mb;
