@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/utf8.h"
+#include "obs/queue_why.h"
 
 /* --- text ---------------------------------------------------------------- */
 
@@ -72,13 +73,25 @@ static int text_done(FILE *out, char *err, size_t errlen)
 	return -1;
 }
 
-static void list_text(const struct spool_admin_queue *q, FILE *out)
+/* "  waiting: why (until T)" under a message (queue_why.h). */
+static void put_waiting(FILE *out, const struct spool_admin_msg *m, const struct queue_live_set *live,
+			const char *indent)
+{
+	char why[600], t[32];
+	long long until;
+	queue_why(m, live, (long long)time(NULL), why, sizeof(why), &until);
+	fprintf(out, "%swaiting: ", indent);
+	put_text(out, why);
+	if (until != SPOOL_ADMIN_NO_TIME)
+		fprintf(out, " (until %s)", iso_time(until, t));
+	fputc('\n', out);
+}
+
+static void list_text(const struct spool_admin_queue *q, const struct queue_live_set *live, FILE *out)
 {
 	char t[32];
 	for (size_t i = 0; i < q->n; i++) {
 		const struct spool_admin_msg *m = &q->msgs[i];
-		if (i)
-			fputc('\n', out);
 		put_text(out, m->id.data);
 		fprintf(out, " %s %lld <", iso_time(m->created, t), m->size);
 		put_text(out, m->sender.data);
@@ -93,9 +106,9 @@ static void list_text(const struct spool_admin_queue *q, FILE *out)
 				fprintf(out, ",%lld", r->attempts);
 			fputc(')', out);
 		}
-	}
-	if (q->n)
 		fputc('\n', out);
+		put_waiting(out, m, live, "  ");
+	}
 }
 
 static void show_text_envelope(const struct spool_admin_msg *m, FILE *out)
@@ -115,9 +128,10 @@ static void show_text_envelope(const struct spool_admin_msg *m, FILE *out)
 		m->body_8bit ? "yes" : "no", iso_time(m->next_attempt, t));
 }
 
-static void show_text(const struct spool_admin_msg *m, FILE *out)
+static void show_text(const struct spool_admin_msg *m, const struct queue_live_set *live, FILE *out)
 {
 	show_text_envelope(m, out);
+	put_waiting(out, m, live, "");
 	fputs("recipients:\n", out);
 	for (size_t i = 0; i < m->nrcpts; i++) {
 		const struct spool_admin_rcpt *r = &m->rcpts[i];
@@ -183,7 +197,16 @@ static json_t *jtime(long long t)
 	return t == SPOOL_ADMIN_NO_TIME ? json_null() : json_string(iso_time(t, s));
 }
 
-static json_t *list_json_msg(const struct spool_admin_msg *m)
+static json_t *waiting_json(const struct spool_admin_msg *m, const struct queue_live_set *live)
+{
+	char why[600];
+	long long until;
+	queue_why(m, live, (long long)time(NULL), why, sizeof(why), &until);
+	struct spool_text t = { why, strlen(why) };
+	return json_pack("{s:o,s:o}", "reason", jtext(&t), "until", jtime(until));
+}
+
+static json_t *list_json_msg(const struct spool_admin_msg *m, const struct queue_live_set *live)
 {
 	json_t *o = json_object(), *rcpts = json_array();
 	json_object_set_new(o, "id", jtext(&m->id));
@@ -200,6 +223,7 @@ static json_t *list_json_msg(const struct spool_admin_msg *m)
 	}
 	json_object_set_new(o, "recipients", rcpts);
 	json_object_set_new(o, "next_attempt", jtime(m->next_attempt));
+	json_object_set_new(o, "waiting", waiting_json(m, live));
 	return o;
 }
 
@@ -230,7 +254,7 @@ static json_t *show_json_attempt(const struct spool_admin_attempt *a)
 	return o;
 }
 
-static json_t *show_json(const struct spool_admin_msg *m)
+static json_t *show_json(const struct spool_admin_msg *m, const struct queue_live_set *live)
 {
 	json_t *o = json_object(), *rcpts = json_array(), *atts = json_array();
 	json_object_set_new(o, "id", jtext(&m->id));
@@ -243,6 +267,7 @@ static json_t *show_json(const struct spool_admin_msg *m)
 	json_object_set_new(o, "smtputf8", json_boolean(m->smtputf8));
 	json_object_set_new(o, "body_8bit", json_boolean(m->body_8bit));
 	json_object_set_new(o, "next_attempt", jtime(m->next_attempt));
+	json_object_set_new(o, "waiting", waiting_json(m, live));
 	for (size_t i = 0; i < m->nrcpts; i++)
 		json_array_append_new(rcpts, show_json_rcpt(&m->rcpts[i]));
 	for (size_t i = 0; i < m->nattempts; i++)
@@ -268,40 +293,64 @@ static int json_out(json_t *root, FILE *out, char *err, size_t errlen)
 
 int queue_render_list(const struct spool_admin_queue *q, int json, FILE *out, char *err, size_t errlen)
 {
+	return queue_render_list_live(q, json, NULL, out, err, errlen);
+}
+
+int queue_render_list_live(const struct spool_admin_queue *q, int json, const struct queue_live_set *live, FILE *out,
+			   char *err, size_t errlen)
+{
 	if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < q->n; i++)
-			json_array_append_new(arr, list_json_msg(&q->msgs[i]));
+			json_array_append_new(arr, list_json_msg(&q->msgs[i], live));
 		return json_out(arr, out, err, errlen);
 	}
-	list_text(q, out);
+	list_text(q, live, out);
 	return text_done(out, err, errlen);
 }
 
 int queue_render_show(const struct spool_admin_msg *m, int json, FILE *out, char *err, size_t errlen)
 {
+	return queue_render_show_live(m, json, NULL, out, err, errlen);
+}
+
+int queue_render_show_live(const struct spool_admin_msg *m, int json, const struct queue_live_set *live, FILE *out,
+			   char *err, size_t errlen)
+{
 	if (json)
-		return json_out(show_json(m), out, err, errlen);
-	show_text(m, out);
+		return json_out(show_json(m, live), out, err, errlen);
+	show_text(m, live, out);
 	return text_done(out, err, errlen);
 }
 
 int queue_print_list(const char *dir, int json, FILE *out, char *err, size_t errlen)
 {
+	return queue_print_list_live(dir, json, NULL, out, err, errlen);
+}
+
+int queue_print_list_live(const char *dir, int json, const struct queue_live_set *live, FILE *out, char *err,
+			  size_t errlen)
+{
 	struct spool_admin_queue q;
 	int rc = spool_admin_list(dir, &q, err, errlen);
 	if (rc == 0)
-		rc = queue_render_list(&q, json, out, err, errlen);
+		rc = queue_render_list_live(&q, json, live, out, err, errlen);
 	spool_admin_queue_free(&q);
 	return rc;
 }
 
 int queue_print_show(const char *dir, const char *id, int json, FILE *out, char *err, size_t errlen)
 {
+	return queue_print_show_live(dir, id, json, NULL, out, err, errlen);
+}
+
+int queue_print_show_live(const char *dir, const char *id, int json, const struct queue_live_set *live, FILE *out,
+			  char *err, size_t errlen)
+{
 	struct spool_admin_msg m;
 	int rc = spool_admin_show(dir, id, &m, err, errlen);
 	if (rc == 0)
-		rc = queue_render_show(&m, json, out, err, errlen);
+		rc = queue_render_show_live(&m, json, live, out, err, errlen);
 	spool_admin_msg_free(&m);
 	return rc;
 }

@@ -24,4 +24,17 @@ int queue_render_show(const struct spool_admin_msg *m, int json, FILE *out, char
 int queue_print_list(const char *dir, int json, FILE *out, char *err, size_t errlen);
 int queue_print_show(const char *dir, const char *id, int json, FILE *out, char *err, size_t errlen);
 
+/* The same with what the running daemon holds in memory (obs/queue_why.h):
+ * every message says why it waits and until when ("waiting": { reason,
+ * until } in JSON, a "waiting:" line in text); live NULL: the spool alone. */
+struct queue_live_set;
+int queue_render_list_live(const struct spool_admin_queue *q, int json, const struct queue_live_set *live, FILE *out,
+			   char *err, size_t errlen);
+int queue_render_show_live(const struct spool_admin_msg *m, int json, const struct queue_live_set *live, FILE *out,
+			   char *err, size_t errlen);
+int queue_print_list_live(const char *dir, int json, const struct queue_live_set *live, FILE *out, char *err,
+			  size_t errlen);
+int queue_print_show_live(const char *dir, const char *id, int json, const struct queue_live_set *live, FILE *out,
+			  char *err, size_t errlen);
+
 #endif

@@ -19,8 +19,10 @@
 
 #include "address.h"
 #include "cli/commands.h"
+#include "cli/route_health.h"
 #include "config.h"
 #include "header.h"
+#include "delivery/provider.h"
 #include "delivery/router.h"
 #include "dns/dns.h"
 #include "dns/resolver.h"
@@ -238,11 +240,35 @@ static json_t *explain_json(const struct config *cf, const struct route_subject 
 	return json_pack("{s:o, s:o, s:o, s:o}", "query", query, "rules", rules, "match", match, "via", via);
 }
 
+/* The health of the matching rule's routes in order, for the
+ * recipient's destination class; NULL when no rule matches. */
+static json_t *via_health(const struct config *cf, const struct route_subject *rs, int *live)
+{
+	const struct rule_conf *r;
+	char dclass[64];
+	if (router_match(cf, &rs->q, &r) != ROUTER_MATCH || r == NULL)
+		return NULL;
+	provider_of(rs->q.mx && rs->q.nmx ? rs->q.mx[0] : rs->q.rcpt_domain, dclass, sizeof(dclass));
+	json_t *doc = route_health_doc(cf), *list = json_array();
+	*live = json_is_true(json_object_get(doc, "live"));
+	for (size_t k = 0; k < r->nvia; k++)
+		json_array_append_new(list, route_health_of(doc, cf->routes[r->via[k]].name, dclass));
+	json_decref(doc);
+	return list;
+}
+
 static int explain(const struct config *cf, const struct route_subject *rs, int json)
 {
 	enum router_verdict v;
+	int live = 0;
+	json_t *health = via_health(cf, rs, &live);
 	if (json) {
 		json_t *o = explain_json(cf, rs, &v);
+		if (o && health) {
+			json_object_set(o, "health", health);
+			json_object_set_new(o, "health_live", json_boolean(live));
+		}
+		json_decref(health);
 		char *text = o ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 		json_decref(o);
 		if (text == NULL) {
@@ -261,6 +287,9 @@ static int explain(const struct config *cf, const struct route_subject *rs, int 
 	router_explain(cf, &rs->q, &out);
 	fputs(out.data ? out.data : "", stdout);
 	buf_free(&out);
+	if (health)
+		route_health_print(health, live);
+	json_decref(health);
 	return v == ROUTER_MATCH ? 0 : 1;
 }
 

@@ -248,6 +248,7 @@ static void conn_send(struct conn *c)
 		reply_local("4.7.0", why, &r);
 		dest_fail_all(c->d, &r);
 	}
+	c->d->hold_why = "a rate limit or a back-off of this destination";
 	dest_hold(c->d, now + wait);
 	if (conn_reusable(c) && wait < CONN_IDLE)
 		return conn_park(c);
@@ -400,6 +401,7 @@ void conn_try_target(struct conn *c)
 		msg_debug("event=throttled route=%s domain=%s reason=connections", k.route, k.domain ? k.domain : "-");
 		dest_push_front(c->d, c->job);
 		c->job = NULL;
+		c->d->hold_why = "a connections limit of this destination is full";
 		dest_hold(c->d, sched_now(s) + 1);
 		return conn_free(c);
 	}

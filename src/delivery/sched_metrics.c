@@ -11,6 +11,7 @@
 #include "delivery/throttle.h"
 #include "delivery/scheduler_int.h"
 #include "obs/metrics.h"
+#include "obs/queue_why.h"
 #include "spool/spool_health.h"
 
 /* A destination class as a label: the big providers by name ("gmail"),
@@ -107,4 +108,62 @@ void sched_routes_live(struct scheduler *s, struct spool_health_row **rows, size
 void sched_routes_free(struct spool_health_row *rows, size_t n)
 {
 	spool_health_rows_free(rows, n);
+}
+
+/* The shaping lines (throttle_describe) of back-off and warm-up on route,
+ * "; "-joined into out, for a reason. */
+static void route_shaping(const char *shaping, const char *route, char *out, size_t len)
+{
+	char key[160];
+	size_t used = 0;
+	out[0] = '\0';
+	snprintf(key, sizeof(key), "route=%s ", route);
+	for (const char *p = shaping; *p;) {
+		size_t n = strcspn(p, "\n");
+		int mine = (strncmp(p, "backoff ", 8) == 0 || strncmp(p, "warmup ", 7) == 0) &&
+			   memmem(p, n, key, strlen(key)) != NULL;
+		if (mine && used + n + 3 < len) {
+			used += (size_t)snprintf(out + used, len - used, "; %.*s", (int)n, p);
+		}
+		p += n + (p[n] == '\n');
+	}
+}
+
+static void live_add(struct queue_live_set *set, size_t *cap, const struct job *j, const struct dest *d,
+		     double now, const char *shaping)
+{
+	char extra[300];
+	if (set->n == *cap) {
+		*cap = *cap ? 2 * *cap : 64;
+		set->v = xreallocarray(set->v, *cap, sizeof(*set->v));
+	}
+	struct queue_live *l = &set->v[set->n++];
+	snprintf(l->id, sizeof(l->id), "%s", j->q->m->id);
+	route_shaping(shaping, d->route->name, extra, sizeof(extra));
+	if (d->hold_until > now) {
+		snprintf(l->reason, sizeof(l->reason), "held on route %s%s%s: %s%s", d->route->name,
+			 d->domain ? " for " : "", d->domain ? d->domain : "",
+			 d->hold_why ? d->hold_why : "a limit of this destination", extra);
+		l->until = (long long)d->hold_until + 1;
+	} else {
+		snprintf(l->reason, sizeof(l->reason), "in delivery on route %s%s%s: waiting for a connection%s",
+			 d->route->name, d->domain ? " for " : "", d->domain ? d->domain : "", extra);
+		l->until = (long long)now;
+	}
+}
+
+void sched_queue_live(struct scheduler *s, struct queue_live_set *set)
+{
+	struct buf shaping = BUF_INIT;
+	size_t cap = 0;
+	double now = sched_now(s);
+	throttle_describe(s->thr, &shaping, now);
+	buf_putc(&shaping, '\0');
+	set->v = NULL;
+	set->n = 0;
+	for (const struct dest *d = s->dests; d; d = d->next)
+		for (const struct job *j = d->head; j; j = j->next)
+			live_add(set, &cap, j, d, now, shaping.data);
+	buf_free(&shaping);
+	queue_live_sort(set);
 }

@@ -25,4 +25,10 @@ struct spool_health_row;
 void sched_routes_live(struct scheduler *s, struct spool_health_row **rows, size_t *n, struct buf *shaping);
 void sched_routes_free(struct spool_health_row *rows, size_t n);
 
+/* Why each message waiting at a destination in memory waits (held by a
+ * limit or back-off until when, with its route's back-off and warm-up
+ * state; or waiting for a connection), sorted by id; free set->v. */
+struct queue_live_set;
+void sched_queue_live(struct scheduler *s, struct queue_live_set *set);
+
 #endif

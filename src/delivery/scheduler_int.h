@@ -106,6 +106,7 @@ struct dest {
 	unsigned conns;           /* including idle ones */
 	struct conn *idle;        /* connected, waiting for a job */
 	double hold_until;        /* a limit or back-off: no new transaction before */
+	const char *hold_why;     /* what holds it, for `queue list` (a constant string) */
 	struct dest *next;
 };
 

@@ -20,6 +20,7 @@
 #include "cli/queue_render.h"
 #include "delivery/sched_metrics.h"
 #include "obs/httpd.h"
+#include "obs/queue_why.h"
 #include "obs/routes_render.h"
 #include "obs/status_render.h"
 #include "spool/spool.h"
@@ -40,6 +41,7 @@ struct api_job {
 	enum { J_QUEUE, J_SHOW, J_STATS, J_EVENTS, J_PAGE } kind;
 	char *dir, *id, *by, *hostname;
 	json_t *routes;           /* J_PAGE: gathered live on the loop */
+	struct queue_live_set live;   /* J_QUEUE, J_SHOW: what the scheduler holds, and why */
 	int text;
 	time_t since;
 	unsigned top, limit;
@@ -151,9 +153,9 @@ static void job_run(void *arg)
 		j->type = "text/html; charset=utf-8";
 		page_run(j, out);
 	} else if (j->kind == J_QUEUE)
-		rc = queue_print_list(j->dir, !j->text, out, err, sizeof(err));
+		rc = queue_print_list_live(j->dir, !j->text, &j->live, out, err, sizeof(err));
 	else if (j->kind == J_SHOW)
-		rc = queue_print_show(j->dir, j->id, !j->text, out, err, sizeof(err));
+		rc = queue_print_show_live(j->dir, j->id, !j->text, &j->live, out, err, sizeof(err));
 	else if (j->kind == J_STATS)
 		rc = (doc = spool_stats_query(j->dir, j->since, time(NULL), j->by, j->top, err, sizeof(err))) ? 0 : -1;
 	else
@@ -183,6 +185,7 @@ static void job_free(void *arg)
 	free(j->by);
 	free(j->hostname);
 	json_decref(j->routes);
+	free(j->live.v);
 	free(j->body);
 	free(j);
 }
@@ -242,6 +245,8 @@ static void on_spool_read(struct evhttp_request *req, const char *path, void *ar
 		job_free(j);
 		return reply_error(req, 400, bad);
 	}
+	if ((j->kind == J_QUEUE || j->kind == J_SHOW) && a->sched)
+		sched_queue_live(a->sched, &j->live);
 	worker_submit(a->wp, job_run, job_done, job_free, j);
 }
 

@@ -13,6 +13,24 @@
 #include "delivery/health.h"
 #include "delivery/router.h"
 
+/* The shaping lines that name route (limits by route, back-off and
+ * warm-up of its sources): what holds its mail now besides health. */
+static json_t *route_shaping(const char *shaping, const char *route)
+{
+	json_t *a = json_array();
+	char key[160];
+	snprintf(key, sizeof(key), "route=%s", route);
+	size_t kl = strlen(key);
+	while (shaping && *shaping) {
+		size_t n = strcspn(shaping, "\n");
+		const char *hit = memmem(shaping, n, key, kl);
+		if (hit && (hit + kl == shaping + n || hit[kl] == ' ' || hit[kl] == ','))
+			json_array_append_new(a, json_stringn(shaping, n));
+		shaping += n + (shaping[n] == '\n');
+	}
+	return a;
+}
+
 /* The throttle's state lines (throttle_describe), indented. */
 static void print_shaping(FILE *out, const char *shaping)
 {
@@ -92,6 +110,11 @@ static void print_text(FILE *out, const struct config *cf, const struct spool_he
 				print_path(out, &rows[i], now);
 		if (!any)
 			fprintf(out, "  no mail yet\n");
+		json_t *mine = route_shaping(shaping, rc->name), *line;
+		size_t li;
+		json_array_foreach(mine, li, line)
+			fprintf(out, "  shaping: %s\n", json_string_value(line));
+		json_decref(mine);
 	}
 	if (shaping) {
 		fprintf(out, "traffic shaping now (limits, back-off, warm-up):\n");
@@ -128,6 +151,9 @@ json_t *routes_json(const struct config *cf, const struct spool_health_row *rows
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:s%, s:s, s:o}", "name", rc->name, "type",
 			str_name_code(route_type_names, (int)rc->type), "description", d.data ? d.data : "", d.len, "state",
 			route_state(rows, n, rc->name), "paths", paths));
+		if (shaping)
+			json_object_set_new(json_array_get(arr, json_array_size(arr) - 1), "shaping",
+					    route_shaping(shaping, rc->name));
 		buf_free(&d);
 	}
 	json_t *doc = json_pack("{s:o,s:b}", "routes", arr, "live", shaping != NULL);

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "header.h"
 #include "log.h"
 #include "spool_int.h"
 #include "spool_reserve.h"
@@ -564,11 +565,36 @@ static const char *spool_log_from(const struct spool_msg *m, char *qf, size_t qf
 }
 
 /* extra: "" or " key=value..." appended to the line. */
+/* The message's own Message-ID as a log value ("-" when it has none), so
+ * one grep follows the app's id to the queue id and the outcome. */
+static const char *spool_log_msgid(const struct spool_msg *m, char *out, size_t len)
+{
+	struct header_field f;
+	char v[512];
+	if (m->body == NULL || !header_find(m->body, m->body_len, "Message-ID", &f))
+		return "-";
+	size_t n = f.valuelen;
+	const char *p = f.value;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	while (n && (p[n - 1] == ' ' || p[n - 1] == '\t' || p[n - 1] == '\r' || p[n - 1] == '\n'))
+		n--;
+	if (n >= sizeof(v))
+		n = sizeof(v) - 1;
+	memcpy(v, p, n);
+	v[n] = '\0';
+	return n ? log_quote(out, len, v) : "-";
+}
+
 void spool_log_queued(const struct spool_msg *m, const char *extra)
 {
-	char qf[1024];
-	msg_info("event=queued qid=%s from=%s nrcpt=%zu size=%zu%s", m->id,
-		 spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len, extra);
+	char qf[1024], qu[300], qm[1100], session[32] = "-";
+	if (m->session && snprintf(session, sizeof(session), "%lu", m->session) >= (int)sizeof(session))
+		session[0] = '\0';   /* cannot happen: 20 digits */
+	msg_info("event=queued qid=%s session=%s user=%s message_id=%s from=%s nrcpt=%zu size=%zu%s", m->id,
+		 session, m->auth_user ? log_quote(qu, sizeof(qu), m->auth_user) : "-",
+		 spool_log_msgid(m, qm, sizeof(qm)), spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len,
+		 extra);
 }
 
 static void spool_log_result(const struct spool_req *r)

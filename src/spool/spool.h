@@ -51,6 +51,7 @@ struct spool_msg {
 	int body_8bit;         /* BODY=8BITMIME was declared */
 	char *msg_class;       /* X-Outpost-Class the app set ("bulk"), or NULL */
 	char *route;           /* forced route (canary probes), or NULL: by rules */
+	unsigned long session; /* the SMTP session it came in, for the log; 0: none */
 	time_t created;
 };
 

@@ -301,3 +301,61 @@ def test_status_page_in_a_browser(world, tmp_path):
     assert r.returncode == 0 and shot.stat().st_size > 10000, r.stderr[-2000:]
     assert CONSOLE.findall(r.stderr) == []
     print("status page screenshot: %s" % shot)
+
+
+def test_nothing_held_without_a_reason(world):
+    """Every waiting message says why and until when (queue list/show, live
+    from the daemon and from the spool alone); a rate limit shows as held
+    with the limit, and event=queued names session, user and Message-ID."""
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"later@example.net": "451 4.3.0 Try again later"}))
+    d = world.daemon(extra=['limits = ( { domain = "slow.example"; rate = "1/min"; } );'])
+    world.dns.zone.add("slow.example", "MX", (10, "mx1.example.net"))
+    send(d, ["later@example.net"])
+    for i in range(4):
+        send(d, ["s%d@slow.example" % i])
+    deadline = time.time() + 20
+    held = deferred = None
+    while time.time() < deadline and not (held and deferred):
+        q = d.queue()
+        held = [m for m in q if m["waiting"]["reason"].startswith("held on route direct for slow.example")]
+        deferred = [m for m in q if m["recipients"][0]["address"] == "later@example.net"
+                    and m["recipients"][0]["state"] == "deferred"]
+        time.sleep(0.2)
+    assert held, q
+    w = held[0]["waiting"]
+    assert "a rate limit or a back-off of this destination" in w["reason"] and w["until"], w
+    w = deferred[0]["waiting"]
+    assert w["reason"].startswith("deferred after") and "451 4.3.0 Try again later" in w["reason"], w
+    text = d.cli("queue", "list").stdout
+    assert re.search(r"^  waiting: held on route direct for slow\.example: .* \(until \d{4}-", text, re.M), text
+    shown = d.cli("queue", "show", held[0]["id"]).stdout
+    assert re.search(r"^waiting: held on route direct", shown, re.M), shown
+    log = d.log_text()
+    assert re.search(r"event=queued qid=%s session=\d+ user=- message_id=<[^>]+> from=<app@sender\.example\.org>"
+                     % deferred[0]["id"], log), log[-2000:]
+    d.stop()
+    for m in d.queue():
+        assert m["waiting"]["reason"], m      # from the spool alone: still a reason for each
+
+
+def test_route_explain_shows_the_health_of_each_route_in_order(world):
+    world.sink("127.0.0.6")
+    routes = ('r1 = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; }; '
+              'r2 = { type = "relay"; host = "127.0.0.6:%d"; tls = "none"; };' % (world.port, world.port))
+    d = world.daemon(routes=routes, rules='{ via = [ "r1", "r2" ]; }',
+                     extra=['health = { failures = 1; probe = "1h"; probe_max = "2h"; };'])
+    send(d, ["a@anywhere.example"])   # nobody listens on r1: it goes down, r2 takes the mail
+    assert wait_empty(d)
+    out = d.cli("route", "explain", "--sender", "app@sender.example.org", "--rcpt", "x@anywhere.example",
+                check=False).stdout
+    assert "route health, in the order of via (live from outpostd):" in out, out
+    assert re.search(r"^  1\. r1: down \(class \*\), next probe in \d+s: ", out, re.M), out
+    assert re.search(r"^  2\. r2: healthy", out, re.M), out
+    j = json.loads(d.cli("route", "explain", "--sender", "app@sender.example.org", "--rcpt",
+                         "x@anywhere.example", "--json", check=False).stdout)
+    assert [h["route"] for h in j["health"]] == ["r1", "r2"] and j["health"][0]["state"] == "down"
+    assert j["health_live"] is True
+    d.stop()
+    out = d.cli("route", "explain", "--sender", "app@sender.example.org", "--rcpt", "x@anywhere.example",
+                check=False).stdout
+    assert "(as saved in the spool)" in out and re.search(r"^  1\. r1: down", out, re.M), out

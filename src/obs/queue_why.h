@@ -1,0 +1,36 @@
+/*
+ * queue_why: why a message waits and until when ("Nothing held without a
+ * reason"), for `outpost queue list|show` and GET /api/v1/queue.
+ *
+ * Contract: queue_why() gives one reason for message m, first from what
+ * the running daemon holds in memory (live: held at a destination by a
+ * connections limit, a rate or a back-off, with the shaping line of its
+ * route; or in delivery now), else from the spool: the last reply of a
+ * deferred recipient and its next retry, or the time it is scheduled for,
+ * or "due now" (with whether a daemon is there to take it).  *until is
+ * the Unix time it may go, or SPOOL_ADMIN_NO_TIME.  live may be NULL (no
+ * daemon answered: the CLI reads the spool alone).
+ */
+#ifndef OUTPOST_QUEUE_WHY_H
+#define OUTPOST_QUEUE_WHY_H
+#include <stddef.h>
+
+#include "spool/spool.h"
+#include "spool/spool_admin.h"
+
+struct queue_live {
+	char id[SPOOL_ID_LEN + 1];
+	char reason[512];
+	long long until;          /* Unix time, or SPOOL_ADMIN_NO_TIME */
+};
+
+struct queue_live_set {
+	struct queue_live *v;     /* sorted by id */
+	size_t n;
+};
+
+void queue_why(const struct spool_admin_msg *m, const struct queue_live_set *live, long long now, char *why,
+	       size_t len, long long *until);
+void queue_live_sort(struct queue_live_set *live);
+
+#endif
