@@ -41,11 +41,20 @@ static const struct {
 	{ "yandex.net", "yandex" },
 	{ "yandex.ru", "yandex" },
 	{ "mail.ru", "mailru" },
-	{ "zoho.com", "zoho" },
+	{ "zoho.com", "zoho" },                  /* mx.zoho.com; regional data centres below */
+	{ "zoho.eu", "zoho" },
+	{ "zoho.in", "zoho" },
+	{ "zoho.com.au", "zoho" },
+	{ "zoho.jp", "zoho" },
+	{ "zohomail.com", "zoho" },
 	{ "protonmail.ch", "proton" },
 	{ "proton.me", "proton" },
 	{ "messagingengine.com", "fastmail" },
 	{ "fastmail.com", "fastmail" },
+	{ "mimecast.com", "mimecast" },          /* us-smtp-inbound-1.mimecast.com, eu-..., de-... */
+	{ "mimecast.co.za", "mimecast" },        /* za-smtp-inbound-1.mimecast.co.za */
+	{ "mimecast-offshore.com", "mimecast" },
+	{ "protection.office365.us", "outlook" }, /* Microsoft 365 GCC High */
 };
 
 /* Two-level public suffixes under which a registered domain has three labels. */

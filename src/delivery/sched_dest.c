@@ -34,6 +34,7 @@ static void conn_start_txn(struct conn *c);
 static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res);
 static void conn_close_client(struct conn *c);
 static int conn_reusable(const struct conn *c);
+static int source_warm(struct scheduler *s, const struct conn *c, const struct route_source *src);
 
 static struct dest *dest_get(struct scheduler *s, const struct route_conf *r, const char *domain)
 {
@@ -128,6 +129,14 @@ void conn_free(struct conn *c)
 	sched_pump(s);
 }
 
+/* c's message was counted (warm-up) but not delivered: give its share back. */
+static void conn_release(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	struct throttle_key k = conn_key(c);
+	throttle_warmup_release(s->thr, &k, sched_now(s));
+}
+
 static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 {
 	struct conn *c = arg;
@@ -140,12 +149,18 @@ static void on_txn_done(void *arg, const struct smtp_txn_result *res)
 		msg_info("event=attempt_failed qid=%s route=%s host=%s ip=%s reply=%s action=next_host",
 			 j->q->m->id, job_route_name(j), c->targets[c->cur].host, res->remote_ip[0] ? res->remote_ip : "-",
 			 log_quote(qd, sizeof(qd), reply_format(&res->rcpt[0], rf, sizeof(rf))));
+		conn_release(c);
 		conn_close_client(c);
 		c->cur++;
 		conn_try_target(c);
 		return;
 	}
 	conn_note_replies(c, res);
+	size_t ok = 0;
+	for (size_t i = 0; i < res->nrcpts; i++)
+		ok += res->rcpt[i].outcome == REPLY_OK;
+	if (ok == 0)
+		conn_release(c);
 	free((void *)c->rcpts);
 	c->rcpts = NULL;
 	c->job = NULL;
@@ -227,13 +242,22 @@ static void conn_send(struct conn *c)
 	struct scheduler *s = c->d->sch;
 	struct throttle_key k = conn_key(c);
 	double now = sched_now(s);
-	double wait = throttle_message(s->thr, &k, c->sent, now);
+	/* a reused session checks the warm-up again: its source may have sent
+	 * its share to this provider meanwhile (issue 19); throttle_message()
+	 * counts the message at once, before the transaction, so that the
+	 * next session's check already sees it */
+	int warm = c->sent == 0 || source_warm(s, c, c->source);
+	double wait = warm ? throttle_message(s->thr, &k, c->sent, now) : -1;
 	if (wait == 0) {
 		c->sent++;
 		return conn_start_txn(c);
 	}
 	dest_push_front(c->d, c->job);
 	c->job = NULL;
+	if (!warm) {  /* a new session takes another source, or the job spills to the next route */
+		msg_debug("event=throttled route=%s reason=warmup sent=%u", k.route, c->sent);
+		return conn_free(c);
+	}
 	if (wait < 0) {  /* enough messages on this session: a new one takes the job */
 		msg_debug("event=throttled route=%s reason=messages_per_connection sent=%u", k.route, c->sent);
 		return conn_free(c);

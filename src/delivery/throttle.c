@@ -577,6 +577,17 @@ double throttle_warmup_full(struct throttle *t, const struct throttle_key *k, do
 	return next > MIN_WAIT ? next : MIN_WAIT;
 }
 
+void throttle_warmup_release(struct throttle *t, const struct throttle_key *k, double now)
+{
+	long long d;
+	double cap, next;
+	if (!warmup_state(t, k, now, &d, &cap, &next))
+		return;
+	struct inst *in = path_inst(t, I_WARMUP, k, 0, now);
+	if (in && in->period == d && in->wsent > 0)
+		in->wsent--;
+}
+
 void throttle_note_reply(struct throttle *t, const struct throttle_key *k, int code, const char *enh,
 			 const char *text, double now)
 {

@@ -65,6 +65,12 @@ double throttle_message(struct throttle *t, const struct throttle_key *k, unsign
  * "example.com" hosted at Google is "gmail" only through its MX host. */
 double throttle_warmup_full(struct throttle *t, const struct throttle_key *k, double now);
 
+/* A message counted by throttle_message() was not delivered (the
+ * transaction failed, or moves to another host): its warm-up share is
+ * given back, so that failures do not use up a new address's cap.  Rates
+ * keep it: the receiver saw the attempt. */
+void throttle_warmup_release(struct throttle *t, const struct throttle_key *k, double now);
+
 /* Every reply of a delivery attempt (and local failures, code 0): a reply
  * that reply_blame() calls THROTTLE halves the allowed rate of k's route,
  * source and provider (a relay route: the route as a whole) for a

@@ -45,6 +45,37 @@ static void big_providers_by_mx_host_and_by_domain(void **st)
 	expect("web.de", "gmx");
 }
 
+/* Issue 19: the MX front ends of hosted domains (business domains at Google
+ * Workspace, Microsoft 365, ...) as published in their MX records, and the
+ * security gateways in front of many companies' mail. */
+static void mx_front_ends_of_hosted_domains(void **st)
+{
+	(void)st;
+	expect("smtp.google.com", "gmail");                     /* Workspace since 2023 */
+	expect("alt1.aspmx.l.google.com", "gmail");
+	expect("aspmx2.googlemail.com", "gmail");
+	expect("contoso-com.mail.protection.outlook.com", "outlook");
+	expect("contoso-com01e.mail.protection.outlook.com", "outlook");
+	expect("contoso-us.mail.protection.office365.us", "outlook");
+	expect("mta6.am0.yahoodns.net", "yahoo");
+	expect("mx02.mail.icloud.com", "icloud");
+	expect("mx01.emig.gmx.net", "gmx");
+	expect("mx00.web.de", "gmx");
+	expect("mx.zoho.com", "zoho");
+	expect("mx2.zoho.eu", "zoho");
+	expect("mx.zoho.in", "zoho");
+	expect("mx3.zoho.com.au", "zoho");
+	expect("mail.protonmail.ch", "proton");
+	expect("mailsec.protonmail.ch", "proton");
+	expect("in1-smtp.messagingengine.com", "fastmail");
+	expect("in2-smtp.messagingengine.com.", "fastmail");
+	expect("us-smtp-inbound-1.mimecast.com", "mimecast");
+	expect("eu-smtp-inbound-2.mimecast.com", "mimecast");
+	expect("za-smtp-inbound-1.mimecast.co.za", "mimecast");
+	expect("mx0b-00123456.pphosted.com", "pphosted.com");   /* Proofpoint: one platform */
+	expect("mx1-us1.ppe-hosted.com", "ppe-hosted.com");     /* Proofpoint Essentials */
+}
+
 static void others_by_registered_domain(void **st)
 {
 	(void)st;
@@ -89,6 +120,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(big_providers_by_mx_host_and_by_domain),
+		cmocka_unit_test(mx_front_ends_of_hosted_domains),
 		cmocka_unit_test(others_by_registered_domain),
 		cmocka_unit_test(literals_and_odd_input),
 	};

@@ -714,6 +714,48 @@ static void warmup_spill(void **state)
 	       "EXPECT_MAIL 127.0.0.5 5\n");
 }
 
+/* Issue 19: the cap is the receiving provider's, known from the MX host, and
+ * holds for connections that are reused: a domain hosted at Google (the
+ * recipient domain and the MX host share nothing) gets exactly 3 direct. */
+static void warmup_spill_by_mx_provider(void **state)
+{
+	(void)state;
+	replay("warmup_mx", RETRY("0s")
+	       "routes = { direct = { type = \"mx\"; warmup = { start = 3; growth = 2.0; per = \"day\"; }; }; "
+	       "r1 = { type = \"relay\"; host = \"127.0.0.5:25\"; tls = \"none\"; }; };\n"
+	       "rules = ( { via = [ \"direct\", \"r1\" ]; } );\n",
+	       "ZONE MX gmail.example 10 gmail-smtp-in.l.google.com\n"
+	       "ZONE A gmail-smtp-in.l.google.com 192.0.2.7\n"
+	       "ZONE MX hosted.example 10 alt1.aspmx.l.google.com\n"
+	       "ZONE A alt1.aspmx.l.google.com 192.0.2.8\n"
+	       "STEP 0 SEND u0@gmail.example\nSTEP 0 SEND u1@gmail.example\nSTEP 0 SEND u2@gmail.example\n"
+	       "STEP 0 SEND u3@gmail.example\nSTEP 0 SEND u4@gmail.example,u5@gmail.example\n"
+	       "STEP 0 SEND u6@hosted.example\nSTEP 0 SEND u7@gmail.example\n"
+	       "STEP 5 RUN\n"
+	       "EXPECT_MAIL gmail-smtp-in.l.google.com 3\n"
+	       "EXPECT_MAIL alt1.aspmx.l.google.com 0\n"
+	       "EXPECT_MAIL 127.0.0.5 5\n");
+}
+
+/* A message counted against the cap but not delivered (its first MX host
+ * is down) gives its share back: still exactly 3 delivered direct. */
+static void warmup_released_on_failure(void **state)
+{
+	(void)state;
+	replay("warmup_release", RETRY("0s")
+	       "routes = { direct = { type = \"mx\"; warmup = { start = 3; growth = 2.0; per = \"day\"; }; }; "
+	       "r1 = { type = \"relay\"; host = \"127.0.0.5:25\"; tls = \"none\"; }; };\n"
+	       "rules = ( { via = [ \"direct\", \"r1\" ]; } );\n",
+	       "ZONE MX two.example 10 aspmx.l.google.com\nZONE MX two.example 20 alt1.aspmx.l.google.com\n"
+	       "ZONE A aspmx.l.google.com 192.0.2.7\nZONE A alt1.aspmx.l.google.com 192.0.2.8\n"
+	       "HOST aspmx.l.google.com down\n"
+	       "STEP 0 SEND u0@two.example\nSTEP 0 SEND u1@two.example\nSTEP 0 SEND u2@two.example\n"
+	       "STEP 0 SEND u3@two.example\nSTEP 0 SEND u4@two.example\nSTEP 0 SEND u5@two.example\n"
+	       "STEP 5 RUN\n"
+	       "EXPECT_MAIL alt1.aspmx.l.google.com 3\n"
+	       "EXPECT_MAIL 127.0.0.5 3\n");
+}
+
 /* A rate of 6/min: a burst of two, then one every 10 s; the held mail waits
  * in memory (the destination held), sessions stay few: at most two per
  * message (a client is made before the rate check; it opens no socket
@@ -786,6 +828,8 @@ int main(void)
 		cmocka_unit_test(failover_to_next_route),
 		cmocka_unit_test(every_route_down),
 		cmocka_unit_test(warmup_spill),
+		cmocka_unit_test(warmup_spill_by_mx_provider),
+		cmocka_unit_test(warmup_released_on_failure),
 		cmocka_unit_test(rate_limit_parking),
 		cmocka_unit_test(held_failover_does_not_spin),
 		cmocka_unit_test(mail_loop_bounces),
