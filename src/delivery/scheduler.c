@@ -24,6 +24,7 @@
 #include "delivery/health.h"
 #include "delivery/scheduler_int.h"
 #include "delivery/throttle.h"
+#include "feedback/classify.h"
 #include "obs/obs.h"
 #include "spool/spool.h"
 
@@ -310,12 +311,19 @@ static void qmsg_finish(struct qmsg *q)
 		obs_outcome(o->route, state_name(st), o->reply.enh, q->m->created, now);
 		deferred += st == SPOOL_RCPT_DEFERRED;
 		bounced += st == SPOOL_RCPT_BOUNCED;
-		char qd[700];
+		char qd[700], why[64] = "";
+		if (st != SPOOL_RCPT_DELIVERED) {   /* the bounce parser's vocabulary (feedback/classify.h) */
+			struct classify_in ci = { o->reply.enh, o->reply.code, o->diag, "", "" };
+			const char *r = classify_reason(&ci);
+			if (snprintf(why, sizeof(why), " reason=%s hard=%s", r,
+				     classify_is_hard(r, o->reply.enh, o->reply.code) ? "yes" : "no") >= (int)sizeof(why))
+				why[0] = '\0';
+		}
 		msg_info("event=delivery qid=%s rcpt=<%s> route=%s host=%s ip=%s tls=\"%s\" reply=%s "
-			 "result=%s%s attempts=%d", q->m->id, q->m->rcpts[i].address, o->route,
+			 "result=%s%s%s attempts=%d", q->m->id, q->m->rcpts[i].address, o->route,
 			 o->host[0] ? o->host : "-", o->ip[0] ? o->ip : "-", o->tls[0] ? o->tls : "none",
 			 log_quote(qd, sizeof(qd), o->diag), state_name(st),
-			 st == SPOOL_RCPT_DEFERRED ? defer_cause(q->cf, o) : "", q->m->rcpts[i].attempts + 1);
+			 st == SPOOL_RCPT_DEFERRED ? defer_cause(q->cf, o) : "", why, q->m->rcpts[i].attempts + 1);
 		n++;
 	}
 	/* positions in so[] are indexes into rcpts; the spool wants recipient positions */

@@ -10,14 +10,14 @@ import time
 import pytest
 
 from conftest import message
-from peers import Sink, free_port
+from peers import Behaviour, Sink, free_port
 
 BOUNCE_DOMAIN = "bounces.relay.test"
 
 
 class Loop:
-    def __init__(self, make_daemon, tmp_path, extra=()):
-        self.relay = Sink("127.0.0.1", free_port()).start()
+    def __init__(self, make_daemon, tmp_path, extra=(), behaviour=None):
+        self.relay = Sink("127.0.0.1", free_port(), behaviour).start()
         key = tmp_path / "bounce.key"
         key.write_bytes(b"k" * 32)
         key.chmod(0o600)
@@ -312,3 +312,21 @@ def test_import_export_round_trip_and_manual_entries(loop, tmp_path):
     bad.write_text("email,created\nc@example.net,yesterday\n")
     r = loop.d.cli("suppress", "import", str(bad), check=False)
     assert r.returncode == 2 and "line 2" in r.stderr
+
+
+def test_synchronous_failures_are_labelled_in_the_same_vocabulary(make_daemon, tmp_path):
+    lp = Loop(make_daemon, tmp_path, behaviour=Behaviour(rcpt_replies={
+        "gone@example.net": "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown",
+        "blocked@example.net": "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}))
+    try:
+        with smtplib.SMTP("127.0.0.1", lp.d.port) as s:
+            s.sendmail("app@sender.example.org", ["gone@example.net", "blocked@example.net"], message())
+        lp.wait_log("event=delivery ", 2)
+        lines = [l for l in lp.d.log_text().splitlines() if "event=delivery " in l]
+        gone = [l for l in lines if "rcpt=<gone@example.net>" in l][0]
+        blocked = [l for l in lines if "rcpt=<blocked@example.net>" in l][0]
+        assert "result=bounced reason=userunknown hard=yes" in gone
+        assert "result=bounced reason=blocked hard=no" in blocked
+    finally:
+        lp.close()
+
