@@ -28,6 +28,7 @@ static const struct {
 	  "                        dkim show [--resolver IP@PORT] | dkim verify FILE [--resolver IP@PORT]" },
 	{ "spf", cmd_spf, "spf check --ip IP --mail-from ADDR [--helo NAME] [--resolver IP@PORT]" },
 	{ "routes", cmd_routes, "routes [--json]" },
+	{ "spool", cmd_spool, "spool check|recover      (a damaged spool: see the README)" },
 	{ "stats", cmd_stats, "stats [--since 24h] [--by route|reason|domain|sender] [--top N] [--json]" },
 	{ "bounce", cmd_bounce, "bounce parse FILE [--json] | bounce ingest [FILE]" },
 	{ "suppress", cmd_suppress, "suppress list|show ADDR|add ADDR|remove ADDR|import FILE|export [FILE]\n"

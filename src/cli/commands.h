@@ -16,6 +16,7 @@ int cmd_doctor(int argc, char **argv, const char *config_file);
 int cmd_route(int argc, char **argv, const char *config_file);
 int cmd_dkim(int argc, char **argv, const char *config_file);
 int cmd_routes(int argc, char **argv, const char *config_file);
+int cmd_spool(int argc, char **argv, const char *config_file);
 int cmd_bounce(int argc, char **argv, const char *config_file);
 int cmd_stats(int argc, char **argv, const char *config_file);
 int cmd_suppress(int argc, char **argv, const char *config_file);

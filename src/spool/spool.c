@@ -31,6 +31,7 @@
 
 #include "header.h"
 #include "log.h"
+#include "spool_check.h"
 #include "spool_int.h"
 #include "spool_reserve.h"
 #include "xmalloc.h"
@@ -419,16 +420,47 @@ static void spool_low_space_checkpoint(struct spool *sp)
 		msg_debug("event=spool_checkpoint rc=%d reason=\"%s\"", rc, sqlite3_errmsg(sp->db));
 }
 
+int spool_db_init(sqlite3 *db, char *err, size_t errlen)
+{
+	return spool_pragmas(db, err, errlen) != 0 || spool_migrate(db, err, errlen) != 0 ? -1 : 0;
+}
+
+/* A damaged spool is marked (spool_check.h) and refused, with the way out. */
+static int spool_refuse_damaged(const char *dir, const char *why, int mark, char *err, size_t errlen)
+{
+	if (mark)
+		spool_mark_damaged(dir, why);
+	msg_warn("event=spool_damaged dir=%s reason=\"%s\"", dir, why);
+	return set_error(err, errlen, "spool %s is damaged: %s; outpostd will not start on it: %s", dir, why,
+			 SPOOL_RECOVER_HINT);
+}
+
+/* Before the first connection: a damage already found, or a WAL that lost
+ * what its index says was committed (a crash, then the WAL damaged). */
+static int spool_check_before_open(const char *dir, struct spool_wal_snap *snap, char *err, size_t errlen)
+{
+	char why[512];
+	if (spool_damage_marked(dir, why, sizeof(why)))
+		return spool_refuse_damaged(dir, why, 0, err, errlen);
+	spool_wal_snapshot(dir, snap);
+	if (spool_wal_check_file(dir, snap, why, sizeof(why)) < 0)
+		return spool_refuse_damaged(dir, why, 1, err, errlen);
+	return 0;
+}
+
 static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 			 char *err, size_t errlen)
 {
-	char path[4096];
+	char path[4096], why[512];
+	struct spool_wal_snap snap;
 	sqlite3_int64 count = 0;
 	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}
+	if (spool_check_before_open(dir, &snap, err, errlen) < 0)
+		return -1;
 	int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -437,8 +469,11 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 		return -1;
 	}
 	sp->dir = xstrdup(dir);
-	if (spool_pragmas(sp->db, err, errlen) != 0 || spool_migrate(sp->db, err, errlen) != 0 ||
-	    spool_cap(sp, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
+	if (spool_db_init(sp->db, err, errlen) != 0)
+		return -1;
+	if (spool_db_check(sp->db, dir, &snap, why, sizeof(why)) < 0)
+		return spool_refuse_damaged(dir, why, 1, err, errlen);
+	if (spool_cap(sp, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
 	    spool_unclaim_all(sp, err, errlen) != SQLITE_OK ||
 	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK)
 		return -1;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "spool.h"
 #include "spool_health.h"
+#include "spool_check.h"
 #include "spool_reserve.h"
 #include "xmalloc.h"
 
@@ -80,6 +81,38 @@ static int admin_try_open(const char *path, const char *dir, int flags, sqlite3 
 	return -1;
 }
 
+/* The same checks as outpostd's at start (spool_check.h): a spool found
+ * damaged is refused; and when this is the first open after a crash, the
+ * WAL is checked against its index before SQLite's recovery forgets it. */
+static int admin_refuse(const char *dir, const char *why, int mark, char *err, size_t errlen)
+{
+	if (mark)
+		spool_mark_damaged(dir, why);
+	set_error(err, errlen, "spool %s is damaged: %s; %s", dir, why, SPOOL_RECOVER_HINT);
+	return 1;
+}
+
+static int admin_damaged_before(const char *dir, struct spool_wal_snap *snap, char *err, size_t errlen)
+{
+	char why[512];
+	if (spool_damage_marked(dir, why, sizeof(why)))
+		return admin_refuse(dir, why, 0, err, errlen);
+	spool_wal_snapshot(dir, snap);
+	if (spool_wal_check_file(dir, snap, why, sizeof(why)) < 0)
+		return admin_refuse(dir, why, 1, err, errlen);
+	return 0;
+}
+
+static int admin_damaged_after(sqlite3 *db, const char *dir, const struct spool_wal_snap *snap, char *err,
+			       size_t errlen)
+{
+	char why[512];
+	if (!snap->valid || spool_db_check(db, dir, snap, why, sizeof(why)) == 0)
+		return 0;
+	admin_close(db);
+	return admin_refuse(dir, why, 1, err, errlen);
+}
+
 /* Opens DIR/queue.db, never creating it.  A read-only open that fails
  * (a WAL database whose -wal/-shm it may not create) falls back to a
  * read-write one: list and show still run only SELECTs. */
@@ -95,9 +128,13 @@ static int admin_open(const char *dir, int rw, sqlite3 **dbp, char *err, size_t 
 		set_error(err, errlen, "no spool at %s", dir);
 		return -1;
 	}
-	if (!rw && admin_try_open(path, dir, SQLITE_OPEN_READONLY, dbp, err, errlen) == 0)
-		return 0;
-	return admin_try_open(path, dir, SQLITE_OPEN_READWRITE, dbp, err, errlen);
+	struct spool_wal_snap snap;
+	if (admin_damaged_before(dir, &snap, err, errlen))
+		return -1;
+	if ((rw || admin_try_open(path, dir, SQLITE_OPEN_READONLY, dbp, err, errlen) != 0) &&
+	    admin_try_open(path, dir, SQLITE_OPEN_READWRITE, dbp, err, errlen) != 0)
+		return -1;
+	return admin_damaged_after(*dbp, dir, &snap, err, errlen) ? (*dbp = NULL, -1) : 0;
 }
 
 static int admin_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)

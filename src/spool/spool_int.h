@@ -142,6 +142,10 @@ int spool_rc_full(int rc);
 /* PRAGMA max_page_count: the cap for new mail, lifted for everything else. */
 void spool_limit_pages(struct spool *sp, sqlite3_int64 pages);
 
+/* spool.c: journal mode, synchronous=FULL and the current schema on a
+ * new or existing database (also for spool_recover's fresh spool). */
+int spool_db_init(sqlite3 *db, char *err, size_t errlen);
+
 /* spool.c, loop thread: queues r to the storage thread. */
 void spool_enqueue(struct spool *sp, struct spool_req *r);
 
