@@ -4,6 +4,7 @@
 #include "cli/queue_render.h"
 
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -124,6 +125,16 @@ static void show_text_envelope(const struct spool_admin_msg *m, FILE *out)
 	put_text(out, m->client_helo.data);
 	fputs("\nauth_user: ", out);
 	put_text(out, m->auth_user.data);
+	fputs("\ntenant: ", out);
+	put_text(out, m->tenant.data);
+	if (m->scan_action.len) {
+		fputs("\nscan: ", out);
+		put_text(out, m->scan_action.data);
+		fputs(" score ", out);
+		put_text(out, m->scan_score.data);
+		fputs(" symbols ", out);
+		put_text(out, m->scan_symbols.data);
+	}
 	fprintf(out, "\nsmtputf8: %s\nbody_8bit: %s\nnext_attempt: %s\n", m->smtputf8 ? "yes" : "no",
 		m->body_8bit ? "yes" : "no", iso_time(m->next_attempt, t));
 }
@@ -264,6 +275,14 @@ static json_t *show_json(const struct spool_admin_msg *m, const struct queue_liv
 	json_object_set_new(o, "client_addr", jtext(&m->client_addr));
 	json_object_set_new(o, "client_helo", jtext(&m->client_helo));
 	json_object_set_new(o, "auth_user", jtext(&m->auth_user));
+	json_object_set_new(o, "tenant", jtext(&m->tenant));
+	if (m->scan_action.len) {
+		json_t *scan = json_object();
+		json_object_set_new(scan, "action", jtext(&m->scan_action));
+		json_object_set_new(scan, "score", json_real(m->scan_score.data ? atof(m->scan_score.data) : 0.0));
+		json_object_set_new(scan, "symbols", jtext(&m->scan_symbols));
+		json_object_set_new(o, "scan", scan);
+	}
 	json_object_set_new(o, "smtputf8", json_boolean(m->smtputf8));
 	json_object_set_new(o, "body_8bit", json_boolean(m->body_8bit));
 	json_object_set_new(o, "next_attempt", jtime(m->next_attempt));

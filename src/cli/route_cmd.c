@@ -29,7 +29,7 @@
 #include "xmalloc.h"
 
 struct route_opts {
-	const char *sender, *rcpt, *from_header, *user, *msg_class, *resolver;
+	const char *sender, *rcpt, *from_header, *user, *msg_class, *resolver, *tenant, *spam;
 	int json;
 };
 
@@ -53,6 +53,7 @@ static int route_usage(void)
 {
 	fprintf(stderr, "usage: outpost [-c FILE] route explain --sender ADDR --rcpt ADDR\n"
 		"              [--from-header 'Name <addr>'] [--user NAME] [--class CLASS]\n"
+		"              [--tenant NAME] [--spam 'add header']\n"
 		"              [--resolver IP@PORT] [--json]\n");
 	return 2;
 }
@@ -66,6 +67,8 @@ static int route_parse_opts(int argc, char **argv, struct route_opts *o)
 		{ "from-header", required_argument, NULL, 'f' },
 		{ "user", required_argument, NULL, 'u' },
 		{ "class", required_argument, NULL, 'c' },
+		{ "tenant", required_argument, NULL, 't' },
+		{ "spam", required_argument, NULL, 'S' },
 		{ "resolver", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
@@ -81,6 +84,8 @@ static int route_parse_opts(int argc, char **argv, struct route_opts *o)
 		case 'f': o->from_header = optarg; break;
 		case 'u': o->user = optarg; break;
 		case 'c': o->msg_class = optarg; break;
+		case 't': o->tenant = optarg; break;
+		case 'S': o->spam = optarg; break;
 		case 'R': o->resolver = optarg; break;
 		case 'j': o->json = 1; break;
 		default:
@@ -127,6 +132,8 @@ static int route_subject_make(const struct route_opts *o, struct route_subject *
 	rs->q.from_domain = o->from_header ? rs->from_domain : NULL;
 	rs->q.user = o->user && *o->user ? o->user : NULL;
 	rs->q.msg_class = o->msg_class ? o->msg_class : "";
+	rs->q.tenant = o->tenant && *o->tenant ? o->tenant : NULL;
+	rs->q.scan_action = o->spam && *o->spam ? o->spam : NULL;
 	return 0;
 }
 

@@ -263,6 +263,7 @@ static const struct config_section *const sections[] = {
 	&limits_config_section,       /* limits */
 	&http_config_section,         /* http */
 	&feedback_config_section,     /* bounces, suppression */
+	&tenant_config_section,       /* tenants */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -24,6 +24,7 @@
 #include "delivery/delivery_config.h"
 #include "delivery/route_config.h"
 #include "inbound/listener_config.h"
+#include "inbound/tenant_config.h"
 #include "mailauth/dkim_config.h"
 #include "obs/http_config.h"
 #include "feedback/feedback_config.h"
@@ -62,6 +63,8 @@ struct config {
 	struct http_conf http;        /* the operator's HTTP listener */
 	struct bounces_conf bounces;
 	struct suppression_conf suppression;
+	struct tenant_conf *tenants;  /* the customers outpost relays for */
+	size_t ntenants;
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);

@@ -196,7 +196,7 @@ static void load_routes(struct cfctx *cx, struct config *cf, const config_settin
 }
 
 const char *const rule_key_name[RULE_NKEYS] = { "sender", "sender_domain", "from_domain",
-	"recipient_domain", "user", "class", "mx" };
+	"recipient_domain", "user", "class", "tenant", "spam", "mx" };
 
 /* Why glob v cannot be a pattern for key k, or NULL. */
 static const char *rule_glob_fault(enum rule_key k, const char *v)
@@ -204,7 +204,7 @@ static const char *rule_glob_fault(enum rule_key k, const char *v)
 	if (k == RULE_SENDER)
 		return strchr(v, '@') || strcmp(v, "*") == 0 || strcmp(v, "<>") == 0 ? NULL :
 		       "has no '@' (\"<>\" is the null sender; for a domain use sender_domain)";
-	if (k == RULE_USER || k == RULE_CLASS)
+	if (k == RULE_USER || k == RULE_CLASS || k == RULE_TENANT || k == RULE_SPAM)
 		return NULL;
 	for (const char *p = v; *p; p++)
 		if ((unsigned char)*p <= ' ' || *p == '@' || *p == 0x7f)
@@ -261,7 +261,7 @@ static void load_via(struct cfctx *cx, struct config *cf, const config_setting_t
 static void load_rule(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct rule_conf *r)
 {
 	static const char *const known[] = { "sender", "sender_domain", "from_domain", "recipient_domain",
-		"user", "class", "mx", "via", NULL };
+		"user", "class", "tenant", "spam", "mx", "via", NULL };
 	r->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
 		cf_error(cx, g, "rules: each rule is a group { ...; via = [ \"route\" ]; }");

@@ -59,7 +59,7 @@ struct route_conf {
 /* The match keys of a rule, in the order the router tests them: mx last,
  * as it may need a DNS lookup first (src/delivery/router.h). */
 enum rule_key { RULE_SENDER, RULE_SENDER_DOMAIN, RULE_FROM_DOMAIN, RULE_RECIPIENT_DOMAIN,
-		RULE_USER, RULE_CLASS, RULE_MX, RULE_NKEYS };
+		RULE_USER, RULE_CLASS, RULE_TENANT, RULE_SPAM, RULE_MX, RULE_NKEYS };
 extern const char *const rule_key_name[RULE_NKEYS];   /* as written in the config */
 
 struct rule_conf {

@@ -24,6 +24,7 @@ struct rq {
 	const struct route_query *q;
 	struct subject key[RULE_MX];
 	char sender[SUBJECT_MAX], from[SUBJECT_MAX], rcpt[SUBJECT_MAX], cls[SUBJECT_MAX];
+	char tenant[SUBJECT_MAX], spam[SUBJECT_MAX];
 };
 
 static int has_upper(const char *s)
@@ -68,6 +69,8 @@ static void rq_init(struct rq *r, const struct route_query *q)
 	r->key[RULE_USER].s = q->user && *q->user ? q->user : NULL;   /* case-sensitive */
 	r->key[RULE_USER].len = r->key[RULE_USER].s ? strlen(q->user) : 0;
 	subject_set(&r->key[RULE_CLASS], q->msg_class, r->cls);
+	subject_set(&r->key[RULE_TENANT], q->tenant, r->tenant);
+	subject_set(&r->key[RULE_SPAM], q->scan_action, r->spam);
 }
 
 static int globs_match(const struct glob *g, size_t n, const struct subject *sub)
@@ -166,6 +169,8 @@ static void put_failure(struct buf *out, const struct rule_conf *r, enum rule_ke
 		[RULE_RECIPIENT_DOMAIN] = "the recipient domain is missing or too long",
 		[RULE_USER] = "the message was not sent by an authenticated user",
 		[RULE_CLASS] = "the message has no class (X-Outpost-Class)",
+		[RULE_TENANT] = "the message has no tenant",
+		[RULE_SPAM] = "the message was not scanned",
 	};
 	const struct route_query *q = rq->q;
 	buf_printf(out, "%s: ", rule_key_name[k]);
@@ -241,6 +246,14 @@ static void put_query(struct buf *out, const struct route_query *q)
 	put_quoted(out, q->user ? q->user : "");
 	buf_puts(out, ", class ");
 	put_quoted(out, q->msg_class ? q->msg_class : "");
+	if (q->tenant) {
+		buf_puts(out, ", tenant ");
+		put_quoted(out, q->tenant);
+	}
+	if (q->scan_action) {
+		buf_puts(out, ", spam ");
+		put_quoted(out, q->scan_action);
+	}
 	if (q->mx == NULL) {
 		buf_puts(out, ", MX hosts not resolved\n");
 		return;

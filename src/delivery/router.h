@@ -6,7 +6,7 @@
  * except into a caller's struct buf, no state, safe from any thread.  The
  * first rule whose every key matches wins; a key matches when any of its
  * globs matches the query's value.  A value that is unknown or absent (no
- * From: domain, no authenticated user, no class, the null sender's domain,
+ * From: domain, no authenticated user, no class, no tenant, no scan verdict, the null sender's domain,
  * a domain without MX hosts) matches no glob, not even "*".  The null
  * sender is matched by the sender glob "<>" (and "*").  All values except
  * user are compared ASCII case-insensitively; domains are compared as
@@ -27,6 +27,8 @@ struct route_query {
 	size_t nmx;               /* 0 with mx != NULL: the domain has no MX host */
 	const char *user;         /* authenticated user, NULL */
 	const char *msg_class;    /* "" (or NULL) when none */
+	const char *tenant;       /* the message's tenant, NULL when none */
+	const char *scan_action;  /* the scanner's verdict ("add header", ...), NULL: not scanned */
 };
 
 enum router_verdict { ROUTER_MATCH, ROUTER_NO_RULE, ROUTER_NEED_MX };

@@ -105,7 +105,7 @@ static void rcpt_decide(struct qmsg *q, size_t i, const char *const *mx, size_t 
 	struct rcpt_route *rr = &q->rr[i];
 	const char *domain = rcpt_domain_of(q->m->rcpts[i].address);
 	struct route_query rq = { q->m->sender, q->from_domain[0] ? q->from_domain : NULL, domain, mx, nmx,
-				  q->m->auth_user, q->m->msg_class };
+				  q->m->auth_user, q->m->msg_class, q->m->tenant, q->m->scan_action };
 	rr->verdict = router_match(q->cf, &rq, &rr->rule);
 	/* the destination class: the provider of the best MX host when the
 	 * rules made us look, else of the domain itself */

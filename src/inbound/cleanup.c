@@ -135,6 +135,7 @@ struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelo
 	m->client_helo = xstrdup(env->helo[0] ? env->helo : "unknown");
 	m->auth_user = env->auth_user ? xstrdup(env->auth_user) : NULL;
 	m->session = env->session;
+	m->tenant = env->tenant ? xstrdup(env->tenant) : NULL;
 	m->smtputf8 = env->smtputf8;
 	m->body_8bit = env->body_8bit;
 	m->body = buf_steal(&msg, &m->body_len);

@@ -41,6 +41,7 @@ struct cleanup_envelope {
 	int esmtp, tls, smtputf8, body_8bit;
 	const char *tls_info;      /* "TLSv1.3 with cipher ..." when tls */
 	const char *auth_user;     /* NULL: not authenticated */
+	const char *tenant;        /* NULL: none (inbound/tenant.h) */
 	char *sender;              /* taken by cleanup_message */
 	char **rcpts;              /* taken by cleanup_message */
 	size_t nrcpts;

@@ -48,6 +48,7 @@
 #include "inbound/local_dispatch.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
+#include "inbound/tenant.h"
 #include "inbound/tls_error.h"
 #include "obs/obs.h"
 #include "spool/spool.h"
@@ -100,6 +101,8 @@ struct smtp_session {
 	/* the transaction */
 	char qid[SPOOL_ID_LEN + 1];
 	char *sender;
+	char tenant[TENANT_NAME_MAX + 1];   /* "" when the message has none */
+	unsigned tenant_rcpts;              /* its recipients_per_message, 0: none */
 	struct smtp_mail_args mail;
 	char **rcpts;
 	size_t nrcpts;
@@ -163,6 +166,8 @@ static void transaction_reset(struct smtp_session *s)
 	s->mailbox = NULL;
 	data_decoder_free(&s->dec);
 	s->qid[0] = '\0';
+	s->tenant[0] = '\0';
+	s->tenant_rcpts = 0;
 	if (s->state != SMTP_S_CONNECTED)
 		smtp_enter_state(s, SMTP_S_READY);
 }
@@ -213,6 +218,35 @@ static void do_helo(struct smtp_session *s, const struct smtp_cmd *c)
 	reply(s, "250 SMTPUTF8");
 }
 
+/* The tenant of the transaction (tenant.h): NULL, or why MAIL is refused
+ * (its domains do not hold the sender's, or it has sent its share). */
+static const char *mail_tenant(struct smtp_session *s, const char *addr)
+{
+	static char why[256];
+	const char *how;
+	struct tenant_who who = { s->user ? user_name(s->user) : NULL,
+				  s->local ? NULL : (const struct sockaddr *)&s->ss,
+				  s->mail.null_sender ? NULL : s->mail.addr.domain };
+	const struct tenant_conf *t = tenant_identify(s->sd->cf, &who, &how);
+	if (t == NULL)
+		return NULL;
+	if (!s->mail.null_sender && !tenant_domain_ok(t, s->mail.addr.domain)) {
+		msg_info("event=sender_refused session=%lu client=%s tenant=%s from=<%s> reason=domain", s->id,
+			 s->addr, t->name, addr);
+		int n = snprintf(why, sizeof(why), "550 5.7.1 Sender domain not allowed for tenant %s", t->name);
+		return n < 0 || (size_t)n >= sizeof(why) ? "550 5.7.1 Sender domain not allowed" : why;
+	}
+	if (tenant_rate_check(t, time(NULL), why, sizeof(why)) < 0) {
+		msg_info("event=tenant_limited session=%lu client=%s tenant=%s from=<%s> reason=\"%s\"", s->id,
+			 s->addr, t->name, addr, why + 10);
+		return why;
+	}
+	snprintf(s->tenant, sizeof(s->tenant), "%s", t->name);   /* names fit (tenant_config.h) */
+	s->tenant_rcpts = t->limits.rcpts_per_msg;
+	msg_debug("event=tenant session=%lu tenant=%s by=%s", s->id, t->name, how);
+	return NULL;
+}
+
 static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	const char *err;
@@ -238,6 +272,8 @@ static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 			 user_name(s->user), addr);
 		return reply_error(s, "550 5.7.1 Sender address not owned by the authenticated user");
 	}
+	if ((err = mail_tenant(s, addr)))
+		return reply_error(s, err);
 	s->sender = xstrdup(addr);
 	spool_id_new(s->qid);
 	smtp_enter_state(s, SMTP_S_MAIL);
@@ -277,6 +313,8 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 		return reply_error(s, "503 5.5.1 Error: need MAIL command");
 	if (s->nrcpts >= s->sd->cf->inbound.max_recipients)
 		return reply(s, "452 4.5.3 Too many recipients");
+	if (s->tenant_rcpts && s->nrcpts >= s->tenant_rcpts)
+		return reply(s, "452 4.5.3 tenant %s: at most %u recipients per message", s->tenant, s->tenant_rcpts);
 	if ((err = rcpt_address(s, c, addr, sizeof(addr), &postmaster)))
 		return reply_error(s, err);
 	const struct local_mailbox *mb = postmaster ? NULL : local_dispatch_match(s->sd->local, addr);
@@ -554,6 +592,8 @@ static void commit_done(void *arg, int ok, const char *reason)
 		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
 		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
+		if (s->tenant[0])
+			tenant_rate_count(s->tenant, time(NULL));
 		if (s->sd->on_queued)
 			s->sd->on_queued(s->sd->on_queued_arg);
 	} else if (ok < 0) {         /* cleanup refused it: reason is the reply */
@@ -579,7 +619,7 @@ static void queue_message(struct smtp_session *s)
 		.session = s->id, .qid = s->qid, .client = s->local ? "local" : s->addr, .helo = s->helo,
 		.esmtp = s->esmtp, .tls = s->tls, .smtputf8 = s->mail.smtputf8,
 		.body_8bit = s->mail.body_8bit, .tls_info = s->tls_info,
-		.auth_user = s->user ? user_name(s->user) : NULL,
+		.auth_user = s->user ? user_name(s->user) : NULL, .tenant = s->tenant[0] ? s->tenant : NULL,
 		.sender = s->sender, .rcpts = s->rcpts, .nrcpts = s->nrcpts,
 	};
 	s->sender = NULL;

@@ -174,6 +174,17 @@ static const char *const spool_migrations[] = {
 	"  old.route, old.remote_host, old.time;"
 	" DELETE FROM sent_history WHERE time < old.time - 2592000;"
 	" END;",
+	/* 6: the tenant a message was accepted for and the outbound scanner's
+	 * verdict; a tenant's hold, which must outlive a restart. */
+	"ALTER TABLE messages ADD COLUMN tenant TEXT;"
+	"ALTER TABLE messages ADD COLUMN scan_action TEXT;"
+	"ALTER TABLE messages ADD COLUMN scan_score REAL;"
+	"ALTER TABLE messages ADD COLUMN scan_symbols TEXT;"
+	"CREATE TABLE tenant_state ("
+	" name TEXT PRIMARY KEY NOT NULL,"
+	" held INTEGER NOT NULL DEFAULT 0,"
+	" reason TEXT,"
+	" since INTEGER) WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
@@ -181,8 +192,9 @@ _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_S
 
 static const char spool_sql_ins_msg[] =
 	"INSERT INTO messages (id, sender, client_addr, client_helo, auth_user, size,"
-	" smtputf8, body_8bit, created, next_attempt, body, class, route)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12)";
+	" smtputf8, body_8bit, created, next_attempt, body, class, route, tenant, scan_action,"
+	" scan_score, scan_symbols)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 static const char spool_sql_ins_rcpt[] =
 	"INSERT INTO recipients (msg_id, position, address, next_attempt)"
 	" VALUES (?1, ?2, ?3, ?4)";
@@ -535,6 +547,14 @@ int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 		rc = spool_bind_text(st, 11, m->msg_class);
 	if (rc == SQLITE_OK)
 		rc = spool_bind_text(st, 12, m->route);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 13, m->tenant);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 14, m->scan_action);
+	if (rc == SQLITE_OK)
+		rc = m->scan_action ? sqlite3_bind_double(st, 15, m->scan_score) : sqlite3_bind_null(st, 15);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 16, m->scan_symbols);
 	return spool_step_done(st, rc);
 }
 
@@ -599,6 +619,20 @@ static const char *spool_log_from(const struct spool_msg *m, char *qf, size_t qf
 	return log_quote(qf, qflen, from);
 }
 
+/* The scanner's verdict as " scan=... score=... symbols=...", or "". */
+static const char *spool_log_scan(const struct spool_msg *m, char *out, size_t len)
+{
+	char qs[512], qa[64];
+	out[0] = '\0';
+	if (m->scan_action == NULL)
+		return out;
+	int n = snprintf(out, len, " scan=%s score=%.2f symbols=%s", log_quote(qa, sizeof(qa), m->scan_action),
+			 m->scan_score, log_quote(qs, sizeof(qs), m->scan_symbols ? m->scan_symbols : ""));
+	if (n < 0 || (size_t)n >= len)
+		out[0] = '\0';   /* the verdict is in the spool */
+	return out;
+}
+
 /* extra: "" or " key=value..." appended to the line. */
 /* The message's own Message-ID as a log value ("-" when it has none), so
  * one grep follows the app's id to the queue id and the outcome. */
@@ -623,12 +657,13 @@ static const char *spool_log_msgid(const struct spool_msg *m, char *out, size_t 
 
 void spool_log_queued(const struct spool_msg *m, const char *extra)
 {
-	char qf[1024], qu[300], qm[1100], session[32] = "-";
+	char qf[1024], qu[300], qm[1100], session[32] = "-", scan[600];
 	if (m->session && snprintf(session, sizeof(session), "%lu", m->session) >= (int)sizeof(session))
 		session[0] = '\0';   /* cannot happen: 20 digits */
-	msg_info("event=queued qid=%s session=%s user=%s message_id=%s from=%s nrcpt=%zu size=%zu%s", m->id,
-		 session, m->auth_user ? log_quote(qu, sizeof(qu), m->auth_user) : "-",
-		 spool_log_msgid(m, qm, sizeof(qm)), spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len,
+	msg_info("event=queued qid=%s session=%s user=%s tenant=%s message_id=%s from=%s nrcpt=%zu size=%zu%s%s",
+		 m->id, session, m->auth_user ? log_quote(qu, sizeof(qu), m->auth_user) : "-",
+		 m->tenant ? m->tenant : "-", spool_log_msgid(m, qm, sizeof(qm)),
+		 spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len, spool_log_scan(m, scan, sizeof(scan)),
 		 extra);
 }
 
@@ -943,6 +978,9 @@ void spool_msg_free(struct spool_msg *msg)
 	free(msg->client_helo);
 	free(msg->auth_user);
 	free(msg->msg_class);
+	free(msg->tenant);
+	free(msg->scan_action);
+	free(msg->scan_symbols);
 	free(msg->route);
 	free(msg->body);
 	free(msg);

@@ -31,7 +31,7 @@ struct spool;
 struct spool_req;
 
 #define SPOOL_ID_LEN 16   /* characters, without the NUL */
-#define SPOOL_SCHEMA_VERSION 5   /* PRAGMA user_version of DIR/queue.db */
+#define SPOOL_SCHEMA_VERSION 6   /* PRAGMA user_version of DIR/queue.db */
 #define SPOOL_DB_NAME "queue.db"
 
 /* A message ready to commit.  spool_commit() takes ownership of every
@@ -52,6 +52,11 @@ struct spool_msg {
 	char *msg_class;       /* X-Outpost-Class the app set ("bulk"), or NULL */
 	char *route;           /* forced route (canary probes), or NULL: by rules */
 	unsigned long session; /* the SMTP session it came in, for the log; 0: none */
+	char *tenant;          /* the tenant it was accepted for, or NULL */
+	char *scan_action;     /* the scanner's verdict ("no action", "add header", ...,
+	                        * "unscanned"), NULL when no scanner is configured */
+	double scan_score;
+	char *scan_symbols;    /* "SYMBOL,SYMBOL", or NULL */
 	time_t created;
 };
 

@@ -223,6 +223,10 @@ void spool_admin_msg_free(struct spool_admin_msg *m)
 	free(m->client_addr.data);
 	free(m->client_helo.data);
 	free(m->auth_user.data);
+	free(m->tenant.data);
+	free(m->scan_action.data);
+	free(m->scan_score.data);
+	free(m->scan_symbols.data);
 	free(m->headers.data);
 	for (size_t i = 0; i < m->nrcpts; i++)
 		admin_rcpt_free(&m->rcpts[i]);
@@ -316,11 +320,12 @@ int spool_admin_list(const char *dir, struct spool_admin_queue *q, char *err, si
 /* --- show ---------------------------------------------------------------- */
 
 enum { S_ID, S_CREATED, S_SIZE, S_SENDER, S_CADDR, S_HELO, S_AUTH, S_UTF8, S_8BIT, S_NEXT,
-       S_HEAD };
+       S_HEAD, S_TENANT, S_SCAN, S_SCORE, S_SYMBOLS };
 
 static const char admin_sql_msg[] =
 	"SELECT id, created, size, sender, client_addr, client_helo, auth_user,"
-	" smtputf8, body_8bit, next_attempt, substr(body, 1, ?2)"
+	" smtputf8, body_8bit, next_attempt, substr(body, 1, ?2), tenant, scan_action,"
+	" printf('%.2f', scan_score), scan_symbols"
 	" FROM messages WHERE id = ?1";
 static const char admin_sql_rcpts[] =
 	"SELECT position, address, state, attempts, last_reply, last_attempt, next_attempt"
@@ -376,6 +381,10 @@ static void admin_show_row(struct spool_admin_msg *m, sqlite3_stmt *st)
 	m->client_addr = admin_text(st, S_CADDR);
 	m->client_helo = admin_text(st, S_HELO);
 	m->auth_user = admin_text(st, S_AUTH);
+	m->tenant = admin_text(st, S_TENANT);
+	m->scan_action = admin_text(st, S_SCAN);
+	m->scan_score = admin_text(st, S_SCORE);
+	m->scan_symbols = admin_text(st, S_SYMBOLS);
 	m->smtputf8 = sqlite3_column_int(st, S_UTF8) != 0;
 	m->body_8bit = sqlite3_column_int(st, S_8BIT) != 0;
 	m->next_attempt = admin_time(st, S_NEXT);

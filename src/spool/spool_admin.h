@@ -42,6 +42,8 @@ struct spool_admin_msg {
 	size_t nrcpts;
 	/* show only (list leaves them empty) */
 	struct spool_text client_addr, client_helo, auth_user;
+	struct spool_text tenant;          /* empty: none */
+	struct spool_text scan_action, scan_score, scan_symbols;   /* empty: not scanned */
 	int smtputf8, body_8bit;
 	struct spool_admin_attempt *attempts;   /* oldest first */
 	size_t nattempts;

@@ -31,7 +31,8 @@
 
 static const char *const spool_qsql[SPOOL_Q_COUNT] = {
 	[SPOOL_Q_CLAIM_SEL] =
-		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, auth_user, class, route, body"
+		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, auth_user, class, route, body,"
+		" tenant, scan_action"
 		" FROM messages INDEXED BY messages_due"
 		" WHERE claimed = 0 AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2",
 	[SPOOL_Q_CLAIM_RCPTS] =
@@ -99,6 +100,8 @@ static struct spool_due_msg *q_due_row(sqlite3_stmt *st)
 	m->auth_user = sqlite3_column_type(st, 6) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 6));
 	m->msg_class = xstrdup(q_text(st, 7));
 	m->route = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 8));
+	m->tenant = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 10));
+	m->scan_action = sqlite3_column_type(st, 11) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 11));
 	const void *body = sqlite3_column_blob(st, 9);
 	m->body_len = body ? (size_t)sqlite3_column_bytes(st, 9) : 0;
 	m->body = xmalloc(m->body_len + 1);
@@ -672,6 +675,8 @@ void spool_due_free(struct spool_due_msg *m)
 	free(m->sender);
 	free(m->auth_user);
 	free(m->msg_class);
+	free(m->tenant);
+	free(m->scan_action);
 	free(m->route);
 	free(m->body);
 	free(m);

@@ -50,6 +50,8 @@ struct spool_due_msg {
 	char *auth_user;             /* the submitting user (tenant), or NULL */
 	char *msg_class;             /* "" when none */
 	char *route;                 /* forced route, or NULL */
+	char *tenant;                /* the tenant it was accepted for, or NULL */
+	char *scan_action;           /* the scanner's verdict, or NULL */
 	struct spool_due_rcpt *rcpts;
 	size_t nrcpts;
 	char *body;
