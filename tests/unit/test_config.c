@@ -247,7 +247,7 @@ static void test_rule_keys_and_their_errors(void **st)
 		"routes = { r = { type = \"mx\"; }; s = { type = \"mx\"; }; };\n"
 		"rules = ( { sender = \"*@a.example\"; sender_domain = \"b.example\"; from_domain = [ \"c.example\" ];\n"
 		"            recipient_domain = \"d.example\"; mx = \"*.google.com\"; user = \"T1\"; class = \"bulk\";\n"
-		"            via = \"r\"; },\n"
+		"            tenant = \"Acme\"; spam = [ \"add header\", \"rewrite subject\" ]; via = \"r\"; },\n"
 		"          { from_domain = \"*\"; user = \"*\"; class = \"*\"; mx = \"*\"; via = [ \"s\", \"r\" ]; },\n"
 		"          { sender = \"<>\"; via = \"s\"; },\n"
 		"          { via = \"r\"; } );\n", err, sizeof(err));
@@ -255,7 +255,8 @@ static void test_rule_keys_and_their_errors(void **st)
 		fail_msg("%s", err);
 	assert_int_equal(cf->nrules, 4);
 	for (int k = 0; k < RULE_NKEYS; k++)
-		assert_int_equal(cf->rules[0].nmatch[k], 1);
+		assert_int_equal(cf->rules[0].nmatch[k], k == RULE_SPAM ? 2 : 1);
+	assert_string_equal(cf->rules[0].match[RULE_TENANT][0].pat, "acme");   /* lowercased */
 	assert_string_equal(cf->rules[0].match[RULE_USER][0].pat, "T1");  /* user keeps its case */
 	assert_int_equal(cf->rules[0].match[RULE_MX][0].kind, GLOB_SUFFIX);
 	assert_int_equal(cf->rules[0].nvia, 1);

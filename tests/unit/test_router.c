@@ -94,6 +94,34 @@ static void test_every_key_matches_its_value(void **st)
 	config_free(cf);
 }
 
+/* A tenant's own rules and the suspect route by the scanner's verdict. */
+static void test_tenant_and_spam_keys(void **st)
+{
+	(void)st;
+	struct config *cf = parse("{ spam = [ \"add header\", \"rewrite subject\" ]; via = \"google\"; },\n"
+				  "{ tenant = \"acme\"; via = [ \"ses\" ]; },\n"
+				  "{ via = \"direct\"; }");
+	struct route_query q = { .sender = "a@example.com", .rcpt_domain = "example.org" };
+	assert_int_equal(route_line(cf, &q), 6);    /* no tenant, not scanned */
+	q.tenant = "ACME";                          /* tenant names match without case */
+	assert_int_equal(route_line(cf, &q), 5);
+	q.scan_action = "no action";
+	assert_int_equal(route_line(cf, &q), 5);
+	q.scan_action = "Add Header";
+	assert_int_equal(route_line(cf, &q), 4);
+	q.scan_action = "unscanned";
+	q.tenant = "other";
+	assert_int_equal(route_line(cf, &q), 6);
+	struct buf why = BUF_INIT;
+	q.tenant = NULL;
+	q.scan_action = NULL;
+	assert_int_equal(router_check_rule(cf, 1, &q, &why), ROUTER_NO_RULE);
+	buf_putc(&why, '\0');
+	assert_string_equal(why.data, "tenant: the message has no tenant");
+	buf_free(&why);
+	config_free(cf);
+}
+
 static void test_null_sender(void **st)
 {
 	(void)st;
@@ -317,6 +345,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_key_matches_its_value),
 		cmocka_unit_test(test_null_sender),
+		cmocka_unit_test(test_tenant_and_spam_keys),
 		cmocka_unit_test(test_absent_values_match_no_glob),
 		cmocka_unit_test(test_all_keys_of_a_rule_must_match_and_first_rule_wins),
 		cmocka_unit_test(test_mx_is_asked_for_only_when_it_decides),
