@@ -326,9 +326,10 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 		return reply_error(s, "554 5.7.1 Relay denied");
 	}
 	char refusal[512];
+	/* the suppression scope "user:NAME" is the tenant's when the message has one */
+	const char *scope_user = s->tenant[0] ? s->tenant : s->user ? user_name(s->user) : NULL;
 	if (mb == NULL && s->sd->rcpt_check &&
-	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, s->user ? user_name(s->user) : NULL,
-				 s->qid, refusal, sizeof(refusal)))
+	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, scope_user, s->qid, refusal, sizeof(refusal)))
 		return reply(s, "%s", refusal);
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);

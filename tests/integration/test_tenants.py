@@ -142,3 +142,16 @@ def test_tenant_config_error_names_file_and_line(make_daemon):
     r = d.cli("check-config", check=False)
     assert r.returncode != 0
     assert "%s:" % d.conf in r.stderr and 'tenant b: user "u" already belongs to tenant a' in r.stderr
+
+
+def test_suppression_scope_of_a_tenant(tenanted):
+    d = tenanted.d
+    d.cli("suppress", "add", "gone@example.net", "--scope", "user:acme", "--reason", "asked to stop")
+    c = auth_client(d)
+    c.expect(250, "MAIL FROM:<app@alice.example>")
+    lines = c.expect(550, "RCPT TO:<gone@example.net>")
+    assert "gone@example.net" in lines[-1]
+    c.close()
+    # another tenant's mail to the address is not refused
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
+        s.sendmail("app@dom.example", ["gone@example.net"], message("dom"))
