@@ -50,6 +50,6 @@ elif [ ! -f "$state/dkim/$selector.pem" ]; then
 else
 	echo "run.sh: signing mail from $domain with $state/dkim/$selector.pem (outpost -c $conf dkim show: is it published?)"
 fi
-echo "run.sh: what receivers will think of mail from $domain: $bin/outpost -c $conf doctor ${domain:-YOUR-DOMAIN}"
+echo "run.sh: what receivers will think of your mail: $bin/outpost -c $conf doctor ${domain:-YOUR-DOMAIN}"
 echo "run.sh: SMTP on 127.0.0.1:2525 (loopback only); delivering straight to MX hosts"
 exec "$bin/outpostd" -f -c "$conf" "$@"

@@ -108,12 +108,39 @@ char *cf_get_string(struct cfctx *cx, const config_setting_t *g, const char *key
 	return xstrdup(v);
 }
 
+/* dir (absolute) + "/" + rel with "." and ".." components resolved by
+ * name, as the operator reads them ("/srv/x/spool", not "/srv/x/etc/../spool");
+ * the files need not exist yet, so realpath() cannot do it. */
+static char *join_lexical(const char *dir, const char *rel)
+{
+	char *all = xasprintf("%s/%s", dir, rel), *out = xcalloc(1, strlen(all) + 2);
+	size_t len = 0;
+	for (char *save = NULL, *part = strtok_r(all, "/", &save); part; part = strtok_r(NULL, "/", &save)) {
+		if (strcmp(part, ".") == 0)
+			continue;
+		if (strcmp(part, "..") == 0) {
+			while (len > 0 && out[--len] != '/')
+				;   /* drop the last component ("/.." stays "/") */
+			out[len] = '\0';
+			continue;
+		}
+		size_t n = strlen(part);   /* out holds all of the input at most: no overflow */
+		out[len++] = '/';
+		memcpy(out + len, part, n + 1);
+		len += n;
+	}
+	if (len == 0)
+		strcpy(out, "/");
+	free(all);
+	return out;
+}
+
 char *cf_get_path(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def)
 {
 	char *v = cf_get_string(cx, g, key, def);
 	if (v == NULL || v[0] == '/' || cx->dir == NULL)
 		return v;
-	char *abs = xasprintf("%s/%s", cx->dir, strncmp(v, "./", 2) == 0 ? v + 2 : v);
+	char *abs = join_lexical(cx->dir, v);
 	free(v);
 	return abs;
 }

@@ -400,6 +400,11 @@ static void test_relative_paths_and_identity(void **st)
 	assert_string_equal(cf->tls_cert, "/abs/c");
 	assert_string_equal(cf->tls_key, "/tmp/k");
 	assert_string_equal(cf->dkim[0].key, "/tmp/keys/s.pem");
+	config_free(cf);
+	cf = load_text("spool = \"../x/./sp/\"; users = \"../../../../u\";\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->spool, "/x/sp");     /* resolved by name: /tmp/../x/./sp/ */
+	assert_string_equal(cf->users, "/u");        /* no higher than the root */
 	assert_string_equal(cf->user, "outpost");
 	assert_int_equal(cf->allow_root, 0);
 	config_free(cf);
