@@ -467,7 +467,8 @@ static void on_timer(void *arg)
 
 void scheduler_set_dkim(struct scheduler *s, const struct dkim_signer *signer)
 {
-	s->signer = signer;
+	if (s)                       /* NULL: no routes, so no delivery and no DSN */
+		s->signer = signer;
 }
 
 void scheduler_kick(void *arg)

@@ -78,7 +78,8 @@ struct scheduler *scheduler_new_with(struct event_base *base, const struct confi
 				     const struct sched_clock *clock, const struct sched_net *net);
 void scheduler_kick(void *scheduler);
 /* The DKIM keys for outpost's own mail (DSNs, delay notices): signed with
- * the key of the hostname's domain or its closest parent (dsn_sign()). */
+ * the key of the hostname's domain or its closest parent (dsn_sign()).
+ * s may be NULL (a config without routes delivers nothing). */
 struct dkim_signer;
 void scheduler_set_dkim(struct scheduler *s, const struct dkim_signer *signer);
 /* New routes, rules, retry and connection caps for what starts from now on;
