@@ -14,7 +14,10 @@ B=build-deb
 [ -f $B/build.ninja ] || meson setup $B --buildtype=release --prefix=/usr --sysconfdir=/etc \
 	--libexecdir=libexec >/dev/null
 # only what is installed (the tests are built and run by scripts/test.sh)
-ninja -C $B outpostd outpost outpost-postdrop >/dev/null
+if ! ninja -C $B outpostd outpost outpost-postdrop > $B/build-deb.log 2>&1; then
+	cat $B/build-deb.log >&2
+	exit 1
+fi
 stage=$(mktemp -d)
 chmod 0755 "$stage"
 trap 'rm -rf "$stage"' EXIT

@@ -70,6 +70,9 @@ def test_package_installs_checks_runs_and_purges(installed):
     assert Path("/usr/lib/systemd/system/outpostd.service").is_file()
     assert os.readlink("/usr/sbin/sendmail") == "/usr/bin/outpost"
     assert "/etc/outpost/outpost.conf" in run("dpkg-query", "-W", "-f=${Conffiles}", "outpost").stdout
+    if shutil.which("systemd-analyze"):      # the unit as installed, with its man pages
+        r = run("systemd-analyze", "verify", "/usr/lib/systemd/system/outpostd.service")
+        assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
     r = run("/usr/bin/outpost", "check-config")
     assert r.returncode == 0, r.stderr
     assert "/etc/outpost/outpost.conf: ok" in r.stdout
