@@ -7,7 +7,8 @@ nothing in the three pages.
 The settings are read from the parser's own tables of known keys
 (`static const char *const known[] = { "a", "b", NULL };` in any file under
 src/, and rule_key_name[]), so a setting someone adds to the code without
-documenting it fails this test.  Usage: check_man.py SOURCE_DIR
+documenting it fails this test; `man --warnings -l` must render each page
+without a warning too.  Usage: check_man.py SOURCE_DIR
 """
 import pathlib
 import re
@@ -63,6 +64,16 @@ else:
     r = subprocess.run([mandoc, "-T", "lint"] + pages, capture_output=True, text=True, cwd=src / "man")
     if r.returncode != 0 or r.stdout.strip() or r.stderr.strip():
         print("mandoc -T lint:", r.stdout + r.stderr)
+        failed = True
+# and `man -l` (man-db and groff) renders each without a warning
+man = shutil.which("man")
+for page in ("outpost.1", "outpost.conf.5", "outpostd.8"):
+    if man is None:
+        break
+    r = subprocess.run([man, "--warnings", "-l", str(src / "man" / page)], capture_output=True, text=True,
+                       env={"MANWIDTH": "80", "PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"})
+    if r.returncode != 0 or r.stderr.strip():
+        print("man -l %s:" % page, r.stderr)
         failed = True
 print("check_man: %d settings, %d subcommands: %s" % (len(keys), len(cmds), "FAIL" if failed else "ok"))
 sys.exit(1 if failed else 0)
