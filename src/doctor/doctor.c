@@ -241,6 +241,7 @@ static void run_checks(struct doctor *d)
 	check_rdns_start(d);
 	check_dnsbl_start(d);
 	check_transport_start(d);
+	check_bounces_start(d);
 	doctor_release(d);
 	if (d->holds > 0)
 		event_base_dispatch(d->base);

@@ -99,6 +99,8 @@ void check_dmarc_start(struct doctor *d);
 void check_rdns_start(struct doctor *d);
 void check_dnsbl_start(struct doctor *d);
 void check_transport_start(struct doctor *d);
+/* The bounce domain's MX and SPF (only with bounces.domain set). */
+void check_bounces_start(struct doctor *d);
 /* After all others: the Gmail/Yahoo 2024 bulk-sender requirements, from
  * the findings already made. */
 void check_bulk_finish(struct doctor *d);

@@ -38,7 +38,7 @@ static enum doctor_status overall(const struct doctor *d, size_t count[3])
 static int check_rank(const char *check)
 {
 	static const char *const order[] = { "sources", "spf", "dkim", "dmarc", "rdns", "dnsbl",
-					     "transport", "bulk" };
+					     "transport", "bounces", "bulk" };
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
 		if (strcmp(order[i], check) == 0)
 			return (int)i;

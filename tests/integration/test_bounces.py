@@ -330,3 +330,38 @@ def test_synchronous_failures_are_labelled_in_the_same_vocabulary(make_daemon, t
     finally:
         lp.close()
 
+
+
+def test_doctor_checks_the_bounce_domain_records(tmp_path):
+    """outpost doctor with bounces.domain: the MX and SPF of the bounce domain (not under
+    .test, which libunbound answers itself)."""
+    import subprocess
+    from conftest import BIN
+    from peers import DNS
+    dns = DNS().start()
+    try:
+        key = tmp_path / "bounce.key"
+        key.write_bytes(b"k" * 32)
+        key.chmod(0o600)
+        conf = tmp_path / "outpost.conf"
+        conf.write_text('hostname = "mail.example.com";\nspool = "%s";\nresolver = "%s";\n'
+                        'bounces = { domain = "bounces.example.com"; secret_file = "%s"; };\n'
+                        % (tmp_path / "spool", dns.spec, key))
+
+        def findings():
+            r = subprocess.run([str(BIN / "outpost"), "-c", str(conf), "doctor", "example.com", "--json",
+                                "--ip", "192.0.2.1", "--timeout-ms", "2000"], capture_output=True, text=True,
+                               timeout=60)
+            return {f["subject"].split(" ")[0]: f for f in json.loads(r.stdout)["findings"]
+                    if f["check"] == "bounces"}
+
+        f = findings()
+        assert f["MX"]["status"] == "fail" and "MX 10 mail.example.com." in f["MX"]["fix"]
+        assert f["SPF"]["status"] == "warn"
+        dns.zone.add("bounces.example.com", "MX", (10, "mail.example.com"))
+        dns.zone.add("bounces.example.com", "TXT", "v=spf1 ip4:192.0.2.1 -all")
+        f = findings()
+        assert f["MX"]["status"] == "pass" and "10 mail.example.com" in f["MX"]["evidence"]
+        assert f["SPF"]["status"] == "pass"
+    finally:
+        dns.stop()
