@@ -85,9 +85,10 @@ static void attribute(sqlite3 *db, const struct feedback_ctx *fx, const struct b
 		forged |= v < 0;
 	}
 	out->qid[0] = '\0';
-	if (r->queue_id[0] && lookup_sent(db, r->queue_id, NULL, &s) > 0 && s.known_qid) {
+	if (r->queue_id[0] && strlen(r->queue_id) < sizeof(out->qid) && lookup_sent(db, r->queue_id, NULL, &s) > 0 &&
+	    s.known_qid) {
 		out->attributed = 1;
-		snprintf(out->qid, sizeof(out->qid), "%s", r->queue_id);
+		memcpy(out->qid, r->queue_id, strlen(r->queue_id) + 1);
 		snprintf(out->why, sizeof(out->why), "%s", "queue id in the sent history");
 		return;
 	}

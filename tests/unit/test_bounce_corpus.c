@@ -65,9 +65,9 @@ struct tally {
 static void check_row(struct tally *t, const char *file, int idx, const char *status, const char *reply,
 		      const char *reason, const char *hard)
 {
-	char path[512];
-	size_t len;
-	snprintf(path, sizeof(path), DIR "%s", file);
+	char path[2048];
+	size_t len = 0;
+	assert_true(snprintf(path, sizeof(path), DIR "%s", file) < (int)sizeof(path));
 	char *msg = slurp(path, &len);
 	assert_non_null(msg);
 	struct bounce_report r;
