@@ -33,6 +33,7 @@
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "feedback/feedback_daemon.h"
+#include "inbound/tenant_guard.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/pickup.h"
 #include "inbound/smtp_server.h"
@@ -60,6 +61,7 @@ struct daemon {
 	struct obs_api *api;
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
 	struct feedback_daemon *feedback;  /* suppression at RCPT, bounce and report mailboxes, VERP */
+	struct tenant_guard *tenants;      /* tenant holds kept in the spool */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
 	struct run_identity id;   /* who it runs as after the listeners are bound */
@@ -328,6 +330,8 @@ int main(int argc, char **argv)
 	    feedback_register(d.feedback, smtpd_local_dispatch(d.smtpd), err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	smtpd_set_rcpt_check(d.smtpd, feedback_rcpt_check, d.feedback);
+	if ((d.tenants = tenant_guard_new(d.base, d.cf->spool, err, sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 	scheduler_set_return_path(d.sched, feedback_return_path, d.feedback);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
@@ -351,6 +355,7 @@ int main(int argc, char **argv)
 	feedback_daemon_free(d.feedback);
 	canary_free(d.canary);
 	scheduler_free(d.sched);
+	tenant_guard_free(d.tenants);   /* after the last outcome */
 	resolver_free(d.resolver);
 	event_free(sigterm);
 	event_free(sigint);

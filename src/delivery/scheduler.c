@@ -25,6 +25,7 @@
 #include "delivery/scheduler_int.h"
 #include "delivery/throttle.h"
 #include "feedback/classify.h"
+#include "inbound/tenant.h"
 #include "obs/obs.h"
 #include "spool/spool.h"
 
@@ -309,6 +310,8 @@ static void qmsg_finish(struct qmsg *q)
 		if (st == SPOOL_RCPT_DEFERRED)
 			so[n].next_attempt = now + retry_delay(s, q->m->rcpts[i].attempts, o->reply.greylisted);
 		obs_outcome(o->route, state_name(st), o->reply.enh, q->m->created, now);
+		if (q->m->tenant && st != SPOOL_RCPT_DEFERRED)   /* its bounce rate (tenant.h) */
+			tenant_outcome(q->cf, q->m->tenant, st == SPOOL_RCPT_BOUNCED, now);
 		deferred += st == SPOOL_RCPT_DEFERRED;
 		bounced += st == SPOOL_RCPT_BOUNCED;
 		char qd[700], why[64] = "";

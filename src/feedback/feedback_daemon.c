@@ -17,6 +17,7 @@
 #include "feedback/feedback_daemon.h"
 #include "feedback/suppress.h"
 #include "inbound/local_dispatch.h"
+#include "inbound/tenant.h"
 
 struct feedback_daemon {
 	struct event_base *base;
@@ -42,6 +43,8 @@ struct job {
 	size_t len;
 	struct route_note *notes;
 	size_t nnotes;
+	unsigned complaints;        /* about a message of tenant (inbound/tenant.h) */
+	char *tenant;
 };
 
 static void note_route(void *arg, const char *route, const char *host, const char *rcpt, const char *reason,
@@ -51,6 +54,21 @@ static void note_route(void *arg, const char *route, const char *host, const cha
 	j->notes = xreallocarray(j->notes, j->nnotes + 1, sizeof(*j->notes));
 	j->notes[j->nnotes++] = (struct route_note){ xstrdup(route), xstrdup(host), xstrdup(rcpt), xstrdup(reason),
 						     xstrdup(diag) };
+}
+
+/* The tenant of the message qid (still queued, or sent), or NULL. */
+static char *tenant_of(sqlite3 *db, const char *qid)
+{
+	sqlite3_stmt *st = NULL;
+	char *t = NULL;
+	if (sqlite3_prepare_v2(db, "SELECT COALESCE((SELECT tenant FROM messages WHERE id = ?1),"
+			       " (SELECT tenant FROM sent_history WHERE qid = ?1 AND tenant IS NOT NULL LIMIT 1))",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW &&
+	    sqlite3_column_type(st, 0) != SQLITE_NULL)
+		t = xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return t;
 }
 
 static void job_run(void *arg)
@@ -69,6 +87,9 @@ static void job_run(void *arg)
 			 bounce_kind_name(r.kind), r.nrcpt, out.attributed ? "yes" : "no",
 			 out.qid[0] ? out.qid : "-", out.suppressed, out.complaints, out.soft_counted,
 			 out.route_failures, out.ignored);
+	if (out.complaints && out.qid[0])
+		j->tenant = tenant_of(j->fd->wdb, out.qid);
+	j->complaints = out.complaints;
 	bounce_report_free(&r);
 }
 
@@ -87,6 +108,7 @@ static void job_free(void *arg)
 	free(j->data);
 	free(j->rcpt);
 	free(j->qid);
+	free(j->tenant);
 	free(j);
 }
 
@@ -96,6 +118,8 @@ static void job_done(void *arg)
 	for (size_t i = 0; i < j->nnotes && j->fd->route_fn; i++)
 		j->fd->route_fn(j->fd->route_arg, j->notes[i].route, j->notes[i].host, j->notes[i].rcpt,
 				j->notes[i].reason, j->notes[i].diag);
+	for (unsigned i = 0; i < j->complaints && j->tenant; i++)
+		tenant_complaint(j->cf, j->tenant, time(NULL));
 	job_free(j);
 }
 

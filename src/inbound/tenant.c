@@ -11,20 +11,30 @@
 #include <strings.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "core/xmalloc.h"
 
 enum { W_MINUTE, W_HOUR, W_DAY, W_COUNT };
 static const unsigned window_len[W_COUNT] = { 60, 3600, 86400 };
 static const char *const window_name[W_COUNT] = { "minute", "hour", "day" };
 
+#define TENANT_HOURS (7 * 24)   /* the longest protect window */
+
 struct tenant_rate {
 	char name[TENANT_NAME_MAX + 1];
 	time_t start[W_COUNT];
 	unsigned count[W_COUNT];
+	/* outcomes per hour, bucket h % TENANT_HOURS holds hour h */
+	long long hour[TENANT_HOURS];
+	unsigned sent[TENANT_HOURS], bounced[TENANT_HOURS], complained[TENANT_HOURS];
+	int held, throttled;
+	char why[200];
 	struct tenant_rate *next;
 };
 
 static struct tenant_rate *rates;
+static tenant_hold_fn *hold_hook;
+static void *hold_hook_arg;
 
 const struct tenant_conf *tenant_find(const struct config *cf, const char *name)
 {
@@ -96,18 +106,37 @@ static void rate_roll(struct tenant_rate *r, time_t now)
 		}
 }
 
+/* The 451 for a held tenant; 0 when it is not held. */
+static int hold_reply(const struct tenant_rate *r, char *reply, size_t len)
+{
+	if (!r->held)
+		return 0;
+	int n = snprintf(reply, len, "451 4.7.1 tenant %s held: %s", r->name, r->why);
+	if (n < 0 || (size_t)n >= len)
+		snprintf(reply, len, "451 4.7.1 Tenant held");
+	return -1;
+}
+
 int tenant_rate_check(const struct tenant_conf *t, time_t now, char *reply, size_t len)
 {
-	const unsigned limit[W_COUNT] = { t->limits.per_minute, t->limits.per_hour, t->limits.per_day };
+	unsigned limit[W_COUNT] = { t->limits.per_minute, t->limits.per_hour, t->limits.per_day };
+	struct tenant_rate *r = rates;
+	while (r && strcmp(r->name, t->name) != 0)
+		r = r->next;
+	if (r && hold_reply(r, reply, len) < 0)
+		return -1;
+	if (r && r->throttled && (limit[W_MINUTE] == 0 || limit[W_MINUTE] > t->protect.throttle_per_minute))
+		limit[W_MINUTE] = t->protect.throttle_per_minute;
 	if (!limit[W_MINUTE] && !limit[W_HOUR] && !limit[W_DAY])
 		return 0;
-	struct tenant_rate *r = rate_of(t->name);
+	r = rate_of(t->name);
 	rate_roll(r, now);
 	for (int w = 0; w < W_COUNT; w++) {
 		if (limit[w] == 0 || r->count[w] < limit[w])
 			continue;
-		int n = snprintf(reply, len, "451 4.7.1 tenant %s: rate limit of %u messages per %s reached, try again later",
-				 t->name, limit[w], window_name[w]);
+		int n = snprintf(reply, len, "451 4.7.1 tenant %s%s%s%s: rate limit of %u messages per %s reached, "
+				 "try again later", t->name, r->throttled ? " throttled (" : "",
+				 r->throttled ? r->why : "", r->throttled ? ")" : "", limit[w], window_name[w]);
 		if (n < 0 || (size_t)n >= len)
 			snprintf(reply, len, "451 4.7.1 Tenant rate limit reached");
 		return -1;
@@ -121,6 +150,123 @@ void tenant_rate_count(const char *name, time_t now)
 	rate_roll(r, now);
 	for (int w = 0; w < W_COUNT; w++)
 		r->count[w]++;
+}
+
+void tenant_set_hold_hook(tenant_hold_fn *fn, void *arg)
+{
+	hold_hook = fn;
+	hold_hook_arg = arg;
+}
+
+/* The bucket of now's hour, emptied when it last held an older hour. */
+static size_t hour_bucket(struct tenant_rate *r, time_t now)
+{
+	long long h = (long long)now / 3600;
+	size_t b = (size_t)(h % TENANT_HOURS);
+	if (r->hour[b] != h) {
+		r->hour[b] = h;
+		r->sent[b] = r->bounced[b] = r->complained[b] = 0;
+	}
+	return b;
+}
+
+/* Why t must be held now ("" when it need not), from the window's counts. */
+static void judge(const struct tenant_conf *t, const struct tenant_rate *r, time_t now, char *why, size_t len)
+{
+	const struct tenant_protect *p = &t->protect;
+	long long h = (long long)now / 3600, hours = p->window / 3600;
+	unsigned long long sent = 0, bounced = 0, complained = 0;
+	why[0] = '\0';
+	for (size_t b = 0; b < TENANT_HOURS; b++)
+		if (r->hour[b] > h - hours && r->hour[b] <= h) {
+			sent += r->sent[b];
+			bounced += r->bounced[b];
+			complained += r->complained[b];
+		}
+	if (sent == 0 || sent < p->min_messages)
+		return;
+	double br = 100.0 * (double)bounced / (double)sent, cr = 100.0 * (double)complained / (double)sent;
+	int n = 0;
+	if (p->max_complaint_rate > 0 && cr > p->max_complaint_rate)
+		n = snprintf(why, len, "complaint rate %.1f %% over %s exceeds %g %%", cr, p->window_text,
+			     p->max_complaint_rate);
+	else if (p->max_bounce_rate > 0 && br > p->max_bounce_rate)
+		n = snprintf(why, len, "bounce rate %.1f %% over %s exceeds %g %%", br, p->window_text,
+			     p->max_bounce_rate);
+	if (n < 0 || (size_t)n >= len)
+		why[0] = '\0';
+}
+
+/* Holds (or throttles) the tenant when its rates say so. */
+static void protect_check(const struct tenant_conf *t, struct tenant_rate *r, time_t now)
+{
+	char why[sizeof(r->why)];
+	if (r->held || r->throttled)
+		return;
+	judge(t, r, now, why, sizeof(why));
+	if (why[0] == '\0')
+		return;
+	memcpy(r->why, why, sizeof(r->why));
+	r->throttled = t->protect.action == TENANT_THROTTLE;
+	r->held = !r->throttled;
+	msg_warn("event=tenant_held tenant=%s action=%s reason=\"%s\"", r->name, r->held ? "hold" : "throttle", why);
+	struct tenant_hold hold = { r->name, r->why, r->throttled };
+	if (hold_hook)
+		hold_hook(hold_hook_arg, &hold, now);
+}
+
+void tenant_outcome(const struct config *cf, const char *name, int bounced, time_t now)
+{
+	const struct tenant_conf *t = tenant_find(cf, name);
+	if (t == NULL || !t->protect.set)
+		return;
+	struct tenant_rate *r = rate_of(name);
+	size_t b = hour_bucket(r, now);
+	r->sent[b]++;
+	r->bounced[b] += bounced != 0;
+	protect_check(t, r, now);
+}
+
+void tenant_complaint(const struct config *cf, const char *name, time_t now)
+{
+	const struct tenant_conf *t = tenant_find(cf, name);
+	if (t == NULL || !t->protect.set)
+		return;
+	struct tenant_rate *r = rate_of(name);
+	r->complained[hour_bucket(r, now)]++;
+	protect_check(t, r, now);
+}
+
+void tenant_holds_sync(const struct tenant_hold *holds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tenant_rate *r = rate_of(holds[i].name);
+		r->throttled = holds[i].throttled != 0;
+		r->held = !r->throttled;
+		snprintf(r->why, sizeof(r->why), "%s", holds[i].why ? holds[i].why : "held by the operator");
+	}
+	for (struct tenant_rate *r = rates; r; r = r->next) {
+		size_t i;
+		for (i = 0; i < n && strcmp(holds[i].name, r->name) != 0; i++)
+			;
+		if (i < n || (!r->held && !r->throttled))
+			continue;
+		msg_info("event=tenant_released tenant=%s", r->name);
+		r->held = r->throttled = 0;
+		r->why[0] = '\0';
+		memset(r->hour, 0, sizeof(r->hour));   /* judged afresh from now on */
+	}
+}
+
+int tenant_is_held(const char *name, const char **why)
+{
+	for (struct tenant_rate *r = rates; r; r = r->next)
+		if (strcmp(r->name, name) == 0 && (r->held || r->throttled)) {
+			if (why)
+				*why = r->why;
+			return 1;
+		}
+	return 0;
 }
 
 void tenant_rate_reset(void)

@@ -15,6 +15,16 @@
  *   a minute, an hour and a day.  tenant_rate_check() fills reply with the
  *   451 4.7.1 text and returns -1 when a limit is reached, else 0;
  *   tenant_rate_count() counts one accepted message.
+ * - Protection (tenant_config.h protect): tenant_outcome() and
+ *   tenant_complaint() count what became of its mail (loop thread) in
+ *   hourly buckets of the last 7 days; when a rate over the window passes
+ *   its threshold (with min_messages outcomes in the window) the tenant is
+ *   held (every MAIL answered 451 4.7.1 "tenant NAME held: ...") or
+ *   throttled (capped at throttle_per_minute), the hook is told (it keeps
+ *   the hold in the spool: tenant_guard.h) and event=tenant_held is logged.
+ *   tenant_rate_check() answers for holds too.  tenant_holds_sync() makes
+ *   the holds exactly those the spool lists (start, and after `outpost
+ *   tenant release`): a released tenant's outcome counts start again.
  */
 #ifndef OUTPOST_TENANT_H
 #define OUTPOST_TENANT_H
@@ -39,7 +49,22 @@ int tenant_domain_ok(const struct tenant_conf *t, const char *domain);
 
 int tenant_rate_check(const struct tenant_conf *t, time_t now, char *reply, size_t len);
 void tenant_rate_count(const char *name, time_t now);
-/* Forgets every count (tests). */
+/* What the spool keeps of a hold (tenant_state). */
+struct tenant_hold {
+	const char *name;
+	const char *why;             /* "bounce rate 60.0 % over 24h exceeds 5.0 %" */
+	int throttled;               /* 0: held */
+};
+
+typedef void tenant_hold_fn(void *arg, const struct tenant_hold *h, time_t since);
+void tenant_set_hold_hook(tenant_hold_fn *fn, void *arg);
+void tenant_outcome(const struct config *cf, const char *name, int bounced, time_t now);
+void tenant_complaint(const struct config *cf, const char *name, time_t now);
+void tenant_holds_sync(const struct tenant_hold *holds, size_t n);
+/* 1 when name is held or throttled now (why, may be NULL, gets the reason). */
+int tenant_is_held(const char *name, const char **why);
+
+/* Forgets every count and hold (tests). */
 void tenant_rate_reset(void);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/config_parse.h"
+#include "core/name_code.h"
 #include "core/xmalloc.h"
 
 static int tenant_name_ok(const char *s)
@@ -74,9 +75,61 @@ static void load_limits(struct cfctx *cx, const config_setting_t *g, struct tena
 	cf_get_uint(cx, l, "recipients_per_message", &t->limits.rcpts_per_msg, 0, 100000);
 }
 
+static const struct name_code tenant_action_names[] = {
+	{ "hold", TENANT_HOLD }, { "throttle", TENANT_THROTTLE }, { NULL, -1 },
+};
+
+/* A percentage member, 0 < v <= 100; *out unchanged when absent. */
+static void get_percent(struct cfctx *cx, const config_setting_t *g, const char *key, double *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+	if (s == NULL)
+		return;
+	int t = config_setting_type(s);
+	double v = t == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+		 : t == CONFIG_TYPE_INT ? (double)config_setting_get_int(s) : -1;
+	if (!(v > 0 && v <= 100))
+		cf_error(cx, s, "%s: expected a percentage above 0 and at most 100, such as 0.3 or 5", key);
+	else
+		*out = v;
+}
+
+static void load_protect(struct cfctx *cx, const config_setting_t *g, struct tenant_conf *t)
+{
+	static const char *const known[] = { "window", "min_messages", "max_bounce_rate", "max_complaint_rate",
+		"action", "throttle_per_minute", NULL };
+	const config_setting_t *l = config_setting_get_member(g, "protect");
+	struct tenant_protect *p = &t->protect;
+	if (l == NULL)
+		return;
+	if (!config_setting_is_group(l)) {
+		cf_error(cx, l, "tenant %s: protect: expected a group { window = \"24h\"; max_bounce_rate = 5; ... }",
+			 t->name);
+		return;
+	}
+	if (cf_check_keys(cx, l, known) < 0)
+		return;
+	*p = (struct tenant_protect){ 1, 86400, "24h", 100, 0, 0, TENANT_HOLD, 10 };
+	const char *w = NULL;
+	if (config_setting_lookup_string(l, "window", &w) && strlen(w) < sizeof(p->window_text))
+		snprintf(p->window_text, sizeof(p->window_text), "%s", w);
+	cf_get_duration(cx, l, "window", &p->window);
+	if (!cx->failed && (p->window < 3600 || p->window % 3600 != 0))
+		cf_error(cx, config_setting_get_member(l, "window"),
+			 "tenant %s: protect: window is counted in whole hours (\"1h\" to \"7d\")", t->name);
+	cf_get_uint(cx, l, "min_messages", &p->min_messages, 1, 10000000);
+	get_percent(cx, l, "max_bounce_rate", &p->max_bounce_rate);
+	get_percent(cx, l, "max_complaint_rate", &p->max_complaint_rate);
+	p->action = (enum tenant_action)cf_get_enum(cx, l, "action", tenant_action_names, TENANT_HOLD);
+	cf_get_uint(cx, l, "throttle_per_minute", &p->throttle_per_minute, 1, 10000000);
+	if (!cx->failed && p->max_bounce_rate == 0 && p->max_complaint_rate == 0)
+		cf_error(cx, l, "tenant %s: protect: set max_bounce_rate or max_complaint_rate", t->name);
+}
+
 static void load_tenant(struct cfctx *cx, const config_setting_t *g, struct tenant_conf *t)
 {
-	static const char *const known[] = { "name", "users", "networks", "domains", "limits", NULL };
+	static const char *const known[] = { "name", "users", "networks", "domains", "limits", "protect",
+		NULL };
 	t->line = config_setting_source_line(g);
 	if (!config_setting_is_group(g)) {
 		cf_error(cx, g, "tenants: each tenant is a group { name = \"...\"; users = [ ... ]; }");
@@ -94,6 +147,7 @@ static void load_tenant(struct cfctx *cx, const config_setting_t *g, struct tena
 	load_networks(cx, g, t);
 	load_domains(cx, g, t);
 	load_limits(cx, g, t);
+	load_protect(cx, g, t);
 	if (!cx->failed && t->nusers + t->nnetworks + t->ndomains == 0)
 		cf_error(cx, g, "tenant %s: name its users, networks or domains, or it has no mail", t->name);
 }

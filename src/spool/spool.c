@@ -184,7 +184,16 @@ static const char *const spool_migrations[] = {
 	" name TEXT PRIMARY KEY NOT NULL,"
 	" held INTEGER NOT NULL DEFAULT 0,"
 	" reason TEXT,"
-	" since INTEGER) WITHOUT ROWID;",
+	" since INTEGER) WITHOUT ROWID;"
+	/* a complaint about a message that has left the queue counts for its tenant */
+	"ALTER TABLE sent_history ADD COLUMN tenant TEXT;"
+	"DROP TRIGGER sent_history_keep;"
+	"CREATE TRIGGER sent_history_keep AFTER DELETE ON attempts WHEN old.result = 'delivered' BEGIN"
+	" INSERT INTO sent_history (qid, recipient, sender, route, remote_host, time, tenant)"
+	"  SELECT old.msg_id, lower(old.recipient), COALESCE((SELECT sender FROM messages WHERE id = old.msg_id), ''),"
+	"  old.route, old.remote_host, old.time, (SELECT tenant FROM messages WHERE id = old.msg_id);"
+	" DELETE FROM sent_history WHERE time < old.time - 2592000;"
+	" END;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,

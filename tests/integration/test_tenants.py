@@ -126,7 +126,7 @@ def test_sender_domain_and_limits_of_a_tenant(tenanted):
 def test_tenant_list_and_show(tenanted):
     d = tenanted.d
     out = d.cli("tenant", "list").stdout
-    assert [l.split()[0] for l in out.splitlines()] == ["acme", "lan", "dom"]
+    assert [l.split()[:2] for l in out.splitlines()] == [["acme", "ok"], ["lan", "ok"], ["dom", "ok"]]
     show = d.cli("tenant", "show", "acme").stdout
     assert "users: alice\n" in show and "messages_per_day: 3\n" in show
     j = json.loads(d.cli("tenant", "show", "lan", "--json").stdout)
@@ -155,3 +155,110 @@ def test_suppression_scope_of_a_tenant(tenanted):
     # another tenant's mail to the address is not refused
     with smtplib.SMTP("127.0.0.1", d.port) as s:
         s.sendmail("app@dom.example", ["gone@example.net"], message("dom"))
+
+
+def wait_for(pred, timeout=15, what="condition"):
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def try_mail(d, sender="app@alice.example"):
+    c = auth_client(d)
+    code, lines = c.cmd("MAIL FROM:<%s>" % sender)
+    c.close()
+    return code, lines[-1]
+
+
+def test_bounce_rate_holds_a_tenant_across_a_restart_until_released(world, users_file):
+    """acme's mail bounces (550 5.1.1 at the relay): after 2 of 3 bounced, over
+    the 50 % of its protect, it is held; the hold survives a restart and ends
+    with outpost tenant release."""
+    from peers import Behaviour
+    bad = {"gone%d@example.net" % i: "550 5.1.1 <gone@example.net>: no such user" for i in range(2)}
+    world.sink("127.0.0.5", Behaviour(rcpt_replies=bad))
+    tenants = ('tenants = ( { name = "acme"; users = [ "alice" ];'
+               '  protect = { window = "24h"; min_messages = 3; max_bounce_rate = 50; }; } );')
+    d = world.daemon(routes='r1 = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; };' % world.port,
+                     rules='{ via = [ "r1" ]; }', extra=['users = "%s";' % users_file, tenants])
+    for rcpt in ("ok@example.net", "gone0@example.net", "gone1@example.net"):
+        c = auth_client(d)
+        c.expect(250, "MAIL FROM:<app@alice.example>")
+        c.expect(250, "RCPT TO:<%s>" % rcpt)
+        send_data(c, "to " + rcpt)
+        c.close()
+    wait_for(lambda: "event=tenant_held" in d.log_text(), what="the hold")
+    reason = "bounce rate 66.7 % over 24h exceeds 50 %"
+    assert try_mail(d) == (451, "451 4.7.1 tenant acme held: " + reason)
+    show = json.loads(d.cli("tenant", "show", "acme", "--json").stdout)
+    assert show["state"] == "held" and show["reason"] == reason
+    assert d.cli("tenant", "list").stdout.split()[:2] == ["acme", "held"]
+    # a restart does not forget it
+    d.stop()
+    d.start()
+    assert try_mail(d)[0] == 451
+    r = d.cli("tenant", "release", "acme")
+    assert "tenant acme released" in r.stdout
+    wait_for(lambda: try_mail(d)[0] == 250, what="the release")
+    assert "event=tenant_released tenant=acme" in d.log_text()
+    assert json.loads(d.cli("tenant", "show", "acme", "--json").stdout)["state"] == "ok"
+    r = d.cli("tenant", "release", "acme", check=False)
+    assert r.returncode == 1 and "acme is not held" in r.stderr
+
+
+ARF = """From: feedback@fbl.example.net
+To: fbl@relay.test
+Subject: complaint
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="f"
+
+--f
+Content-Type: text/plain
+
+This is an abuse report.
+
+--f
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: FBL/1.0
+Version: 1
+Original-Mail-From: <{mail_from}>
+Original-Rcpt-To: <{rcpt}>
+
+--f
+Content-Type: message/rfc822
+
+Return-Path: <{mail_from}>
+From: app@dom.example
+To: {rcpt}
+Subject: hello
+
+hi
+--f--
+"""
+
+
+def test_complaint_rate_holds_a_tenant(make_daemon, tmp_path):
+    """Two messages of tenant dom delivered, one complaint (ARF) about the
+    first after it left the queue: 50 % > 10 %, the tenant is held."""
+    from test_bounces import Loop
+    tenants = ('tenants = ( { name = "dom"; domains = [ "dom.example" ];'
+               '  protect = { window = "1h"; min_messages = 2; max_complaint_rate = 10; }; } );')
+    loop = Loop(make_daemon, tmp_path, extra=[tenants])
+    try:
+        qid, got = loop.send("reader@example.net", sender="app@dom.example")
+        loop.send("other@example.net", sender="app@dom.example")
+        loop.report("fbl@relay.test", ARF.format(mail_from=got.mail_from, rcpt="reader@example.net"),
+                    sender="feedback@fbl.example.net")
+        loop.wait_log("event=tenant_held tenant=dom")
+        with smtplib.SMTP("127.0.0.1", loop.d.port) as s:
+            s.ehlo()
+            code, text = s.mail("app@dom.example")
+        assert (code, text) == (451, b"4.7.1 tenant dom held: complaint rate 50.0 % over 1h exceeds 10 %")
+    finally:
+        loop.close()

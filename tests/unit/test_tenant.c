@@ -132,12 +132,117 @@ static void test_rate_limits(void **st)
 	config_free(cf);
 }
 
+static struct tenant_hold last_hold;
+static int holds_told;
+
+static void on_hold(void *arg, const struct tenant_hold *h, time_t since)
+{
+	(void)arg;
+	(void)since;
+	static char name[64], why[256];
+	snprintf(name, sizeof(name), "%s", h->name);
+	snprintf(why, sizeof(why), "%s", h->why);
+	last_hold = (struct tenant_hold){ name, why, h->throttled };
+	holds_told++;
+}
+
+static const char guarded[] =
+	"tenants = ( { name = \"acme\"; users = [ \"alice\" ];\n"
+	"              protect = { window = \"24h\"; min_messages = 10; max_bounce_rate = 20; max_complaint_rate = 0.3; }; },\n"
+	"            { name = \"slow\"; users = [ \"bob\" ];\n"
+	"              protect = { window = \"2h\"; min_messages = 4; max_bounce_rate = 50; action = \"throttle\";\n"
+	"                          throttle_per_minute = 1; }; } );\n";
+
+static void test_protection_holds_and_releases(void **st)
+{
+	(void)st;
+	char err[1024], reply[256];
+	struct config *cf = parse(guarded, err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	const struct tenant_conf *acme = tenant_find(cf, "acme");
+	time_t t0 = 1700000000;
+	tenant_rate_reset();
+	holds_told = 0;
+	tenant_set_hold_hook(on_hold, NULL);
+	/* 9 outcomes, all bounced: too few to judge */
+	for (int i = 0; i < 9; i++)
+		tenant_outcome(cf, "acme", 1, t0);
+	assert_int_equal(holds_told, 0);
+	assert_int_equal(tenant_rate_check(acme, t0, reply, sizeof(reply)), 0);
+	/* the window is 24 hours: outcomes older than that are forgotten */
+	for (int i = 0; i < 10; i++)
+		tenant_outcome(cf, "acme", 0, t0 + 25 * 3600);
+	assert_int_equal(holds_told, 0);
+	for (int i = 0; i < 3; i++)      /* 3 of 13 in the window: 23.1 % > 20 % */
+		tenant_outcome(cf, "acme", 1, t0 + 26 * 3600);
+	assert_int_equal(holds_told, 1);
+	assert_string_equal(last_hold.name, "acme");
+	assert_false(last_hold.throttled);
+	assert_int_equal(tenant_rate_check(acme, t0 + 26 * 3600, reply, sizeof(reply)), -1);
+	assert_string_equal(reply, "451 4.7.1 tenant acme held: bounce rate 23.1 % over 24h exceeds 20 %");
+	/* released (the spool no longer lists it): accepted, judged afresh */
+	tenant_holds_sync(NULL, 0);
+	assert_int_equal(tenant_rate_check(acme, t0 + 26 * 3600, reply, sizeof(reply)), 0);
+	assert_false(tenant_is_held("acme", NULL));
+	/* complaints: 1 in 200 is 0.5 % > 0.3 % */
+	for (int i = 0; i < 199; i++)
+		tenant_outcome(cf, "acme", 0, t0 + 27 * 3600);
+	tenant_complaint(cf, "acme", t0 + 27 * 3600);
+	assert_int_equal(holds_told, 2);
+	assert_string_equal(last_hold.why, "complaint rate 0.5 % over 24h exceeds 0.3 %");
+	/* a hold read back from the spool at start */
+	tenant_rate_reset();
+	struct tenant_hold saved = { "acme", "complaint rate 0.6 % over 24h exceeds 0.3 %", 0 };
+	tenant_holds_sync(&saved, 1);
+	assert_int_equal(tenant_rate_check(acme, t0, reply, sizeof(reply)), -1);
+	assert_string_equal(reply, "451 4.7.1 tenant acme held: complaint rate 0.6 % over 24h exceeds 0.3 %");
+	/* throttle: capped at throttle_per_minute, not refused */
+	const struct tenant_conf *slow = tenant_find(cf, "slow");
+	for (int i = 0; i < 4; i++)
+		tenant_outcome(cf, "slow", i < 3, t0);
+	assert_true(last_hold.throttled);
+	assert_int_equal(tenant_rate_check(slow, t0, reply, sizeof(reply)), 0);
+	tenant_rate_count("slow", t0);
+	assert_int_equal(tenant_rate_check(slow, t0, reply, sizeof(reply)), -1);
+	assert_string_equal(reply, "451 4.7.1 tenant slow throttled (bounce rate 75.0 % over 2h exceeds 50 %): "
+				   "rate limit of 1 messages per minute reached, try again later");
+	tenant_set_hold_hook(NULL, NULL);
+	tenant_rate_reset();
+	config_free(cf);
+}
+
+static void test_protect_config_errors(void **st)
+{
+	(void)st;
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "tenants = ( { name = \"a\"; users = [ \"u\" ];\n protect = { window = \"90m\"; max_bounce_rate = 5; }; } );\n",
+		  "t.conf:4: tenant a: protect: window is counted in whole hours" },
+		{ "tenants = ( { name = \"a\"; users = [ \"u\" ];\n protect = { max_bounce_rate = 0; }; } );\n",
+		  "t.conf:4: max_bounce_rate: expected a percentage above 0 and at most 100" },
+		{ "tenants = ( { name = \"a\"; users = [ \"u\" ];\n protect = { window = \"1h\"; }; } );\n",
+		  "t.conf:4: tenant a: protect: set max_bounce_rate or max_complaint_rate" },
+		{ "tenants = ( { name = \"a\"; users = [ \"u\" ];\n protect = { max_bounce_rate = 5; action = \"ban\"; }; } );\n",
+		  "t.conf:4: action: expected one of" },
+	};
+	char err[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		struct config *cf = parse(bad[i].text, err, sizeof(err));
+		config_free(cf);
+		if (cf != NULL || strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config_errors_name_file_and_line),
 		cmocka_unit_test(test_identification_order),
 		cmocka_unit_test(test_rate_limits),
+		cmocka_unit_test(test_protection_holds_and_releases),
+		cmocka_unit_test(test_protect_config_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
