@@ -333,6 +333,7 @@ int main(int argc, char **argv)
 	if ((d.tenants = tenant_guard_new(d.base, d.cf->spool, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	scheduler_set_return_path(d.sched, feedback_return_path, d.feedback);
+	scheduler_set_rcpt_filter(d.sched, feedback_delivery_check, d.feedback);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
 	struct event *sigint = evsignal_new(d.base, SIGINT, on_stop_signal, &d);
 	struct event *sighup = evsignal_new(d.base, SIGHUP, on_reload_signal, &d);

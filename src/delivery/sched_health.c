@@ -92,6 +92,17 @@ void scheduler_set_return_path(struct scheduler *s,
 	}
 }
 
+void scheduler_set_rcpt_filter(struct scheduler *s,
+			       int (*fn)(void *arg, const char *rcpt, const char *sender, const char *user,
+					 const char *qid, char *reply, size_t replylen),
+			       void *arg)
+{
+	if (s) {
+		s->rcpt_filter = fn;
+		s->rcpt_filter_arg = arg;
+	}
+}
+
 void scheduler_route_feedback(void *arg, const char *route, const char *host, const char *rcpt, const char *reason,
 			      const char *diagnostic)
 {

@@ -128,6 +128,23 @@ static void qmsg_make_jobs(struct qmsg *q)
 		struct rcpt_route *rr = &q->rr[i];
 		if (rr->taken)
 			continue;
+		if (rr->suppressed[0]) {   /* one job of its own, failed at once: a bounce and its DSN */
+			struct job *sj = xcalloc(1, sizeof(*sj));
+			struct reply_info ri;
+			sj->q = q;
+			sj->route = rr->route;
+			sj->idx = xcalloc(1, sizeof(size_t));
+			sj->idx[0] = i;
+			sj->n = 1;
+			rr->taken = 1;
+			q->jobs++;
+			char enh[16] = "";
+			const char *text = rr->suppressed + 4;   /* past "550 " */
+			size_t el = reply_parse_enhanced(text, enh, sizeof(enh));
+			reply_local(enh[0] == '5' ? enh : "5.7.1", text + el, &ri);
+			job_fail(sj, &ri, NULL);
+			continue;
+		}
 		const char *dom = rcpt_domain_of(m->rcpts[i].address);
 		struct job *j = xcalloc(1, sizeof(*j));
 		j->q = q;
@@ -219,6 +236,10 @@ void sched_route_message(struct scheduler *s, struct spool_due_msg *m)
 	header_from_domain(m->body, m->body_len, q->from_domain, sizeof(q->from_domain));
 	const struct route_conf *forced = m->route ? route_named(q->cf, m->route) : NULL;
 	for (size_t i = 0; i < m->nrcpts; i++) {
+		if (s->rcpt_filter && !forced &&
+		    s->rcpt_filter(s->rcpt_filter_arg, m->rcpts[i].address, m->sender, m->auth_user, m->id,
+				   q->rr[i].suppressed, sizeof(q->rr[i].suppressed)) && strlen(q->rr[i].suppressed) < 12)
+			q->rr[i].suppressed[0] = '\0';   /* not a reply ("550 5.x.y text"): send it */
 		q->rr[i].forced = forced;
 		if (forced)
 			provider_of(rcpt_domain_of(m->rcpts[i].address), q->rr[i].dclass, sizeof(q->rr[i].dclass));

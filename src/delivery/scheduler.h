@@ -93,6 +93,14 @@ void scheduler_canary(struct scheduler *s, const char *route, int ok, const char
 void scheduler_set_return_path(struct scheduler *s,
 			       int (*fn)(void *arg, const char *qid, const char *sender, char *out, size_t outlen),
 			       void *arg);
+/* Recipients to bounce rather than send: fn returns 1 with the reason
+ * ("550 5.1.1 <x@y>: suppressed since ...") for a recipient that must not
+ * be mailed; it gets a DSN like any bounce.  feedback's suppression list
+ * in suppression.on_rcpt = "accept" mode. */
+void scheduler_set_rcpt_filter(struct scheduler *s,
+			       int (*fn)(void *arg, const char *rcpt, const char *sender, const char *user,
+					 const char *qid, char *reply, size_t replylen),
+			       void *arg);
 /* An asynchronous bounce (it came back after the receiver accepted the
  * mail) that blames the path: a failure of route towards host's provider
  * (or rcpt's domain's), in route health as a synchronous one would be. */

@@ -83,6 +83,7 @@ struct rcpt_route {
 	const struct route_conf *route;   /* the first usable of via */
 	size_t via_pos;
 	int taken;                        /* in a job */
+	char suppressed[300];             /* the suppression list's reply: bounce it, send nothing */
 };
 
 struct job {
@@ -153,6 +154,11 @@ struct scheduler {
 	/* the envelope sender to send with (feedback: VERP), or NULL: keep it */
 	int (*return_path)(void *arg, const char *qid, const char *sender, char *out, size_t outlen);
 	void *return_path_arg;
+	/* recipients not to send to (feedback: the suppression list when it
+	 * accepts at RCPT and bounces), or NULL */
+	int (*rcpt_filter)(void *arg, const char *rcpt, const char *sender, const char *user, const char *qid,
+			   char *reply, size_t replylen);
+	void *rcpt_filter_arg;
 	size_t nsrc_weight;
 	struct health *health;
 	struct sched_timer *health_ev;  /* saves route health when it changed */

@@ -10,7 +10,7 @@
 #include "feedback/feedback_config.h"
 
 static const struct name_code on_rcpt_names[] = {
-	{ "refuse", SUPPRESS_REFUSE }, { NULL, -1 },   /* accept-and-bounce: not yet */
+	{ "refuse", SUPPRESS_REFUSE }, { "accept", SUPPRESS_ACCEPT_DSN }, { NULL, -1 },
 };
 
 static void feedback_config_defaults(struct config *cf)

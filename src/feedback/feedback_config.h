@@ -24,10 +24,10 @@ struct bounces_conf {
 	size_t nreport_addresses;
 };
 
-enum suppress_action { SUPPRESS_REFUSE };
+enum suppress_action { SUPPRESS_REFUSE, SUPPRESS_ACCEPT_DSN };
 
 struct suppression_conf {
-	enum suppress_action on_rcpt;  /* refuse at RCPT (the only action so far) */
+	enum suppress_action on_rcpt;  /* refuse at RCPT (default), or accept and bounce with a DSN */
 	unsigned mailboxfull_failures; /* soft failures that suppress ... */
 	unsigned mailboxfull_window;   /* ... within this many seconds */
 	unsigned soft_expiry;          /* how long a soft suppression lasts */

@@ -207,18 +207,45 @@ int feedback_register(struct feedback_daemon *fd, struct local_dispatch *ld, cha
 	return 0;
 }
 
+/* 1 with the reply when rcpt is suppressed for this sender / user. */
+static int lookup(struct feedback_daemon *fd, const char *rcpt, const char *sender, const char *user,
+		  const char *qid, struct suppression *hit, char *reply, size_t replylen)
+{
+	const char *at = sender ? strrchr(sender, '@') : NULL;
+	int rc = suppress_check(fd->check, rcpt, at ? at + 1 : NULL, user, time(NULL), hit);
+	if (rc < 0)
+		msg_warn("event=suppress_check_error qid=%s rcpt=<%s> action=send", qid, rcpt);
+	if (rc <= 0)
+		return 0;
+	suppress_reply(hit, rcpt, reply, replylen);
+	return 1;
+}
+
+int feedback_delivery_check(void *arg, const char *rcpt, const char *sender, const char *user, const char *qid,
+			    char *reply, size_t replylen)
+{
+	struct feedback_daemon *fd = arg;
+	struct suppression hit;
+	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
+		return 0;
+	msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s caused_by=%s action=bounce",
+		 qid, rcpt, hit.reason, hit.source, hit.scope[0] ? hit.scope : "global", hit.qid[0] ? hit.qid : "-");
+	return 1;
+}
+
 int feedback_rcpt_check(void *arg, const char *rcpt, const char *sender, const char *user, const char *qid,
 			char *reply, size_t replylen)
 {
 	struct feedback_daemon *fd = arg;
 	struct suppression hit;
-	const char *at = sender ? strrchr(sender, '@') : NULL;
-	int rc = suppress_check(fd->check, rcpt, at ? at + 1 : NULL, user, time(NULL), &hit);
-	if (rc < 0)
-		msg_warn("event=suppress_check_error qid=%s rcpt=<%s> action=accept", qid, rcpt);
-	if (rc <= 0)
+	if (fd->cf->suppression.on_rcpt == SUPPRESS_ACCEPT_DSN) {
+		if (lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
+			msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s action=accept_then_bounce",
+				 qid, rcpt, hit.reason, hit.source);
 		return 0;
-	suppress_reply(&hit, rcpt, reply, replylen);
+	}
+	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
+		return 0;
 	msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s caused_by=%s action=refuse",
 		 qid, rcpt, hit.reason, hit.source, hit.scope[0] ? hit.scope : "global", hit.qid[0] ? hit.qid : "-");
 	return 1;

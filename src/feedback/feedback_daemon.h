@@ -10,7 +10,9 @@
  * - feedback_rcpt_check() is the smtpd rcpt check (smtp_server.h): a
  *   recipient on the suppression list (global, the sender's domain, or the
  *   authenticated user) is refused with the list's reply and logged
- *   (event=rcpt_suppressed); a database error lets the mail through.
+ *   (event=rcpt_suppressed); with suppression.on_rcpt = "accept" it is
+ *   accepted, and feedback_delivery_check() bounces it at delivery; a
+ *   database error lets the mail through.
  * - feedback_register() adds the local mailboxes: "*@BOUNCEDOMAIN" and
  *   each report address.  A report received there is answered 250 at once
  *   and handled on the worker (bounce_parse + feedback_apply); route
@@ -36,6 +38,12 @@ void feedback_daemon_free(struct feedback_daemon *fd);
 int feedback_register(struct feedback_daemon *fd, struct local_dispatch *ld, char *err, size_t errlen);
 int feedback_rcpt_check(void *fd, const char *rcpt, const char *sender, const char *user, const char *qid,
 			char *reply, size_t replylen);
+/* The scheduler's rcpt filter: a recipient suppressed by now (accepted at
+ * RCPT in "accept" mode, or queued before it was suppressed) is bounced
+ * with the list's reply instead of sent (event=rcpt_suppressed
+ * action=bounce). */
+int feedback_delivery_check(void *fd, const char *rcpt, const char *sender, const char *user, const char *qid,
+			    char *reply, size_t replylen);
 int feedback_return_path(void *fd, const char *qid, const char *sender, char *out, size_t outlen);
 
 #endif

@@ -365,3 +365,23 @@ def test_doctor_checks_the_bounce_domain_records(tmp_path):
         assert f["SPF"]["status"] == "pass"
     finally:
         dns.stop()
+
+
+def test_accept_mode_takes_the_message_and_bounces_the_suppressed_recipient(make_daemon, tmp_path):
+    lp = Loop(make_daemon, tmp_path, extra=['suppression = { on_rcpt = "accept"; };'])
+    try:
+        lp.d.cli("suppress", "add", "gone@example.net", "--reason", "userunknown")
+        assert lp.rcpt_reply("gone@example.net")[0] == 250
+        with smtplib.SMTP("127.0.0.1", lp.d.port) as s:
+            s.sendmail("app@sender.example.org", ["gone@example.net", "ok@example.net"], message())
+        got = lp.relay.wait(2)
+        assert len(got) == 2
+        sent = [m for m in got if m.mail_from not in ("", "<>")]
+        dsns = [m for m in got if m.mail_from in ("", "<>")]
+        assert sent[0].rcpts == ["ok@example.net"]          # the suppressed recipient was not sent to
+        assert dsns[0].rcpts == ["app@sender.example.org"]  # the sender learns from a DSN
+        assert "gone@example.net" in dsns[0].text and "suppressed since" in dsns[0].text
+        assert "action=accept_then_bounce" in lp.d.log_text()
+        assert "event=rcpt_suppressed" in lp.d.log_text() and "action=bounce" in lp.d.log_text()
+    finally:
+        lp.close()
