@@ -442,21 +442,27 @@ static void conn_hosts_add(struct conn *c, const char *h)
 }
 
 /* The MX verdict for the whole destination (read by sched_mx.c). */
+static void conn_use_mx(struct conn *c, const struct mx_answer *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		conn_hosts_add(c, a->hosts[i]);
+	if (a->kind == MX_HOSTS) {
+		reply_local("4.4.4", "no MX host could be reached", &c->last);
+		return conn_try_target(c);
+	}
+	c->last = a->verdict;
+	conn_fail_job(c);
+}
+
 static void on_mx(const struct dns_result *res, void *arg)
 {
 	struct conn *c = arg;
 	struct mx_answer a;
 	c->q = NULL;
 	mx_answer_read(res, c->d->domain, &a);
-	for (size_t i = 0; i < a.n; i++)
-		conn_hosts_add(c, a.hosts[i]);
+	mx_cache_put(c->d->sch, c->d->domain, &a);
+	conn_use_mx(c, &a);  /* may free c, never a */
 	mx_answer_clear(&a);
-	if (a.kind == MX_HOSTS) {
-		reply_local("4.4.4", "no MX host could be reached", &c->last);
-		return conn_try_target(c);
-	}
-	c->last = a.verdict;
-	conn_fail_job(c);
 }
 
 void conn_unpark(struct conn *c)
@@ -498,8 +504,10 @@ void conn_next_job(struct conn *c)
 	if (c->client)
 		return conn_send(c);
 	if (c->nhosts == 0 && c->d->route->type == ROUTE_MX) {
+		const struct mx_answer *cached = mx_cache_get(s, c->d->domain);
+		if (cached)
+			return conn_use_mx(c, cached);  /* the answer routing asked for a moment ago */
 		c->q = s->net.query(s->net.arg, c->d->domain, DNS_TYPE_MX, on_mx, c);
-
 		return;
 	}
 	if (c->nhosts == 0)

@@ -11,13 +11,29 @@
  *   MX_FAILED  SERVFAIL, timeout or another rcode (451 4.4.3): defer.
  * hosts is a NULL-ended array (empty for MX_NONE, NULL for MX_FAILED);
  * mx_answer_clear() frees it.
+ * The cache keeps each definite answer (not MX_FAILED) for MX_CACHE_TTL
+ * seconds of the scheduler's clock, so that routing (which needs the MX
+ * for the provider) and delivery ask DNS once; at most MX_CACHE_MAX
+ * domains (expired ones are dropped first; when full, nothing is added).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/xmalloc.h"
 #include "delivery/scheduler_int.h"
 #include "dns/dns.h"
+
+#define MX_CACHE_TTL 60
+#define MX_CACHE_MAX 10000
+
+struct mx_cached {
+	char *domain;
+	struct mx_answer a;
+	double expires;
+	struct mx_cached *next;
+};
 
 void mx_answer_read(const struct dns_result *res, const char *domain, struct mx_answer *a)
 {
@@ -54,4 +70,63 @@ void mx_answer_clear(struct mx_answer *a)
 	dns_hosts_free(a->hosts);
 	a->hosts = NULL;
 	a->n = 0;
+}
+
+static void mx_cached_free(struct mx_cached *e)
+{
+	free(e->domain);
+	mx_answer_clear(&e->a);
+	free(e);
+}
+
+/* Drops expired entries (all of them when now is 0). */
+static void mx_cache_expire(struct scheduler *s, double now)
+{
+	for (struct mx_cached **p = &s->mxcache; *p;) {
+		struct mx_cached *e = *p;
+		if (now == 0 || e->expires <= now) {
+			*p = e->next;
+			mx_cached_free(e);
+			s->nmxcache--;
+		} else {
+			p = &e->next;
+		}
+	}
+}
+
+const struct mx_answer *mx_cache_get(struct scheduler *s, const char *domain)
+{
+	double now = sched_now(s);
+	for (struct mx_cached *e = s->mxcache; e; e = e->next)
+		if (strcasecmp(e->domain, domain) == 0)
+			return e->expires > now ? &e->a : NULL;
+	return NULL;
+}
+
+void mx_cache_put(struct scheduler *s, const char *domain, const struct mx_answer *a)
+{
+	double now = sched_now(s);
+	if (a->kind == MX_FAILED)
+		return;
+	mx_cache_expire(s, now);
+	for (struct mx_cached *e = s->mxcache; e; e = e->next)
+		if (strcasecmp(e->domain, domain) == 0)
+			return;  /* a fresh one is there */
+	if (s->nmxcache >= MX_CACHE_MAX)
+		return;
+	struct mx_cached *e = xcalloc(1, sizeof(*e));
+	e->domain = xstrdup(domain);
+	e->a = *a;
+	e->a.hosts = xcalloc(a->n + 1, sizeof(char *));
+	for (size_t i = 0; i < a->n; i++)
+		e->a.hosts[i] = xstrdup(a->hosts[i]);
+	e->expires = now + MX_CACHE_TTL;
+	e->next = s->mxcache;
+	s->mxcache = e;
+	s->nmxcache++;
+}
+
+void mx_cache_free(struct scheduler *s)
+{
+	mx_cache_expire(s, 0);
 }

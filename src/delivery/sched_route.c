@@ -4,9 +4,10 @@
  *
  * Contract: sched_route_message() decides every due recipient of a
  * claimed message: its rule is the first that matches (router.h); when a
- * rule matches on MX hosts, the recipient domain's MX is looked up first
- * (one lookup per domain, read by sched_mx.c) and the recipients at that
- * domain are decided with it.  Each recipient's destination class is the
+ * rule matches on MX hosts, or may send the recipient by an mx route, the
+ * recipient domain's MX is looked up first (once per domain, read and
+ * cached by sched_mx.c, so delivery uses the same answer) and the
+ * recipients at that domain are decided with it.  Each recipient's destination class is the
  * provider (provider.h) of its best MX host when known, else of its
  * domain.  Its route is the first of the rule's via that is usable for
  * that class (health not down, a source with warm-up room left).  The
@@ -97,6 +98,7 @@ void job_requeue(struct job *j)
 		next = p->next;
 		dest_add_job(q->sch, p, rcpt_domain_of(q->m->rcpts[p->idx[0]].address));
 	}
+	sched_pump_soon(q->sch);  /* the new destination may start now (its old connection may just park) */
 }
 
 /* The rule for recipient i (mx: its MX hosts, or NULL when not known yet). */
@@ -182,20 +184,48 @@ struct mx_wait {
 	char *domain;
 };
 
-/* The MX hosts the rules asked for: decide every recipient at that domain.
- * NXDOMAIN and a null MX give no host at all (no `mx` glob matches); a
- * failed lookup decides nothing: those recipients keep NEED_MX, get no
- * rule and wait for their retry. */
+/* Whether recipient rr needs its domain's MX before its jobs are made:
+ * for a rule that matches on MX hosts, and for the destination class
+ * (the provider, by the best MX host) of mail that may go by an mx route:
+ * warm-up, back-off and route health count per provider (issue 19). */
+static int wants_mx(const struct qmsg *q, const struct rcpt_route *rr)
+{
+	if (rr->forced)
+		return rr->forced->type == ROUTE_MX;
+	if (rr->verdict == ROUTER_NEED_MX)
+		return 1;
+	for (size_t k = 0; rr->verdict == ROUTER_MATCH && k < rr->rule->nvia; k++)
+		if (q->cf->routes[rr->rule->via[k]].type == ROUTE_MX)
+			return 1;
+	return 0;
+}
+
+/* The MX answer for domain: decide every recipient there that waited for
+ * it (NXDOMAIN and a null MX give no host at all: no `mx` glob matches);
+ * the others take the provider of its best host as their class.  A failed
+ * lookup decides nothing: those recipients keep NEED_MX, get no rule and
+ * wait for their retry; the others keep their domain's class. */
+static void mx_apply(struct qmsg *q, const char *domain, const struct mx_answer *a)
+{
+	for (size_t i = 0; i < q->m->nrcpts && a->kind != MX_FAILED; i++) {
+		struct rcpt_route *rr = &q->rr[i];
+		if (strcasecmp(rcpt_domain_of(q->m->rcpts[i].address), domain) != 0)
+			continue;
+		if (rr->verdict == ROUTER_NEED_MX && !rr->forced)
+			rcpt_decide(q, i, (const char *const *)a->hosts, a->n);
+		else if (a->n)
+			provider_of(a->hosts[0], rr->dclass, sizeof(rr->dclass));
+	}
+}
+
 static void on_rule_mx(const struct dns_result *res, void *arg)
 {
 	struct mx_wait *w = arg;
 	struct qmsg *q = w->q;
 	struct mx_answer a;
 	mx_answer_read(res, w->domain, &a);
-	for (size_t i = 0; i < q->m->nrcpts && a.kind != MX_FAILED; i++)
-		if (q->rr[i].verdict == ROUTER_NEED_MX &&
-		    strcasecmp(rcpt_domain_of(q->m->rcpts[i].address), w->domain) == 0)
-			rcpt_decide(q, i, (const char *const *)a.hosts, a.n);
+	mx_cache_put(q->sch, w->domain, &a);
+	mx_apply(q, w->domain, &a);
 	mx_answer_clear(&a);
 	free(w->domain);
 	free(w);
@@ -208,7 +238,37 @@ static void on_rule_mx(const struct dns_result *res, void *arg)
 	} else {
 		qmsg_make_jobs(q);
 	}
+	struct scheduler *s = q->sch;
 	qmsg_release(q);
+	sched_pump(s);  /* the new jobs wait at their destinations: start them */
+}
+
+/* Looks up the MX of every domain of q that wants it, once per domain:
+ * from the cache at once, else through the resolver (q->mx_pending). */
+static void route_lookup_mx(struct scheduler *s, struct qmsg *q)
+{
+	const struct spool_due_msg *m = q->m;
+	for (size_t i = 0; i < m->nrcpts; i++) {
+		const char *dom = rcpt_domain_of(m->rcpts[i].address);
+		size_t k;
+		if (!wants_mx(q, &q->rr[i]))
+			continue;
+		for (k = 0; k < i && !(wants_mx(q, &q->rr[k]) &&
+				       strcasecmp(rcpt_domain_of(m->rcpts[k].address), dom) == 0); k++)
+			;
+		if (k < i)
+			continue;  /* that domain is done or on its way */
+		const struct mx_answer *cached = mx_cache_get(s, dom);
+		if (cached) {
+			mx_apply(q, dom, cached);
+			continue;
+		}
+		struct mx_wait *w = xcalloc(1, sizeof(*w));
+		w->q = q;
+		w->domain = xstrdup(dom);
+		q->mx_pending++;
+		s->net.query(s->net.arg, dom, DNS_TYPE_MX, on_rule_mx, w);
+	}
 }
 
 const struct route_conf *route_named(const struct config *cf, const char *name)
@@ -220,7 +280,8 @@ const struct route_conf *route_named(const struct config *cf, const char *name)
 }
 
 /* Decides every recipient's rule (looking up MX hosts first when a rule
- * matches on them), then splits m into jobs.  The qmsg holds one
+ * matches on them, or for the class of mail that may go by an mx route),
+ * then splits m into jobs.  The qmsg holds one
  * reference of its own until the jobs are made. */
 void sched_route_message(struct scheduler *s, struct spool_due_msg *m)
 {
@@ -246,22 +307,7 @@ void sched_route_message(struct scheduler *s, struct spool_due_msg *m)
 		else
 			rcpt_decide(q, i, NULL, 0);
 	}
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		const char *dom = rcpt_domain_of(m->rcpts[i].address);
-		size_t k;
-		if (q->rr[i].verdict != ROUTER_NEED_MX || q->rr[i].forced)
-			continue;
-		for (k = 0; k < i && !(q->rr[k].verdict == ROUTER_NEED_MX &&
-				       strcasecmp(rcpt_domain_of(m->rcpts[k].address), dom) == 0); k++)
-			;
-		if (k < i)
-			continue;  /* that domain's lookup is on its way */
-		struct mx_wait *w = xcalloc(1, sizeof(*w));
-		w->q = q;
-		w->domain = xstrdup(dom);
-		q->mx_pending++;
-		s->net.query(s->net.arg, dom, DNS_TYPE_MX, on_rule_mx, w);
-	}
+	route_lookup_mx(s, q);
 	if (q->mx_pending) {
 		s->routing++;
 		return;

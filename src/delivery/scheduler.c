@@ -445,6 +445,17 @@ static void on_hold_over(void *arg)
 	sched_pump(s);
 }
 
+static void on_pump_soon(void *arg)
+{
+	sched_pump(arg);
+}
+
+void sched_pump_soon(struct scheduler *s)
+{
+	if (!s->stopping)
+		sched_timer_add(s, s->soon_ev, 0);
+}
+
 static void on_next_due(void *arg, time_t next)
 {
 	struct scheduler *s = arg;
@@ -529,6 +540,7 @@ struct scheduler *scheduler_new_with(struct event_base *base, const struct confi
 	s->thr = throttle_new(cf);
 	sched_self_load(s, cf);
 	s->hold_ev = sched_timer_new(s, on_hold_over, s);
+	s->soon_ev = sched_timer_new(s, on_pump_soon, s);
 	sched_health_start(s);  /* the spool answers the load before the first claim */
 	s->timer = sched_timer_new(s, on_timer, s);
 	sched_timer_add(s, s->timer, 0);
@@ -581,6 +593,7 @@ void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg)
 	sched_timer_del(s, s->timer);
 	sched_health_stop(s);
 	sched_timer_del(s, s->hold_ev);
+	sched_timer_del(s, s->soon_ev);
 	msg_info("event=delivery_stopping connections=%u", s->conns);
 	drop_waiting(s);
 	scheduler_check_stopped(s);
@@ -593,10 +606,12 @@ void scheduler_free(struct scheduler *s)
 	sched_timer_free(s, s->timer);
 	sched_timer_free(s, s->health_ev);
 	sched_timer_free(s, s->hold_ev);
+	sched_timer_free(s, s->soon_ev);
 	health_free(s->health);
 	throttle_free(s->thr);
 	free(s->src_weight);
 	free(s->self);
+	mx_cache_free(s);
 	config_free(s->cf);
 	free(s);
 }

@@ -165,7 +165,10 @@ struct scheduler {
 	int health_loading;       /* the spool has not answered the load yet */
 	struct throttle *thr;
 	struct sched_timer *hold_ev;    /* wakes pump when a held destination may go on */
+	struct sched_timer *soon_ev;    /* sched_pump_soon() */
 	double hold_next;         /* when hold_ev fires, 0: not armed */
+	struct mx_cached *mxcache;      /* sched_mx.c */
+	size_t nmxcache;
 	struct sockaddr_storage *self;  /* our own listeners: a target there is a loop */
 	size_t nself;
 	void (*stopped)(void *);
@@ -181,6 +184,9 @@ void sched_timer_add(struct scheduler *s, struct sched_timer *t, double seconds)
 void sched_timer_del(struct scheduler *s, struct sched_timer *t);
 void sched_timer_free(struct scheduler *s, struct sched_timer *t);
 void sched_pump(struct scheduler *s);
+/* A pump from the loop, at once but not from inside the caller (which may
+ * be draining a destination that pump would start again). */
+void sched_pump_soon(struct scheduler *s);
 void qmsg_release(struct qmsg *q);
 void job_done(struct job *j);
 const char *rcpt_domain_of(const char *address);
@@ -209,6 +215,11 @@ struct mx_answer {
 };
 void mx_answer_read(const struct dns_result *res, const char *domain, struct mx_answer *a);
 void mx_answer_clear(struct mx_answer *a);
+/* A fresh cached answer for domain (valid until the next mx_cache_put), or NULL. */
+const struct mx_answer *mx_cache_get(struct scheduler *s, const char *domain);
+/* Keeps a copy of a definite answer (not MX_FAILED) for a while. */
+void mx_cache_put(struct scheduler *s, const char *domain, const struct mx_answer *a);
+void mx_cache_free(struct scheduler *s);
 
 /* ---- sched_dest.c ---- */
 void dest_add_job(struct scheduler *s, struct job *j, const char *domain);

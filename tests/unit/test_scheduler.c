@@ -756,6 +756,30 @@ static void warmup_released_on_failure(void **state)
 	       "EXPECT_MAIL 127.0.0.5 3\n");
 }
 
+/* Issue 19: route health is kept per receiving provider, known from the MX
+ * before routing: Gmail blocking us for one Google-hosted domain takes the
+ * direct path to every Google-hosted domain out of use at once. */
+static void health_class_is_the_mx_provider(void **state)
+{
+	(void)state;
+	replay("health_mx", RETRY("0s")
+	       "routes = { direct = { type = \"mx\"; }; "
+	       "r1 = { type = \"relay\"; host = \"127.0.0.5:25\"; tls = \"none\"; }; };\n"
+	       "rules = ( { via = [ \"direct\", \"r1\" ]; } );\n",
+	       "ZONE MX a.example 10 gmail-smtp-in.l.google.com\nZONE A gmail-smtp-in.l.google.com 192.0.2.7\n"
+	       "ZONE MX b.example 10 alt1.aspmx.l.google.com\nZONE A alt1.aspmx.l.google.com 192.0.2.8\n"
+	       "HOST gmail-smtp-in.l.google.com reply 554 5.7.1 Service unavailable; client host [192.0.2.1] "
+	       "blocked using zen.spamhaus.org\n"
+	       "STEP 0 SEND x@a.example\n"
+	       "STEP 1 RUN\n"
+	       "EXPECT x@a.example gone\n"
+	       "EXPECT_MAIL 127.0.0.5 1 rcpt=x@a.example\n"
+	       "STEP 2 SEND y@b.example\n"
+	       "STEP 3 RUN\n"
+	       "EXPECT_TXN alt1.aspmx.l.google.com 0\n"
+	       "EXPECT_MAIL 127.0.0.5 1 rcpt=y@b.example\n");
+}
+
 /* A rate of 6/min: a burst of two, then one every 10 s; the held mail waits
  * in memory (the destination held), sessions stay few: at most two per
  * message (a client is made before the rate check; it opens no socket
@@ -820,6 +844,7 @@ int main(void)
 {
 	log_init("test_scheduler", LOG_DEST_STDERR);
 	evthread_use_pthreads();
+	log_set_debug(getenv("SIM_DEBUG") != NULL);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(retry_schedule_with_jitter),
 		cmocka_unit_test(greylisting),
@@ -830,6 +855,7 @@ int main(void)
 		cmocka_unit_test(warmup_spill),
 		cmocka_unit_test(warmup_spill_by_mx_provider),
 		cmocka_unit_test(warmup_released_on_failure),
+		cmocka_unit_test(health_class_is_the_mx_provider),
 		cmocka_unit_test(rate_limit_parking),
 		cmocka_unit_test(held_failover_does_not_spin),
 		cmocka_unit_test(mail_loop_bounces),
