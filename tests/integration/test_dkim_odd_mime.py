@@ -216,3 +216,16 @@ def test_check_config_and_doctor_say_when_no_key_signs_outposts_own_mail(world):
     own = [f for f in json.loads(r.stdout)["findings"] if "MAILER-DAEMON@relay.test" in f["subject"]]
     assert len(own) == 1 and own[0]["status"] == "warn", own
     assert "no DKIM key for relay.test" in own[0]["evidence"]
+
+
+def test_php_mail_through_sendmail_with_a_long_line(signing):
+    """What PHP's mail() hands sendmail: LF lines, no MIME, one line of 5000 octets."""
+    body = "<html><body>" + "<td>cell</td>" * 380 + "</body></html>\n"
+    r = signing.d.cli("sendmail", "-t", "-i", "-f", "app@example.com",
+                      input="To: user@example.net\nFrom: app@example.com\nSubject: report\n\n" + body)
+    assert r.returncode == 0, r.stderr
+    data = delivered(signing)
+    seven_bit_and_short(data)
+    assert_verifies(signing, data, 2)
+    content = email.message_from_bytes(data, policy=email.policy.default).get_content()
+    assert content.replace("\r\n", "\n") == body
