@@ -103,7 +103,9 @@ static int keygen(int argc, char **argv)
 	printf("key: %s (%s, %u bits, mode 600)\n", out, dkim_key_type_name(k->type), k->bits);
 	printf("config: dkim = ( { domain = \"%s\"; selector = \"%s\"; key = \"%s\"; } );\n",
 	       domain, selector, out);
-	printf("publish: %s. IN TXT \"%s\"\n", name, txt);
+	char *zone = dkim_txt_zone_strings(txt);
+	printf("publish: %s. IN TXT %s\n", name, zone);
+	free(zone);
 	free(txt);
 	dkim_key_free(k);
 	return 0;
@@ -218,7 +220,9 @@ static int show(int argc, char **argv, const char *file)
 			set_error(why, sizeof(why), "DNS lookup failed: %s", l.why[0] ? l.why : "SERVFAIL");
 		printf("%s (%s %u bits, key %s%s)\n", name, dkim_key_type_name(k->type), k->bits, dc->key,
 		       dc->all ? ", signs all mail" : "");
-		printf("  publish: %s. IN TXT \"%s\"\n", name, txt);
+		char *zone = dkim_txt_zone_strings(txt);
+		printf("  publish: %s. IN TXT %s\n", name, zone);
+		free(zone);
 		printf("  dns: %s (%s)\n", st == DKIM_PUB_MATCH ? "match" : l.rcode == DNS_RCODE_NOERROR ||
 		       l.rcode == DNS_RCODE_NXDOMAIN ? dkim_pub_status_name(st) : "error", why);
 		bad |= st != DKIM_PUB_MATCH;

@@ -32,7 +32,9 @@ struct dkim_doc {
 static const char *publish_fix(struct doctor *d, const struct dkim_doc *k)
 {
 	char *txt = dkim_key_txt_record(k->key);
-	const char *fix = doctor_str(d, "publish %s. TXT \"%s\"", k->name, txt);
+	char *zone = dkim_txt_zone_strings(txt);
+	const char *fix = doctor_str(d, "publish %s. TXT %s", k->name, zone);
+	free(zone);
 	free(txt);
 	return fix;
 }

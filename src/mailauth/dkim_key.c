@@ -227,6 +227,26 @@ char *dkim_key_txt_record(const struct dkim_key *k)
 	return xasprintf("v=DKIM1; k=%s; p=%s", dkim_key_type_name(k->type), k->pub_b64);
 }
 
+char *dkim_txt_zone_strings(const char *txt)
+{
+	size_t len = strlen(txt);
+	/* per octet at most 2 (escaped); per 255-octet string 3 more ("" and a space) */
+	char *out = xmalloc(2 * len + 3 * (len / 255 + 1) + 1), *o = out;
+	for (size_t i = 0; i == 0 || i < len; i += 255) {
+		if (i > 0)
+			*o++ = ' ';
+		*o++ = '"';
+		for (size_t k = i; k < len && k < i + 255; k++) {
+			if (txt[k] == '"' || txt[k] == '\\')
+				*o++ = '\\';
+			*o++ = txt[k];
+		}
+		*o++ = '"';
+	}
+	*o = '\0';
+	return out;
+}
+
 int dkim_key_dns_name(const char *selector, const char *domain, char *out, size_t outlen)
 {
 	int n = snprintf(out, outlen, "%s._domainkey.%s", selector, domain);

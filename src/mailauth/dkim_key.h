@@ -52,6 +52,11 @@ enum dkim_key_type dkim_key_type_parse(const char *s);
  * The caller frees it.  (One string; DNS tools split it into 255-octet
  * character-strings, which the receiver concatenates.) */
 char *dkim_key_txt_record(const struct dkim_key *k);
+/* txt as a zone file's TXT rdata: quoted character-strings of at most 255
+ * octets each, separated by a space ("v=DKIM1; ... p=MII" "BCgKC..."), so
+ * zone files and DNS servers that refuse longer strings accept it (RFC
+ * 1035 3.3.14).  '"' and '\\' are escaped.  The caller frees it. */
+char *dkim_txt_zone_strings(const char *txt);
 /* "SELECTOR._domainkey.DOMAIN" into out; -1 when it does not fit. */
 int dkim_key_dns_name(const char *selector, const char *domain, char *out, size_t outlen);
 

@@ -26,10 +26,13 @@ def keygen(tmp, selector, ktype, domain=DOMAIN):
     r = subprocess.run([str(BIN / "outpost"), "dkim", "keygen", "--domain", domain, "--selector",
                         selector, "--type", ktype, "--out", str(out)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    m = re.search(r'^publish: (\S+)\. IN TXT "(.*)"$', r.stdout, re.M)
+    m = re.search(r'^publish: (\S+)\. IN TXT ((?:"[^"]*" ?)+)$', r.stdout, re.M)
     assert m, r.stdout
     assert oct(out.stat().st_mode & 0o777) == "0o600"
-    return out, m.group(1), m.group(2)
+    # a zone file's character-strings, each at most 255 octets
+    strings = re.findall(r'"([^"]*)"', m.group(2))
+    assert all(len(s) <= 255 for s in strings) and all(len(s) == 255 for s in strings[:-1])
+    return out, m.group(1), "".join(strings)
 
 
 class World:

@@ -365,6 +365,35 @@ static void key_for_outposts_own_mail_is_the_closest_parent(void **state)
 	assert_int_equal(dkim_conf_key_for(conf, 0, "example.com"), -1);
 }
 
+/* Zone-file TXT rdata: 255-octet character-strings, quotes and
+ * backslashes escaped, an empty record still one "" string. */
+static void txt_records_split_into_255_octet_strings(void **state)
+{
+	(void)state;
+	char *z = dkim_txt_zone_strings("");
+	assert_string_equal(z, "\"\"");
+	free(z);
+	z = dkim_txt_zone_strings("v=DKIM1; p=a\"b\\c");
+	assert_string_equal(z, "\"v=DKIM1; p=a\\\"b\\\\c\"");
+	free(z);
+	char long_txt[600];
+	memset(long_txt, 'A', 599);
+	long_txt[599] = '\0';
+	z = dkim_txt_zone_strings(long_txt);
+	/* 255 + 255 + 89 octets */
+	assert_int_equal(strlen(z), 599 + 3 * 2 + 2);
+	assert_int_equal(z[256], '"');
+	assert_memory_equal(z + 256, "\" \"", 3);
+	assert_memory_equal(z + 256 + 3 + 255, "\" \"", 3);
+	assert_int_equal(z[strlen(z) - 1], '"');
+	free(z);
+	memset(long_txt, 'B', 255);
+	long_txt[255] = '\0';
+	z = dkim_txt_zone_strings(long_txt);   /* exactly 255: one string */
+	assert_int_equal(strlen(z), 257);
+	free(z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +408,7 @@ int main(void)
 		cmocka_unit_test(headers_are_selected_and_oversigned_as_before),
 		cmocka_unit_test(signing_domain_is_the_from_domain_or_its_parent),
 		cmocka_unit_test(key_for_outposts_own_mail_is_the_closest_parent),
+		cmocka_unit_test(txt_records_split_into_255_octet_strings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
