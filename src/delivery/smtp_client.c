@@ -218,6 +218,10 @@ static void txn_end(struct smtp_client *c, int keep)
 /* Gives every recipient not yet decided the result ri. */
 static void settle_rest(struct smtp_client *c, const struct reply_info *ri)
 {
+	if (c->txn.nrcpts == 0 && !c->res.probe_failed) {
+		c->res.probe_failed = 1;
+		c->res.probe = *ri;
+	}
 	for (size_t i = 0; i < c->txn.nrcpts; i++)
 		if (!c->final[i]) {
 			c->res.rcpt[i] = *ri;
@@ -896,6 +900,7 @@ static void txn_reset(struct smtp_client *c, const struct smtp_txn *txn)
 	c->final = xcalloc(txn->nrcpts ? txn->nrcpts : 1, 1);
 	c->rcpt_sent = c->rcpt_replied = c->accepted = 0;
 	c->mail_failed = c->pipelined = c->rset_retried = 0;
+	c->res.probe_failed = 0;
 	c->busy = 1;
 }
 

@@ -13,6 +13,9 @@
  *   loop, never from inside smtp_client_deliver(), with a result for every
  *   recipient.  Every failure is classified where it happens (reply.h):
  *   a connection-level failure gives all recipients the same result.
+ * - A transaction without recipients only connects (TLS and AUTH as
+ *   configured) and ends there: a probe; res->probe_failed says whether
+ *   that went wrong.
  * - After done, smtp_client_reusable() says whether another transaction
  *   may follow on the same connection (RSET is sent before it).
  * - smtp_client_free() sends QUIT when connected and frees the client
@@ -72,6 +75,11 @@ struct smtp_txn_result {
 	char remote_ip[64];
 	char tls[96];                      /* "TLSv1.3 TLS_AES_256_GCM_SHA384" or "" */
 	int tls_verified;                  /* the certificate verified for host_name */
+	/* A transaction without recipients is a probe (connect, TLS, AUTH,
+	 * nothing sent): its failure is here, as there is no recipient to
+	 * carry it. */
+	int probe_failed;
+	struct reply_info probe;
 };
 
 typedef void smtp_client_done_cb(void *arg, const struct smtp_txn_result *res);

@@ -337,6 +337,7 @@ const char *dns_type_name(int type, char *tmp, size_t tmplen)
 	switch (type) {
 	case DNS_TYPE_A: return "A";
 	case DNS_TYPE_NS: return "NS";
+	case DNS_TYPE_SOA: return "SOA";
 	case DNS_TYPE_CNAME: return "CNAME";
 	case DNS_TYPE_PTR: return "PTR";
 	case DNS_TYPE_MX: return "MX";

@@ -19,6 +19,7 @@
 
 #define DNS_TYPE_A     1
 #define DNS_TYPE_NS    2
+#define DNS_TYPE_SOA   6
 #define DNS_TYPE_CNAME 5
 #define DNS_TYPE_PTR   12
 #define DNS_TYPE_MX    15

@@ -30,23 +30,39 @@ static void requirement(struct buf *b[3], enum doctor_status st, const char *wha
 	buf_printf(b[st], "%s%s", b[st]->len ? ", " : "", what);
 }
 
+/* A requirement judged from check's findings: one that made no finding
+ * was not checked, which is never "met". */
+static void judged(struct doctor *d, struct buf *b[3], struct buf *unchecked, const char *check,
+		   const char *what)
+{
+	if (doctor_checked(d, check))
+		requirement(b, doctor_worst(d, check), what);
+	else
+		buf_printf(unchecked, "%s%s", unchecked->len ? ", " : "", what);
+}
+
 void check_bulk_finish(struct doctor *d)
 {
 	struct buf met = BUF_INIT, unverified = BUF_INIT, unmet = BUF_INIT, ev = BUF_INIT;
+	struct buf unchecked = BUF_INIT;
 	struct buf *b[3] = { &met, &unverified, &unmet };
 	const char *clear = route_without_tls(d->cf);
-	requirement(b, doctor_worst(d, "spf"), "SPF");
-	requirement(b, doctor_worst(d, "dkim"), "DKIM");
-	requirement(b, doctor_worst(d, "dmarc"), "DMARC aligned");
-	requirement(b, doctor_worst(d, "rdns"), "PTR (FCrDNS)");
+	judged(d, b, &unchecked, "spf", "SPF");
+	judged(d, b, &unchecked, "dkim", "DKIM");
+	judged(d, b, &unchecked, "dmarc", "DMARC aligned");
+	judged(d, b, &unchecked, "rdns", "PTR (FCrDNS)");
 	requirement(b, clear ? DOCTOR_FAIL : DOCTOR_PASS,
 		    clear ? doctor_str(d, "TLS (route %s has tls = \"none\")", clear) : "TLS");
 	if (unmet.len)
 		buf_printf(&ev, "not met: %s; ", unmet.data);
 	if (unverified.len)
 		buf_printf(&ev, "not verified (see the warnings): %s; ", unverified.data);
+	if (unchecked.len)
+		buf_printf(&ev, "not checked (nothing to check it on: no source address, or no "
+			   "key configured): %s; ", unchecked.data);
 	buf_printf(&ev, "met: %s", met.len ? met.data : "none");
-	enum doctor_status st = unmet.len ? DOCTOR_FAIL : unverified.len ? DOCTOR_WARN : DOCTOR_PASS;
+	enum doctor_status st = unmet.len ? DOCTOR_FAIL : unverified.len || unchecked.len
+				? DOCTOR_WARN : DOCTOR_PASS;
 	doctor_add(d, CHECK, st, "Gmail/Yahoo 2024", ev.data, st == DOCTOR_PASS ? NULL :
 		   "fix what the other checks report: bulk mail that misses any of these is "
 		   "refused or sent to spam");
@@ -58,5 +74,6 @@ void check_bulk_finish(struct doctor *d)
 	buf_free(&met);
 	buf_free(&unverified);
 	buf_free(&unmet);
+	buf_free(&unchecked);
 	buf_free(&ev);
 }

@@ -7,6 +7,13 @@
  * answers outside 127/8, and a list's own "refused" code mean the list
  * refuses this resolver (public resolvers, too many queries): a warning
  * that the list could not be tested, never a listing.
+ * Before that (check_dnsbl_test_points, in the doctor's first round) each
+ * list's RFC 5782 test points are asked: 127.0.0.2 (for domain lists the
+ * name TEST, or the one the list documents) must answer listed, 127.0.0.1
+ * (INVALID) must not.  A list that fails them is "could not test: why"
+ * for every subject: a resolver that answers NXDOMAIN for everything (or
+ * a list that is gone) would otherwise say "not listed".  An answer with
+ * several codes (ZEN: SBL, XBL and PBL at once) reports every code.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,32 +36,34 @@ struct dnsbl {
 	enum decode decode;
 	enum doctor_status listed;       /* the status of a listing */
 	const char *delist;
+	const char *test_listed;         /* domain lists: the RFC 5782 test point, NULL: "test" */
 };
 
 static const struct dnsbl lists[] = {
 	{ "zen.spamhaus.org", "Spamhaus ZEN", LIST_IP, DEC_ZEN, DOCTOR_FAIL,
-	  "https://check.spamhaus.org/" },
+	  "https://check.spamhaus.org/", NULL },
 	{ "b.barracudacentral.org", "Barracuda", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
-	  "https://www.barracudacentral.org/rbl/removal-request" },
+	  "https://www.barracudacentral.org/rbl/removal-request", NULL },
 	{ "bl.spamcop.net", "SpamCop", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
-	  "listings expire 24 h after the last report: https://www.spamcop.net/bl.shtml" },
+	  "listings expire 24 h after the last report: https://www.spamcop.net/bl.shtml", NULL },
 	{ "dnsbl-1.uceprotect.net", "UCEPROTECT level 1", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
-	  "expires 7 days after the last spam: https://www.uceprotect.net/en/rblcheck.php" },
+	  "expires 7 days after the last spam: https://www.uceprotect.net/en/rblcheck.php", NULL },
 	/* levels 2 and 3 list whole networks and ASNs, few receivers use them */
 	{ "dnsbl-2.uceprotect.net", "UCEPROTECT level 2", LIST_IP, DEC_PLAIN, DOCTOR_WARN,
-	  "the provider's network is listed: ask the provider, or send through a relay route" },
+	  "the provider's network is listed: ask the provider, or send through a relay route", NULL },
 	{ "dnsbl-3.uceprotect.net", "UCEPROTECT level 3", LIST_IP, DEC_PLAIN, DOCTOR_WARN,
-	  "the provider's ASN is listed: ask the provider, or send through a relay route" },
-	{ "psbl.surriel.com", "PSBL", LIST_IP, DEC_PLAIN, DOCTOR_FAIL, "https://psbl.org/remove" },
+	  "the provider's ASN is listed: ask the provider, or send through a relay route", NULL },
+	{ "psbl.surriel.com", "PSBL", LIST_IP, DEC_PLAIN, DOCTOR_FAIL, "https://psbl.org/remove", NULL },
 	{ "bl.mailspike.net", "Mailspike", LIST_IP, DEC_PLAIN, DOCTOR_FAIL,
-	  "https://mailspike.io/ip_verify" },
-	{ "list.dnswl.org", "DNSWL", LIST_ALLOW, DEC_DNSWL, DOCTOR_PASS, NULL },
+	  "https://mailspike.io/ip_verify", NULL },
+	{ "list.dnswl.org", "DNSWL", LIST_ALLOW, DEC_DNSWL, DOCTOR_PASS, NULL, NULL },
 	{ "dbl.spamhaus.org", "Spamhaus DBL", LIST_DOMAIN, DEC_DBL, DOCTOR_FAIL,
-	  "https://check.spamhaus.org/" },
+	  "https://check.spamhaus.org/", "dbltest.com" },
 	{ "multi.surbl.org", "SURBL", LIST_DOMAIN, DEC_SURBL, DOCTOR_FAIL,
-	  "https://www.surbl.org/surbl-analysis" },
+	  "https://www.surbl.org/surbl-analysis", "test.surbl.org" },
 };
 #define NLISTS (sizeof(lists) / sizeof(lists[0]))
+_Static_assert(NLISTS <= DOCTOR_MAX_LISTS, "doctor.h: DOCTOR_MAX_LISTS too small");
 
 /* Everything asked about one subject (an address or the domain). */
 struct subject {
@@ -134,6 +143,27 @@ static int decode_code(struct doctor *d, const struct dnsbl *l, const unsigned c
 	return 0;
 }
 
+/* Every code of an answer, decoded and joined with "; "; -1 (and the
+ * refusing code in *out) when any code says the query was refused. */
+static int decode_all(struct doctor *d, const struct dnsbl *l, const struct dns_result *res,
+		      const char **out)
+{
+	struct buf all = BUF_INIT;
+	const char *code;
+	for (size_t i = 0; i < res->n; i++) {
+		const struct dns_addr *a = &res->addr[i];
+		if (a->family != AF_INET || decode_code(d, l, a->a, &code) < 0) {
+			*out = a->family != AF_INET ? doctor_str(d, "an IPv6 answer") : code;
+			buf_free(&all);
+			return -1;
+		}
+		buf_printf(&all, "%s%s", all.len ? "; " : "", code);
+	}
+	*out = doctor_str(d, "%s", all.len ? all.data : "");
+	buf_free(&all);
+	return 0;
+}
+
 static void subject_done(struct subject *s)
 {
 	if (s->nclean > 0) {
@@ -167,10 +197,7 @@ static void report_answer(struct subject *s, const struct dnsbl *l, const struct
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev, "could not test: run again later");
 		return;
 	}
-	const struct dns_addr *a = &res->addr[0];
-	if (a->family != AF_INET || decode_code(d, l, a->a, &code) < 0) {
-		if (a->family != AF_INET)
-			code = doctor_str(d, "an IPv6 answer");
+	if (decode_all(d, l, res, &code) < 0) {
 		ev = doctor_str(d, "A %s: %s: could not test, this resolver is refused",
 				res->qname, code);
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev,
@@ -212,6 +239,11 @@ static void query_lists(struct doctor *d, const char *name, const char *prefix, 
 		/* of these lists only Spamhaus answers for IPv6 */
 		if (ipv6 && strcmp(lists[i].zone, "zen.spamhaus.org") != 0)
 			continue;
+		if (d->list_untested[i]) {     /* its test points failed: no answer would mean anything */
+			doctor_untested(d, CHECK, doctor_str(d, "%s on %s", name, lists[i].name),
+					d->list_untested[i]);
+			continue;
+		}
 		int n = snprintf(qname, sizeof(qname), "%s.%s", prefix, lists[i].zone);
 		if (n < 0 || (size_t)n >= sizeof(qname))
 			continue;
@@ -223,6 +255,55 @@ static void query_lists(struct doctor *d, const char *name, const char *prefix, 
 	}
 	if (--s->waiting == 0)
 		subject_done(s);
+}
+
+/* One test point of one list: want_listed says which answer is right. */
+struct test_point {
+	const struct dnsbl *list;
+	int want_listed;
+};
+
+static void on_test_point(struct doctor *d, const struct dns_result *res, void *arg)
+{
+	struct test_point *t = arg;
+	const struct dnsbl *l = t->list;
+	const char *code = NULL, **why = &d->list_untested[l - lists];
+	int absent = doctor_dns_absent(res);
+	int listed = absent == 0 && res->addr && decode_all(d, l, res, &code) == 0;
+	if (*why == NULL && absent < 0)
+		*why = doctor_str(d, "the list's test point A %s: %s", res->qname,
+				  doctor_dns_outcome(d, res));
+	else if (*why == NULL && t->want_listed && !listed)
+		*why = doctor_str(d, "the list's test point A %s must answer listed (RFC 5782) "
+				  "but answered %s: this resolver does not reach the list",
+				  res->qname, code ? code : doctor_dns_outcome(d, res));
+	else if (*why == NULL && !t->want_listed && absent != 1)
+		*why = doctor_str(d, "the list's test point A %s must not be listed (RFC 5782) "
+				  "but answered %s: the resolver's answers cannot be trusted",
+				  res->qname, code ? code : doctor_dns_outcome(d, res));
+	free(t);
+}
+
+static void ask_test_point(struct doctor *d, const struct dnsbl *l, const char *name, int listed)
+{
+	struct test_point *t = xmalloc(sizeof(*t));
+	t->list = l;
+	t->want_listed = listed;
+	doctor_lookup(d, doctor_str(d, "%s.%s", name, l->zone), DNS_TYPE_A, on_test_point, t);
+}
+
+void check_dnsbl_test_points(struct doctor *d)
+{
+	for (size_t i = 0; i < NLISTS; i++) {
+		const struct dnsbl *l = &lists[i];
+		if (l->kind == LIST_DOMAIN) {
+			ask_test_point(d, l, l->test_listed ? l->test_listed : "test", 1);
+			ask_test_point(d, l, "invalid", 0);
+		} else if (d->nsrc > 0) {
+			ask_test_point(d, l, "2.0.0.127", 1);
+			ask_test_point(d, l, "1.0.0.127", 0);
+		}
+	}
 }
 
 void check_dnsbl_start(struct doctor *d)

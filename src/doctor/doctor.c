@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <event2/event.h>
+#include <openssl/ssl.h>
 
 #include "buf.h"
 #include "config.h"
@@ -67,6 +68,21 @@ enum doctor_status doctor_worst(const struct doctor *d, const char *check)
 		if (strcmp(d->f[i].check, check) == 0 && d->f[i].status > worst)
 			worst = d->f[i].status;
 	return worst;
+}
+
+int doctor_checked(const struct doctor *d, const char *check)
+{
+	for (size_t i = 0; i < d->nf; i++)
+		if (strcmp(d->f[i].check, check) == 0)
+			return 1;
+	return 0;
+}
+
+void doctor_untested(struct doctor *d, const char *check, const char *subject, const char *why)
+{
+	doctor_add(d, check, DOCTOR_WARN, subject, doctor_str(d, DOCTOR_UNTESTED "%s", why),
+		   "make sure the resolver answers (the config's resolver, or `--resolver "
+		   "127.0.0.1@53` with a local unbound), then run again");
 }
 
 static void on_lookup(const struct dns_result *res, void *arg)
@@ -231,20 +247,66 @@ static int exit_status(const struct doctor *d)
 	return st;
 }
 
-static void run_checks(struct doctor *d)
+static void on_domain_soa(struct doctor *d, const struct dns_result *res, void *arg)
+{
+	(void)arg;
+	if (res->rcode == DNS_RCODE_NOERROR && !res->timed_out)
+		return;                 /* the name exists for this resolver (SOA or not) */
+	d->domain_untested = doctor_str(d, "SOA %s: %s: this resolver does not see the domain "
+					"(it is not registered, or the resolver answers nothing "
+					"true), so none of its records can be judged", d->domain,
+					doctor_dns_outcome(d, res));
+}
+
+void check_resolver_start(struct doctor *d)
+{
+	doctor_lookup(d, d->domain, DNS_TYPE_SOA, on_domain_soa, NULL);
+	check_dnsbl_test_points(d);
+}
+
+/* The domain's checks when the resolver cannot judge the domain. */
+static void report_domain_untested(struct doctor *d)
+{
+	static const char *const what[][2] = {
+		{ "spf", "SPF of " }, { "dkim", "DKIM of " }, { "dmarc", "DMARC of " },
+		{ "rdns", "PTR of the source addresses, sending for " },
+		{ "transport", "MX, MTA-STS and TLS-RPT of " },
+	};
+	for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++)
+		doctor_untested(d, what[i][0], doctor_str(d, "%s%s", what[i][1], d->domain),
+				d->domain_untested);
+}
+
+static void run_loop(struct doctor *d, void (*start)(struct doctor *))
 {
 	doctor_hold(d);                 /* no check may end the loop before all started */
-	report_unknown_sources(d);
-	check_spf_start(d);
-	check_dkim_start(d);
-	check_dmarc_start(d);
-	check_rdns_start(d);
-	check_dnsbl_start(d);
-	check_transport_start(d);
-	check_bounces_start(d);
+	start(d);
 	doctor_release(d);
 	if (d->holds > 0)
 		event_base_dispatch(d->base);
+}
+
+static void start_checks(struct doctor *d)
+{
+	report_unknown_sources(d);
+	if (d->domain_untested) {
+		report_domain_untested(d);
+	} else {
+		check_spf_start(d);
+		check_dkim_start(d);
+		check_dmarc_start(d);
+		check_rdns_start(d);
+		check_transport_start(d);
+		check_bounces_start(d);
+	}
+	check_dnsbl_start(d);
+	check_relay_start(d);
+}
+
+static void run_checks(struct doctor *d)
+{
+	run_loop(d, check_resolver_start);
+	run_loop(d, start_checks);
 	check_bulk_finish(d);
 }
 
@@ -275,9 +337,16 @@ int doctor_run(const struct config *cf, const struct doctor_opts *o)
 		doctor_free(&d);
 		return 69;
 	}
+	d.ssl = SSL_CTX_new(TLS_client_method());
+	if (d.ssl) {
+		SSL_CTX_set_min_proto_version(d.ssl, TLS1_2_VERSION);
+		SSL_CTX_set_default_verify_paths(d.ssl);
+	}
 	collect_sources(&d, o);
 	run_checks(&d);
 	resolver_free(d.res);
+	event_base_dispatch(d.base);    /* the relay probes' QUIT, answered or timed out */
+	SSL_CTX_free(d.ssl);
 	event_base_free(d.base);
 	if (!o->json || doctor_report_json(&d) < 0)
 		doctor_report_text(&d, o->colour);

@@ -11,6 +11,12 @@
  * (doctor_hold/doctor_release); the loop ends when no hold is left.
  * Text from DNS goes into findings only through doctor_add(), which
  * replaces every byte outside printable ASCII with '?'.
+ * Before any check judges, a first round tests the resolver itself: the
+ * domain's own SOA must be answered (NOERROR), and each blocklist's RFC
+ * 5782 test points must answer as the RFC says (the "listed" point
+ * listed, the "not listed" point absent).  Where that fails, the checks
+ * that rest on it report a warning whose evidence starts with "could not
+ * test: " and the reason, never a pass or a fail.
  */
 #ifndef OUTPOST_DOCTOR_H
 #define OUTPOST_DOCTOR_H
@@ -21,6 +27,10 @@
 
 struct config;
 struct event_base;
+struct ssl_ctx_st;
+
+#define DOCTOR_MAX_LISTS 16
+#define DOCTOR_UNTESTED "could not test: "
 
 enum doctor_status { DOCTOR_PASS, DOCTOR_WARN, DOCTOR_FAIL };
 extern const struct name_code doctor_status_names[];   /* "pass", "warn", "fail" */
@@ -65,6 +75,9 @@ struct doctor {
 	char **str;                  /* doctor_str() results */
 	size_t nstr;
 	unsigned holds;
+	struct ssl_ctx_st *ssl;      /* client TLS context for the relay probes */
+	const char *domain_untested; /* why the resolver cannot judge the domain, or NULL */
+	const char *list_untested[DOCTOR_MAX_LISTS];  /* per blocklist: why its test points failed */
 };
 
 /* Runs every check for o->domain with the config cf; prints the report
@@ -101,6 +114,16 @@ void check_dnsbl_start(struct doctor *d);
 void check_transport_start(struct doctor *d);
 /* The bounce domain's MX and SPF (only with bounces.domain set). */
 void check_bounces_start(struct doctor *d);
+/* Each relay route: connect, TLS as its tls setting requires, AUTH, QUIT. */
+void check_relay_start(struct doctor *d);
+/* The first round: the domain's SOA and every blocklist's test points;
+ * sets domain_untested and list_untested[]. */
+void check_resolver_start(struct doctor *d);
+void check_dnsbl_test_points(struct doctor *d);
+/* A warning "could not test: WHY" for check on subject. */
+void doctor_untested(struct doctor *d, const char *check, const char *subject, const char *why);
+/* 1 when check made at least one finding. */
+int doctor_checked(const struct doctor *d, const char *check);
 /* After all others: the Gmail/Yahoo 2024 bulk-sender requirements, from
  * the findings already made. */
 void check_bulk_finish(struct doctor *d);

@@ -12,6 +12,7 @@ Nothing here talks to the internet; the doctor's resolver forwards every
 query, blocklist zones included, to the test server."""
 import base64
 import json
+import re
 import ssl
 import subprocess
 
@@ -28,6 +29,14 @@ PTR_MISMATCH_IP = "10.0.0.3"         # PTR names a host that is not the EHLO nam
 LISTED_IP = "10.0.0.4"               # on zen.spamhaus.org: 127.0.0.2 (SBL)
 REFUSED_IP = "10.0.0.5"              # zen.spamhaus.org answers 127.255.255.254
 OUTSIDE_SPF_IP = "10.1.0.9"          # good PTR, but not in the domains' SPF records
+MULTI_IP = "10.0.0.7"                # on zen.spamhaus.org twice: 127.0.0.4 (XBL) and 127.0.0.10 (PBL)
+RELAY_HOST = "smtp.relay.example.net"
+# Every list's RFC 5782 test points: "listed" answers; "not listed" has no record.
+IP_LISTS = ["zen.spamhaus.org", "b.barracudacentral.org", "bl.spamcop.net", "dnsbl-1.uceprotect.net",
+            "dnsbl-2.uceprotect.net", "dnsbl-3.uceprotect.net", "psbl.surriel.com", "bl.mailspike.net"]
+TEST_POINTS = [("2.0.0.127." + z, "127.0.0.2") for z in IP_LISTS] + [
+    ("2.0.0.127.list.dnswl.org", "127.0.10.0"), ("dbltest.com.dbl.spamhaus.org", "127.0.1.2"),
+    ("test.surbl.org.multi.surbl.org", "127.0.0.8")]
 MX_HOST = "mx.example.net"
 
 
@@ -122,6 +131,12 @@ def make_world(tmp):
     z.add("static-3.cloud.example.com", "A", PTR_MISMATCH_IP)
     z.add(".".join(reversed(LISTED_IP.split("."))) + ".zen.spamhaus.org", "A", "127.0.0.2")
     z.add(".".join(reversed(REFUSED_IP.split("."))) + ".zen.spamhaus.org", "A", "127.255.255.254")
+    z.add(reverse(MULTI_IP), "PTR", HOST)
+    z.add(".".join(reversed(MULTI_IP.split("."))) + ".zen.spamhaus.org", "A", "127.0.0.4")
+    z.add(".".join(reversed(MULTI_IP.split("."))) + ".zen.spamhaus.org", "A", "127.0.0.10")
+    for name, code in TEST_POINTS:
+        z.add(name, "A", code)
+    z.add(RELAY_HOST, "A", "127.0.0.1")
     dns.start()
 
     dkim = ", ".join('{ domain = "%s.example.org"; selector = "s1"; key = "%s"; }'
@@ -140,7 +155,7 @@ def make_world(tmp):
     def stop():
         dns.stop()
         mx.stop()
-    return {"conf": conf, "dns": dns, "mx": mx, "tmp": tmp}, stop
+    return {"conf": conf, "dns": dns, "mx": mx, "tmp": tmp, "tls": ctx}, stop
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +215,10 @@ def test_dkim_key_mismatch_fails_with_the_record_to_publish(world):
     assert "mismatch" in f["evidence"]
     good_record = dkim_txt(world["tmp"] / "good.pem").split("p=")[1]
     assert f["fix"].startswith('publish s1._domainkey.dkimbad.example.org. TXT "v=DKIM1; k=rsa; p=')
-    assert good_record in f["fix"]
+    # a zone file's TXT: character-strings of at most 255 octets, joined by the receiver
+    strings = re.findall(r'"([^"]*)"', f["fix"])
+    assert len(strings) == 2 and len(strings[0]) == 255
+    assert good_record in "".join(strings)
 
 
 def test_dkim_record_left_in_testing_mode_warns(world):
@@ -259,8 +277,10 @@ def test_route_without_source_address_asks_for_ip(world, tmp_path):
         if line.startswith("routes") else line for line in lines) + "\n")
     rc, rep = doctor(conf, GOOD)
     assert rc == 1, rep
-    (w,) = by_status(rep, "warn")
+    (w, bulk) = by_status(rep, "warn")
     assert w["check"] == "sources" and "--ip" in w["fix"]
+    # no address, so no PTR was checked: never "met"
+    assert bulk["check"] == "bulk" and "): PTR (FCrDNS); met: SPF, DKIM, DMARC aligned, TLS" in bulk["evidence"]
 
 
 def test_address_outside_the_spf_record_gets_a_corrected_record(world):
@@ -275,12 +295,17 @@ def test_relay_without_dkim_cannot_align_and_needs_the_relays_include(world, tmp
     conf = tmp_path / "relay.conf"
     keep = [line for line in world["conf"].read_text().splitlines()
             if not line.startswith(("routes", "rules", "dkim"))]
+    ses = Sink(tls_context=world["tls"]).start()     # the relay the doctor connects to
+    world["dns"].zone.add("email-smtp.us-east-1.amazonaws.com", "A", "127.0.0.1")
     conf.write_text("\n".join(keep + [
         'routes = { direct = { type = "mx"; port = %d; source = "10.0.0.1"; helo = "%s"; };'
-        ' ses = { type = "relay"; host = "email-smtp.us-east-1.amazonaws.com:587"; }; };'
-        % (world["mx"].port, HOST),
+        ' ses = { type = "relay"; host = "email-smtp.us-east-1.amazonaws.com:%d"; }; };'
+        % (world["mx"].port, HOST, ses.port),
         'rules = ( { via = [ "ses", "direct" ]; } );']) + "\n")
-    rc, rep = doctor(conf, GOOD)
+    try:
+        rc, rep = doctor(conf, GOOD)
+    finally:
+        ses.stop()
     assert rc == 2 and checks_with(rep, "fail") == ["bulk", "dkim", "dmarc"], rep
     (relay,) = [f for f in by_status(rep, "fail") if f["check"] == "dmarc"]
     assert relay["subject"] == "route ses" and "dkim = (" in relay["fix"]
@@ -314,3 +339,97 @@ def test_text_report_groups_by_severity_without_colour_off_a_terminal(world):
     first_pass = next(i for i, l in enumerate(lines) if l.startswith("PASS"))
     assert first_fail < first_pass
     assert "fix:" in r.stdout and lines[-1].startswith("1 failed")
+
+
+def relay_conf(world, tmp_path, port, tls="required", password="secret"):
+    """Relay routes only: the doctor has no source address to check."""
+    auth = tmp_path / "relay.auth"
+    auth.write_text("user@example.org:%s\n" % password)
+    auth.chmod(0o600)
+    conf = tmp_path / "relayonly.conf"
+    keep = [line for line in world["conf"].read_text().splitlines()
+            if not line.startswith(("routes", "rules"))]
+    conf.write_text("\n".join(keep + [
+        'routes = { smarthost = { type = "relay"; host = "%s:%d"; tls = "%s"; auth = "%s"; }; };'
+        % (RELAY_HOST, port, tls, auth),
+        'rules = ( { via = [ "smarthost" ]; } );']) + "\n")
+    return conf
+
+
+@pytest.fixture
+def relay(world):
+    sink = Sink(tls_context=world["tls"], auth=("user@example.org", "secret")).start()
+    yield sink
+    sink.stop()
+
+
+def test_relay_route_is_probed_with_starttls_and_auth_and_nothing_sent(world, relay, tmp_path):
+    rc, rep = doctor(relay_conf(world, tmp_path, relay.port), GOOD)
+    (f,) = [f for f in rep["findings"] if f["subject"] == "relay route smarthost"]
+    assert f["status"] == "pass", f
+    assert "%s:%d [127.0.0.1]" % (RELAY_HOST, relay.port) in f["evidence"]
+    assert "TLSv1." in f["evidence"] and "AUTH as user@example.org accepted" in f["evidence"]
+    assert relay.messages == [] and relay.mail_attempts == []
+    # no MX route: no source address, so PTR was not checked and is not "met"
+    (bulk,) = [f for f in rep["findings"] if f["subject"] == "Gmail/Yahoo 2024"]
+    assert bulk["status"] == "warn" and "not checked" in bulk["evidence"]
+    met = bulk["evidence"].split("met: ")[-1]
+    assert "PTR" in bulk["evidence"] and "PTR" not in met, bulk
+
+
+def test_relay_refusing_the_credentials_fails_with_the_fix(world, relay, tmp_path):
+    rc, rep = doctor(relay_conf(world, tmp_path, relay.port, password="wrong"), GOOD)
+    assert rc == 2
+    (f,) = [f for f in by_status(rep, "fail") if f["check"] == "transport"]
+    assert f["subject"] == "relay route smarthost" and "535" in f["evidence"]
+    assert "credentials" in f["fix"]
+
+
+def test_relay_certificate_that_does_not_verify_fails_when_the_route_requires_it(world, relay, tmp_path):
+    rc, rep = doctor(relay_conf(world, tmp_path, relay.port, tls="verify"), GOOD)
+    assert rc == 2
+    (f,) = [f for f in by_status(rep, "fail") if f["check"] == "transport"]
+    assert "certificate verification failed" in f["evidence"] and "certificate" in f["fix"]
+
+
+def test_zen_answer_with_several_codes_reports_every_list(world):
+    rc, rep = doctor(world["conf"], GOOD, "--ip", MULTI_IP)
+    assert rc == 2
+    (f,) = [f for f in by_status(rep, "fail") if f["check"] == "dnsbl"]
+    assert f["subject"] == "%s on Spamhaus ZEN" % MULTI_IP
+    assert "127.0.0.4: XBL" in f["evidence"] and "127.0.0.10: PBL" in f["evidence"], f
+
+
+def test_resolver_answering_nxdomain_for_everything_cannot_test(world):
+    """A resolver that knows nothing gives no confident advice: every
+    finding that rests on DNS is "could not test", never pass or fail."""
+    empty = DNS().start()            # NXDOMAIN for every name
+    try:
+        rc, rep = doctor(world["conf"], GOOD, "--resolver", empty.spec)
+    finally:
+        empty.stop()
+    assert rc == 1 and by_status(rep, "fail") == [], rep
+    for f in rep["findings"]:
+        if f["check"] in ("spf", "dkim", "dmarc", "rdns", "dnsbl", "transport"):
+            assert f["status"] == "warn" and f["evidence"].startswith("could not test: "), f
+    assert any("SOA %s: NXDOMAIN" % GOOD in f["evidence"] for f in rep["findings"])
+    assert any("2.0.0.127.zen.spamhaus.org" in f["evidence"] for f in rep["findings"])
+    (bulk,) = [f for f in rep["findings"] if f["subject"] == "Gmail/Yahoo 2024"]
+    assert bulk["evidence"].endswith("met: TLS"), bulk
+
+
+def test_list_failing_its_rfc5782_test_points_is_not_judged(world):
+    z = world["dns"].zone
+    name = "1.0.0.127.bl.spamcop.net"      # must not be listed: this "list" lists everything
+    z.add(name, "A", "127.0.0.2")
+    try:
+        rc, rep = doctor(world["conf"], GOOD)
+    finally:
+        with z.lock:
+            del z.records[(name, "A")]
+    spamcop = [f for f in rep["findings"] if f["subject"].endswith(" on SpamCop")]
+    assert len(spamcop) == len(SOURCES), rep
+    assert all(f["status"] == "warn" and f["evidence"].startswith("could not test: ")
+               and "1.0.0.127.bl.spamcop.net" in f["evidence"] for f in spamcop)
+    passes = " ".join(f["evidence"] for f in by_status(rep, "pass") if f["check"] == "dnsbl")
+    assert "Barracuda" in passes and "SpamCop" not in passes

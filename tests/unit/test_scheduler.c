@@ -294,7 +294,7 @@ static void answer_txn(struct sim *sim, struct fclient *c)
 {
 	struct host *h = c->h;
 	struct reply_info r[16];
-	struct smtp_txn_result res = { r, c->nrcpts, "192.0.2.99", "", 0 };
+	struct smtp_txn_result res = { .rcpt = r, .nrcpts = c->nrcpts, .remote_ip = "192.0.2.99" };
 	h->txn++;
 	c->ok = strcmp(h->mode, "down") != 0;
 	for (size_t i = 0; i < c->nrcpts; i++) {
