@@ -297,8 +297,8 @@ static void start_checks(struct doctor *d)
 		check_dmarc_start(d);
 		check_rdns_start(d);
 		check_transport_start(d);
-		check_bounces_start(d);
 	}
+	check_bounces_start(d);         /* another domain: not judged by this one's SOA */
 	check_dnsbl_start(d);
 	check_relay_start(d);
 }
