@@ -291,6 +291,7 @@ static const struct config_section *const sections[] = {
 	&http_config_section,         /* http */
 	&feedback_config_section,     /* bounces, suppression */
 	&tenant_config_section,       /* tenants */
+	&scan_config_section,         /* scanner */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

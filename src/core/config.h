@@ -24,6 +24,7 @@
 #include "delivery/delivery_config.h"
 #include "delivery/route_config.h"
 #include "inbound/listener_config.h"
+#include "inbound/scan_config.h"
 #include "inbound/tenant_config.h"
 #include "mailauth/dkim_config.h"
 #include "obs/http_config.h"
@@ -65,6 +66,7 @@ struct config {
 	struct suppression_conf suppression;
 	struct tenant_conf *tenants;  /* the customers outpost relays for */
 	size_t ntenants;
+	struct scanner_conf scanner;  /* outbound scanning (rspamd); .set 0: none */
 };
 
 struct config *config_load(const char *file, char *err, size_t errlen);

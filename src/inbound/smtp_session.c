@@ -46,6 +46,7 @@
 #include "inbound/cleanup.h"
 #include "inbound/data_decoder.h"
 #include "inbound/local_dispatch.h"
+#include "inbound/scan.h"
 #include "inbound/smtp_parse.h"
 #include "inbound/smtpd_int.h"
 #include "inbound/tenant.h"
@@ -55,11 +56,11 @@
 
 enum smtp_state {
 	SMTP_S_CONNECTED, SMTP_S_READY, SMTP_S_MAIL, SMTP_S_RCPT, SMTP_S_DATA, SMTP_S_COMMIT,
-	SMTP_S_AUTH, SMTP_S_AUTHCHECK, SMTP_S_TLS, SMTP_S_CLOSING,
+	SMTP_S_AUTH, SMTP_S_AUTHCHECK, SMTP_S_TLS, SMTP_S_CLOSING, SMTP_S_SCAN,
 };
 
 static const char *const state_names[] = {
-	"connected", "ready", "mail", "rcpt", "data", "commit", "auth", "authcheck", "tls", "closing",
+	"connected", "ready", "mail", "rcpt", "data", "commit", "auth", "authcheck", "tls", "closing", "scan",
 };
 
 struct auth_job {
@@ -109,6 +110,7 @@ struct smtp_session {
 	const struct local_mailbox *mailbox;  /* the recipient is a local mailbox */
 	struct data_decoder dec;
 	struct cleanup_job *commit;      /* DKIM signing and the spool commit */
+	struct scan_req *scan;           /* the outbound scanner's verdict, awaited */
 	struct timeval commit_start;
 	struct smtp_session *prev, *next;
 };
@@ -613,8 +615,9 @@ static void commit_done(void *arg, int ok, const char *reason)
 	session_read(s);
 }
 
-/* Hands the decoded message to cleanup (trace fields, class, DKIM) and the spool. */
-static void queue_message(struct smtp_session *s)
+/* Hands the decoded message to cleanup (trace fields, class, DKIM) and the
+ * spool, with the scanner's verdict (NULL: no scanner; !ok: unscanned). */
+static void queue_message(struct smtp_session *s, const struct scan_result *scan)
 {
 	struct cleanup_envelope env = {
 		.session = s->id, .qid = s->qid, .client = s->local ? "local" : s->addr, .helo = s->helo,
@@ -627,6 +630,11 @@ static void queue_message(struct smtp_session *s)
 	s->rcpts = NULL;
 	s->nrcpts = 0;
 	struct spool_msg *m = cleanup_message(s->sd->cf, &env, s->dec.out.data, s->dec.out.len);
+	if (scan) {
+		m->scan_action = xstrdup(scan->ok ? scan->v.action_name : "unscanned");
+		m->scan_score = scan->ok ? scan->v.score : 0;
+		m->scan_symbols = scan->ok && scan->v.symbols[0] ? xstrdup(scan->v.symbols) : NULL;
+	}
 	data_decoder_free(&s->dec);
 	smtp_enter_state(s, SMTP_S_COMMIT);
 	bufferevent_disable(s->bev, EV_READ);
@@ -649,6 +657,64 @@ static void deliver_locally(struct smtp_session *s)
 	transaction_reset(s);
 	if (s->shutdown)
 		session_close(s, "421 4.3.2 Service shutting down");
+}
+
+/* After a verdict that refuses the message: the session goes on. */
+static void scan_refused(struct smtp_session *s, const char *text)
+{
+	reply(s, "%s", text);
+	transaction_reset(s);
+	if (s->shutdown)
+		return session_close(s, "421 4.3.2 Service shutting down");
+	bufferevent_enable(s->bev, EV_READ);
+	session_read(s);
+}
+
+static void scan_done(void *arg, const struct scan_result *r)
+{
+	struct smtp_session *s = arg;
+	const struct scanner_conf *sc = &s->sd->cf->scanner;
+	char text[400], q[200];
+	s->scan = NULL;
+	obs_scan(r->ok ? r->v.action_name : "error", r->ms / 1e3);
+	if (!r->ok) {
+		int tempfail = sc->on_error == SCAN_ON_ERROR_TEMPFAIL;
+		msg_warn("event=scan_error session=%lu qid=%s reason=%s ms=%.1f action=%s", s->id, s->qid,
+			 log_quote(q, sizeof(q), r->error), r->ms, tempfail ? "tempfail" : "accept");
+		if (tempfail)
+			return scan_refused(s, "451 4.7.1 The message could not be scanned, try again later");
+		return queue_message(s, r);
+	}
+	msg_info("event=scan session=%lu qid=%s tenant=%s action=%s score=%.2f symbols=%s ms=%.1f", s->id, s->qid,
+		 s->tenant[0] ? s->tenant : "-", log_quote(text, sizeof(text), r->v.action_name), r->v.score,
+		 log_quote(q, sizeof(q), r->v.symbols), r->ms);
+	if (r->v.action == SCAN_REJECT || r->v.action == SCAN_SOFT_REJECT) {
+		int hard = r->v.action == SCAN_REJECT;
+		int n = snprintf(text, sizeof(text), "%s %s", hard ? "550 5.7.1" : "451 4.7.1",
+				 r->v.message[0] ? r->v.message : hard ? "Message rejected as spam"
+								     : "Message deferred by the spam filter, try again later");
+		if (n < 0 || (size_t)n >= sizeof(text))
+			snprintf(text, sizeof(text), "%s", hard ? "550 5.7.1 Spam" : "451 4.7.1 Try again later");
+		msg_info("event=message_refused session=%lu qid=%s client=%s reason=scan action=%s", s->id, s->qid,
+			 s->addr, hard ? "reject" : "soft_reject");
+		return scan_refused(s, text);
+	}
+	queue_message(s, r);
+}
+
+/* Asks the scanner, the session waiting (reading stopped) for the verdict. */
+static void scan_message(struct smtp_session *s)
+{
+	struct scan_env env = { s->qid, s->local ? NULL : s->addr, s->helo, s->sender, s->rcpts, s->nrcpts,
+				s->user ? user_name(s->user) : NULL, s->tenant[0] ? s->tenant : NULL };
+	smtp_enter_state(s, SMTP_S_SCAN);
+	bufferevent_disable(s->bev, EV_READ);
+	s->scan = scan_start(s->sd->base, &s->sd->cf->scanner, &env, s->dec.out.data ? s->dec.out.data : "",
+			     s->dec.out.len, scan_done, s);
+	if (s->scan == NULL) {
+		struct scan_result r = { .ok = 0, .error = "cannot start the request" };
+		scan_done(s, &r);
+	}
 }
 
 static void data_end(struct smtp_session *s)
@@ -674,8 +740,10 @@ static void data_end(struct smtp_session *s)
 	}
 	if (s->mailbox)
 		deliver_locally(s);
+	else if (s->sd->cf->scanner.set)
+		scan_message(s);
 	else
-		queue_message(s);
+		queue_message(s, NULL);
 }
 
 /* Consumes message text; returns 1 if the session should keep reading commands. */
@@ -689,7 +757,7 @@ static int data_read(struct smtp_session *s, struct evbuffer *in)
 		evbuffer_drain(in, used);
 		if (s->dec.done) {
 			data_end(s);
-			return s->state != SMTP_S_COMMIT && s->state != SMTP_S_CLOSING;
+			return s->state != SMTP_S_COMMIT && s->state != SMTP_S_SCAN && s->state != SMTP_S_CLOSING;
 		}
 	}
 	return 0;
@@ -706,8 +774,8 @@ static void session_read(struct smtp_session *s)
 				return;
 			continue;
 		}
-		if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_AUTHCHECK || s->state == SMTP_S_TLS ||
-		    s->state == SMTP_S_CLOSING)
+		if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_SCAN || s->state == SMTP_S_AUTHCHECK ||
+		    s->state == SMTP_S_TLS || s->state == SMTP_S_CLOSING)
 			return;
 		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_REPLY_WATERMARK) {
 			s->out_paused = 1;   /* on_write resumes once the replies are out */
@@ -850,7 +918,7 @@ static void on_lifetime(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	msg_info("event=smtp_session_limit session=%lu client=%s state=%s", s->id, s->addr,
 		 state_names[s->state]);
-	if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_AUTHCHECK)
+	if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_SCAN || s->state == SMTP_S_AUTHCHECK)
 		s->shutdown = 1;  /* answer what is in flight first */
 	else if (s->state == SMTP_S_TLS || s->state == SMTP_S_CLOSING)
 		session_free(s);  /* no reply can be delivered */
@@ -864,6 +932,7 @@ static void session_free(struct smtp_session *s)
 	msg_info("event=disconnect session=%lu client=%s messages=%u errors=%u state=%s", s->id, s->addr,
 		 s->messages, s->errors, state_names[s->state]);
 	cleanup_detach(s->commit);
+	scan_cancel(s->scan);
 	if (s->auth_job)
 		worker_detach(s->auth_job);
 	transaction_reset(s);

@@ -89,6 +89,12 @@ static struct family fam[M_COUNT] = {
 	[M_TXN_DURATION] = { "outpost_smtp_transaction_duration_seconds",
 			     "Duration of outbound SMTP transactions (MAIL to the end of DATA).", HISTOGRAM,
 			     { "route" }, txn_bounds, NB(txn_bounds), NULL },
+	[M_SCANS] = { "outpost_scans_total",
+		      "Messages judged by the outbound scanner, by action (error: not judged, on_error applied).",
+		      COUNTER, { "result" }, NULL, 0, NULL },
+	[M_SCAN_DURATION] = { "outpost_scan_duration_seconds",
+			      "Time the outbound scanner added to the SMTP transaction.", HISTOGRAM,
+			      { "scanner" }, txn_bounds, NB(txn_bounds), NULL },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

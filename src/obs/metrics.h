@@ -44,6 +44,8 @@ enum metric_id {
 	M_SPOOL_BYTES,         /* gauge size of the spool database */
 	M_DELIVERY_LATENCY,    /* histogram {route} accept to delivered, seconds */
 	M_TXN_DURATION,        /* histogram {route} outbound SMTP transaction, seconds */
+	M_SCANS,               /* counter {result} messages judged by the outbound scanner, or "error" */
+	M_SCAN_DURATION,       /* histogram {scanner} time a scan added to the SMTP transaction, seconds */
 	M_COUNT
 };
 

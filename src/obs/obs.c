@@ -48,3 +48,9 @@ void obs_transaction(const char *route, double seconds)
 {
 	metrics_observe(M_TXN_DURATION, route, seconds);
 }
+
+void obs_scan(const char *result, double seconds)
+{
+	metrics_inc(M_SCANS, result, NULL);
+	metrics_observe(M_SCAN_DURATION, "rspamd", seconds);
+}

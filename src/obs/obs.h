@@ -31,4 +31,8 @@ void obs_failover(const char *from, const char *to);
 /* An outbound SMTP transaction on route took seconds. */
 void obs_transaction(const char *route, double seconds);
 
+/* The outbound scanner judged a message: result is its action ("no action",
+ * "reject", ...) or "error"; it took seconds. */
+void obs_scan(const char *result, double seconds);
+
 #endif
