@@ -669,10 +669,11 @@ void spool_log_queued(const struct spool_msg *m, const char *extra)
 	char qf[1024], qu[300], qm[1100], session[32] = "-", scan[600];
 	if (m->session && snprintf(session, sizeof(session), "%lu", m->session) >= (int)sizeof(session))
 		session[0] = '\0';   /* cannot happen: 20 digits */
-	msg_info("event=queued qid=%s session=%s user=%s message_id=%s from=%s nrcpt=%zu size=%zu tenant=%s%s%s",
+	msg_info("event=queued qid=%s session=%s user=%s tenant=%s message_id=%s from=%s nrcpt=%zu size=%zu%s%s",
 		 m->id, session, m->auth_user ? log_quote(qu, sizeof(qu), m->auth_user) : "-",
-		 spool_log_msgid(m, qm, sizeof(qm)), spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len,
-		 m->tenant ? m->tenant : "-", spool_log_scan(m, scan, sizeof(scan)), extra);
+		 m->tenant ? m->tenant : "-", spool_log_msgid(m, qm, sizeof(qm)),
+		 spool_log_from(m, qf, sizeof(qf)), m->nrcpts, m->body_len, spool_log_scan(m, scan, sizeof(scan)),
+		 extra);
 }
 
 static void spool_log_result(const struct spool_req *r)
