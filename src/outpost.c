@@ -33,6 +33,7 @@ static const struct {
 	{ "bounce", cmd_bounce, "bounce parse FILE [--json] | bounce ingest [FILE]" },
 	{ "suppress", cmd_suppress, "suppress list|show ADDR|add ADDR|remove ADDR|import FILE|export [FILE]\n"
 	  "                        [--scope S] [--reason R] [--expires DURATION] [--json]" },
+	{ "monitor", cmd_monitor, "monitor [--json]" },
 	{ "tenant", cmd_tenant, "tenant list [--json] | tenant show NAME [--json] | tenant release NAME" },
 	{ "route", cmd_route, "route explain --sender ADDR --rcpt ADDR [--from-header C] [--user U] [--class C]\n"
 	  "                        [--tenant T] [--spam ACTION]\n"

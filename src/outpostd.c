@@ -43,6 +43,7 @@
 #include "obs/metrics.h"
 #include "obs/obs_api.h"
 #include "obs/obs_http.h"
+#include "monitor/monitor.h"
 #include "spool/spool.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
@@ -57,6 +58,7 @@ struct daemon {
 	struct scheduler *sched;
 	struct dkim_signer *signer;   /* keys read once at start */
 	struct canary *canary;        /* NULL: no canary configured */
+	struct monitor *monitor;      /* NULL: no monitor configured */
 	struct httpd *httpd;          /* the http listener (when configured) and the control socket */
 	struct obs_api *api;
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
@@ -93,6 +95,12 @@ static void part_stopped(void *arg)
 
 /* SIGHUP: re-read the config; what may change takes effect for new
  * sessions and deliveries, nothing in flight is dropped. */
+/* The monitor found a source address listed (or delisted) on a list that acts. */
+static void on_monitor_source(void *arg, const char *ip, int listed, const char *why)
+{
+	scheduler_source_listed(arg, ip, listed, why);
+}
+
 static void on_canary_verdict(void *arg, const char *route, int ok, const char *reason)
 {
 	scheduler_canary(arg, route, ok, reason);
@@ -322,6 +330,7 @@ int main(int argc, char **argv)
 	if (d.canary && local_dispatch_add(smtpd_local_dispatch(d.smtpd), "canary", d.cf->canary.address,
 					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	d.monitor = monitor_new(d.base, d.cf, d.resolver, on_monitor_source, d.sched);
 	obs_http_start(d.httpd, d.spool);
 	start_control_socket(&d);
 	if (d.sched)
@@ -355,6 +364,7 @@ int main(int argc, char **argv)
 	pickup_free(d.pickup);   /* its session, if any, is closed now */
 	feedback_daemon_free(d.feedback);
 	canary_free(d.canary);
+	monitor_free(d.monitor);        /* before the resolver: its lookups end as failures */
 	scheduler_free(d.sched);
 	tenant_guard_free(d.tenants);   /* after the last outcome */
 	resolver_free(d.resolver);

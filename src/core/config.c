@@ -292,6 +292,7 @@ static const struct config_section *const sections[] = {
 	&feedback_config_section,     /* bounces, suppression */
 	&tenant_config_section,       /* tenants */
 	&scan_config_section,         /* scanner */
+	&monitor_config_section,      /* monitor */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -29,6 +29,7 @@
 #include "mailauth/dkim_config.h"
 #include "obs/http_config.h"
 #include "feedback/feedback_config.h"
+#include "monitor/monitor_config.h"
 
 struct config {
 	_Atomic unsigned refs;      /* config_ref() / config_free() */
@@ -64,6 +65,7 @@ struct config {
 	struct http_conf http;        /* the operator's HTTP listener */
 	struct bounces_conf bounces;
 	struct suppression_conf suppression;
+	struct monitor_conf monitor;  /* the blocklist and DNS monitor */
 	struct tenant_conf *tenants;  /* the customers outpost relays for */
 	size_t ntenants;
 	struct scanner_conf scanner;  /* outbound scanning (rspamd); .set 0: none */

@@ -193,6 +193,18 @@ int health_failure(struct health *h, const char *route, const char *dclass, cons
 	return 1;
 }
 
+void health_down(struct health *h, const char *route, const char *dclass, const char *reason, time_t now)
+{
+	struct path *p = path_get(h, route, dclass);
+	if (p->state == HEALTH_DOWN)
+		return;
+	p->fails = h->conf.failures;
+	p->backoff = h->conf.probe;
+	p->probe_at = now + p->backoff;
+	p->probing = 0;
+	path_set(h, p, HEALTH_DOWN, reason, now);
+}
+
 void health_canary(struct health *h, const char *route, int ok, const char *reason, time_t now)
 {
 	struct path *p = path_get(h, route, "*");

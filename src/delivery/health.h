@@ -63,6 +63,9 @@ void health_success(struct health *h, const char *route, const char *dclass, con
 /* A path failure; returns 1 when it took the path down. */
 int health_failure(struct health *h, const char *route, const char *dclass, const char *reason,
 		   const char *reply, time_t now);
+/* Takes the path down at once (a source address newly on a blocklist
+ * receivers use): the usual back-off and probe bring it back. */
+void health_down(struct health *h, const char *route, const char *dclass, const char *reason, time_t now);
 /* The canary's verdict: degraded with reason, or back to healthy. */
 void health_canary(struct health *h, const char *route, int ok, const char *reason, time_t now);
 

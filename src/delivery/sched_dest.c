@@ -346,6 +346,14 @@ static int source_warm(struct scheduler *s, const struct conn *c, const struct r
 	return throttle_warmup_full(s->thr, &k, sched_now(s)) == 0;
 }
 
+static int all_listed(const struct scheduler *s, const struct route_conf *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!sched_source_is_listed(s, r->sources[i].address))
+			return 0;
+	return 1;
+}
+
 /* The next address of c's route's source pool, by smooth weighted
  * round-robin (as nginx's: weights 3:1 give a a b a, not a a a b),
  * passing over addresses whose warm-up cap is used up; NULL when all are. */
@@ -360,7 +368,10 @@ static const struct route_source *route_pick_source(struct scheduler *s, const s
 		s->nsrc_weight = s->cf->nroutes * MAX_POOL;
 	}
 	long *cur = &s->src_weight[ri * MAX_POOL];
-	for (size_t tries = 0; tries < n; tries++) {
+	size_t rounds = 0;              /* smooth WRR names every source within the weights' sum */
+	for (size_t i = 0; i < n; i++)
+		rounds += r->sources[i].weight;
+	for (size_t tries = 0; tries < rounds && tries < 10000; tries++) {
 		size_t best = 0;
 		long total = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -370,6 +381,9 @@ static const struct route_source *route_pick_source(struct scheduler *s, const s
 				best = i;
 		}
 		cur[best] -= total;
+		/* a listed source is passed over, unless all are (the route's probe) */
+		if (sched_source_is_listed(s, r->sources[best].address) && !all_listed(s, r, n))
+			continue;
 		if (source_warm(s, c, &r->sources[best]))
 			return &r->sources[best];
 	}

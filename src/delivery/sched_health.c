@@ -82,6 +82,42 @@ void scheduler_canary(struct scheduler *s, const char *route, int ok, const char
 		health_canary(s->health, route, ok, reason, sched_time(s));
 }
 
+int sched_source_is_listed(const struct scheduler *s, const char *address)
+{
+	for (size_t i = 0; s && i < s->nlisted_src; i++)
+		if (strcmp(s->listed_src[i], address) == 0)
+			return 1;
+	return 0;
+}
+
+/* A route whose every source is listed has nothing left to send from. */
+static int route_all_listed(const struct scheduler *s, const struct route_conf *r)
+{
+	for (size_t k = 0; k < r->nsources; k++)
+		if (!sched_source_is_listed(s, r->sources[k].address))
+			return 0;
+	return r->nsources > 0;
+}
+
+void scheduler_source_listed(struct scheduler *s, const char *address, int listed, const char *why)
+{
+	if (s == NULL || listed == sched_source_is_listed(s, address))
+		return;
+	if (listed) {
+		s->listed_src = xreallocarray(s->listed_src, s->nlisted_src + 1, sizeof(char *));
+		s->listed_src[s->nlisted_src++] = xstrdup(address);
+	}
+	for (size_t i = 0; !listed && i < s->nlisted_src; i++)
+		if (strcmp(s->listed_src[i], address) == 0) {
+			free(s->listed_src[i]);
+			s->listed_src[i] = s->listed_src[--s->nlisted_src];
+		}
+	msg_info("event=source_listed source=%s listed=%s reason=\"%s\"", address, listed ? "yes" : "no", why);
+	for (size_t i = 0; listed && i < s->cf->nroutes; i++)
+		if (route_all_listed(s, &s->cf->routes[i]))
+			health_down(s->health, s->cf->routes[i].name, "*", why, sched_time(s));
+}
+
 void scheduler_set_return_path(struct scheduler *s,
 			       int (*fn)(void *arg, const char *qid, const char *sender, char *out, size_t outlen),
 			       void *arg)

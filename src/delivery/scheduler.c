@@ -610,6 +610,9 @@ void scheduler_free(struct scheduler *s)
 	health_free(s->health);
 	throttle_free(s->thr);
 	free(s->src_weight);
+	for (size_t i = 0; i < s->nlisted_src; i++)
+		free(s->listed_src[i]);
+	free(s->listed_src);
 	free(s->self);
 	mx_cache_free(s);
 	config_free(s->cf);

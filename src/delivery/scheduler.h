@@ -90,6 +90,14 @@ void scheduler_reload(struct scheduler *s, const struct config *cf);
 void scheduler_canary(struct scheduler *s, const char *route, int ok, const char *reason);
 /* The return path: fn gives the envelope sender to send a message with
  * (1, written to out) or keeps the message's own (0).  feedback's VERP. */
+/* The monitor's verdict on a source address: listed on a blocklist that
+ * receivers use (why says which), or no longer.  A listed address is
+ * passed over by its route's source pool; a route whose every source is
+ * listed goes down in route health at once, so mail takes the next route
+ * of via; delisting lets the usual probe bring it back. */
+void scheduler_source_listed(struct scheduler *s, const char *address, int listed, const char *why);
+/* 1 when address is listed (see above). */
+int sched_source_is_listed(const struct scheduler *s, const char *address);
 void scheduler_set_return_path(struct scheduler *s,
 			       int (*fn)(void *arg, const char *qid, const char *sender, char *out, size_t outlen),
 			       void *arg);

@@ -138,6 +138,8 @@ struct conn {
 };
 
 struct scheduler {
+	char **listed_src;        /* source addresses the monitor found listed */
+	size_t nlisted_src;
 	struct event_base *base;
 	const struct config *cf;
 	struct spool *sp;

@@ -65,6 +65,14 @@ static const struct dnsbl lists[] = {
 #define NLISTS (sizeof(lists) / sizeof(lists[0]))
 _Static_assert(NLISTS <= DOCTOR_MAX_LISTS, "doctor.h: DOCTOR_MAX_LISTS too small");
 
+int doctor_ip_list_known(const char *name)
+{
+	for (size_t i = 0; i < NLISTS; i++)
+		if (lists[i].kind == LIST_IP && strcmp(lists[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Everything asked about one subject (an address or the domain). */
 struct subject {
 	struct doctor *d;
@@ -179,6 +187,25 @@ static void subject_done(struct subject *s)
 	free(s);
 }
 
+/* ZEN listing the address on the PBL alone (a routing matter, not spam). */
+static int pbl_only(const struct dnsbl *l, const struct dns_result *res)
+{
+	if (l->decode != DEC_ZEN || res->n == 0)
+		return 0;
+	for (size_t i = 0; i < res->n; i++)
+		if (res->addr[i].family != AF_INET || res->addr[i].a[3] < 10 || res->addr[i].a[3] > 11)
+			return 0;
+	return 1;
+}
+
+/* The monitor hears every IP list's answer about a source. */
+static void tell_listing(struct doctor *d, const struct dnsbl *l, const char *ip,
+			 enum doctor_listing st, int pbl, const char *why)
+{
+	if (d->on_listing && l->kind == LIST_IP)
+		d->on_listing(d->listing_arg, ip, l->name, st, pbl, why);
+}
+
 static void report_answer(struct subject *s, const struct dnsbl *l, const struct dns_result *res)
 {
 	struct doctor *d = s->d;
@@ -190,22 +217,26 @@ static void report_answer(struct subject *s, const struct dnsbl *l, const struct
 			s->clean[l - lists] = 1;
 			s->nclean++;
 		}
+		tell_listing(d, l, s->name, DOCTOR_CLEAN, 0, "not listed");
 		return;
 	}
 	if (absent < 0) {
 		ev = doctor_str(d, "A %s: %s", res->qname, doctor_dns_outcome(d, res));
+		tell_listing(d, l, s->name, DOCTOR_LIST_UNTESTED, 0, ev);
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev, "could not test: run again later");
 		return;
 	}
 	if (decode_all(d, l, res, &code) < 0) {
 		ev = doctor_str(d, "A %s: %s: could not test, this resolver is refused",
 				res->qname, code);
+		tell_listing(d, l, s->name, DOCTOR_LIST_UNTESTED, 0, ev);
 		doctor_add(d, CHECK, DOCTOR_WARN, subj, ev,
 			   "use a resolver of your own, not a public one (`--resolver 127.0.0.1@53` "
 			   "with a local unbound): the list refuses queries from this one");
 		return;
 	}
 	ev = doctor_str(d, "A %s: %s", res->qname, code);
+	tell_listing(d, l, s->name, DOCTOR_LISTED, pbl_only(l, res), ev);
 	if (l->kind == LIST_ALLOW)
 		doctor_add(d, CHECK, DOCTOR_PASS, subj, ev, NULL);
 	else
@@ -239,11 +270,16 @@ static void query_lists(struct doctor *d, const char *name, const char *prefix, 
 		/* of these lists only Spamhaus answers for IPv6 */
 		if (ipv6 && strcmp(lists[i].zone, "zen.spamhaus.org") != 0)
 			continue;
-		if (d->list_untested[i]) {     /* its test points failed: no answer would mean anything */
-			doctor_untested(d, CHECK, doctor_str(d, "%s on %s", name, lists[i].name),
-					d->list_untested[i]);
+		const char *why = d->list_untested[i];   /* its test points failed */
+		if (why == NULL && d->list_budget && d->list_queries[i] >= d->list_budget)
+			why = doctor_str(d, "over the monitor's budget of %u queries per list and run",
+					 d->list_budget);
+		if (why) {              /* no answer would mean anything, or none may be asked */
+			doctor_untested(d, CHECK, doctor_str(d, "%s on %s", name, lists[i].name), why);
+			tell_listing(d, &lists[i], name, DOCTOR_LIST_UNTESTED, 0, why);
 			continue;
 		}
+		d->list_queries[i]++;
 		int n = snprintf(qname, sizeof(qname), "%s.%s", prefix, lists[i].zone);
 		if (n < 0 || (size_t)n >= sizeof(qname))
 			continue;

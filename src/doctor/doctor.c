@@ -17,11 +17,38 @@
 #include "log.h"
 #include "xmalloc.h"
 
+/* One lookup: waiting for its turn (a paced run), then in flight.  The
+ * doctor keeps both lists so that doctor_destroy() can end every one
+ * through its callback (as a failure), letting each check free its state. */
 struct doctor_q {
 	struct doctor *d;
 	doctor_dns_cb *cb;
 	void *arg;
+	char *name;
+	int type;
+	struct resolver_query *rq;       /* in flight; NULL while waiting */
+	struct doctor_q *prev, *next;
 };
+
+static void q_unlink(struct doctor_q **head, struct doctor_q *q)
+{
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		*head = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
+	q->prev = q->next = NULL;
+}
+
+static void q_push(struct doctor_q **head, struct doctor_q *q)
+{
+	q->prev = NULL;
+	q->next = *head;
+	if (*head)
+		(*head)->prev = q;
+	*head = q;
+}
 
 void doctor_hold(struct doctor *d)
 {
@@ -32,8 +59,16 @@ void doctor_release(struct doctor *d)
 {
 	if (d->holds == 0)
 		msg_panic("event=doctor_release_unbalanced");
-	if (--d->holds == 0)
-		event_base_loopbreak(d->base);  /* the resolver's event keeps the loop alive */
+	if (--d->holds > 0)
+		return;
+	if (d->destroying)
+		return;
+	if (d->done) {                  /* the monitor's run: the next phase, on the loop */
+		struct timeval now = { 0, 0 };
+		evtimer_add(d->advance_ev, &now);
+		return;
+	}
+	event_base_loopbreak(d->base);  /* the resolver's event keeps the loop alive */
 }
 
 /* A copy of s safe for a terminal and for JSON: printable ASCII only. */
@@ -85,23 +120,83 @@ void doctor_untested(struct doctor *d, const char *check, const char *subject, c
 		   "127.0.0.1@53` with a local unbound), then run again");
 }
 
-static void on_lookup(const struct dns_result *res, void *arg)
+static void q_end(struct doctor_q *q, const struct dns_result *res)
 {
-	struct doctor_q *q = arg;
 	struct doctor *d = q->d;
 	q->cb(d, res, q->arg);
+	free(q->name);
 	free(q);
 	doctor_release(d);
 }
 
+static void on_lookup(const struct dns_result *res, void *arg)
+{
+	struct doctor_q *q = arg;
+	q_unlink(&q->d->inflight, q);
+	q_end(q, res);
+}
+
+/* A lookup that will not be made: the run is being destroyed. */
+static void q_fail(struct doctor_q *q)
+{
+	struct dns_result res;
+	memset(&res, 0, sizeof(res));
+	res.qname = q->name;
+	res.qtype = q->type;
+	res.rcode = DNS_RCODE_SERVFAIL;
+	res.why = "cancelled";
+	q_end(q, &res);
+}
+
+static void q_send(struct doctor_q *q)
+{
+	q_push(&q->d->inflight, q);
+	q->rq = resolver_query(q->d->res, q->name, q->type, on_lookup, q);
+}
+
+/* The oldest waiting lookup (the list is newest first). */
+static struct doctor_q *q_oldest(struct doctor_q *head)
+{
+	while (head && head->next)
+		head = head->next;
+	return head;
+}
+
+/* A paced run: one waiting lookup goes out per tick. */
+static void on_pace(evutil_socket_t fd, short what, void *arg)
+{
+	struct doctor *d = arg;
+	struct doctor_q *q = q_oldest(d->waiting);
+	(void)fd;
+	(void)what;
+	if (q == NULL)
+		return;
+	q_unlink(&d->waiting, q);
+	if (d->waiting) {
+		struct timeval tv = { d->pace_ms / 1000, (d->pace_ms % 1000) * 1000 };
+		evtimer_add(d->pace_ev, &tv);
+	}
+	q_send(q);
+}
+
 void doctor_lookup(struct doctor *d, const char *name, int type, doctor_dns_cb *cb, void *arg)
 {
-	struct doctor_q *q = xmalloc(sizeof(*q));
+	struct doctor_q *q = xcalloc(1, sizeof(*q));
 	q->d = d;
 	q->cb = cb;
 	q->arg = arg;
+	q->name = xstrdup(name);
+	q->type = type;
 	doctor_hold(d);
-	resolver_query(d->res, name, type, on_lookup, q);
+	d->queries++;
+	if (d->destroying)
+		return q_fail(q);
+	if (d->pace_ms == 0 || d->pace_ev == NULL)
+		return q_send(q);
+	q_push(&d->waiting, q);
+	struct timeval zero = { 0, 0 };
+	if (!evtimer_pending(d->pace_ev, NULL))
+		evtimer_add(d->pace_ev, &zero);
 }
 
 int doctor_dns_absent(const struct dns_result *res)
@@ -217,6 +312,18 @@ static void report_unknown_sources(struct doctor *d)
 
 static void doctor_free(struct doctor *d)
 {
+	d->destroying = 1;              /* every lookup left ends as a failure, freeing its check's state */
+	while (d->waiting || d->inflight) {
+		struct doctor_q *q = d->waiting ? d->waiting : d->inflight;
+		if (q->rq)
+			resolver_cancel(q->rq);
+		q_unlink(q->rq ? &d->inflight : &d->waiting, q);
+		q_fail(q);
+	}
+	if (d->pace_ev)
+		event_free(d->pace_ev);
+	if (d->advance_ev)
+		event_free(d->advance_ev);
 	for (size_t i = 0; i < d->nf; i++) {
 		free(d->f[i].check);
 		free(d->f[i].subject);
@@ -296,11 +403,30 @@ static void start_checks(struct doctor *d)
 		check_dkim_start(d);
 		check_dmarc_start(d);
 		check_rdns_start(d);
-		check_transport_start(d);
+		if (!d->monitor)
+			check_transport_start(d);
 	}
-	check_bounces_start(d);         /* another domain: not judged by this one's SOA */
+	if (!d->monitor)
+		check_bounces_start(d); /* another domain: not judged by this one's SOA */
 	check_dnsbl_start(d);
-	check_relay_start(d);
+	if (!d->monitor)
+		check_relay_start(d);
+}
+
+/* The monitor's run: phase 0 (resolver test) done -> the checks; phase 1
+ * done -> the caller. */
+static void run_advance(evutil_socket_t fd, short what, void *arg)
+{
+	struct doctor *d = arg;
+	(void)fd;
+	(void)what;
+	if (d->phase++ == 0) {
+		doctor_hold(d);
+		start_checks(d);
+		doctor_release(d);
+		return;
+	}
+	d->done(d, d->done_arg);
 }
 
 static void run_checks(struct doctor *d)
@@ -310,6 +436,53 @@ static void run_checks(struct doctor *d)
 	check_bulk_finish(d);
 }
 
+static void doctor_set_domain(struct doctor *d, const char *domain)
+{
+	d->domain = xstrdup(domain);
+	for (char *p = d->domain; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	size_t n = strlen(d->domain);
+	if (n > 1 && d->domain[n - 1] == '.')
+		d->domain[n - 1] = '\0';
+}
+
+struct doctor *doctor_new_async(struct event_base *base, struct resolver *res, const struct config *cf,
+				const char *domain, int with_sources, unsigned timeout_ms)
+{
+	struct doctor *d = xcalloc(1, sizeof(*d));
+	d->base = base;
+	d->res = res;
+	d->cf = cf;
+	d->monitor = 1;
+	d->timeout_ms = timeout_ms;
+	doctor_set_domain(d, domain);
+	d->pace_ev = evtimer_new(base, on_pace, d);
+	d->advance_ev = evtimer_new(base, run_advance, d);
+	if (with_sources) {
+		struct doctor_opts o = { .domain = domain };
+		collect_sources(d, &o);
+	}
+	return d;
+}
+
+void doctor_start_async(struct doctor *d, doctor_done_cb *done, void *arg)
+{
+	d->done = done;
+	d->done_arg = arg;
+	d->phase = 0;
+	doctor_hold(d);
+	check_resolver_start(d);
+	doctor_release(d);
+}
+
+void doctor_destroy(struct doctor *d)
+{
+	if (d == NULL)
+		return;
+	doctor_free(d);
+	free(d);
+}
+
 int doctor_run(const struct config *cf, const struct doctor_opts *o)
 {
 	char err[512];
@@ -317,12 +490,7 @@ int doctor_run(const struct config *cf, const struct doctor_opts *o)
 	memset(&d, 0, sizeof(d));
 	d.cf = cf;
 	d.timeout_ms = o->timeout_ms;
-	d.domain = xstrdup(o->domain);
-	for (char *p = d.domain; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	size_t n = strlen(d.domain);
-	if (n > 1 && d.domain[n - 1] == '.')
-		d.domain[n - 1] = '\0';
+	doctor_set_domain(&d, o->domain);
 	d.base = event_base_new();
 	if (d.base == NULL) {
 		fprintf(stderr, "outpost: doctor: cannot create an event loop\n");

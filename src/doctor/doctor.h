@@ -61,6 +61,16 @@ struct doctor_opts {
 	int colour;
 };
 
+/* The answer of one IP blocklist about one source address, for the
+ * monitor: listed (with the decoded codes in why; pbl_only when ZEN lists
+ * it on the PBL alone), clean, or untested (the list could not be asked). */
+enum doctor_listing { DOCTOR_CLEAN, DOCTOR_LISTED, DOCTOR_LIST_UNTESTED };
+typedef void doctor_listing_cb(void *arg, const char *ip, const char *list,
+			       enum doctor_listing st, int pbl_only, const char *why);
+struct doctor;
+typedef void doctor_done_cb(struct doctor *d, void *arg);
+struct doctor_q;
+
 struct doctor {
 	struct event_base *base;
 	struct resolver *res;
@@ -78,6 +88,20 @@ struct doctor {
 	struct ssl_ctx_st *ssl;      /* client TLS context for the relay probes */
 	const char *domain_untested; /* why the resolver cannot judge the domain, or NULL */
 	const char *list_untested[DOCTOR_MAX_LISTS];  /* per blocklist: why its test points failed */
+	/* the monitor's run (doctor_start_async) */
+	int monitor;                 /* only what can change without the operator: no connections */
+	int phase;                   /* 0 resolver test, 1 checks, 2 done */
+	doctor_done_cb *done;
+	void *done_arg;
+	doctor_listing_cb *on_listing;
+	void *listing_arg;
+	unsigned list_budget;        /* queries per IP list and run, 0 unlimited */
+	unsigned list_queries[DOCTOR_MAX_LISTS];
+	unsigned pace_ms;            /* lookups go out one per pace_ms (0: all at once) */
+	struct doctor_q *waiting, *inflight;
+	struct event *pace_ev, *advance_ev;
+	int destroying;
+	size_t queries;              /* lookups made by this run */
 };
 
 /* Runs every check for o->domain with the config cf; prints the report
@@ -85,6 +109,16 @@ struct doctor {
  * warnings, 2 failures; 69 with the reason on stderr when the loop or
  * the resolver cannot be set up. */
 int doctor_run(const struct config *cf, const struct doctor_opts *o);
+
+/* The monitor's run on the caller's loop: the checks that can change
+ * without the operator (SPF, DKIM, DMARC, PTR, blocklists; no connection
+ * is made), for domain and (with_sources) the config's source addresses;
+ * done runs once, on the loop, when the last finding is in.  Nothing is
+ * printed.  Free with doctor_destroy() (from done or later). */
+struct doctor *doctor_new_async(struct event_base *base, struct resolver *res, const struct config *cf,
+				const char *domain, int with_sources, unsigned timeout_ms);
+void doctor_start_async(struct doctor *d, doctor_done_cb *done, void *arg);
+void doctor_destroy(struct doctor *d);
 
 void doctor_hold(struct doctor *d);
 void doctor_release(struct doctor *d);
@@ -104,6 +138,9 @@ const char *doctor_dns_outcome(struct doctor *d, const struct dns_result *res);
 /* 1 when the answer says the name or record does not exist (NXDOMAIN or
  * NODATA), 0 for records, -1 for a failure to learn (SERVFAIL, timeout). */
 int doctor_dns_absent(const struct dns_result *res);
+
+/* 1 when name is one of the IP blocklists the doctor asks ("Spamhaus ZEN"). */
+int doctor_ip_list_known(const char *name);
 
 /* The checks: each starts its work and reports through doctor_add(). */
 void check_spf_start(struct doctor *d);

@@ -168,6 +168,50 @@ static void test_http_section(void **st)
 	unlink(tok);
 }
 
+/* monitor: off when absent; defaults; which listings act; errors with file:line. */
+static void test_monitor_section(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text("hostname = \"a\";\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->monitor.interval, 0);
+	config_free(cf);
+	cf = load_text("monitor = { interval = \"30s\"; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->monitor.interval, 30);
+	assert_int_equal(cf->monitor.budget, 100);
+	assert_true(monitor_list_acts(&cf->monitor, "Spamhaus ZEN", 0));
+	assert_false(monitor_list_acts(&cf->monitor, "Spamhaus ZEN", 1));     /* PBL alone reports */
+	assert_true(monitor_list_acts(&cf->monitor, "SpamCop", 0));
+	assert_false(monitor_list_acts(&cf->monitor, "PSBL", 0));
+	config_free(cf);
+	cf = load_text("monitor = { act_on = [ \"PSBL\" ]; pbl = \"act\"; budget = 5; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->monitor.interval, 900);
+	assert_int_equal(cf->monitor.budget, 5);
+	assert_true(monitor_list_acts(&cf->monitor, "PSBL", 0));
+	assert_false(monitor_list_acts(&cf->monitor, "Spamhaus ZEN", 1));
+	config_free(cf);
+	cf = load_text("monitor = { act_on = [ \"Spamhaus ZEN\" ]; pbl = \"act\"; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_true(monitor_list_acts(&cf->monitor, "Spamhaus ZEN", 1));
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "monitor = {\n every = \"5m\"; };\n", ":2: unknown setting \"every\"" },
+		{ "monitor = \"15m\";\n", ":1: monitor: expected a group" },
+		{ "monitor = {\n interval = \"0s\"; };\n", ":2:" },
+		{ "monitor = {\n act_on = [ \"Spamhaus DBL\" ]; };\n", ":2: monitor: act_on: \"Spamhaus DBL\" is not an IP blocklist" },
+		{ "monitor = {\n pbl = \"yes\"; };\n", ":2:" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 static void test_netmask(void **st)
 {
 	struct netmask m;
@@ -481,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_integers_that_would_wrap),
 		cmocka_unit_test(test_netmask),
 		cmocka_unit_test(test_http_section),
+		cmocka_unit_test(test_monitor_section),
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
 		cmocka_unit_test(test_rule_keys_and_their_errors),

@@ -134,6 +134,24 @@ static void test_route_wide_down_blocks_every_class(void **state)
 	health_free(h);
 }
 
+/* The monitor takes a path down at once; the usual probe brings it back. */
+static void test_down_at_once_then_back_through_the_probe(void **state)
+{
+	(void)state;
+	struct health *h = health_new(&conf);
+	int probe;
+	health_down(h, "direct", "*", "127.0.0.7 listed on Spamhaus ZEN", 1000);
+	assert_int_equal(row_of(h, "direct", "*", 1000).state, HEALTH_DOWN);
+	assert_false(usable(h, "direct", "gmail", 1001, NULL));
+	health_down(h, "direct", "*", "again", 1010);          /* already down: the probe time stands */
+	assert_int_equal(row_of(h, "direct", "*", 1010).probe_at, 1060);
+	assert_true(usable(h, "direct", "gmail", 1060, &probe));
+	assert_true(probe);
+	health_success(h, "direct", "*", "250 ok", 1061);
+	assert_int_equal(row_of(h, "direct", "*", 1061).state, HEALTH_HEALTHY);
+	health_free(h);
+}
+
 static void test_canary_degrades_until_it_passes(void **state)
 {
 	(void)state;
@@ -187,6 +205,7 @@ int main(void)
 		cmocka_unit_test(test_probe_success_closes_the_breaker),
 		cmocka_unit_test(test_route_wide_down_blocks_every_class),
 		cmocka_unit_test(test_canary_degrades_until_it_passes),
+		cmocka_unit_test(test_down_at_once_then_back_through_the_probe),
 		cmocka_unit_test(test_hour_counts_and_restore),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,390 @@
+/*
+ * monitor: the daemon's watch over blocklists and DNS (see monitor.h).
+ * One run = one asynchronous doctor per sending domain, one after the
+ * other (the first with the source addresses); the findings are merged
+ * into the items kept between runs, the IP lists' answers into the
+ * listings that decide whether a source is in use.
+ */
+#include "monitor/monitor.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "core/config.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
+#include "doctor/doctor.h"
+
+#define FIRST_RUN_SECS 1
+
+/* One finding as the monitor keeps it: the last status and since when. */
+struct monitor_item {
+	char *check, *subject, *evidence;
+	enum doctor_status status;
+	time_t changed;
+	int seen;                    /* reported by the current run */
+};
+
+/* One IP list's verdict on one source address. */
+struct monitor_listing {
+	char *ip, *list, *why;
+	int listed, acts;
+	time_t since;
+};
+
+struct monitor {
+	struct event_base *base;
+	struct resolver *res;
+	const struct config *cf;
+	struct event *timer;
+	char **domains;
+	size_t ndomains, cur;
+	struct doctor *run;
+	time_t run_started;
+	size_t queries, last_queries;
+	struct monitor_item *items;
+	size_t nitems;
+	struct monitor_listing *lst;
+	size_t nlst;
+	char **down;                 /* sources reported listed through on_source */
+	size_t ndown;
+	monitor_source_cb *on_source;
+	void *arg;
+};
+
+char *monitor_state_path(const struct config *cf)
+{
+	return xasprintf("%s/monitor.json", cf->spool);
+}
+
+static void state_write(const struct monitor *m);
+
+/* --- sources in and out of use */
+
+static int source_down(const struct monitor *m, const char *ip)
+{
+	for (size_t i = 0; i < m->ndown; i++)
+		if (strcmp(m->down[i], ip) == 0)
+			return 1;
+	return 0;
+}
+
+/* Whether any acting list lists ip now: the reason, or NULL. */
+static const char *acting_listing(const struct monitor *m, const char *ip)
+{
+	for (size_t i = 0; i < m->nlst; i++)
+		if (m->lst[i].listed && m->lst[i].acts && strcmp(m->lst[i].ip, ip) == 0)
+			return m->lst[i].why;
+	return NULL;
+}
+
+static void source_decide(struct monitor *m, const char *ip)
+{
+	const char *why = acting_listing(m, ip);
+	int was = source_down(m, ip);
+	if ((why != NULL) == was)
+		return;
+	if (why) {
+		m->down = xreallocarray(m->down, m->ndown + 1, sizeof(char *));
+		m->down[m->ndown++] = xstrdup(ip);
+	} else {
+		for (size_t i = 0; i < m->ndown; i++)
+			if (strcmp(m->down[i], ip) == 0) {
+				free(m->down[i]);
+				m->down[i] = m->down[--m->ndown];
+				break;
+			}
+	}
+	msg_warn("event=monitor action=%s source=%s reason=\"%s\"", why ? "source_down" : "source_up",
+		 ip, why ? why : "delisted from every list that acts");
+	if (m->on_source)
+		m->on_source(m->arg, ip, why != NULL, why ? why : "delisted");
+	state_write(m);                 /* `outpost monitor` shows it at once */
+}
+
+static struct monitor_listing *listing_get(struct monitor *m, const char *ip, const char *list)
+{
+	for (size_t i = 0; i < m->nlst; i++)
+		if (strcmp(m->lst[i].ip, ip) == 0 && strcmp(m->lst[i].list, list) == 0)
+			return &m->lst[i];
+	m->lst = xreallocarray(m->lst, m->nlst + 1, sizeof(*m->lst));
+	struct monitor_listing *l = &m->lst[m->nlst++];
+	memset(l, 0, sizeof(*l));
+	l->ip = xstrdup(ip);
+	l->list = xstrdup(list);
+	l->why = xstrdup("");
+	return l;
+}
+
+static void on_listing(void *arg, const char *ip, const char *list, enum doctor_listing st, int pbl_only,
+		       const char *why)
+{
+	struct monitor *m = arg;
+	if (st == DOCTOR_LIST_UNTESTED)
+		return;                 /* keeps its last state: not knowing is not a change */
+	struct monitor_listing *l = listing_get(m, ip, list);
+	int listed = st == DOCTOR_LISTED;
+	l->acts = listed && monitor_list_acts(&m->cf->monitor, list, pbl_only);
+	if (l->listed != listed || strcmp(l->why, why) != 0) {
+		l->since = l->listed != listed ? time(NULL) : l->since;
+		l->listed = listed;
+		free(l->why);
+		l->why = xstrdup(why);
+	}
+	source_decide(m, ip);
+}
+
+/* --- findings into items */
+
+static struct monitor_item *item_find(struct monitor *m, const char *check, const char *subject)
+{
+	for (size_t i = 0; i < m->nitems; i++)
+		if (strcmp(m->items[i].check, check) == 0 && strcmp(m->items[i].subject, subject) == 0)
+			return &m->items[i];
+	return NULL;
+}
+
+static void log_change(const struct monitor_item *it, const char *previous)
+{
+	msg_info("event=monitor check=%s subject=\"%s\" status=%s previous=%s evidence=\"%s\"", it->check,
+		 it->subject, doctor_status_name(it->status), previous, it->evidence);
+}
+
+static void merge_finding(struct monitor *m, const struct doctor_finding *f, time_t now)
+{
+	struct monitor_item *it = item_find(m, f->check, f->subject);
+	int untested = strncmp(f->evidence, DOCTOR_UNTESTED, strlen(DOCTOR_UNTESTED)) == 0;
+	if (it == NULL) {
+		m->items = xreallocarray(m->items, m->nitems + 1, sizeof(*m->items));
+		it = &m->items[m->nitems++];
+		*it = (struct monitor_item){ xstrdup(f->check), xstrdup(f->subject), xstrdup(f->evidence),
+					     f->status, now, 1 };
+		log_change(it, "new");
+		return;
+	}
+	it->seen = 1;
+	if (untested && it->status != DOCTOR_WARN)
+		return;                 /* could not test: the last verdict stands */
+	free(it->evidence);
+	it->evidence = xstrdup(f->evidence);
+	if (it->status == f->status)
+		return;
+	const char *previous = doctor_status_name(it->status);
+	it->status = f->status;
+	it->changed = now;
+	log_change(it, previous);
+}
+
+/* Items no run reported any more (a listing gone, a source removed). */
+static void drop_unseen(struct monitor *m)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < m->nitems; i++) {
+		struct monitor_item *it = &m->items[i];
+		if (it->seen) {
+			it->seen = 0;
+			m->items[k++] = *it;
+			continue;
+		}
+		msg_info("event=monitor check=%s subject=\"%s\" status=gone previous=%s", it->check,
+			 it->subject, doctor_status_name(it->status));
+		free(it->check);
+		free(it->subject);
+		free(it->evidence);
+	}
+	m->nitems = k;
+}
+
+/* --- the state file */
+
+static json_t *state_json(const struct monitor *m)
+{
+	json_t *items = json_array(), *lst = json_array(), *down = json_array();
+	for (size_t i = 0; i < m->nitems; i++) {
+		const struct monitor_item *it = &m->items[i];
+		json_array_append_new(items, json_pack("{s:s, s:s, s:s, s:s, s:I}", "check", it->check,
+					"subject", it->subject, "status", doctor_status_name(it->status),
+					"evidence", it->evidence, "changed", (json_int_t)it->changed));
+	}
+	for (size_t i = 0; i < m->nlst; i++)
+		json_array_append_new(lst, json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "source", m->lst[i].ip,
+				      "list", m->lst[i].list, "listed", m->lst[i].listed, "acts",
+				      m->lst[i].acts, "evidence", m->lst[i].why, "since",
+				      (json_int_t)m->lst[i].since));
+	for (size_t i = 0; i < m->ndown; i++)
+		json_array_append_new(down, json_string(m->down[i]));
+	return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "interval", (json_int_t)m->cf->monitor.interval,
+			 "updated", (json_int_t)time(NULL), "queries_last_run", (json_int_t)m->last_queries,
+			 "items", items, "listings", lst, "sources_down", down);
+}
+
+static void state_write(const struct monitor *m)
+{
+	char *path = monitor_state_path(m->cf), *tmp = xasprintf("%s.tmp", path);
+	json_t *j = state_json(m);
+	if (j == NULL || json_dump_file(j, tmp, JSON_INDENT(1) | JSON_ENSURE_ASCII) < 0 ||
+	    rename(tmp, path) < 0) {
+		msg_warn("event=monitor_error reason=\"cannot write %s: %s\"", path, strerror(errno));
+		unlink(tmp);
+	}
+	json_decref(j);
+	free(tmp);
+	free(path);
+}
+
+/* A listing that acted before a restart acts again at once. */
+static void state_read(struct monitor *m)
+{
+	char *path = monitor_state_path(m->cf);
+	json_t *j = json_load_file(path, 0, NULL), *lst = json_object_get(j, "listings"), *e;
+	size_t i;
+	json_array_foreach(lst, i, e) {
+		const char *ip = json_string_value(json_object_get(e, "source"));
+		const char *list = json_string_value(json_object_get(e, "list"));
+		const char *why = json_string_value(json_object_get(e, "evidence"));
+		if (ip == NULL || list == NULL || !json_is_true(json_object_get(e, "listed")))
+			continue;
+		struct monitor_listing *l = listing_get(m, ip, list);
+		l->listed = 1;
+		l->acts = json_is_true(json_object_get(e, "acts"));
+		l->since = (time_t)json_integer_value(json_object_get(e, "since"));
+		free(l->why);
+		l->why = xstrdup(why ? why : "listed before the restart");
+		source_decide(m, ip);
+	}
+	json_decref(j);
+	free(path);
+}
+
+/* --- runs */
+
+static void run_domain(struct monitor *m);
+
+static void schedule(struct monitor *m, time_t secs)
+{
+	struct timeval tv = { secs, 0 };
+	evtimer_add(m->timer, &tv);
+}
+
+static void on_domain_done(struct doctor *d, void *arg)
+{
+	struct monitor *m = arg;
+	time_t now = time(NULL);
+	for (size_t i = 0; i < d->nf; i++)
+		merge_finding(m, &d->f[i], now);
+	m->queries += d->queries;
+	doctor_destroy(d);
+	m->run = NULL;
+	if (++m->cur < m->ndomains)
+		return run_domain(m);
+	drop_unseen(m);
+	m->last_queries = m->queries;
+	msg_info("event=monitor_run domains=%zu queries=%zu secs=%lld", m->ndomains, m->queries,
+		 (long long)(now - m->run_started));
+	state_write(m);
+	time_t next = m->run_started + m->cf->monitor.interval - now;
+	schedule(m, next > 0 ? next : 0);
+}
+
+static void run_domain(struct monitor *m)
+{
+	const struct config *cf = m->cf;
+	struct doctor *d = doctor_new_async(m->base, m->res, cf, m->domains[m->cur], m->cur == 0,
+					    cf->delivery.dns_timeout_ms);
+	d->on_listing = on_listing;
+	d->listing_arg = m;
+	d->list_budget = cf->monitor.budget;
+	/* spread over the interval: the last run's count tells how many lookups come */
+	if (m->last_queries > 0)
+		d->pace_ms = (unsigned)((unsigned long long)cf->monitor.interval * 1000 / (m->last_queries + 1));
+	m->run = d;
+	doctor_start_async(d, on_domain_done, m);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct monitor *m = arg;
+	(void)fd;
+	(void)what;
+	m->cur = 0;
+	m->queries = 0;
+	m->run_started = time(NULL);
+	run_domain(m);
+}
+
+/* The DKIM domains, each once; else the hostname's parent domain. */
+static void collect_domains(struct monitor *m)
+{
+	const struct config *cf = m->cf;
+	for (size_t i = 0; i < cf->ndkim; i++) {
+		int dup = 0;
+		for (size_t k = 0; k < m->ndomains && !dup; k++)
+			dup = strcasecmp(m->domains[k], cf->dkim[i].domain) == 0;
+		if (dup)
+			continue;
+		m->domains = xreallocarray(m->domains, m->ndomains + 1, sizeof(char *));
+		m->domains[m->ndomains++] = xstrdup(cf->dkim[i].domain);
+	}
+	if (m->ndomains == 0) {
+		const char *dot = strchr(cf->hostname, '.');
+		m->domains = xmalloc(sizeof(char *));
+		m->domains[m->ndomains++] = xstrdup(dot && strchr(dot + 1, '.') ? dot + 1 : cf->hostname);
+	}
+}
+
+struct monitor *monitor_new(struct event_base *base, const struct config *cf, struct resolver *res,
+			    monitor_source_cb *on_source, void *arg)
+{
+	if (cf->monitor.interval == 0)
+		return NULL;
+	struct monitor *m = xcalloc(1, sizeof(*m));
+	m->base = base;
+	m->cf = config_ref(cf);
+	m->res = res;
+	m->on_source = on_source;
+	m->arg = arg;
+	m->timer = evtimer_new(base, on_timer, m);
+	if (m->timer == NULL)
+		msg_fatal("event=monitor_error reason=\"event_new failed\"");
+	collect_domains(m);
+	state_read(m);
+	schedule(m, FIRST_RUN_SECS);
+	msg_info("event=monitor_start interval=%u domains=%zu budget=%u", cf->monitor.interval,
+		 m->ndomains, cf->monitor.budget);
+	return m;
+}
+
+void monitor_free(struct monitor *m)
+{
+	if (m == NULL)
+		return;
+	event_free(m->timer);
+	doctor_destroy(m->run);  /* its lookups in flight are the resolver's to cancel */
+	for (size_t i = 0; i < m->nitems; i++) {
+		free(m->items[i].check);
+		free(m->items[i].subject);
+		free(m->items[i].evidence);
+	}
+	free(m->items);
+	for (size_t i = 0; i < m->nlst; i++) {
+		free(m->lst[i].ip);
+		free(m->lst[i].list);
+		free(m->lst[i].why);
+	}
+	free(m->lst);
+	for (size_t i = 0; i < m->ndown; i++)
+		free(m->down[i]);
+	free(m->down);
+	for (size_t i = 0; i < m->ndomains; i++)
+		free(m->domains[i]);
+	free(m->domains);
+	config_free(m->cf);
+	free(m);
+}
