@@ -385,3 +385,16 @@ def test_accept_mode_takes_the_message_and_bounces_the_suppressed_recipient(make
         assert "event=rcpt_suppressed" in lp.d.log_text() and "action=bounce" in lp.d.log_text()
     finally:
         lp.close()
+
+
+def test_bounce_ingest_from_a_pipe_does_what_the_mailbox_does(loop):
+    qid, got = loop.send("piped@example.net")
+    r = loop.d.cli("bounce", "ingest", input=dsn(got.mail_from, "piped@example.net", "5.1.1",
+                                                  "550 5.1.1 <piped@example.net>: User unknown"))
+    assert "message %s" % qid in r.stdout and "suppressed 1" in r.stdout
+    assert loop.suppressed("piped@example.net")["reason"] == "userunknown"
+    # the same report for a message outpost never sent: nothing happens
+    stranger = dsn("someone@example.org", "other@example.net", "5.1.1", "550 5.1.1 User unknown")
+    r = loop.d.cli("bounce", "ingest", input=stranger)
+    assert "refers to no message outpost sent" in r.stdout and "ignored 1" in r.stdout
+    assert loop.suppressed("other@example.net") is None
