@@ -17,13 +17,17 @@
  * closes.  What a failure means is sched_trouble.c's to say.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stddef.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "delivery/provider.h"
 #include "delivery/scheduler_int.h"
 #include "delivery/throttle.h"
 #include "obs/obs.h"
@@ -35,22 +39,72 @@ static void conn_note_replies(struct conn *c, const struct smtp_txn_result *res)
 static void conn_close_client(struct conn *c);
 static int conn_reusable(const struct conn *c);
 static int source_warm(struct scheduler *s, const struct conn *c, const struct route_source *src);
+static void conn_use_hosts(struct conn *c);
+static int conn_move_to_shared(struct conn *c, const struct mx_answer *a);
+static int conn_adopt_idle(struct conn *c);
+
+static struct dest *dest_new(struct scheduler *s, const struct route_conf *r, const char *key)
+{
+	struct dest *d = xcalloc(1, sizeof(*d));
+	d->sch = s;
+	d->key = xstrdup(key);
+	d->route = r;
+	d->tail = &d->head;
+	d->next = s->dests;
+	s->dests = d;
+	return d;
+}
+
+static struct dest *dest_find(struct scheduler *s, const struct route_conf *r, const char *key)
+{
+	for (struct dest *d = s->dests; d; d = d->next)
+		if (d->route == r && strcmp(d->key, key) == 0)  /* a reload makes new routes */
+			return d;
+	return NULL;
+}
 
 static struct dest *dest_get(struct scheduler *s, const struct route_conf *r, const char *domain)
 {
 	char key[600];
 	snprintf(key, sizeof(key), "%s|%s", r->name, r->type == ROUTE_MX ? domain : "");
-	for (struct dest *d = s->dests; d; d = d->next)
-		if (d->route == r && strcmp(d->key, key) == 0)  /* a reload makes new routes */
-			return d;
-	struct dest *d = xcalloc(1, sizeof(*d));
-	d->sch = s;
-	d->key = xstrdup(key);
-	d->route = r;
-	d->domain = r->type == ROUTE_MX ? xstrdup(domain) : NULL;
-	d->tail = &d->head;
-	d->next = s->dests;
-	s->dests = d;
+	struct dest *d = dest_find(s, r, key);
+	if (d == NULL) {
+		d = dest_new(s, r, key);
+		d->domain = r->type == ROUTE_MX ? xstrdup(domain) : NULL;
+	}
+	return d;
+}
+
+/* Whether mx routes may share destinations by MX host set: not when a
+ * limit selects recipient domains, whose connection caps count per domain
+ * (a shared connection carries many domains). */
+static int dest_share_ok(const struct config *cf)
+{
+	for (size_t i = 0; i < cf->nlimits; i++)
+		if (cf->limits[i].selector == LIMIT_DOMAIN)
+			return 0;
+	return 1;
+}
+
+/* The destination of every domain whose MX answer is hosts a (issue 21:
+ * Postfix's connection cache by MX host); NULL when the key does not fit. */
+static struct dest *dest_get_shared(struct scheduler *s, const struct route_conf *r, const struct mx_answer *a)
+{
+	char key[1024];
+	size_t used = (size_t)snprintf(key, sizeof(key), "%s|mx:", r->name);
+	for (size_t i = 0; i < a->n && used < sizeof(key); i++)
+		used += (size_t)snprintf(key + used, sizeof(key) - used, "%s%s", i ? "," : "", a->hosts[i]);
+	if (used >= sizeof(key))
+		return NULL;
+	for (char *p = key; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	struct dest *d = dest_find(s, r, key);
+	if (d)
+		return d;
+	d = dest_new(s, r, key);
+	d->mx = xcalloc(a->n + 1, sizeof(char *));
+	for (size_t i = 0; i < a->n; i++)
+		d->mx[i] = xstrdup(a->hosts[i]);
 	return d;
 }
 
@@ -70,6 +124,9 @@ void dest_free_if_idle(struct dest *d)
 	config_free(d->cf);
 	free(d->key);
 	free(d->domain);
+	for (size_t i = 0; d->mx && d->mx[i]; i++)
+		free(d->mx[i]);
+	free(d->mx);
 	free(d);
 }
 
@@ -89,11 +146,22 @@ struct job *dest_pop(struct dest *d)
 	return j;
 }
 
+/* The recipient domain c works for: its destination's, or on a shared
+ * destination its job's (the domain its session was counted with between jobs). */
+static const char *conn_domain(const struct conn *c)
+{
+	if (c->d->domain)
+		return c->d->domain;
+	if (c->job)
+		return rcpt_domain_of(c->job->q->m->rcpts[c->job->idx[0]].address);
+	return c->count_domain[0] ? c->count_domain : NULL;
+}
+
 /* What the limits know of c's session: route, source, domain, MX host. */
 static struct throttle_key conn_key(const struct conn *c)
 {
 	const struct route_conf *r = c->d->route;
-	return (struct throttle_key){ r->name, c->source ? c->source->address : NULL, c->d->domain,
+	return (struct throttle_key){ r->name, c->source ? c->source->address : NULL, conn_domain(c),
 		r->type == ROUTE_MX && c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
 }
 
@@ -102,6 +170,7 @@ static void conn_uncount(struct conn *c)
 	if (!c->counted)
 		return;
 	struct throttle_key k = conn_key(c);
+	k.domain = c->count_domain[0] ? c->count_domain : NULL;  /* as it was opened, wherever it went since */
 	throttle_conn_close(c->d->sch->thr, &k);
 	c->counted = 0;
 	c->sent = 0;
@@ -122,6 +191,8 @@ void conn_free(struct conn *c)
 	free((void *)c->rcpts);
 	free(c->return_path);
 	sched_timer_free(s, c->idle_ev);
+	if ((*c->all_pprev = c->all_next) != NULL)
+		c->all_next->all_pprev = c->all_pprev;
 	free(c);
 	d->conns--;
 	s->conns--;
@@ -341,7 +412,7 @@ static int source_warm(struct scheduler *s, const struct conn *c, const struct r
 	const struct route_conf *r = c->d->route;
 	if (!r->warmup.set)
 		return 1;
-	struct throttle_key k = { r->name, src ? src->address : NULL, c->d->domain,
+	struct throttle_key k = { r->name, src ? src->address : NULL, conn_domain(c),
 				  c->cur < c->ntargets ? c->targets[c->cur].host : NULL };
 	return throttle_warmup_full(s->thr, &k, sched_now(s)) == 0;
 }
@@ -406,6 +477,8 @@ void conn_try_target(struct conn *c)
 	}
 	if (sched_is_self(s, &c->targets[c->cur].ss))
 		return conn_loops_back(c);
+	if (c->client == NULL && conn_adopt_idle(c))
+		return;
 	struct smtp_client_params p = { 0 };
 	p.host_name = c->targets[c->cur].host;
 	p.addr = c->targets[c->cur].ss;
@@ -444,6 +517,9 @@ void conn_try_target(struct conn *c)
 		return conn_free(c);
 	}
 	c->counted = 1;
+	if (snprintf(c->count_domain, sizeof(c->count_domain), "%s", k.domain ? k.domain : "") >=
+	    (int)sizeof(c->count_domain))
+		c->count_domain[0] = '\0';  /* a domain is at most 255 octets: cannot happen */
 	c->client = s->net.client_new(s->net.arg, &p);
 	conn_send(c);
 }
@@ -475,7 +551,8 @@ static void on_mx(const struct dns_result *res, void *arg)
 	c->q = NULL;
 	mx_answer_read(res, c->d->domain, &a);
 	mx_cache_put(c->d->sch, c->d->domain, &a);
-	conn_use_mx(c, &a);  /* may free c, never a */
+	if (!conn_move_to_shared(c, &a))
+		conn_use_mx(c, &a);  /* may free c, never a */
 	mx_answer_clear(&a);
 }
 
@@ -487,6 +564,7 @@ void conn_unpark(struct conn *c)
 	if (*p)
 		*p = c->next_idle;
 	c->next_idle = NULL;
+	c->parked = 0;
 	sched_timer_del(c->d->sch, c->idle_ev);
 }
 
@@ -505,7 +583,66 @@ static void conn_park(struct conn *c)
 		c->idle_ev = sched_timer_new(s, on_idle_over, c);
 	c->next_idle = c->d->idle;
 	c->d->idle = c;
+	c->idle_since = sched_now(s);
+	c->parked = 1;
 	sched_timer_add(s, c->idle_ev, CONN_IDLE);
+}
+
+int conn_evict_idle(struct scheduler *s)
+{
+	struct conn *lru = NULL;
+	for (struct dest *d = s->dests; d; d = d->next)
+		for (struct conn *c = d->idle; c; c = c->next_idle)
+			if (lru == NULL || c->idle_since < lru->idle_since)
+				lru = c;
+	if (lru == NULL)
+		return 0;
+	msg_debug("event=conn_evicted route=%s host=%s idle=%.3f", lru->d->route->name,
+		  lru->cur < lru->ntargets ? lru->targets[lru->cur].host : "-", sched_now(s) - lru->idle_since);
+	conn_unpark(lru);
+	conn_free(lru);
+	return 1;
+}
+
+/* An idle connection of c's route to c's current target address (and
+ * port), of any destination, takes c's job: Postfix's connection cache by
+ * address (issue 21), as RFC 5321 lets a server take any recipient it
+ * accepts.  It moves to c's destination and c, never connected, ends.
+ * The reused session checks warm-up and rates for its new job (conn_send). */
+static int conn_adopt_idle(struct conn *c)
+{
+	struct scheduler *s = c->d->sch;
+	const struct target *t = &c->targets[c->cur];
+	struct conn *o = NULL;
+	for (struct dest *d = s->dests; d && !o; d = d->next)
+		for (struct conn *i = d->idle; i && !o; i = i->next_idle)
+			if (d->route == c->d->route && i->cur < i->ntargets && i->targets[i->cur].sslen == t->sslen &&
+			    memcmp(&i->targets[i->cur].ss, &t->ss, t->sslen) == 0)
+				o = i;
+	if (o == NULL)
+		return 0;
+	struct dest *old = o->d;
+	conn_unpark(o);
+	old->conns--;
+	o->d = c->d;
+	c->d->conns++;
+	o->job = c->job;
+	c->job = NULL;
+	msg_debug("event=conn_reused route=%s host=%s from=%s to=%s", c->d->route->name, o->targets[o->cur].host,
+		  old->key, c->d->key);
+	dest_free_if_idle(old);
+	conn_free(c);
+	conn_send(o);
+	return 1;
+}
+
+/* A new connection for c's hosts: start over at the best one. */
+static void conn_use_hosts(struct conn *c)
+{
+	c->cur = 0;
+	c->ntargets = 0;
+	c->nexthost = 0;
+	conn_try_target(c);
 }
 
 void conn_next_job(struct conn *c)
@@ -518,7 +655,15 @@ void conn_next_job(struct conn *c)
 	if (c->client)
 		return conn_send(c);
 	if (c->nhosts == 0 && c->d->route->type == ROUTE_MX) {
+		for (size_t i = 0; c->d->mx && c->d->mx[i]; i++)
+			conn_hosts_add(c, c->d->mx[i]);  /* a shared destination: its hosts are its key */
+		if (c->d->mx) {
+			reply_local("4.4.4", "no MX host could be reached", &c->last);
+			return conn_use_hosts(c);
+		}
 		const struct mx_answer *cached = mx_cache_get(s, c->d->domain);
+		if (cached && conn_move_to_shared(c, cached))
+			return;
 		if (cached)
 			return conn_use_mx(c, cached);  /* the answer routing asked for a moment ago */
 		c->q = s->net.query(s->net.arg, c->d->domain, DNS_TYPE_MX, on_mx, c);
@@ -526,11 +671,7 @@ void conn_next_job(struct conn *c)
 	}
 	if (c->nhosts == 0)
 		conn_hosts_add(c, c->d->route->host);
-	/* a new connection for the same targets: start over at the best one */
-	c->cur = 0;
-	c->ntargets = 0;
-	c->nexthost = 0;
-	conn_try_target(c);
+	conn_use_hosts(c);
 }
 
 void conn_start(struct dest *d)
@@ -539,16 +680,116 @@ void conn_start(struct dest *d)
 	c->d = d;
 	d->conns++;
 	d->sch->conns++;
+	c->all_next = d->sch->all_conns;
+	if (c->all_next)
+		c->all_next->all_pprev = &c->all_next;
+	c->all_pprev = &d->sch->all_conns;
+	d->sch->all_conns = c;
 	conn_next_job(c);
 }
 
-void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
+/* j joins the last job at d when both are recipients of one message on
+ * the same path: one transaction (same sender, route, MX host set). */
+static int dest_merge_job(struct dest *d, struct job *j)
 {
-	struct dest *d = dest_get(s, j->route, domain);
+	if (d->head == NULL)
+		return 0;
+	struct job *last = (struct job *)(void *)((char *)d->tail - offsetof(struct job, next));
+	if (last->q != j->q || last->route != j->route || last->rule != j->rule || last->via_pos != j->via_pos ||
+	    strcmp(last->dclass, j->dclass) != 0)
+		return 0;
+	last->idx = xreallocarray(last->idx, last->n + j->n, sizeof(size_t));
+	memcpy(last->idx + last->n, j->idx, j->n * sizeof(size_t));
+	last->n += j->n;
+	j->q->jobs--;
+	free(j->idx);
+	free(j);
+	return 1;
+}
+
+/* Queues j for domain, at the destination its MX answer a (or NULL: not
+ * known yet) shares with other domains when it can, else the domain's own. */
+static void dest_queue(struct scheduler *s, struct job *j, const char *domain, const struct mx_answer *a)
+{
+	struct dest *d = NULL;
+	if (j->route->type == ROUTE_MX && a && a->kind == MX_HOSTS && a->n > 0 && dest_share_ok(j->q->cf))
+		d = dest_get_shared(s, j->route, a);
+	if (d == NULL)
+		d = dest_get(s, j->route, domain);
 	if (d->cf == NULL)        /* a new dest: its route lives in the job's config */
 		d->cf = config_ref(j->q->cf);
 	j->next = NULL;
+	if (d->mx && dest_merge_job(d, j))
+		return;
 	*d->tail = j;
 	d->tail = &j->next;
 }
 
+void dest_add_job(struct scheduler *s, struct job *j, const char *domain)
+{
+	dest_queue(s, j, domain, j->route->type == ROUTE_MX ? mx_cache_get(s, domain) : NULL);
+}
+
+/* The MX answer a of c's domain names hosts that other domains may share:
+ * c's job and the others waiting at its destination move to the shared
+ * one, and c, not connected yet, ends.  0 when they stay. */
+static int conn_move_to_shared(struct conn *c, const struct mx_answer *a)
+{
+	struct dest *d = c->d;
+	struct scheduler *s = d->sch;
+	if (d->domain == NULL || a->kind != MX_HOSTS || a->n == 0 || !dest_share_ok(d->cf) || c->client)
+		return 0;
+	if (dest_get_shared(s, d->route, a) == NULL)
+		return 0;
+	struct job *j = c->job;
+	c->job = NULL;
+	dest_queue(s, j, d->domain, a);
+	while ((j = dest_pop(d)) != NULL)
+		dest_queue(s, j, d->domain, a);
+	conn_free(c);  /* pumps: the shared destination starts */
+	return 1;
+}
+
+struct conn_tally {
+	const char *route;
+	char provider[64];
+	unsigned open, idle;
+};
+
+/* Adds c (connected: it has a session) to its route and provider's tally. */
+static void conn_tally_add(struct conn_tally **t, size_t *n, const struct conn *c, int idle)
+{
+	char prov[64] = "relay";
+	if (c->d->route->type == ROUTE_MX && c->cur < c->ntargets)
+		provider_of(c->targets[c->cur].host, prov, sizeof(prov));
+	size_t i;
+	for (i = 0; i < *n; i++)
+		if (strcmp((*t)[i].route, c->d->route->name) == 0 && strcmp((*t)[i].provider, prov) == 0)
+			break;
+	if (i == *n) {
+		*t = xreallocarray(*t, *n + 1, sizeof(**t));
+		(*t)[i] = (struct conn_tally){ c->d->route->name, "", 0, 0 };
+		snprintf((*t)[i].provider, sizeof((*t)[i].provider), "%s", prov);
+		(*n)++;
+	}
+	(*t)[i].open++;
+	(*t)[i].idle += idle != 0;
+}
+
+void sched_conns_describe(struct scheduler *s, struct buf *out)
+{
+	struct conn_tally *t = NULL;
+	size_t n = 0;
+	unsigned idle = 0;
+	for (const struct conn *c = s->all_conns; c; c = c->all_next) {
+		if (c->client)    /* connecting or resolving ones have no session yet */
+			conn_tally_add(&t, &n, c, c->parked);
+		idle += c->parked != 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_printf(out, "connections route=%s provider=%s open=%u idle=%u\n", t[i].route, t[i].provider,
+			   t[i].open, t[i].idle);
+	if (s->conns)
+		buf_printf(out, "connections total=%u idle=%u max=%u\n", s->conns, idle, s->cf->delivery.max_connections);
+	free(t);
+}

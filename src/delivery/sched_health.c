@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "delivery/health.h"
@@ -50,12 +51,29 @@ void sched_health_save(struct scheduler *s)
 	free(hr.rows);
 }
 
+/* While connections are open: how many, per route and provider, one log line each. */
+static void sched_conns_log(struct scheduler *s)
+{
+	if (s->conns == 0)
+		return;
+	struct buf b = BUF_INIT;
+	sched_conns_describe(s, &b);
+	buf_putc(&b, '\0');
+	for (char *p = b.data, *nl; *p; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		msg_info("event=%s", p);   /* "connections route=..." -> event=connections route=... */
+	}
+	buf_free(&b);
+}
+
 static void on_health_timer(void *arg)
 {
 	struct scheduler *s = arg;
 	/* counts over the last hour change with time alone: save once a minute anyway */
 	if (health_dirty(s->health) || sched_time(s) % 60 < HEALTH_SAVE)
 		sched_health_save(s);
+	sched_conns_log(s);
 	sched_timer_add(s, s->health_ev, HEALTH_SAVE);
 }
 

@@ -103,6 +103,7 @@ void sched_routes_live(struct scheduler *s, struct spool_health_row **rows, size
 	*rows = lr.rows;
 	*n = lr.n;
 	throttle_describe(s->thr, shaping, sched_now(s));
+	sched_conns_describe(s, shaping);
 }
 
 void sched_routes_free(struct spool_health_row *rows, size_t n)

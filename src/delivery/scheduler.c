@@ -404,8 +404,10 @@ static void pump_once(struct scheduler *s, double now)
 			conn_unpark(c);
 			conn_next_job(c);
 		}
+		/* at the total cap, the least recently used idle connection
+		 * (another destination's: d has none left) closes for d (issue 21) */
 		while (d->head && d->hold_until <= now && d->conns < s->cf->delivery.max_per_destination &&
-		       s->conns < s->cf->delivery.max_connections)
+		       (s->conns < s->cf->delivery.max_connections || conn_evict_idle(s)))
 			conn_start(d);
 	}
 }

@@ -24,8 +24,10 @@
  *         collects one outcome per due recipient; recorded once, when the
  *         last job is done (so a message is never claimed twice at once).
  *   job   the recipients of one qmsg that go to one destination.
- *   dest  a destination: an mx route and a recipient domain, or a relay
- *         route.  Holds the jobs waiting and counts its connections.
+ *   dest  a destination: an mx route and a recipient domain, an mx route
+ *         and an MX host set (shared by every domain whose MX answer is
+ *         that set: issue 21), or a relay route.  Holds the jobs waiting
+ *         and counts its connections.
  *   conn  one delivery connection of a dest: resolves its targets (MX
  *         hosts in preference order, each address of each), connects to
  *         them in turn until one takes the transaction, and then takes the
@@ -45,6 +47,8 @@
 #include "delivery/smtp_client.h"
 #include "dns/resolver.h"
 #include "spool/spool_queue.h"
+
+struct buf;
 
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
@@ -102,7 +106,8 @@ struct dest {
 	char *key;
 	const struct route_conf *route;
 	const struct config *cf;  /* a reference to the config route is in */
-	char *domain;             /* mx routes */
+	char *domain;             /* mx routes, one domain (NULL on a shared dest) */
+	char **mx;                /* a shared dest's MX hosts, NULL-ended, in preference order */
 	struct job *head, **tail;
 	unsigned conns;           /* including idle ones */
 	struct conn *idle;        /* connected, waiting for a job */
@@ -131,6 +136,10 @@ struct conn {
 	char *return_path;        /* its envelope sender when rewritten (VERP), or NULL */
 	struct sched_timer *idle_ev;  /* ends an idle wait */
 	struct conn *next_idle;
+	struct conn *all_next, **all_pprev;  /* the scheduler's list of every connection */
+	int parked;               /* on its destination's idle list */
+	double idle_since;        /* when it was parked: the least recently used is closed first */
+	char count_domain[256];   /* the domain its session was counted with (throttle_conn_open) */
 	const struct route_source *source;  /* of the current session, or NULL */
 	int counted;              /* the session counts against the limits */
 	unsigned sent;            /* messages sent in this session */
@@ -148,6 +157,7 @@ struct scheduler {
 	SSL_CTX *ssl;
 	struct sched_timer *timer;
 	struct dest *dests;
+	struct conn *all_conns;   /* every connection (sched_conns_describe) */
 	unsigned conns, inflight, recording;
 	unsigned routing;         /* messages waiting for MX lookups the rules need */
 	int claiming, kicked, stopping;
@@ -236,6 +246,13 @@ void conn_next_job(struct conn *c);
 void conn_unpark(struct conn *c);
 void conn_free(struct conn *c);
 void conn_try_target(struct conn *c);
+/* Closes the least recently used idle connection of any destination:
+ * 1, or 0 when none is idle (issue 21: an idle one never blocks new work). */
+int conn_evict_idle(struct scheduler *s);
+/* Connections open and idle per route and provider (of the MX host they
+ * are connected to; "relay" on relay routes), one line each:
+ * "connections route=R provider=P open=N idle=M", and a total line. */
+void sched_conns_describe(struct scheduler *s, struct buf *out);
 
 /* ---- sched_trouble.c ---- */
 /* "550 5.1.1 text" as the server said it, or "4.4.1 local reason". */

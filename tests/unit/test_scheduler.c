@@ -840,6 +840,65 @@ static void mail_loop_bounces(void **state)
 	       "EXPECT_MAIL mailbox.sender.example.org 1 from=<> rcpt=app@sender.example.org\n");
 }
 
+/* Issue 21: at the total cap an idle cached connection never blocks new
+ * work: two connections sit idle (the 2 s cache), a third domain's mail
+ * closes the least recently used one and goes at once, not when the cache
+ * expires. */
+static void idle_conn_evicted_at_cap(void **state)
+{
+	(void)state;
+	replay("evict", RETRY("0s") DIRECT "delivery = { max_connections = 2; };\n",
+	       "ZONE MX a.example 10 mx.a.example\nZONE A mx.a.example 192.0.2.11\n"
+	       "ZONE MX b.example 10 mx.b.example\nZONE A mx.b.example 192.0.2.12\n"
+	       "ZONE MX c.example 10 mx.c.example\nZONE A mx.c.example 192.0.2.13\n"
+	       "STEP 0 SEND x@a.example\n"
+	       "STEP 0.2 SEND y@b.example\n"
+	       "STEP 0.5 SEND z@c.example\n"
+	       "STEP 0.6 RUN\n"
+	       "EXPECT_MAIL mx.c.example 1\n"
+	       "STEP 0.7 SEND w@b.example\n"
+	       "STEP 0.8 RUN\n"
+	       "EXPECT_CLIENTS mx.b.example 1\n"   /* b's idle one was kept: a's, older, was closed */
+	       "EXPECT_MAIL mx.b.example 2\n"
+	       "STEP 0.9 SEND v@a.example\n"
+	       "STEP 1 RUN\n"
+	       "EXPECT_MAIL mx.a.example 2\n"
+	       "EXPECT_CLIENTS mx.a.example 2\n");
+}
+
+/* Issue 21: domains whose MX answer is the same host set share one
+ * destination and its connections: three domains, one session; one
+ * message to all three goes in one transaction.  Domains with MX hosts of
+ * their own names (as Microsoft 365 gives each) that have the same address
+ * share an idle session by address. */
+static void conns_shared_by_mx_host(void **state)
+{
+	(void)state;
+	replay("share", RETRY("0s") DIRECT,
+	       "ZONE MX one.example 10 aspmx.l.google.com\nZONE MX two.example 10 aspmx.l.google.com\n"
+	       "ZONE MX three.example 10 aspmx.l.google.com\nZONE A aspmx.l.google.com 192.0.2.7\n"
+	       "ZONE MX four.example 10 four-example.mail.protection.outlook.com\n"
+	       "ZONE MX five.example 10 five-example.mail.protection.outlook.com\n"
+	       "ZONE A four-example.mail.protection.outlook.com 192.0.2.9\n"
+	       "ZONE A five-example.mail.protection.outlook.com 192.0.2.9\n"
+	       "STEP 0 SEND a@one.example\nSTEP 0 SEND b@two.example\nSTEP 0 SEND c@three.example\n"
+	       "STEP 0.5 RUN\n"
+	       "EXPECT_MAIL aspmx.l.google.com 3\n"
+	       "EXPECT_CLIENTS aspmx.l.google.com 1\n"
+	       "STEP 1 SEND x@one.example,y@two.example,z@three.example\n"
+	       "STEP 1.5 RUN\n"
+	       "EXPECT_MAIL aspmx.l.google.com 6\n"
+	       "EXPECT_TXN aspmx.l.google.com 4\n"
+	       "EXPECT_CLIENTS aspmx.l.google.com 1\n"
+	       "STEP 2 SEND d@four.example\n"
+	       "STEP 2.5 SEND e@five.example\n"
+	       "STEP 3 RUN\n"
+	       "EXPECT_MAIL four-example.mail.protection.outlook.com 2\n"
+	       "EXPECT_CLIENTS four-example.mail.protection.outlook.com 1\n"
+	       "EXPECT_CLIENTS five-example.mail.protection.outlook.com 0\n"
+	       "EXPECT d@four.example gone\nEXPECT e@five.example gone\n");
+}
+
 int main(void)
 {
 	log_init("test_scheduler", LOG_DEST_STDERR);
@@ -859,6 +918,8 @@ int main(void)
 		cmocka_unit_test(rate_limit_parking),
 		cmocka_unit_test(held_failover_does_not_spin),
 		cmocka_unit_test(mail_loop_bounces),
+		cmocka_unit_test(idle_conn_evicted_at_cap),
+		cmocka_unit_test(conns_shared_by_mx_host),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
