@@ -204,8 +204,10 @@ def test_source_pool_spreads_connections_by_weight(world):
     routes = ('direct = { type = "mx"; port = %d; tls = "none"; source = ( '
               '{ address = "127.0.0.7"; helo = "a.example.org"; weight = 2; }, '
               '{ address = "127.0.0.8"; helo = "b.example.org"; } ); };' % world.port)
-    d = world.daemon(routes=routes)
-    with smtplib.SMTP("127.0.0.1", d.port) as s:  # one destination (and connection) per domain
+    # one connection per message: the domains share one MX host, so they
+    # would share connections too (issue 21)
+    d = world.daemon(routes=routes, extra=['limits = ( { route = [ "direct" ]; messages_per_connection = 1; } );'])
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
         for i in range(6):
             s.sendmail("app@sender.example.org", ["u@d%d.example.org" % i], message("m%d" % i))
     assert len(mx.wait(6)) == 6, d.log_text()[-3000:]
