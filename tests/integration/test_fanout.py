@@ -62,3 +62,20 @@ def test_one_message_to_many_domains_on_one_mx_is_one_transaction(world):
     assert len(world.google.messages) == 1, [m.rcpts for m in world.google.messages]
     assert sorted(got[0].rcpts) == sorted(rcpts)
     d.stop()
+
+
+def test_routes_says_how_many_connections_are_open_and_idle(world, make_daemon):
+    """A receiver that stalls in DATA keeps one connection open and busy while
+    `outpost routes` looks; once it answered, the connection waits idle."""
+    world.google.behaviour.stall = 3
+    routes = 'direct = { type = "mx"; port = %d; tls = "none"; };' % world.port
+    d = world.daemon(routes=routes)
+    with smtplib.SMTP("127.0.0.1", d.port, timeout=30) as s:
+        s.sendmail("app@sender.example.org", ["u@d1.example"], message("stall"))
+    deadline = time.time() + 20
+    while time.time() < deadline and not world.google.rcpt_attempts:
+        time.sleep(0.05)
+    out = d.cli("routes").stdout
+    assert "connections route=direct provider=gmail open=1 idle=0" in out, out
+    assert "connections total=1 idle=0 max=100" in out, out
+    d.stop()
