@@ -112,7 +112,7 @@ static void check_key(struct doctor *d, const struct dkim_conf *conf)
 
 /* DSNs and delay notices come From: MAILER-DAEMON@hostname: a receiver
  * checks them against the hostname's domain's DMARC policy. */
-static void check_own_mail(struct doctor *d)
+void check_dkim_own_mail(struct doctor *d)
 {
 	const char *host = d->cf->hostname;
 	if (!host || !dns_name_is_subdomain(host, d->domain))
@@ -137,7 +137,6 @@ void check_dkim_start(struct doctor *d)
 {
 	const char *fix;
 	size_t n = 0;
-	check_own_mail(d);
 	for (size_t i = 0; i < d->cf->ndkim; i++) {
 		if (!dns_name_is_subdomain(d->domain, d->cf->dkim[i].domain))
 			continue;       /* not a key that signs mail from this domain */

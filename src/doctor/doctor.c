@@ -396,6 +396,7 @@ static void run_loop(struct doctor *d, void (*start)(struct doctor *))
 static void start_checks(struct doctor *d)
 {
 	report_unknown_sources(d);
+	check_dkim_own_mail(d);
 	if (d->domain_untested) {
 		report_domain_untested(d);
 	} else {

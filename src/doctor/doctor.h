@@ -145,6 +145,9 @@ int doctor_ip_list_known(const char *name);
 /* The checks: each starts its work and reports through doctor_add(). */
 void check_spf_start(struct doctor *d);
 void check_dkim_start(struct doctor *d);
+/* Config only (no DNS): can outpost's own mail (MAILER-DAEMON@hostname) be
+ * signed?  Judged even when the resolver cannot see the domain. */
+void check_dkim_own_mail(struct doctor *d);
 void check_dmarc_start(struct doctor *d);
 void check_rdns_start(struct doctor *d);
 void check_dnsbl_start(struct doctor *d);
