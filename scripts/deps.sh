@@ -7,7 +7,7 @@ PKGS="
   libevent-dev libssl-dev libunbound-dev libsqlite3-dev libconfig-dev
   libopendkim-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libcrypt-dev
   clang libclang-rt-14-dev
-  openssl sqlite3 whois swaks iproute2 prometheus chromium rspamd
+  openssl sqlite3 whois swaks iproute2 prometheus chromium rspamd libcurl4-openssl-dev
   mandoc man-db systemd adduser
   python3 python3-pytest python3-aiosmtpd python3-dnslib python3-yaml
   python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl libcryptx-perl

@@ -44,6 +44,7 @@
 #include "obs/obs_api.h"
 #include "obs/obs_http.h"
 #include "monitor/monitor.h"
+#include "obs/webhook.h"
 #include "spool/spool.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
@@ -61,6 +62,7 @@ struct daemon {
 	struct monitor *monitor;      /* NULL: no monitor configured */
 	struct httpd *httpd;          /* the http listener (when configured) and the control socket */
 	struct obs_api *api;
+	struct webhook *webhook;      /* NULL: no webhooks configured */
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
 	struct feedback_daemon *feedback;  /* suppression at RCPT, bounce and report mailboxes, VERP */
 	struct tenant_guard *tenants;      /* tenant holds kept in the spool */
@@ -333,6 +335,7 @@ int main(int argc, char **argv)
 	d.monitor = monitor_new(d.base, d.cf, d.resolver, on_monitor_source, d.sched);
 	obs_http_start(d.httpd, d.spool);
 	start_control_socket(&d);
+	d.webhook = webhook_new(d.base, d.cf);
 	if (d.sched)
 		metrics_collector_add(sched_metrics_collect, d.sched);
 	if ((d.feedback = feedback_daemon_new(d.base, d.cf, scheduler_route_feedback, d.sched, err, sizeof(err))) == NULL ||
@@ -357,6 +360,7 @@ int main(int argc, char **argv)
 
 	smtpd_free(d.smtpd);
 	obs_api_free(d.api);
+	webhook_free(d.webhook);
 	httpd_free(d.httpd);
 	obs_http_stop(d.spool);
 	if (d.sched)

@@ -289,6 +289,7 @@ static const struct config_section *const sections[] = {
 	&dkim_config_section,         /* dkim, canary */
 	&limits_config_section,       /* limits */
 	&http_config_section,         /* http */
+	&webhook_config_section,      /* webhooks */
 	&feedback_config_section,     /* bounces, suppression */
 	&tenant_config_section,       /* tenants */
 	&scan_config_section,         /* scanner */

@@ -28,6 +28,7 @@
 #include "inbound/tenant_config.h"
 #include "mailauth/dkim_config.h"
 #include "obs/http_config.h"
+#include "obs/webhook_config.h"
 #include "feedback/feedback_config.h"
 #include "monitor/monitor_config.h"
 
@@ -63,6 +64,8 @@ struct config {
 	struct limit_conf *limits;
 	size_t nlimits;
 	struct http_conf http;        /* the operator's HTTP listener */
+	struct webhook_conf *webhooks;
+	size_t nwebhooks;
 	struct bounces_conf bounces;
 	struct suppression_conf suppression;
 	struct monitor_conf monitor;  /* the blocklist and DNS monitor */

@@ -194,6 +194,10 @@ static const char *const spool_migrations[] = {
 	"  old.route, old.remote_host, old.time, (SELECT tenant FROM messages WHERE id = old.msg_id);"
 	" DELETE FROM sent_history WHERE time < old.time - 2592000;"
 	" END;",
+	/* 7: how far each webhook has sent the raw events (obs/webhook.c);
+	 * stats_events are not pruned past the least of these, so a
+	 * receiver that is down loses nothing. */
+	"CREATE TABLE webhook_cursor (url TEXT PRIMARY KEY NOT NULL, last_id INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,

@@ -33,7 +33,8 @@ static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_OUTCOME_EVENT] =
 		("INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
 		" SELECT ?1, ?4, ?2, ?3, address, ?7 FROM recipients WHERE msg_id = ?2 AND position = ?6"),
-	[SPOOL_OBS_PRUNE_EVENTS] = "DELETE FROM stats_events WHERE id <= ?1",
+	[SPOOL_OBS_PRUNE_EVENTS] = "DELETE FROM stats_events WHERE id <= min(?1,"
+		" coalesce((SELECT min(last_id) FROM webhook_cursor), ?1))",
 	[SPOOL_OBS_PRUNE_MINUTES] = "DELETE FROM stats_minute WHERE minute < ?1",
 };
 

@@ -14,7 +14,8 @@
  *   sender; count, bytes, delay sum and max) and a raw event
  *   (stats_events), in the same transaction (no fsync of its own).
  *   Retention is bounded: rollups for SPOOL_OBS_DAYS, the last
- *   SPOOL_OBS_EVENTS raw events.
+ *   SPOOL_OBS_EVENTS raw events, except those a webhook has not sent yet
+ *   (webhook_cursor): those stay until it has.
  */
 #ifndef OUTPOST_SPOOL_OBS_H
 #define OUTPOST_SPOOL_OBS_H
