@@ -334,7 +334,7 @@ def test_nothing_held_without_a_reason(world):
     shown = d.cli("queue", "show", held[0]["id"]).stdout
     assert re.search(r"^waiting: held on route direct", shown, re.M), shown
     log = d.log_text()
-    assert re.search(r"event=queued qid=%s session=\d+ user=- tenant=- message_id=<[^>]+> from=<app@sender\.example\.org>"
+    assert re.search(r"event=queued qid=%s session=\d+ user=- (?:\w+=\S+ )*message_id=<[^>]+> (?:\w+=\S+ )*from=<app@sender\.example\.org>"
                      % deferred[0]["id"], log), log[-2000:]
     d.stop()
     for m in d.queue():
