@@ -49,6 +49,7 @@ struct webhook {
 	struct event_base *base;
 	CURLM *multi;
 	struct event *timer;
+	struct event *tick;            /* drives curl's timeouts once a second as well */
 	struct worker_pool *wp;
 	char *db;                      /* SPOOL/queue.db */
 	struct hook hooks[WEBHOOK_MAX];
@@ -455,6 +456,11 @@ struct webhook *webhook_new(struct event_base *base, const struct config *cf)
 	if ((w->multi = curl_multi_init()) == NULL)
 		msg_fatal("event=startup_error reason=\"curl_multi_init failed\"");
 	w->timer = evtimer_new(base, on_timer, w);
+	/* a missed wake-up of curl's must not stall a hook: its timeouts are
+	 * also driven by this tick */
+	w->tick = event_new(base, -1, EV_PERSIST, on_timer, w);
+	struct timeval second = { 1, 0 };
+	event_add(w->tick, &second);
 	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
 	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
 	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
@@ -484,6 +490,7 @@ void webhook_free(struct webhook *w)
 	}
 	curl_multi_cleanup(w->multi);
 	event_free(w->timer);
+	event_free(w->tick);
 	free(w->db);
 	free(w);
 	curl_global_cleanup();

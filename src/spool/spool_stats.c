@@ -216,7 +216,7 @@ json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t er
 	sqlite3_stmt *st;
 	if (stats_open(dir, &db, err, errlen) < 0)
 		return NULL;
-	if (stats_prepare(db, "SELECT time, event, qid, route, rcpt, detail FROM stats_events"
+	if (stats_prepare(db, "SELECT time, event, qid, route, rcpt, detail, id FROM stats_events"
 			  " ORDER BY id DESC LIMIT ?1", &st, err, errlen) < 0) {
 		sqlite3_close(db);
 		return NULL;
@@ -224,9 +224,10 @@ json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t er
 	sqlite3_bind_int(st, 1, (int)limit);
 	json_t *a = json_array();
 	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "time",
+		json_array_append_new(a, json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "time",
 			(json_int_t)sqlite3_column_int64(st, 0), "event", col_text(st, 1), "qid", col_text(st, 2),
-			"route", col_text(st, 3), "rcpt", col_text(st, 4), "detail", col_text(st, 5)));
+			"route", col_text(st, 3), "rcpt", col_text(st, 4), "detail", col_text(st, 5), "id",
+			(json_int_t)sqlite3_column_int64(st, 6)));
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return a;

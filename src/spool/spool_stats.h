@@ -27,7 +27,7 @@
 
 json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char *by, unsigned top,
 			  char *err, size_t errlen);
-/* Recent raw events, newest first: [ { "time", "event", "qid", "route", "rcpt", "detail" } ]. */
+/* Recent raw events, newest first: [ { "id", "time", "event", "qid", "route", "rcpt", "detail" } ]. */
 json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t errlen);
 
 /* Messages in the spool by age: under 5 min, 5-60 min, 1-6 h, 6-24 h,
