@@ -40,6 +40,7 @@ REF=""
 WAIT_IDLE=0
 TIMEOUT=900
 DNS_ADDR=127.0.53.1
+PY=/usr/bin/python3   # Debian's, with python3-dnslib (scripts/deps.sh)
 
 usage() {
 	sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -78,7 +79,7 @@ cd "$REPO"
 
 bench_packages "(main_mailer_type: No configuration; nothing is started)" \
 	/usr/sbin/smtp-sink /usr/sbin/postfix /usr/sbin/postqueue /usr/sbin/postconf sqlite3 python3
-python3 -c 'import dnslib' 2>/dev/null || { echo "fanout.sh: python3-dnslib missing (scripts/deps.sh)" >&2; exit 1; }
+$PY -c 'import dnslib' 2>/dev/null || { echo "fanout.sh: python3-dnslib missing (scripts/deps.sh)" >&2; exit 1; }
 
 work_area fanout
 DNS_PID=""
@@ -112,7 +113,7 @@ wait_addr() {
 
 # --- DNS and the sinks --------------------------------------------------------------
 
-python3 bench/fanout_dns.py "$DNS_ADDR" 53 "$DOMAINS" "$MXS" 2>"$WORK/dns.log" &
+$PY bench/fanout_dns.py "$DNS_ADDR" 53 "$DOMAINS" "$MXS" 2>"$WORK/dns.log" &
 DNS_PID=$!
 sleep 1
 kill -0 "$DNS_PID" 2>/dev/null || { echo "fanout.sh: the DNS server did not start:" >&2; cat "$WORK/dns.log" >&2; exit 1; }
@@ -190,7 +191,7 @@ run() {   # daemon port
 	"${d}_start"
 	sync
 	t0=$(now)
-	python3 bench/fanout_inject.py 127.0.0.1 "$port" "$MESSAGES" "$SESSIONS" "$LENGTH" "$DOMAINS" ||
+	$PY bench/fanout_inject.py 127.0.0.1 "$port" "$MESSAGES" "$SESSIONS" "$LENGTH" "$DOMAINS" ||
 		{ echo "fanout.sh: injection into $d failed" >&2; exit 1; }
 	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
 	while :; do

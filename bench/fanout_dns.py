@@ -9,7 +9,7 @@ import sys
 import time
 
 from dnslib import MX, QTYPE, RCODE, RR, A
-from dnslib.server import BaseResolver, DNSServer
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
 class Fanout(BaseResolver):
@@ -21,24 +21,28 @@ class Fanout(BaseResolver):
         name = str(request.q.qname).rstrip(".").lower()
         qtype = QTYPE[request.q.qtype]
         label, _, zone = name.partition(".")
-        if zone != "bench.test" or len(label) < 2 or not label[1:].isdigit():
+        prefix = label.rstrip("0123456789")
+        number = label[len(prefix):]
+        if zone != "bench.test" or not number or (prefix, qtype) not in (("d", "MX"), ("mx", "A"),
+                                                                        ("d", "A"), ("mx", "MX"), ("d", "AAAA"),
+                                                                        ("mx", "AAAA")):
             reply.header.rcode = RCODE.NXDOMAIN
             return reply
-        i = int(label[1:])
-        if label[0] == "d" and i < self.n:
-            if qtype == "MX":
-                reply.add_answer(RR(name, QTYPE.MX, ttl=3600, rdata=MX("mx%d.bench.test" % (i % self.m), 10)))
-        elif label[0] == "m" and label.startswith("mx") and label[2:].isdigit() and int(label[2:]) < self.m:
-            if qtype == "A":
-                reply.add_answer(RR(name, QTYPE.A, ttl=3600, rdata=A("127.0.1.%d" % (int(label[2:]) + 1))))
-        else:
+        i = int(number)
+        if i >= (self.n if prefix == "d" else self.m):
             reply.header.rcode = RCODE.NXDOMAIN
+        elif (prefix, qtype) == ("d", "MX"):
+            reply.add_answer(RR(name, QTYPE.MX, ttl=3600, rdata=MX("mx%d.bench.test" % (i % self.m), 10)))
+        elif (prefix, qtype) == ("mx", "A"):
+            reply.add_answer(RR(name, QTYPE.A, ttl=3600, rdata=A("127.0.1.%d" % (i + 1))))
+        # other types of a name that exists: NODATA
         return reply
 
 
 def main():
     addr, port, n, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    servers = [DNSServer(Fanout(n, m), address=addr, port=port, tcp=tcp) for tcp in (False, True)]
+    quiet = DNSLogger("-request,-reply,-truncated,-error,-recv,-send,-data", prefix=False)
+    servers = [DNSServer(Fanout(n, m), address=addr, port=port, tcp=tcp, logger=quiet) for tcp in (False, True)]
     for s in servers:
         s.start_thread()
     while True:

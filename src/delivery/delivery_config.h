@@ -56,7 +56,7 @@ struct backoff_conf {
 
 struct delivery_conf {
 	unsigned max_connections;    /* outbound, in total */
-	unsigned max_per_destination;/* outbound, per route and domain */
+	unsigned max_per_destination;/* outbound, per destination (route and domain, or MX host set) */
 	unsigned connect_timeout;
 	unsigned command_timeout;
 	unsigned dns_timeout_ms;

@@ -15,6 +15,15 @@
  * destination's mail back to the spool.  After a job the connection takes
  * the next job of its destination, is parked for CONN_IDLE seconds, or
  * closes.  What a failure means is sched_trouble.c's to say.
+ * Sharing (issue 21): on an mx route, a job whose domain's MX answer is
+ * known waits at the destination of that MX host set, which every domain
+ * with the same answer shares (its connections, its max_per_destination,
+ * one transaction per message there); an idle connection to the address
+ * a new connection is about to dial, of any destination of the route,
+ * takes the job instead; at max_connections the least recently used idle
+ * connection closes for new work.  A `limits` entry that selects domains
+ * turns sharing off (its connections cap counts per domain).  A session
+ * is uncounted with the domain it was counted with, wherever it went.
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -614,6 +623,8 @@ static int conn_adopt_idle(struct conn *c)
 	struct scheduler *s = c->d->sch;
 	const struct target *t = &c->targets[c->cur];
 	struct conn *o = NULL;
+	if (!dest_share_ok(c->d->cf))
+		return 0;  /* a domain's connections cap counts the connections opened for it */
 	for (struct dest *d = s->dests; d && !o; d = d->next)
 		for (struct conn *i = d->idle; i && !o; i = i->next_idle)
 			if (d->route == c->d->route && i->cur < i->ntargets && i->targets[i->cur].sslen == t->sslen &&
@@ -688,6 +699,10 @@ void conn_start(struct dest *d)
 	conn_next_job(c);
 }
 
+/* Recipients one merged transaction may carry: every server must take 100
+ * (RFC 5321 4.5.3.1.8); a single domain's job is never split, as before. */
+#define MERGE_MAX_RCPTS 100
+
 /* j joins the last job at d when both are recipients of one message on
  * the same path: one transaction (same sender, route, MX host set). */
 static int dest_merge_job(struct dest *d, struct job *j)
@@ -696,7 +711,7 @@ static int dest_merge_job(struct dest *d, struct job *j)
 		return 0;
 	struct job *last = (struct job *)(void *)((char *)d->tail - offsetof(struct job, next));
 	if (last->q != j->q || last->route != j->route || last->rule != j->rule || last->via_pos != j->via_pos ||
-	    strcmp(last->dclass, j->dclass) != 0)
+	    strcmp(last->dclass, j->dclass) != 0 || last->n + j->n > MERGE_MAX_RCPTS)
 		return 0;
 	last->idx = xreallocarray(last->idx, last->n + j->n, sizeof(size_t));
 	memcpy(last->idx + last->n, j->idx, j->n * sizeof(size_t));

@@ -899,6 +899,23 @@ static void conns_shared_by_mx_host(void **state)
 	       "EXPECT d@four.example gone\nEXPECT e@five.example gone\n");
 }
 
+/* A limit that selects domains counts connections per domain: then each
+ * domain keeps a destination (and sessions) of its own, as before. */
+static void domain_limits_keep_one_dest_per_domain(void **state)
+{
+	(void)state;
+	replay("share_off", RETRY("0s") DIRECT "limits = ( { domain = [ \"*.example\" ]; connections = 5; } );\n",
+	       "ZONE MX one.example 10 aspmx.l.google.com\nZONE MX two.example 10 aspmx.l.google.com\n"
+	       "ZONE A aspmx.l.google.com 192.0.2.7\n"
+	       "STEP 0 SEND a@one.example\nSTEP 0.2 SEND b@two.example\n"
+	       "STEP 1 RUN\n"
+	       "EXPECT_MAIL aspmx.l.google.com 2\n"
+	       "EXPECT_TXN aspmx.l.google.com 2\n"
+	       "STEP 1 SEND x@one.example,y@two.example\n"
+	       "STEP 2 RUN\n"
+	       "EXPECT_TXN aspmx.l.google.com 4\n");
+}
+
 int main(void)
 {
 	log_init("test_scheduler", LOG_DEST_STDERR);
@@ -920,6 +937,7 @@ int main(void)
 		cmocka_unit_test(mail_loop_bounces),
 		cmocka_unit_test(idle_conn_evicted_at_cap),
 		cmocka_unit_test(conns_shared_by_mx_host),
+		cmocka_unit_test(domain_limits_keep_one_dest_per_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
