@@ -3,6 +3,7 @@
  */
 #include "delivery/sched_metrics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "core/buf.h"
@@ -66,6 +67,31 @@ static void dest_gauges(struct scheduler *s, double now)
 	}
 }
 
+/* Warm-up left per source, from the throttle's state lines
+ * ("warmup route=R source=S dest=D period=P sent=N/CAP"), summed over the
+ * routes and receivers the source warms up for. */
+static void warmup_gauges(struct scheduler *s)
+{
+	struct buf b = BUF_INIT;
+	throttle_describe(s->thr, &b, sched_now(s));
+	buf_putc(&b, '\0');
+	for (char *line = b.data, *next; line && *line; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char source[128];
+		unsigned long sent;
+		double cap;
+		const char *src = strstr(line, " source="), *st = strstr(line, " sent=");
+		if (strncmp(line, "warmup ", 7) != 0 || src == NULL || st == NULL ||
+		    sscanf(src, " source=%127s", source) != 1 || sscanf(st, " sent=%lu/%lf", &sent, &cap) != 2 ||
+		    strcmp(source, "-") == 0)
+			continue;
+		metrics_add(M_WARMUP_REMAINING, source, NULL, NULL, cap > (double)sent ? cap - (double)sent : 0);
+	}
+	buf_free(&b);
+}
+
 void sched_metrics_collect(void *arg)
 {
 	struct scheduler *s = arg;
@@ -74,6 +100,8 @@ void sched_metrics_collect(void *arg)
 	metrics_clear(M_ROUTE_QUEUE_OLDEST);
 	metrics_clear(M_ROUTE_THROTTLED);
 	metrics_clear(M_ROUTE_PARKED);
+	metrics_clear(M_WARMUP_REMAINING);
+	warmup_gauges(s);
 	health_each(s->health, sched_time(s), health_row, NULL);
 	dest_gauges(s, sched_now(s));
 }

@@ -347,10 +347,15 @@ def test_route_explain_shows_the_health_of_each_route_in_order(world):
     world.sink("127.0.0.6")
     routes = ('r1 = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; }; '
               'r2 = { type = "relay"; host = "127.0.0.6:%d"; tls = "none"; };' % (world.port, world.port))
+    http_port = free_port()
     d = world.daemon(routes=routes, rules='{ via = [ "r1", "r2" ]; }',
-                     extra=['health = { failures = 1; probe = "1h"; probe_max = "2h"; };'])
+                     extra=['health = { failures = 1; probe = "1h"; probe_max = "2h"; };',
+                            'http = { listen = "127.0.0.1:%d"; };' % http_port])
     send(d, ["a@anywhere.example"])   # nobody listens on r1: it goes down, r2 takes the mail
     assert wait_empty(d)
+    text = get("http://127.0.0.1:%d/metrics" % http_port)[2]
+    assert sample(text, "outpost_failovers_total", from_route="r1", to_route="r2") == 1
+    assert sample(text, "outpost_route_health", route="r1", state="down", **{"class": "*"}) == 1
     out = d.cli("route", "explain", "--sender", "app@sender.example.org", "--rcpt", "x@anywhere.example",
                 check=False).stdout
     assert "route health, in the order of via (live from outpostd):" in out, out
@@ -364,3 +369,24 @@ def test_route_explain_shows_the_health_of_each_route_in_order(world):
     out = d.cli("route", "explain", "--sender", "app@sender.example.org", "--rcpt", "x@anywhere.example",
                 check=False).stdout
     assert "(as saved in the spool)" in out and re.search(r"^  1\. r1: down", out, re.M), out
+
+
+def test_warmup_and_failover_metrics(world):
+    """The warm-up left per source (the cap is checked when a route is
+    chosen, so the two over it go by r1 without a failover)."""
+    world.sink("127.0.0.2")
+    world.sink("127.0.0.5")
+    http_port = free_port()
+    routes = ('direct = { type = "mx"; port = %d; tls = "none"; source = "127.0.0.1"; '
+              'warmup = { start = 3; growth = 2.0; per = "day"; }; }; '
+              'r1 = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; };' % (world.port, world.port))
+    d = world.daemon(routes=routes, rules='{ via = [ "direct", "r1" ]; }',
+                     extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    url = "http://127.0.0.1:%d/metrics" % http_port
+    for i in range(5):
+        send(d, ["u%d@example.net" % i])
+    assert wait_empty(d)
+    text = wait_metric(url, "outpost_delivery_attempts_total", 2, route="r1", result="delivered")
+    assert sample(text, "outpost_delivery_attempts_total", route="direct", result="delivered") == 3
+    assert sample(text, "outpost_warmup_remaining_messages", source="127.0.0.1") == 0
+    promtool_check(text)
