@@ -14,7 +14,13 @@
  *   CLOSING    last reply being flushed
  *
  * Input is read line by line from the bufferevent; pipelined commands are
- * answered in order because reading pauses in COMMIT and AUTHCHECK.
+ * answered in order because commands wait in the input buffer while the
+ * session is in COMMIT or AUTHCHECK.  Read interest stays on (no epoll
+ * change per message): the input buffer's high watermark pauses reading of
+ * a client that sends on meanwhile.  Replies collect in the output buffer
+ * and are written once per burst of input (session_flush, run after the
+ * read callback), straight to a plain socket: one write, no EPOLLOUT round
+ * trip; only a reply the socket does not take at once waits for EV_WRITE.
  * Message text goes through data_decoder (the end of data, smuggling and
  * size checks); a message for a local mailbox (local_dispatch) goes to its
  * handler, any other to cleanup, which adds the trace fields, signs it
@@ -89,6 +95,8 @@ struct smtp_session {
 	unsigned errors, messages;
 	struct event *lifetime_ev;
 	struct event *close_ev;      /* waits for TLS output to reach the socket */
+	struct event *flush_ev;      /* activated by reply(): writes the burst's replies */
+	int direct;                  /* a plain socket: session_flush writes to it itself */
 	int close_polls;
 	/* discarding the rest of an over-long command line */
 	int skip_line;
@@ -119,10 +127,15 @@ struct smtp_session {
  * stops (TCP pushes back on the client) until they have been written, so a
  * client pipelining without reading cannot grow the daemon's memory. */
 #define SMTP_REPLY_WATERMARK (64 * 1024)
+/* Input kept while a command waits (COMMIT, AUTHCHECK, or replies the client
+ * does not read): beyond this libevent stops reading the socket until the
+ * session has consumed it. */
+#define SMTP_INPUT_WATERMARK (256 * 1024)
 
 static void session_read(struct smtp_session *s);
 static void session_free(struct smtp_session *s);
 static void session_watch(struct smtp_session *s);
+static size_t session_flush_now(struct smtp_session *s);
 
 static void smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
@@ -142,6 +155,8 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 	evbuffer_add_vprintf(out, fmt, ap);
 	va_end(ap);
 	evbuffer_add(out, "\r\n", 2);
+	if (s->direct)
+		event_active(s->flush_ev, EV_WRITE, 0);   /* no syscall: runs after this callback */
 }
 
 /* Sends the last reply and frees the session once it has been written. */
@@ -150,7 +165,8 @@ static void session_close(struct smtp_session *s, const char *text)
 	struct timeval idle = { (time_t)s->sd->cf->inbound.idle_timeout, 0 };
 	if (text)
 		reply(s, "%s", text);
-	bufferevent_disable(s->bev, EV_READ);
+	if (!s->direct)   /* a plain socket's session_flush frees it once the reply is out */
+		bufferevent_disable(s->bev, EV_READ);
 	/* a client that does not read its last reply is dropped after idle_timeout */
 	bufferevent_set_timeouts(s->bev, NULL, &idle);
 	smtp_enter_state(s, SMTP_S_CLOSING);
@@ -389,6 +405,9 @@ static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 	/* the TLS filter keeps replies in its own output (watched by session_read)
 	 * while the socket's is this full */
 	bufferevent_setwatermark(s->bev, EV_WRITE, 0, SMTP_REPLY_WATERMARK);
+	/* the socket's bufferevent now writes the filter's output (this 220 first) itself */
+	s->direct = 0;
+	bufferevent_enable(s->bev, EV_WRITE);
 	s->bev = tb;
 	session_watch(s);
 	s->helo[0] = '\0';
@@ -611,7 +630,6 @@ static void commit_done(void *arg, int ok, const char *reason)
 	transaction_reset(s);
 	if (s->shutdown)
 		return session_close(s, "421 4.3.2 Service shutting down");
-	bufferevent_enable(s->bev, EV_READ);
 	session_read(s);
 }
 
@@ -636,8 +654,7 @@ static void queue_message(struct smtp_session *s, const struct scan_result *scan
 		m->scan_symbols = scan->ok && scan->v.symbols[0] ? xstrdup(scan->v.symbols) : NULL;
 	}
 	data_decoder_free(&s->dec);
-	smtp_enter_state(s, SMTP_S_COMMIT);
-	bufferevent_disable(s->bev, EV_READ);
+	smtp_enter_state(s, SMTP_S_COMMIT);   /* commands wait in the input buffer */
 	gettimeofday(&s->commit_start, NULL);
 	s->commit = cleanup_commit(s->sd->workers, s->sd->signer, s->sd->spool, m, commit_done, s);
 }
@@ -777,9 +794,11 @@ static void session_read(struct smtp_session *s)
 		if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_SCAN || s->state == SMTP_S_AUTHCHECK ||
 		    s->state == SMTP_S_TLS || s->state == SMTP_S_CLOSING)
 			return;
-		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_REPLY_WATERMARK) {
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_REPLY_WATERMARK &&
+		    session_flush_now(s) > SMTP_REPLY_WATERMARK) {
 			s->out_paused = 1;   /* on_write resumes once the replies are out */
 			bufferevent_disable(s->bev, EV_READ);
+			bufferevent_enable(s->bev, EV_WRITE);
 			return;
 		}
 		size_t eol_len = 0;
@@ -810,6 +829,38 @@ static void session_read(struct smtp_session *s)
 	}
 }
 
+/* Writes what the output holds to a plain socket now; returns what is left.
+ * What the socket does not take waits for EV_WRITE (libevent writes it and
+ * calls on_write); an error there reaches on_event. */
+static size_t session_flush_now(struct smtp_session *s)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	if (!s->direct || evbuffer_get_length(out) == 0)
+		return evbuffer_get_length(out);
+	/* the socket bufferevent keeps its output's start frozen but while it writes */
+	evbuffer_unfreeze(out, 1);
+	int n = evbuffer_write(out, bufferevent_getfd(s->bev));
+	evbuffer_freeze(out, 1);
+	if (n < 0 || evbuffer_get_length(out) > 0)
+		bufferevent_enable(s->bev, EV_WRITE);
+	return evbuffer_get_length(out);
+}
+
+/* The burst's replies, once the callback that made them has returned. */
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	(void)fd;
+	(void)what;
+	if (session_flush_now(s) > 0) {
+		if (s->state == SMTP_S_CLOSING)   /* wait for the last reply, not for EOF */
+			bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
+	if (s->state == SMTP_S_CLOSING)
+		session_free(s);
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
@@ -836,6 +887,8 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 	(void)bev;
+	if (s->direct)   /* all written: back to writing from session_flush */
+		bufferevent_disable(s->bev, EV_WRITE);
 	if (s->state == SMTP_S_CLOSING) {
 		if (!tls_output_pending(s))
 			session_free(s);
@@ -940,6 +993,8 @@ static void session_free(struct smtp_session *s)
 		event_free(s->lifetime_ev);
 	if (s->close_ev)
 		event_free(s->close_ev);
+	if (s->flush_ev)
+		event_free(s->flush_ev);
 	if (s->auth_delay_ev)
 		event_free(s->auth_delay_ev);
 	bufferevent_free(s->bev);
@@ -995,7 +1050,10 @@ static void session_watch(struct smtp_session *s)
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
 	/* the write timeout drops a client that stopped reading its replies */
 	bufferevent_set_timeouts(s->bev, &idle, &idle);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_WATERMARK);
+	if (s->direct)   /* on by default: session_flush writes, EV_WRITE only for a full socket */
+		bufferevent_disable(s->bev, EV_WRITE);
+	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 }
 
 static unsigned long session_ids;
@@ -1025,6 +1083,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 		s->state = SMTP_S_TLS;
 	} else {
 		s->bev = bufferevent_socket_new(sd->base, fd, BEV_OPT_CLOSE_ON_FREE);
+		s->direct = 1;
 	}
 	if (s->bev == NULL)
 		msg_fatal("event=smtp_error reason=\"bufferevent_socket_new failed\"");
@@ -1035,6 +1094,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	sd->nsessions++;
 	sd->nlocal += local != 0;
 	struct timeval life = { (time_t)cf->inbound.session_timeout, 0 };
+	s->flush_ev = event_new(sd->base, -1, 0, on_flush, s);
 	session_watch(s);
 	s->lifetime_ev = evtimer_new(sd->base, on_lifetime, s);
 	evtimer_add(s->lifetime_ev, &life);

@@ -52,8 +52,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	for (size_t i = 0; lc == NULL && i < sd->nlisteners; i++)
 		if (sd->listeners[i] == l)
 			lc = &cf->listen[i];
-	sockaddr_ntop(sa, addr, sizeof(addr));
-	evutil_make_socket_nonblocking(fd);
+	sockaddr_ntop(sa, addr, sizeof(addr));   /* fd is non-blocking already (accept4) */
 	if (sd->shutting_down)
 		return refuse(fd, addr, "shutting down", "421 4.3.2 Service shutting down\r\n");
 	/* local submission has a budget of its own: strangers filling
