@@ -105,16 +105,66 @@ static int ordinary(char c)
 	return c != '\r' && c != '\n' && c != '\0';
 }
 
+#define OCTETS_01 0x0101010101010101ULL
+
+/* Whether one of the eight octets of w is zero (exact, no false positive). */
+static int has_zero_octet(uint64_t w)
+{
+	return ((w - OCTETS_01) & ~w & (OCTETS_01 * 0x80)) != 0;
+}
+
+/* The end of the ordinary octets from p[j]: eight at a time while none of
+ * them is CR, LF or NUL, then one at a time. */
+static size_t ordinary_end(const char *p, size_t j, size_t len)
+{
+	while (len - j >= 8) {
+		uint64_t w;
+		memcpy(&w, p + j, 8);
+		if (has_zero_octet(w) || has_zero_octet(w ^ (OCTETS_01 * '\r')) ||
+		    has_zero_octet(w ^ (OCTETS_01 * '\n')))
+			break;
+		j += 8;
+	}
+	while (j < len && ordinary(p[j]))
+		j++;
+	return j;
+}
+
+/* The end of the run of text from p[i] (the middle of a line) that needs no
+ * octet-by-octet work: ordinary octets and CRLFs, each CRLF followed by an
+ * ordinary octet other than "." (no dot-unstuffing, no end of data), or
+ * ending the run.  *lines says whether the run holds a CRLF; *at_line_start
+ * whether it ends just after one.  One pass over the text, one append per
+ * run instead of two per line. */
+static size_t clean_run(const char *p, size_t i, size_t len, int *lines, int *at_line_start)
+{
+	size_t j = i;
+	*lines = *at_line_start = 0;
+	for (;;) {
+		j = ordinary_end(p, j, len);
+		if (j + 1 >= len || p[j] != '\r' || p[j + 1] != '\n')
+			return j;                  /* end of input, NUL, bare CR/LF: octet() */
+		j += 2;
+		*lines = 1;
+		if (j == len || p[j] == '.' || !ordinary(p[j])) {
+			*at_line_start = 1;
+			return j;
+		}
+	}
+}
+
 size_t data_decoder_feed(struct data_decoder *d, const char *p, size_t len)
 {
 	size_t i = 0;
 	while (i < len && !d->done) {
 		if (!d->line_start && !d->pending_cr && ordinary(p[i])) {
-			size_t run = i + 1;        /* fast path: the middle of a line */
-			while (run < len && ordinary(p[run]))
-				run++;
-			d->dot_only = 0;
+			int lines, at_line_start;
+			size_t run = clean_run(p, i, len, &lines, &at_line_start);
 			emit(d, p + i, run - i);
+			d->dot_only = 0;
+			if (lines)
+				d->prev_crlf = 1;
+			d->line_start = at_line_start;
 			i = run;
 			continue;
 		}
