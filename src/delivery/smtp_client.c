@@ -464,16 +464,18 @@ static void send_body(struct smtp_client *c)
 	const char *p = c->txn.body, *end = p + c->txn.body_len;
 	if (p < end && *p == '.')
 		evbuffer_add(out, ".", 1);
+	/* one copy per run of lines up to the next line that starts with ".",
+	 * not one per line: evbuffer_add's cost is per call */
+	evbuffer_expand(out, c->txn.body_len + c->txn.body_len / 64 + 8);
 	while (p < end) {
-		const char *lf = memchr(p, '\n', (size_t)(end - p));
+		const char *lf = memmem(p, (size_t)(end - p), "\n.", 2);
 		if (lf == NULL) {
 			evbuffer_add(out, p, (size_t)(end - p));
 			break;
 		}
 		evbuffer_add(out, p, (size_t)(lf + 1 - p));
+		evbuffer_add(out, ".", 1);
 		p = lf + 1;
-		if (p < end && *p == '.')
-			evbuffer_add(out, ".", 1);
 	}
 	size_t n = c->txn.body_len;
 	if (n < 2 || c->txn.body[n - 2] != '\r' || c->txn.body[n - 1] != '\n')
