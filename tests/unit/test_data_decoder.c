@@ -136,6 +136,30 @@ static void test_size(void **state)
 	assert_true(r.done);
 }
 
+/* Long runs of clean lines go through in one piece (eight octets at a
+ * time): a special octet at every offset of a word, a "." line after a run,
+ * and the end of data, must be found as octet by octet. */
+static void test_clean_runs(void **state)
+{
+	(void)state;
+	static const char special[] = { '\0', '\n', '\r', '.' };
+	static const enum data_error want[] = { DATA_NUL, DATA_BARE_LF_CR, DATA_BARE_LF_CR, DATA_OK };
+	char in[200];
+	for (size_t k = 0; k < sizeof(special); k++)
+		for (size_t at = 0; at < 40; at++) {
+			/* "0123456789abcdef..\r\n" twice, a special octet at `at` of the second line */
+			memcpy(in, "0123456789abcdefghijklmnopqrstuvwxyzABCD\r\n", 42);
+			memcpy(in + 42, "0123456789abcdefghijklmnopqrstuvwxyzABCD\r\n.\r\n", 45);
+			in[42 + at] = special[k];
+			check(in, 87, 87, at == 0 && k == 3 ? DATA_OK : want[k], NULL);
+		}
+	CHECK("abcdefghij\r\nklmnopqrstuvwxyz\r\n..x\r\nabcdefghijklmnop\r\n.\r\n", 56, DATA_OK,
+	      "abcdefghij\r\nklmnopqrstuvwxyz\r\n.x\r\nabcdefghijklmnop\r\n");
+	CHECK("abcdefghijklmnop\r\n\r\nabcdefghijklmnop\r\n.\r\nQUIT\r\n", 41, DATA_OK,
+	      "abcdefghijklmnop\r\n\r\nabcdefghijklmnop\r\n");
+	CHECK("abcdefghijklmnop\r\nabcdefgh\r\r\n.\r\n", 32, DATA_BARE_LF_CR, NULL);
+}
+
 static void test_replies(void **state)
 {
 	(void)state;
@@ -153,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_nul_is_refused),
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_size),
+		cmocka_unit_test(test_clean_runs),
 		cmocka_unit_test(test_replies),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
