@@ -23,9 +23,9 @@ if [ "$tool" = callgrind ]; then
 	valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin/outpostd" -f -c "$work/outpost.conf" 2>"$work/log" &
 	pid=$!; up
 	python3 "$here/speed_load.py" "$port" 1 "$size" "$mode"      # warm-up: first-use set-up
-	callgrind_control -z "$pid" >/dev/null
+	callgrind_control -z "$pid" >/dev/null 2>&1
 	python3 "$here/speed_load.py" "$port" "$n" "$size" "$mode"
-	callgrind_control -d "$pid" >/dev/null; sleep 1
+	callgrind_control -d "$pid" >/dev/null 2>&1; sleep 1
 	kill -TERM $pid; wait $pid || true
 	f=$(ls "$work"/cg.out.* | tail -1)
 	ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}')
