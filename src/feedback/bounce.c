@@ -19,6 +19,7 @@
 #include "feedback/bounce.h"
 #include "feedback/bounce_int.h"
 #include "feedback/classify.h"
+#include "feedback/rhost.h"
 
 const char *bounce_kind_name(enum bounce_kind k)
 {
@@ -335,6 +336,46 @@ static int names_recipient(const char *diag, const char *addr)
 	return diag && n > 0 && (size_t)n < sizeof(want) && strcasestr(diag, want) != NULL;
 }
 
+/* The remote host an MTA's own words name ("host mx.example.net [..]",
+ * "host: smtp-in.example.fr (..)"), lower case, when the report has no
+ * Remote-MTA field. */
+static void host_in_text(const char *diag, char *out, size_t outlen)
+{
+	out[0] = '\0';
+	for (const char *p = diag ? strcasestr(diag, "host") : NULL; p; p = strcasestr(p + 4, "host")) {
+		if (p != diag && isalnum((unsigned char)p[-1]))
+			continue;
+		const char *h = p + 4;
+		if (*h == ':')
+			h++;
+		if (*h != ' ')
+			continue;
+		while (*h == ' ')
+			h++;
+		size_t n = 0;
+		while (isalnum((unsigned char)h[n]) || h[n] == '.' || h[n] == '-')
+			n++;
+		if (n > 3 && n < outlen && memchr(h, '.', n) && !isdigit((unsigned char)h[n - 1])) {
+			memcpy(out, h, n);
+			out[n] = '\0';
+			str_lower(out);
+			return;
+		}
+	}
+}
+
+/* What the provider that answered says, when it is one rhost.c knows. */
+static const char *provider_reason(const struct raw_rcpt *w, const struct bounce_rcpt *o)
+{
+	char host[128];
+	if (w->rhost[0])
+		snprintf(host, sizeof(host), "%s", w->rhost);
+	else
+		host_in_text(o->diagnostic, host, sizeof(host));
+	struct rhost_in in = { o->recipient, host, w->lhost, o->diagnostic, o->status, o->command };
+	return rhost_reason(&in);
+}
+
 static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct bounce_rcpt *o)
 {
 	char found[16];
@@ -361,7 +402,9 @@ static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct 
 		o->reason = "vacation";
 	} else {
 		struct classify_in in = { o->status, o->reply_code, o->diagnostic, o->action, o->command };
-		o->reason = classify_reason(&in);
+		o->reason = provider_reason(w, o);
+		if (o->reason == NULL)
+			o->reason = classify_reason(&in);
 	}
 	if (!o->status_given && kind != BOUNCE_ARF && kind != BOUNCE_AUTOREPLY) {
 		int temp = o->reply_code / 100 == 4 || strncmp(o->action, "delayed", 7) == 0;

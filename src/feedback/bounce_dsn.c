@@ -161,6 +161,8 @@ static const char *after_type(const char *v)
 struct dsn_group {
 	char final[BOUNCE_ADDR_MAX], original[BOUNCE_ADDR_MAX];
 	char action[16], status[16];
+	char rhost[128];
+	char lhost[128];       /* Reporting-MTA: one for the whole report */
 	char *diag;
 };
 
@@ -171,11 +173,16 @@ static void group_emit(struct raw_list *out, struct dsn_group *g)
 		struct raw_rcpt *r = raw_add(out, addr);
 		snprintf(r->action, sizeof(r->action), "%s", g->action);
 		snprintf(r->status, sizeof(r->status), "%s", g->status);
+		snprintf(r->rhost, sizeof(r->rhost), "%s", g->rhost);
+		snprintf(r->lhost, sizeof(r->lhost), "%s", g->lhost);
 		r->diag = g->diag;
 		g->diag = NULL;
 	}
 	free(g->diag);
+	char lhost[sizeof(g->lhost)];
+	memcpy(lhost, g->lhost, sizeof(lhost));
 	memset(g, 0, sizeof(*g));
+	memcpy(g->lhost, lhost, sizeof(lhost));
 }
 
 static void copy_status(const char *value, char *out, size_t outlen)
@@ -205,6 +212,12 @@ static void dsn_field(struct raw_list *out, struct dsn_group *g, const char *nam
 		str_lower(g->action);
 	} else if (strcasecmp(name, "Status") == 0) {
 		copy_status(value, g->status, sizeof(g->status));
+	} else if (strcasecmp(name, "Remote-MTA") == 0 || strcasecmp(name, "Reporting-MTA") == 0) {
+		/* "dns; mx.example.net [192.0.2.1]": the host name only */
+		char *host = name[2] == 'm' || name[2] == 'M' ? g->rhost : g->lhost;
+		const char *v = after_type(value);
+		snprintf(host, sizeof(g->rhost), "%.*s", (int)strcspn(v, " []"), v);
+		str_lower(host);
 	} else if (strcasecmp(name, "Diagnostic-Code") == 0) {
 		free(g->diag);
 		g->diag = xstrdup(after_type(value));

@@ -17,6 +17,8 @@ struct raw_rcpt {
 	char status[16];
 	char action[16];
 	char command[8];
+	char rhost[128];       /* the DSN's Remote-MTA host, lower case, or "" */
+	char lhost[128];       /* the DSN's Reporting-MTA host, lower case, or "" */
 	char *diag;          /* owned; may be NULL */
 	char *words;         /* owned; the readable text about it (DSN), may be NULL */
 	int reply_code;
