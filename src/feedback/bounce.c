@@ -376,7 +376,8 @@ static const char *provider_reason(const struct raw_rcpt *w, const struct bounce
 	return rhost_reason(&in);
 }
 
-static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct bounce_rcpt *o)
+static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, const char *verdict,
+			struct bounce_rcpt *o)
 {
 	char found[16];
 	memset(o, 0, sizeof(*o));
@@ -402,7 +403,7 @@ static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, struct 
 		o->reason = "vacation";
 	} else {
 		struct classify_in in = { o->status, o->reply_code, o->diagnostic, o->action, o->command };
-		o->reason = provider_reason(w, o);
+		o->reason = verdict ? verdict : provider_reason(w, o);
 		if (o->reason == NULL)
 			o->reason = classify_reason(&in);
 	}
@@ -498,6 +499,45 @@ static enum bounce_kind find_recipients(const struct mime_tree *t, struct bounce
 	return raw->n > 0 ? BOUNCE_NDR : BOUNCE_UNKNOWN;
 }
 
+/* Google Groups' own report (as sisimai's GoogleGroups module knows it):
+ * from Google's mailer-daemon, a "Delivery Status Notification" naming
+ * the failed addresses, and a letter saying the group may not exist or
+ * the sender may not post, its four "* " reasons before the original
+ * message.  The group refused the poster: "rejected". */
+static int google_groups_refusal(const struct mime_tree *t, const char *text)
+{
+	const struct mime_part *top = &t->part[0];
+	static const char marker[] = "----- Original message -----";
+	int marked = 0;
+	for (size_t i = 0; i < t->n; i++)
+		if (!t->part[i].in_message && t->part[i].body &&
+		    memmem(t->part[i].body, t->part[i].blen, marker, sizeof(marker) - 1))
+			marked = 1;
+	char v[512];
+	if (!mime_header(top->headers, top->hlen, "From", v, sizeof(v)) ||
+	    strcasestr(v, "<mailer-daemon@googlemail.com>") == NULL)
+		return 0;
+	if (!mime_header(top->headers, top->hlen, "Subject", v, sizeof(v)) ||
+	    strstr(v, "Delivery Status Notification") == NULL)
+		return 0;
+	if (!mime_header(top->headers, top->hlen, "X-Failed-Recipients", v, sizeof(v)) ||
+	    !mime_header(top->headers, top->hlen, "X-Google-Smtp-Source", v, sizeof(v)))
+		return 0;
+	if (!marked || text == NULL)
+		return 0;   /* the readable text stops before the original message */
+	const char *end = text + strlen(text);
+	int bullets = 0;
+	for (const char *p = text; p && p < end; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		const char *q = *p == ' ' ? p + 1 : p;
+		bullets += *q == '*' && (q[1] == ' ' || (q[1] != '\n' && q[1] != '\0'));
+		if (*p == '\0')
+			break;
+	}
+	return bullets == 4;
+}
+
 void bounce_parse(const char *msg, size_t len, struct bounce_report *r)
 {
 	struct mime_tree t;
@@ -524,9 +564,10 @@ void bounce_parse(const char *msg, size_t len, struct bounce_report *r)
 	r->kind = find_recipients(&t, r, &raw, text, ex.data);
 	if (r->kind == BOUNCE_NDR)
 		whole_text_diagnostic(&raw, text);
+	const char *verdict = r->kind == BOUNCE_NDR && google_groups_refusal(&t, text) ? "rejected" : NULL;
 	r->rcpt = xcalloc(raw.n ? raw.n : 1, sizeof(*r->rcpt));
 	for (size_t i = 0; i < raw.n; i++)
-		finish_rcpt(&raw.r[i], r->kind, &r->rcpt[r->nrcpt++]);
+		finish_rcpt(&raw.r[i], r->kind, verdict, &r->rcpt[r->nrcpt++]);
 	r->cap = raw.n;
 	free(text);
 	buf_free(&ex);
