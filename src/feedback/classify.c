@@ -446,7 +446,7 @@ int classify_find_reply_code(const char *text)
 static const struct {
 	const char *words, *cmd;
 } command_words[] = {
-	{ "in reply to rcpt to", "RCPT" }, { "most progress was rcpt to", "RCPT" }, { "after rcpt command", "RCPT" }, { "after rcpt to", "RCPT" }, { ">>> rcpt to", "RCPT" },
+	{ "in reply to rcpt to", "RCPT" }, { "most progress was rcpt to", "RCPT" }, { "after rcpt command", "RCPT" }, { "after rcpt to", "RCPT" }, { ">>> rcpt to", "RCPT" }, { "smtp:rcpt host", "RCPT" },
 	{ "did not like our rcpt to", "RCPT" }, { "does not like recipient", "RCPT" },
 	{ "smtp command rcpt", "RCPT" }, { "rcpt to:<", "RCPT" }, { "rcpt to: <", "RCPT" },
 	{ "in reply to mail from", "MAIL" }, { "after mail from", "MAIL" }, { ">>> mail from", "MAIL" },

@@ -17,10 +17,12 @@ static const struct {
 #define RHOST_HOST(p, s) { #p, s },
 #define RHOST_PHRASE(p, r, t)
 #define RHOST_CODE(p, c, r)
+#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
 #undef RHOST_HOST
 #undef RHOST_PHRASE
 #undef RHOST_CODE
+#undef RHOST_RANGE
 };
 
 static const struct {
@@ -29,10 +31,12 @@ static const struct {
 #define RHOST_HOST(p, s)
 #define RHOST_PHRASE(p, r, t) { #p, #r, t },
 #define RHOST_CODE(p, c, r)
+#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
 #undef RHOST_HOST
 #undef RHOST_PHRASE
 #undef RHOST_CODE
+#undef RHOST_RANGE
 };
 
 static const struct {
@@ -41,10 +45,28 @@ static const struct {
 #define RHOST_HOST(p, s)
 #define RHOST_PHRASE(p, r, t)
 #define RHOST_CODE(p, c, r) { #p, c, #r },
+#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
 #undef RHOST_HOST
 #undef RHOST_PHRASE
 #undef RHOST_CODE
+#undef RHOST_RANGE
+};
+
+static const struct {
+	const char *provider, *label;
+	int first, last;
+	const char *reason;
+} ranges[] = {
+#define RHOST_HOST(p, s)
+#define RHOST_PHRASE(p, r, t)
+#define RHOST_CODE(p, c, r)
+#define RHOST_RANGE(p, l, a, b, r) { #p, l, a, b, #r },
+#include "feedback/rhost_patterns.def"
+#undef RHOST_HOST
+#undef RHOST_PHRASE
+#undef RHOST_CODE
+#undef RHOST_RANGE
 };
 
 /* Does host end with suffix (".example.net"), or is it the suffix's own
@@ -98,6 +120,29 @@ static const char *code_reason(const char *provider, const char *lower)
 	return NULL;
 }
 
+/* A four-digit code after the provider's label ("AUP#In-1310"): the
+ * first four digits that follow it in a row. */
+static const char *range_reason(const char *provider, const char *lower)
+{
+	for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++) {
+		if (strcmp(ranges[i].provider, provider) != 0)
+			continue;
+		const char *p = strstr(lower, ranges[i].label);
+		if (p == NULL)
+			continue;
+		p += strlen(ranges[i].label);
+		while (*p && !(isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
+			       isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3])) && !isspace((unsigned char)*p))
+			p++;
+		if (!isdigit((unsigned char)*p) || isdigit((unsigned char)p[4]))
+			continue;
+		int code = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+		if (code >= ranges[i].first && code <= ranges[i].last)
+			return ranges[i].reason;
+	}
+	return NULL;
+}
+
 /* NTT docomo answers "550 Unknown user" both at RCPT (the user is unknown)
  * and at end of DATA (its filter refused the sender): the status and the
  * command tell them apart. */
@@ -130,5 +175,6 @@ const char *rhost_reason(const struct rhost_in *in)
 			return phrases[i].reason;
 	if (strcmp(provider, "nttdocomo") == 0)
 		return docomo_reason(in, lower);
-	return code_reason(provider, lower);
+	const char *r = range_reason(provider, lower);
+	return r ? r : code_reason(provider, lower);
 }
