@@ -117,6 +117,11 @@ static const char *reason_by_status(const char *status)
 	return "";
 }
 
+const char *classify_status_reason(const char *status)
+{
+	return reason_by_status(status);
+}
+
 static int is_empty(const char *s)
 {
 	return s == NULL || *s == '\0';

@@ -55,4 +55,8 @@ int classify_find_reply_code(const char *text);
  * found, else 0 and out "". */
 int classify_find_command(const char *text, char *out, size_t outlen);
 
+/* The reason an enhanced status code names by itself ("5.1.1" ->
+ * "userunknown"), or "" when it names none. */
+const char *classify_status_reason(const char *status);
+
 #endif

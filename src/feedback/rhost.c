@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "feedback/classify.h"
 #include "feedback/rhost.h"
 
 static const struct {
@@ -160,8 +161,44 @@ static const char *docomo_reason(const struct rhost_in *in, const char *lower)
 	return strcmp(cmd, "DATA") == 0 ? "rejected" : NULL;
 }
 
+/* Gmail's own reports end the remote reply with "(state N)", the step
+ * of its SMTP client that failed (as sisimai's Gmail module reads them);
+ * a specific status code in the reply still wins over the state. */
+static const char *gmail_state_reason(const char *text)
+{
+	static const struct {
+		int state;
+		const char *reason;
+	} states[] = {
+		{ 6, "systemerror" }, { 8, "systemerror" }, { 9, "systemerror" }, { 12, "norelaying" },
+		{ 13, "blocked" }, { 14, "userunknown" }, { 15, "filtered" }, { 17, "filtered" }, { 18, "filtered" },
+	};
+	if (strstr(text, "Technical details of") == NULL)
+		return NULL;
+	const char *p = NULL;
+	for (const char *q = strstr(text, "(state "); q; q = strstr(q + 1, "(state "))
+		p = q;
+	if (p == NULL || !isdigit((unsigned char)p[7]))
+		return NULL;
+	int n = 0;
+	for (p += 7; isdigit((unsigned char)*p) && n < 1000; p++)
+		n = n * 10 + (*p - '0');
+	if (*p != ')')
+		return NULL;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (states[i].state == n)
+			return states[i].reason;
+	return NULL;
+}
+
 const char *rhost_reason(const struct rhost_in *in)
 {
+	const char *state = in->text ? gmail_state_reason(in->text) : NULL;
+	if (state) {
+		const char *st = in->status ? in->status : "";
+		const char *named = classify_status_reason(st);
+		return named[0] && strstr(st, ".0") == NULL ? named : state;
+	}
 	const char *provider = provider_of(in);
 	if (provider == NULL || in->text == NULL || in->text[0] == '\0')
 		return NULL;
