@@ -189,8 +189,8 @@ static int rejected_true(const struct facts *f)
  * is never a hard "no such host". */
 static int hostunknown_true(const struct facts *f)
 {
-	if (f->temporary)
-		return 0;
+	if (f->temporary || is(f->cmd, "MAIL"))
+		return 0;   /* at MAIL FROM an unknown domain is the sender's: "rejected" */
 	if (is(f->byst, "hostunknown"))
 		return !matches("networkerror", f->lower) && !matches("notaccept", f->lower);
 	return matches("hostunknown", f->lower);
@@ -269,7 +269,7 @@ const char *classify_reason(const struct classify_in *in)
 		if (reason_true(first_pass[i], &f))
 			return first_pass[i];
 	const char *r = second_look(&f, in->status);
-	if (is(f.cmd, "MAIL") && (r == NULL || is(r, "userunknown") || is(r, "filtered")))
+	if (is(f.cmd, "MAIL") && (r == NULL || is(r, "userunknown") || is(r, "filtered") || is(r, "hostunknown")))
 		return "rejected";
 	if (r)
 		return r;
