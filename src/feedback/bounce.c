@@ -390,7 +390,11 @@ static void finish_rcpt(const struct raw_rcpt *w, enum bounce_kind kind, const c
 	pick_status(w, o, o->reply_code);
 	if (o->command[0] == '\0' && !classify_find_command(w->diag, o->command, sizeof(o->command)))
 		classify_find_command(w->words, o->command, sizeof(o->command));
-	if (o->command[0] == '\0' && kind == BOUNCE_DSN && names_recipient(w->diag, w->addr))
+	/* (a guess that yields to a status code naming another reason: "5.2.1
+	 * <bob@x>... User Unknown" is the filter speaking) */
+	const char *named = classify_status_reason(o->status);
+	if (o->command[0] == '\0' && kind == BOUNCE_DSN && names_recipient(w->diag, w->addr) &&
+	    (named[0] == '\0' || strcmp(named, "userunknown") == 0))
 		snprintf(o->command, sizeof(o->command), "%s", "RCPT");
 	/* an NDR in the reporting MTA's own words, quoting no SMTP reply: its
 	 * own verdict on the recipient, as at RCPT time */
