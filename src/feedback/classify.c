@@ -140,6 +140,14 @@ static int is(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+static int listed(const char *r, const char *const *list)
+{
+	for (int i = 0; list[i]; i++)
+		if (strcmp(r, list[i]) == 0)
+			return 1;
+	return 0;
+}
+
 /* A user-unknown text is the recipient's only when the status says so
  * (and nothing more specific is said) or the RCPT command was refused;
  * after DATA it is the receiver's filter speaking. */
@@ -196,8 +204,24 @@ static int hostunknown_true(const struct facts *f)
 	return matches("hostunknown", f->lower);
 }
 
+/* Spam words count only for a reply to the message itself (DATA or an
+ * unknown step), as sisimai's SpamDetected: before DATA nothing was read. */
+static int spamdetected_true(const struct facts *f)
+{
+	static const char *const before_data[] = { "CONN", "EHLO", "HELO", "MAIL", "RCPT", NULL };
+	if (is(f->byst, "spamdetected"))
+		return 1;
+	if (listed(f->cmd, before_data))
+		return 0;
+	return matches("spamdetected", f->lower);
+}
+
 static int reason_true(const char *reason, const struct facts *f)
 {
+	if (is(reason, "spamdetected"))
+		return spamdetected_true(f);
+	if (is(reason, "contenterror") && spamdetected_true(f))
+		return 0;   /* "5.6.1 Message content rejected" by a spam filter */
 	if (is(reason, "hostunknown"))
 		return hostunknown_true(f);
 	if (is(reason, "mesgtoobig") && is(f->byst, "exceedlimit"))
