@@ -542,6 +542,22 @@ static int google_groups_refusal(const struct mime_tree *t, const char *text)
 	return bullets == 4;
 }
 
+/* Phrases that decide the reason only in the reports of one mail system,
+ * known by a header it always adds (sisimai's per-MTA "messagesof"). */
+static const char *reporter_reason(const struct mime_part *top, const char *diag)
+{
+	static const struct {
+		const char *header, *phrase, *reason;
+	} said[] = {
+		{ "X-ZohoMail", "Host not reachable", "expired" },   /* Zoho Mail: its retries ran out */
+	};
+	char v[256];
+	for (size_t i = 0; diag && i < sizeof(said) / sizeof(said[0]); i++)
+		if (mime_header(top->headers, top->hlen, said[i].header, v, sizeof(v)) && strstr(diag, said[i].phrase))
+			return said[i].reason;
+	return NULL;
+}
+
 void bounce_parse(const char *msg, size_t len, struct bounce_report *r)
 {
 	struct mime_tree t;
@@ -571,7 +587,8 @@ void bounce_parse(const char *msg, size_t len, struct bounce_report *r)
 	const char *verdict = r->kind == BOUNCE_NDR && google_groups_refusal(&t, text) ? "rejected" : NULL;
 	r->rcpt = xcalloc(raw.n ? raw.n : 1, sizeof(*r->rcpt));
 	for (size_t i = 0; i < raw.n; i++)
-		finish_rcpt(&raw.r[i], r->kind, verdict, &r->rcpt[r->nrcpt++]);
+		finish_rcpt(&raw.r[i], r->kind, verdict ? verdict : reporter_reason(top, raw.r[i].diag),
+			    &r->rcpt[r->nrcpt++]);
 	r->cap = raw.n;
 	free(text);
 	buf_free(&ex);

@@ -3,8 +3,9 @@
  * codes (sisimai's "rhost" idea).  The provider is known by the
  * recipient's domain, the Remote-MTA that answered, or the Reporting-MTA
  * that wrote the report; its table (rhost_patterns.def) is consulted only
- * then.  Returns a static reason name, or NULL when the provider is not
- * known or its table does not decide.
+ * then.  Gmail's own reports ("Technical details of ... (state N)") are
+ * read whatever the recipient.  Returns a static reason name, or NULL
+ * when the provider is not known or its table does not decide.
  */
 #ifndef OUTPOST_FEEDBACK_RHOST_H
 #define OUTPOST_FEEDBACK_RHOST_H
