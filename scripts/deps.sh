@@ -5,7 +5,7 @@ set -eu
 PKGS="
   build-essential meson ninja-build pkg-config
   libevent-dev libssl-dev libunbound-dev libsqlite3-dev libconfig-dev
-  libopendkim-dev libjansson-dev libpsl-dev publicsuffix libcmocka-dev libcrypt-dev
+  libopendkim-dev libjansson-dev libpsl-dev libxml2-dev zlib1g-dev libzip-dev publicsuffix libcmocka-dev libcrypt-dev
   clang libclang-rt-14-dev
   openssl sqlite3 whois swaks iproute2 prometheus chromium rspamd libcurl4-openssl-dev
   mandoc man-db systemd adduser

@@ -45,6 +45,8 @@
 #include "obs/obs_http.h"
 #include "monitor/monitor.h"
 #include "obs/webhook.h"
+#include "dmarc/dmarc_mail.h"
+#include "dmarc/dmarc_store.h"
 #include "spool/spool.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
@@ -97,6 +99,34 @@ static void part_stopped(void *arg)
 
 /* SIGHUP: re-read the config; what may change takes effect for new
  * sessions and deliveries, nothing in flight is dropped. */
+/* The DMARC rua mailbox: the reports a message carries go to SPOOL/dmarc.db;
+ * a message without one is refused with the reason (the reporter sees it). */
+static void dmarc_mailbox(void *arg, const struct local_message *m, char *reply, size_t replylen)
+{
+	const struct config *cf = ((struct daemon *)arg)->cf;   /* the current one, after a reload too */
+	char err[512];
+	size_t stored = 0, dups = 0;
+	struct buf summary = BUF_INIT;
+	struct dmarc_store *s = dmarc_store_open(cf->spool, err, sizeof(err));
+	int rc = s ? dmarc_import(s, m->data, m->len, &stored, &dups, &summary, err, sizeof(err)) : -2;
+	dmarc_store_close(s);
+	buf_free(&summary);
+	for (char *p = err; *p; p++)
+		if (*p == '\r' || *p == '\n' || *p == '"')
+			*p = ' ';
+	if (rc >= 0) {
+		msg_info("event=dmarc_report qid=%s stored=%zu duplicate=%zu", m->qid, stored, dups);
+		rc = snprintf(reply, replylen, "250 2.0.0 Ok: %zu DMARC report(s) stored, %zu duplicate(s)",
+			      stored, dups);
+	} else {
+		msg_warn("event=dmarc_report qid=%s error=\"%s\"", m->qid, err);
+		rc = snprintf(reply, replylen, "%s %.300s", rc == -2 ? "451 4.3.0 DMARC store unavailable:"
+			      : "550 5.6.0", err);
+	}
+	if (rc < 0 || (size_t)rc >= replylen)
+		snprintf(reply, replylen, "250 2.0.0 Ok");
+}
+
 /* The monitor found a source address listed (or delisted) on a list that acts. */
 static void on_monitor_source(void *arg, const char *ip, int listed, const char *why)
 {
@@ -333,6 +363,9 @@ int main(int argc, char **argv)
 					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	d.monitor = monitor_new(d.base, d.cf, d.resolver, on_monitor_source, d.sched);
+	if (d.cf->dmarc.rua && local_dispatch_add(smtpd_local_dispatch(d.smtpd), "dmarc", d.cf->dmarc.rua,
+						  LOCAL_EXACT, dmarc_mailbox, &d, err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 	obs_http_start(d.httpd, d.spool);
 	start_control_socket(&d);
 	d.webhook = webhook_new(d.base, d.cf);

@@ -22,6 +22,7 @@ int cmd_stats(int argc, char **argv, const char *config_file);
 int cmd_suppress(int argc, char **argv, const char *config_file);
 int cmd_tenant(int argc, char **argv, const char *config_file);
 int cmd_monitor(int argc, char **argv, const char *config_file);
+int cmd_dmarc(int argc, char **argv, const char *config_file);
 
 /* Shared by the subcommands: a decimal option value in min..max into
  * *out; -1 (nothing stored) when it is not one. */

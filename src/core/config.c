@@ -294,6 +294,7 @@ static const struct config_section *const sections[] = {
 	&tenant_config_section,       /* tenants */
 	&scan_config_section,         /* scanner */
 	&monitor_config_section,      /* monitor */
+	&dmarc_config_section,        /* dmarc */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

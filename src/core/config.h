@@ -31,6 +31,7 @@
 #include "obs/webhook_config.h"
 #include "feedback/feedback_config.h"
 #include "monitor/monitor_config.h"
+#include "dmarc/dmarc_config.h"
 
 struct config {
 	_Atomic unsigned refs;      /* config_ref() / config_free() */
@@ -69,6 +70,7 @@ struct config {
 	struct bounces_conf bounces;
 	struct suppression_conf suppression;
 	struct monitor_conf monitor;  /* the blocklist and DNS monitor */
+	struct dmarc_conf dmarc;      /* DMARC aggregate reports */
 	struct tenant_conf *tenants;  /* the customers outpost relays for */
 	size_t ntenants;
 	struct scanner_conf scanner;  /* outbound scanning (rspamd); .set 0: none */

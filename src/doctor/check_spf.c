@@ -38,6 +38,17 @@ static const struct {
 	{ "google.com", "_spf.google.com", "Google Workspace" },
 };
 
+const char *doctor_relay_spf_include(const char *host, const char **provider)
+{
+	for (size_t k = 0; k < sizeof(relay_spf) / sizeof(relay_spf[0]); k++)
+		if (dns_name_is_subdomain(host, relay_spf[k].suffix)) {
+			if (provider)
+				*provider = relay_spf[k].provider;
+			return relay_spf[k].include;
+		}
+	return NULL;
+}
+
 struct spf_eval {
 	struct spf_doc *doc;
 	const struct doctor_source *src;   /* NULL: the probe */

@@ -139,6 +139,10 @@ const char *doctor_dns_outcome(struct doctor *d, const struct dns_result *res);
  * NODATA), 0 for records, -1 for a failure to learn (SERVFAIL, timeout). */
 int doctor_dns_absent(const struct dns_result *res);
 
+/* The SPF include of a known relay provider by its host
+ * ("email-smtp.us-east-1.amazonaws.com" -> "amazonses.com"), and its name
+ * in *provider; NULL when outpost does not know the relay. */
+const char *doctor_relay_spf_include(const char *host, const char **provider);
 /* 1 when name is one of the IP blocklists the doctor asks ("Spamhaus ZEN"). */
 int doctor_ip_list_known(const char *name);
 

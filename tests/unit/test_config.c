@@ -212,6 +212,35 @@ static void test_monitor_section(void **st)
 	}
 }
 
+/* dmarc: rua an address, threshold a percentage. */
+static void test_dmarc_section(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text("hostname = \"a\";\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_null(cf->dmarc.rua);
+	assert_int_equal(cf->dmarc.threshold, 90);
+	config_free(cf);
+	cf = load_text("dmarc = { rua = \"dmarc@example.org\"; threshold = 75; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_string_equal(cf->dmarc.rua, "dmarc@example.org");
+	assert_int_equal(cf->dmarc.threshold, 75);
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "dmarc = {\n rua = \"mailto:d@example.org\"; };\n", ":2: dmarc: rua \"mailto:d@example.org\" must be an address" },
+		{ "dmarc = {\n rua = \"nobody\"; };\n", ":2: dmarc: rua \"nobody\" must be an address" },
+		{ "dmarc = {\n threshold = 101; };\n", ":2:" },
+		{ "dmarc = {\n ruf = \"x@y\"; };\n", ":2: unknown setting \"ruf\"" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 static void test_netmask(void **st)
 {
 	struct netmask m;
@@ -526,6 +555,7 @@ int main(void)
 		cmocka_unit_test(test_netmask),
 		cmocka_unit_test(test_http_section),
 		cmocka_unit_test(test_monitor_section),
+		cmocka_unit_test(test_dmarc_section),
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
 		cmocka_unit_test(test_rule_keys_and_their_errors),
