@@ -19,18 +19,11 @@ import time
 import pytest
 
 from conftest import message
-from test_delivery import World
+from test_delivery import world  # noqa: F401  (the fixture)
 from test_faults import EndlessRelay, cpu_seconds, fill_disk, start_fails
 
 QID = re.compile(r"queued as ([0-9A-Z]{16})")
 TOKEN = re.compile(r"Subject: (chaos-\d+-\w+)")
-
-
-@pytest.fixture
-def world(make_daemon, tmp_path):
-    w = World(make_daemon, tmp_path)
-    yield w
-    w.close()
 
 
 def rss_kb(pid):

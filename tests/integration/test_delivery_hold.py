@@ -4,31 +4,15 @@ spin: its CPU time over the hold, read from /proc/PID/stat, stays a small share
 of the wall time, a new SMTP client is served at once, and SIGTERM is acted on
 promptly.  Relays are aiosmtpd receivers on the World's port; r1 (127.0.0.5)
 has no listener at all."""
-import os
 import smtplib
 import time
 
 from conftest import message
 from peers import Behaviour
-from test_delivery import World  # noqa: F401
-import pytest
+from test_delivery import world  # noqa: F401  (the fixture)
+from test_faults import cpu_seconds
 
 HEALTH = 'health = { failures = 1; probe = "1h"; probe_max = "1h"; };'
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@pytest.fixture
-def world(make_daemon, tmp_path):
-    w = World(make_daemon, tmp_path)
-    yield w
-    w.close()
-
-
-def cpu_seconds(pid):
-    """utime + stime of the process, in seconds (fields 14 and 15 of /proc/PID/stat)."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def test_held_delivery_does_not_spin_and_new_clients_are_served(world):

@@ -135,6 +135,14 @@ def start_fails(d):
                           timeout=30)
 
 
+def assert_refused_at_check_and_start(d, want):
+    """`outpost check-config` and outpostd's start both fail, naming want."""
+    r = d.cli("check-config", check=False)
+    assert r.returncode != 0 and want in r.stderr, r.stderr
+    p = start_fails(d)
+    assert p.returncode != 0 and want in p.stderr, p.stderr
+
+
 def test_tls_key_readable_by_group_is_refused(make_daemon, tls_files, tmp_path):
     import shutil
     cert, key = tls_files
@@ -142,11 +150,7 @@ def test_tls_key_readable_by_group_is_refused(make_daemon, tls_files, tmp_path):
     shutil.copy(key, loose)
     loose.chmod(0o640)
     d = make_daemon(['tls = { cert = "%s"; key = "%s"; };' % (cert, loose)], start=False)
-    want = "tls key %s: mode 0640 lets group or others read it" % loose
-    r = d.cli("check-config", check=False)
-    assert r.returncode != 0 and want in r.stderr, r.stderr
-    p = start_fails(d)
-    assert p.returncode != 0 and want in p.stderr, p.stderr
+    assert_refused_at_check_and_start(d, "tls key %s: mode 0640 lets group or others read it" % loose)
     loose.chmod(0o600)
     assert d.cli("check-config").returncode == 0
     d.start()
@@ -162,11 +166,7 @@ def test_dkim_key_readable_by_others_is_refused_at_start_and_reload(make_daemon,
     key.chmod(0o644)
     d = make_daemon(['dkim = ( { domain = "example.com"; selector = "s1"; key = "%s"; } );' % key],
                     start=False)
-    want = "dkim key %s: mode 0644 lets group or others read it" % key
-    r = d.cli("check-config", check=False)
-    assert r.returncode != 0 and want in r.stderr, r.stderr
-    p = start_fails(d)
-    assert p.returncode != 0 and want in p.stderr, p.stderr
+    assert_refused_at_check_and_start(d, "dkim key %s: mode 0644 lets group or others read it" % key)
     key.chmod(0o600)
     d.start()
     # a reload with a key others can read is refused; the running config stays
