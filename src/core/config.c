@@ -24,19 +24,47 @@
 #include "name_code.h"
 #include "xmalloc.h"
 
-int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
+static int cf_verror(struct cfctx *cx, const config_setting_t *s, const char *fmt, va_list ap)
 {
 	char msg[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);   /* a longer reason is cut, not lost */
 	size_t used = cx->failed ? strnlen(cx->err, cx->errlen) : 0;
 	if (used + 1 < cx->errlen)   /* one line per error: check-config lists them all */
 		snprintf(cx->err + used, cx->errlen - used, "%s%s:%d: %s", cx->failed ? "\n" : "", cx->file,
 			 s ? config_setting_source_line(s) : 0, msg);
 	cx->failed = 1;
 	return -1;
+}
+
+int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	cf_verror(cx, s, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int cf_expect_group(struct cfctx *cx, const config_setting_t *g, const char *const *known,
+		    const char *fmt, ...)
+{
+	if (config_setting_is_group(g) && cf_check_keys(cx, g, known) == 0)
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	cf_verror(cx, g, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void cf_load_members(struct cfctx *cx, struct config *cf, const config_setting_t *root,
+		     const struct cf_member_loader *loaders)
+{
+	for (const struct cf_member_loader *l = loaders; l->key; l++) {
+		const config_setting_t *s = config_setting_get_member(root, l->key);
+		if (s != NULL)
+			l->load(cx, cf, s);
+	}
 }
 
 static long long parse_unit_number(const char *s, const char *const *units,

@@ -13,7 +13,9 @@
  *   loader may go on after an error but must not use a value it failed to
  *   get (and should skip checks that would only repeat the first error).
  * - cf_check_keys() fails when members of group g are not in known
- *   (NULL-terminated), naming each, so a typo is an error rather than ignored.
+ *   (NULL-terminated), naming each, so a typo is an error rather than ignored;
+ *   cf_expect_group() adds the check that g is a group and, on failure, the
+ *   group's usage.
  * - cf_get_path() is cf_get_string() for a file or directory: a relative
  *   path is made absolute against the config file's directory (cx->dir;
  *   NULL for config_parse(), which keeps it as written).
@@ -44,6 +46,19 @@ struct cfctx {
 int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 int cf_check_keys(struct cfctx *cx, const config_setting_t *g, const char *const *known);
+/* 0 when g is a group whose members are all in known; else -1 after
+ * cf_error(g, fmt, ...) (the usage), on top of cf_check_keys()'s errors. */
+int cf_expect_group(struct cfctx *cx, const config_setting_t *g, const char *const *known,
+		    const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* One top-level setting and what parses its value. */
+struct cf_member_loader {
+	const char *key;
+	void (*load)(struct cfctx *cx, struct config *cf, const config_setting_t *s);
+};
+/* Calls the loader of each key present in root, in table order (to key NULL). */
+void cf_load_members(struct cfctx *cx, struct config *cf, const config_setting_t *root,
+		     const struct cf_member_loader *loaders);
 /* A non-empty string member, copied; def (copied) or NULL when absent. */
 char *cf_get_string(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def);
 /* A path member, relative ones made absolute against cx->dir. */

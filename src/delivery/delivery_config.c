@@ -16,10 +16,9 @@
 static void load_health(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
 	static const char *const known[] = { "failures", "probe", "probe_max", NULL };
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "health: expected a group { failures = 3; probe = \"1m\"; probe_max = \"1h\"; }");
+	if (cf_expect_group(cx, g, known,
+			    "health: expected a group { failures = 3; probe = \"1m\"; probe_max = \"1h\"; }") < 0)
 		return;
-	}
 	cf_get_uint(cx, g, "failures", &cf->health.failures, 1, 1000);
 	cf_get_duration(cx, g, "probe", &cf->health.probe);
 	cf_get_duration(cx, g, "probe_max", &cf->health.probe_max);
@@ -112,10 +111,9 @@ static void load_limit(struct cfctx *cx, struct config *cf, const config_setting
 	int nsel = 0;
 	size_t n;
 	lc->line = config_setting_source_line(g);
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "limits: each entry is a group { domain = \"...\"; rate = \"600/min\"; }");
+	if (cf_expect_group(cx, g, known,
+			    "limits: each entry is a group { domain = \"...\"; rate = \"600/min\"; }") < 0)
 		return;
-	}
 	for (const struct name_code *sel = limit_selector_names; sel->name; sel++)
 		if (config_setting_get_member(g, sel->name) != NULL) {
 			nsel++;
@@ -184,10 +182,9 @@ static void load_backoff(struct cfctx *cx, struct config *cf, const config_setti
 	struct backoff_conf *b = &cf->delivery.backoff;
 	if (g == NULL || cx->failed)
 		return;
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "backoff: expected a group { cooldown = \"10m\"; floor = \"1/min\"; }");
+	if (cf_expect_group(cx, g, known,
+			    "backoff: expected a group { cooldown = \"10m\"; floor = \"1/min\"; }") < 0)
 		return;
-	}
 	cf_get_duration(cx, g, "cooldown", &b->cooldown);
 	const config_setting_t *f = config_setting_get_member(g, "floor");
 	if (f && config_parse_rate(config_setting_get_string(f), &b->floor) < 0)
@@ -198,10 +195,9 @@ static void load_retry(struct cfctx *cx, struct config *cf, const config_setting
 {
 	static const char *const known[] = { "schedule", "lifetime", "greylist", "delay_notice", NULL };
 	struct retry_conf *rc = &cf->retry;
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "retry: expected a group { schedule = [ \"1m\", ... ]; lifetime = \"5d\"; }");
+	if (cf_expect_group(cx, g, known,
+			    "retry: expected a group { schedule = [ \"1m\", ... ]; lifetime = \"5d\"; }") < 0)
 		return;
-	}
 	size_t n;
 	char **sched = cf_get_string_list(cx, g, "schedule", &n);
 	if (sched) {
@@ -236,10 +232,8 @@ static void load_delivery(struct cfctx *cx, struct config *cf, const config_sett
 	static const char *const known[] = { "max_connections", "max_per_destination", "connect_timeout",
 		"command_timeout", "dns_timeout", "backoff", NULL };
 	struct delivery_conf *dc = &cf->delivery;
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "delivery: expected a group { max_connections = 100; ... }");
+	if (cf_expect_group(cx, g, known, "delivery: expected a group { max_connections = 100; ... }") < 0)
 		return;
-	}
 	cf_get_uint(cx, g, "max_connections", &dc->max_connections, 1, 10000);
 	cf_get_uint(cx, g, "max_per_destination", &dc->max_per_destination, 1, 10000);
 	cf_get_duration(cx, g, "connect_timeout", &dc->connect_timeout);
@@ -273,13 +267,10 @@ static void delivery_defaults(struct config *cf)
 
 static void delivery_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	const config_setting_t *s;
-	if ((s = config_setting_get_member(root, "retry")) != NULL)
-		load_retry(cx, cf, s);
-	if ((s = config_setting_get_member(root, "delivery")) != NULL)
-		load_delivery(cx, cf, s);
-	if ((s = config_setting_get_member(root, "health")) != NULL)
-		load_health(cx, cf, s);
+	static const struct cf_member_loader loaders[] = {
+		{ "retry", load_retry }, { "delivery", load_delivery }, { "health", load_health }, { NULL, NULL },
+	};
+	cf_load_members(cx, cf, root, loaders);
 }
 
 static void delivery_release(struct config *cf)

@@ -113,11 +113,10 @@ static void load_warmup(struct cfctx *cx, struct route_conf *rc, const config_se
 	struct warmup_conf *w = &rc->warmup;
 	if (g == NULL || cx->failed)
 		return;
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "route %s: warmup: expected a group { start = 50; growth = 1.5; per = \"day\"; }",
-			 rc->name);
+	if (cf_expect_group(cx, g, known,
+			    "route %s: warmup: expected a group { start = 50; growth = 1.5; per = \"day\"; }",
+			    rc->name) < 0)
 		return;
-	}
 	if (rc->type != ROUTE_MX) {
 		cf_error(cx, g, "route %s: warmup is for mx routes (a relay warms up its own addresses)", rc->name);
 		return;
@@ -149,10 +148,8 @@ static void load_route(struct cfctx *cx, struct config *cf, const config_setting
 		NULL };
 	rc->name = xstrdup(config_setting_name(g));
 	rc->line = config_setting_source_line(g);
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "route %s: expected a group { type = ...; }", rc->name);
+	if (cf_expect_group(cx, g, known, "route %s: expected a group { type = ...; }", rc->name) < 0)
 		return;
-	}
 	if (config_setting_get_member(g, "type") == NULL) {
 		cf_error(cx, g, "route %s: type = \"mx\" or \"relay\" is required", rc->name);
 		return;
@@ -263,10 +260,8 @@ static void load_rule(struct cfctx *cx, struct config *cf, const config_setting_
 	static const char *const known[] = { "sender", "sender_domain", "from_domain", "recipient_domain",
 		"user", "class", "tenant", "spam", "mx", "via", NULL };
 	r->line = config_setting_source_line(g);
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "rules: each rule is a group { ...; via = [ \"route\" ]; }");
+	if (cf_expect_group(cx, g, known, "rules: each rule is a group { ...; via = [ \"route\" ]; }") < 0)
 		return;
-	}
 	for (int k = 0; k < RULE_NKEYS; k++)
 		load_rule_key(cx, g, (enum rule_key)k, r);
 	load_via(cx, cf, g, r);

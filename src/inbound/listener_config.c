@@ -77,10 +77,8 @@ static void load_networks(struct cfctx *cx, struct config *cf, const config_sett
 static void load_tls(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
 	static const char *const known[] = { "cert", "key", NULL };
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "tls: expected { cert = \"...\"; key = \"...\"; }");
+	if (cf_expect_group(cx, g, known, "tls: expected { cert = \"...\"; key = \"...\"; }") < 0)
 		return;
-	}
 	cf->tls_cert = cf_get_path(cx, g, "cert", NULL);
 	cf->tls_key = cf_get_path(cx, g, "key", NULL);
 	if (!cx->failed && (cf->tls_cert == NULL || cf->tls_key == NULL))
@@ -125,15 +123,11 @@ static void listener_defaults(struct config *cf)
 
 static void listener_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	const config_setting_t *s;
-	if ((s = config_setting_get_member(root, "listen")) != NULL)
-		load_listen(cx, cf, s);
-	if ((s = config_setting_get_member(root, "client_networks")) != NULL)
-		load_networks(cx, cf, s);
-	if ((s = config_setting_get_member(root, "tls")) != NULL)
-		load_tls(cx, cf, s);
-	if ((s = config_setting_get_member(root, "inbound")) != NULL)
-		load_inbound(cx, cf, s);
+	static const struct cf_member_loader loaders[] = {
+		{ "listen", load_listen }, { "client_networks", load_networks }, { "tls", load_tls },
+		{ "inbound", load_inbound }, { NULL, NULL },
+	};
+	cf_load_members(cx, cf, root, loaders);
 }
 
 /* After every section: a TLS listener needs the certificate. */

@@ -25,10 +25,8 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 		const config_setting_t *g = config_setting_get_elem(l, (unsigned)i);
 		struct dkim_conf *d = &cf->dkim[cf->ndkim++];
 		d->line = config_setting_source_line(g);
-		if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-			cf_error(cx, g, "dkim: each key is a group { domain; selector; key; }");
+		if (cf_expect_group(cx, g, known, "dkim: each key is a group { domain; selector; key; }") < 0)
 			return;
-		}
 		d->domain = cf_get_string(cx, g, "domain", NULL);
 		d->selector = cf_get_string(cx, g, "selector", NULL);
 		d->key = cf_get_path(cx, g, "key", NULL);
@@ -49,10 +47,9 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 static void load_canary(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
 	static const char *const known[] = { "address", "interval", NULL };
-	if (!config_setting_is_group(g) || cf_check_keys(cx, g, known) < 0) {
-		cf_error(cx, g, "canary: expected a group { address = \"canary@...\"; interval = \"1h\"; }");
+	if (cf_expect_group(cx, g, known,
+			    "canary: expected a group { address = \"canary@...\"; interval = \"1h\"; }") < 0)
 		return;
-	}
 	cf->canary.address = cf_get_string(cx, g, "address", NULL);
 	if (!cx->failed && (!cf->canary.address || !strchr(cf->canary.address, '@')))
 		cf_error(cx, g, "canary: address = \"local@domain\" is required");
@@ -62,11 +59,10 @@ static void load_canary(struct cfctx *cx, struct config *cf, const config_settin
 
 static void dkim_config_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)
 {
-	const config_setting_t *s;
-	if ((s = config_setting_get_member(root, "dkim")) != NULL)
-		load_dkim(cx, cf, s);
-	if ((s = config_setting_get_member(root, "canary")) != NULL)
-		load_canary(cx, cf, s);
+	static const struct cf_member_loader loaders[] = {
+		{ "dkim", load_dkim }, { "canary", load_canary }, { NULL, NULL },
+	};
+	cf_load_members(cx, cf, root, loaders);
 }
 
 /* Keys are read once, at start; the canary's mailbox is fixed with them. */
