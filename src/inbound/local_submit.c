@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "core/fdio.h"
+
 struct conn {
 	int fd;
 	char in[4096];
@@ -45,24 +47,10 @@ static int smtp_reply(struct conn *c)
 	}
 }
 
-static int send_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Sends cmd (none: just read), expects a reply of class want (2 or 3). */
 static enum submit_result smtp_step(struct conn *c, const char *cmd, int want)
 {
-	if (cmd && (send_all(c->fd, cmd, strlen(cmd)) < 0 || send_all(c->fd, "\r\n", 2) < 0)) {
+	if (cmd && (fd_write_all(c->fd, cmd, strlen(cmd), 1) < 0 || fd_write_all(c->fd, "\r\n", 2, 1) < 0)) {
 		snprintf(c->reply, c->replylen, "lost the connection to outpostd");
 		return SUBMIT_TEMPFAIL;
 	}
@@ -91,7 +79,7 @@ static int send_body(struct conn *c, const struct buf *msg)
 		pos = end;
 	}
 	buf_append(&out, ".\r\n", 3);
-	int rc = send_all(c->fd, out.data, out.len);
+	int rc = fd_write_all(c->fd, out.data, out.len, 1);
 	buf_free(&out);
 	return rc;
 }

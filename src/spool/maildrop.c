@@ -10,6 +10,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/fdio.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
@@ -99,20 +100,6 @@ void maildrop_env_free(struct maildrop_env *env)
 	memset(env, 0, sizeof(*env));
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 int maildrop_store(const char *dir, const char *data, size_t len, char *err, size_t errlen)
 {
 	struct timeval tv;
@@ -128,7 +115,7 @@ int maildrop_store(const char *dir, const char *data, size_t len, char *err, siz
 		return -1;
 	}
 	final = xasprintf("%s/%s", dir, strrchr(tmp, '/') + 1 + strlen(".tmp."));
-	if (fchmod(fd, 0640) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0)
+	if (fchmod(fd, 0640) < 0 || fd_write_all(fd, data, len, 0) < 0 || fsync(fd) < 0)
 		set_error(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
 	else if (rename(tmp, final) < 0)
 		set_error(err, errlen, "cannot rename %s: %s", tmp, strerror(errno));
