@@ -163,19 +163,23 @@ static int admin_end(sqlite3 *db, int ok, char *err, size_t errlen)
 
 /* --- reading rows into data ---------------------------------------------- */
 
+/* A NUL-terminated copy of len bytes at p. */
+static struct spool_text admin_copy(const void *p, size_t len)
+{
+	struct spool_text t = { xmalloc(len + 1), len };
+	if (len)
+		memcpy(t.data, p, len);
+	t.data[len] = '\0';
+	return t;
+}
+
 /* Column i as text (a copy, length kept; data NULL for an SQL NULL). */
 static struct spool_text admin_text(sqlite3_stmt *st, int i)
 {
-	struct spool_text t = { NULL, 0 };
 	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		return t;
+		return (struct spool_text){ NULL, 0 };
 	const unsigned char *p = sqlite3_column_text(st, i);
-	t.len = p ? (size_t)sqlite3_column_bytes(st, i) : 0;
-	t.data = xmalloc(t.len + 1);
-	if (t.len)
-		memcpy(t.data, p, t.len);
-	t.data[t.len] = '\0';
-	return t;
+	return admin_copy(p, p ? (size_t)sqlite3_column_bytes(st, i) : 0);
 }
 
 static long long admin_time(sqlite3_stmt *st, int i)
@@ -354,7 +358,6 @@ static size_t admin_header_len(const char *p, size_t len)
 static struct spool_text admin_headers(sqlite3_stmt *st)
 {
 	struct buf b = BUF_INIT;
-	struct spool_text t;
 	const char *p = sqlite3_column_blob(st, S_HEAD);
 	size_t len = p ? (size_t)sqlite3_column_bytes(st, S_HEAD) : 0;
 	if (len && p[0] == '\n')
@@ -363,11 +366,7 @@ static struct spool_text admin_headers(sqlite3_stmt *st)
 	for (size_t i = 0; i < len; i++)
 		if (p[i] != '\r')
 			buf_putc(&b, p[i]);
-	t.len = b.len;
-	t.data = xmalloc(b.len + 1);
-	if (b.len)
-		memcpy(t.data, b.data, b.len);
-	t.data[b.len] = '\0';
+	struct spool_text t = admin_copy(b.data, b.len);
 	buf_free(&b);
 	return t;
 }
