@@ -504,6 +504,23 @@ static void test_every_error_reported(void **st)
 	assert_true(strlen(small) < sizeof(small));
 }
 
+/* A setting that must be a group of known keys: an unknown key is named,
+ * then the group's usage; loaders run in their table's order (retry,
+ * delivery, health), whatever the order in the file. */
+static void test_group_usage_and_loader_order(void **st)
+{
+	char err[512];
+	(void)st;
+	assert_null(config_parse("health = { failures = 3;\n speed = 1; };\n", "t", err, sizeof(err)));
+	assert_string_equal(err, "t:2: unknown setting \"speed\"\n"
+			    "t:1: health: expected a group { failures = 3; probe = \"1m\"; probe_max = \"1h\"; }");
+	assert_null(config_parse("routes = { r = 5; };\n", "t", err, sizeof(err)));
+	assert_string_equal(err, "t:1: route r: expected a group { type = ...; }");
+	assert_null(config_parse("health = 1;\nretry = 2;\n", "t", err, sizeof(err)));
+	assert_non_null(strstr(err, "t:2: retry: expected a group"));
+	assert_non_null(strstr(err, "\nt:1: health: expected a group"));
+}
+
 /* libconfig 1.5 keeps the low 32 bits of an integer literal: every integer
  * setting must refuse a value that would wrap, naming file:line. */
 static void test_integers_that_would_wrap(void **st)
@@ -561,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_rule_keys_and_their_errors),
 		cmocka_unit_test(test_relative_paths_and_identity),
 		cmocka_unit_test(test_every_error_reported),
+		cmocka_unit_test(test_group_usage_and_loader_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
