@@ -30,26 +30,57 @@ int log_debug_enabled(void)
 	return log_debug;
 }
 
+/* The stamp "YYYY-MM-DDTHH:MM:SS" of the second t, formatted once per
+ * second and thread (a log line is written for every message). */
+static const char *log_stamp(time_t t)
+{
+	static _Thread_local time_t stamp_sec = (time_t)-1;
+	static _Thread_local char stamp[32];
+	if (t != stamp_sec) {
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		if (strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			strcpy(stamp, "-");
+		stamp_sec = t;
+	}
+	return stamp;
+}
+
+/* Formats the text after prefix into line (at most LOG_TEXT_MAX octets of
+ * it, " ..." marking a cut); returns the length of line. */
+#define LOG_TEXT_MAX 4096
+static size_t log_format(char *line, size_t prefix, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(line + prefix, LOG_TEXT_MAX, fmt, ap);
+	if (n < 0) {
+		strcpy(line + prefix, "event=log_format_error");
+		return prefix + strlen(line + prefix);
+	}
+	if ((size_t)n >= LOG_TEXT_MAX) {
+		memcpy(line + prefix + LOG_TEXT_MAX - 5, " ...", 5); /* marks truncation */
+		return prefix + LOG_TEXT_MAX - 1;
+	}
+	return prefix + (size_t)n;
+}
+
 static void log_emit(int prio, const char *level, const char *fmt, va_list ap)
 {
-	char line[4096];
-	int n = vsnprintf(line, sizeof(line), fmt, ap);
-	if (n < 0)
-		strcpy(line, "event=log_format_error");
-	else if ((size_t)n >= sizeof(line))
-		memcpy(line + sizeof(line) - 5, " ...", 5); /* marks truncation */
+	char line[LOG_TEXT_MAX + 128];
 	if (log_dest == LOG_DEST_SYSLOG) {
+		log_format(line, 0, fmt, ap);
 		syslog(prio, "level=%s %s", level, line);
 		return;
 	}
+	/* the whole line formatted once, in place, and written in one fwrite */
 	struct timeval tv;
-	struct tm tm;
-	char ts[32];
 	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(stderr, "%s.%03ldZ %s level=%s %s\n", ts, (long)tv.tv_usec / 1000,
-		log_prog, level, line);
+	int p = snprintf(line, 128, "%s.%03ldZ %s level=%s ", log_stamp(tv.tv_sec), (long)tv.tv_usec / 1000,
+			 log_prog, level);
+	if (p < 0 || p >= 128)
+		p = 0;
+	size_t len = log_format(line, (size_t)p, fmt, ap);
+	line[len++] = '\n';
+	fwrite(line, 1, len, stderr);
 }
 
 #define LOG_BODY(prio, level)              \
