@@ -186,15 +186,15 @@ static void sign_run(void *arg)
 	struct cleanup_job *j = arg;
 	struct spool_msg *m = j->m;
 	struct buf out = BUF_INIT;
-	int sign = j->signer && dkim_signer_wants(j->signer, m->body, m->body_len);
+	int sign = j->signer && dkim_signer_wants_tenant(j->signer, m->body, m->body_len, m->tenant);
 
 	if (conform(j, sign) < 0) {
 		j->rc = -2;
 		return;
 	}
 	if (sign)
-		j->rc = dkim_signer_sign(j->signer, m->body, m->body_len, m->id, &out, j->info,
-					 sizeof(j->info), j->err, sizeof(j->err));
+		j->rc = dkim_signer_sign_tenant(j->signer, m->body, m->body_len, m->tenant, &out, j->info,
+						sizeof(j->info), j->err, sizeof(j->err));
 	if (j->rc == 1) {            /* the signatures go on top */
 		buf_append(&out, m->body, m->body_len);
 		free(m->body);

@@ -211,10 +211,26 @@ static void tenant_config_release(struct config *cf)
 	free(cf->tenants);
 }
 
+/* After every section: a dkim key's tenant is one of the tenants. */
+static void tenant_config_check(struct cfctx *cx, struct config *cf, const config_setting_t *root)
+{
+	const config_setting_t *l = config_setting_get_member(root, "dkim");
+	for (size_t i = 0; i < cf->ndkim && !cx->failed; i++) {
+		const char *name = cf->dkim[i].tenant;
+		size_t k;
+		for (k = 0; name && k < cf->ntenants && strcmp(cf->tenants[k].name, name) != 0; k++)
+			;
+		if (name && k == cf->ntenants)
+			cf_error(cx, l ? config_setting_get_elem(l, (unsigned)i) : NULL,
+				 "dkim: tenant \"%s\" is not one of tenants", name);
+	}
+}
+
 static const char *const known_tenant_keys[] = { "tenants", NULL };
 
 const struct config_section tenant_config_section = {
 	.keys = known_tenant_keys,
 	.load = tenant_config_load,
+	.check = tenant_config_check,
 	.release = tenant_config_release,
 };

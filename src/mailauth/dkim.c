@@ -23,6 +23,7 @@
 
 struct signer_key {
 	const char *domain, *selector;   /* point into the config, which outlives us */
+	const char *tenant;              /* NULL: any message's key */
 	int all;
 	struct dkim_key *key;
 	struct dkim_sign_key *sk;        /* decoded once; signs on every worker thread */
@@ -78,6 +79,7 @@ struct dkim_signer *dkim_signer_new(const struct dkim_conf *conf, size_t n, char
 		k->domain = conf[i].domain;
 		k->selector = conf[i].selector;
 		k->all = conf[i].all;
+		k->tenant = conf[i].tenant;
 		sg->nkeys++;
 	}
 	return sg;
@@ -125,21 +127,34 @@ long dkim_conf_key_for(const struct dkim_conf *conf, size_t n, const char *domai
 	return at;
 }
 
-/* Marks in use[] the keys that sign msg; returns how many. */
-static size_t select_keys(const struct dkim_signer *sg, const char *msg, size_t len, int *use)
+/* 1 when key k may sign a message of tenant (NULL: none). */
+static int key_for_tenant(const struct signer_key *k, const char *tenant)
+{
+	return k->tenant == NULL || (tenant && strcmp(k->tenant, tenant) == 0);
+}
+
+/* Marks in use[] the keys that sign msg; returns how many.  Among the keys
+ * of the closest domain, the tenant's own win over the others. */
+static size_t select_keys(const struct dkim_signer *sg, const char *msg, size_t len, const char *tenant,
+			  int *use)
 {
 	char from[256];
 	size_t best = 0, n = 0;
+	int own = 0;
 	int have_from = header_from_domain(msg, len, from, sizeof(from));
-
 	for (size_t i = 0; have_from && i < sg->nkeys; i++) {
-		size_t m = domain_match(from, sg->keys[i].domain);
+		size_t m = key_for_tenant(&sg->keys[i], tenant) ? domain_match(from, sg->keys[i].domain) : 0;
 		if (m > best)
 			best = m;
 	}
+	for (size_t i = 0; best && i < sg->nkeys; i++)
+		own |= sg->keys[i].tenant && key_for_tenant(&sg->keys[i], tenant) &&
+		       domain_match(from, sg->keys[i].domain) == best;
 	for (size_t i = 0; i < sg->nkeys; i++) {
-		use[i] = sg->keys[i].all ||
-			 (best && have_from && domain_match(from, sg->keys[i].domain) == best);
+		const struct signer_key *k = &sg->keys[i];
+		int fits = key_for_tenant(k, tenant);
+		use[i] = fits && (k->all || (best && have_from && domain_match(from, k->domain) == best &&
+					     (!own || k->tenant)));
 		n += (size_t)use[i];
 	}
 	return n;
@@ -147,10 +162,15 @@ static size_t select_keys(const struct dkim_signer *sg, const char *msg, size_t 
 
 int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
 {
+	return dkim_signer_wants_tenant(sg, msg, len, NULL);
+}
+
+int dkim_signer_wants_tenant(const struct dkim_signer *sg, const char *msg, size_t len, const char *tenant)
+{
 	if (!sg || sg->nkeys == 0)
 		return 0;
 	int *use = xcalloc(sg->nkeys, sizeof(int));
-	size_t n = select_keys(sg, msg, len, use);
+	size_t n = select_keys(sg, msg, len, tenant, use);
 	free(use);
 	return n > 0;
 }
@@ -158,12 +178,18 @@ int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen)
 {
+	(void)jobid;
+	return dkim_signer_sign_tenant(sg, msg, len, NULL, sigs, info, infolen, err, errlen);
+}
+
+int dkim_signer_sign_tenant(const struct dkim_signer *sg, const char *msg, size_t len, const char *tenant,
+			    struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen)
+{
 	struct buf sel = BUF_INIT;
 	const char *domain = NULL;
 	time_t now = time(NULL);     /* one t= for all the message's signatures */
 	int *use, rc = 1;
 
-	(void)jobid;
 	if (!sg || sg->nkeys == 0)
 		return 0;
 	if (!crlf_clean(msg, len)) {
@@ -171,7 +197,7 @@ int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, 
 		return -1;
 	}
 	use = xcalloc(sg->nkeys, sizeof(int));
-	if (select_keys(sg, msg, len, use) == 0) {
+	if (select_keys(sg, msg, len, tenant, use) == 0) {
 		free(use);
 		return 0;
 	}

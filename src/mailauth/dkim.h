@@ -42,6 +42,14 @@ int dkim_signer_wants(const struct dkim_signer *sg, const char *msg, size_t len)
  * signing state). */
 int dkim_signer_sign(const struct dkim_signer *sg, const char *msg, size_t len, const char *jobid,
 		     struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
+/* The same for a message of tenant (NULL: none).  A key configured with
+ * tenant = "NAME" signs only NAME's mail: for the From: domain it wins over
+ * a key of the same domain without a tenant, and with all = true it adds
+ * the tenant's relay-domain signature to each of its messages.  The calls
+ * above are these with tenant NULL, where no tenant's key ever signs. */
+int dkim_signer_wants_tenant(const struct dkim_signer *sg, const char *msg, size_t len, const char *tenant);
+int dkim_signer_sign_tenant(const struct dkim_signer *sg, const char *msg, size_t len, const char *tenant,
+			    struct buf *sigs, char *info, size_t infolen, char *err, size_t errlen);
 
 /* The configured key that signs mail From: domain (the domain itself or
  * its closest parent, as for any From: domain; an `all` key counts only

@@ -14,7 +14,7 @@
 
 static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_t *l)
 {
-	static const char *const known[] = { "domain", "selector", "key", "all", NULL };
+	static const char *const known[] = { "domain", "selector", "key", "all", "tenant", NULL };
 	if (!config_setting_is_list(l)) {
 		cf_error(cx, l, "dkim: expected a list ( { domain = ...; selector = ...; key = ...; }, ... )");
 		return;
@@ -34,6 +34,7 @@ static void load_dkim(struct cfctx *cx, struct config *cf, const config_setting_
 		if (all && config_setting_type(all) != CONFIG_TYPE_BOOL)
 			cf_error(cx, all, "all: expected true or false");
 		d->all = all && config_setting_get_bool(all);
+		d->tenant = cf_get_string(cx, g, "tenant", NULL);   /* checked by tenant_config */
 		if (!cx->failed && (!d->domain || !d->selector || !d->key || !*d->domain || !*d->selector))
 			cf_error(cx, g, "dkim: domain, selector and key are all required");
 		for (size_t k = 0; k + 1 < cf->ndkim && !cx->failed; k++)
@@ -87,6 +88,7 @@ static void dkim_config_release(struct config *cf)
 		free(cf->dkim[i].domain);
 		free(cf->dkim[i].selector);
 		free(cf->dkim[i].key);
+		free(cf->dkim[i].tenant);
 	}
 	free(cf->dkim);
 	free(cf->canary.address);

@@ -19,6 +19,7 @@ struct dkim_conf {
 	char *key;
 	int all;                     /* sign every message with it too (relay/tenant domain) */
 	int line;
+	char *tenant;                /* only this tenant's mail (inbound/tenant_config.h), or NULL */
 };
 
 /* canary: probes sent through each relay route to address, verified on arrival. */

@@ -35,7 +35,7 @@ static void setup(void)
 	if (fd < 0 || write(fd, pem, sizeof(pem) - 1) != (ssize_t)(sizeof(pem) - 1))
 		abort();
 	close(fd);
-	struct dkim_conf dc = { (char *)"example.com", (char *)"f", path, 0, 0 };
+	struct dkim_conf dc = { (char *)"example.com", (char *)"f", path, 0, 0, NULL };
 	sg = dkim_signer_new(&dc, 1, err, sizeof(err));
 	unlink(path);
 	if (!sg)

@@ -5,6 +5,7 @@ domains, message and recipient limits are enforced with 5xx/4xx replies.
 Relays are aiosmtpd receivers on 127.0.0.5 and 127.0.0.6."""
 import base64
 import json
+import re
 import smtplib
 
 from conftest import PASSWORD, RawClient, message
@@ -262,3 +263,46 @@ def test_complaint_rate_holds_a_tenant(make_daemon, tmp_path):
         assert (code, text) == (451, b"4.7.1 tenant dom held: complaint rate 50.0 % over 1h exceeds 10 %")
     finally:
         loop.close()
+
+
+def test_tenant_dkim_keys_and_relay_signature(tmp_path, make_daemon):
+    """acme's mail From: example.com is signed with acme's own key for the
+    domain (not the operator's key for it) plus acme's relay-domain signature
+    (d=acme.relay.example); mail without a tenant gets the operator's key
+    only.  Every signature verifies (dkimpy, against the test's DNS)."""
+    from test_dkim import World as DkimWorld, dkimpy_results, send as dkim_send
+    w = DkimWorld(tmp_path, make_daemon)
+    try:
+        w.key("operator", "ed25519")
+        w.key("acme1", "ed25519")
+        w.key("acmerelay", "ed25519", domain="acme.relay.example")
+        tenants = ('tenants = ( { name = "acme"; networks = [ "127.0.0.2" ]; } );')
+        d = w.daemon([("example.com", "operator", ""), ("example.com", "acme1", 'tenant = "acme"; '),
+                      ("acme.relay.example", "acmerelay", 'tenant = "acme"; all = true; ')], extra=[tenants])
+        with smtplib.SMTP("127.0.0.1", d.port, source_address=("127.0.0.2", 0)) as s:
+            s.sendmail("app@example.com", ["user@example.net"], message("acme's").encode())
+        dkim_send(d, message("nobody's"))
+        got = w.sink.wait(2)
+        by_subject = {}
+        for m in got:
+            data = m.data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            by_subject[b"acme's" in data] = data
+        acme, other = by_subject[True], by_subject[False]
+        sigs = re.findall(rb"DKIM-Signature:[^\r]*(?:\r\n[ \t][^\r]*)*", acme)
+        assert sorted(re.search(rb"s=(\w+)", s).group(1) for s in sigs) == [b"acme1", b"acmerelay"]
+        assert b"d=acme.relay.example" in b"".join(sigs)
+        assert dkimpy_results(w, acme) == [True, True]
+        sigs = re.findall(rb"DKIM-Signature:[^\r]*(?:\r\n[ \t][^\r]*)*", other)
+        assert [re.search(rb"s=(\w+)", s).group(1) for s in sigs] == [b"operator"]
+        assert dkimpy_results(w, other) == [True]
+    finally:
+        w.stop()
+
+
+def test_dkim_tenant_must_exist(make_daemon, tmp_path):
+    key = tmp_path / "k.pem"
+    key.write_text("x")
+    d = make_daemon(['dkim = ( { domain = "example.com"; selector = "s"; key = "%s"; tenant = "nobody"; } );' % key],
+                    start=False)
+    r = d.cli("check-config", check=False)
+    assert r.returncode != 0 and 'dkim: tenant "nobody" is not one of tenants' in r.stderr

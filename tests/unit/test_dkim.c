@@ -102,7 +102,7 @@ static struct dkim_signer *rfc8463_signer(const char *domain, char *path)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, rfc8463_pem, strlen(rfc8463_pem)), (ssize_t)strlen(rfc8463_pem));
 	close(fd);
-	struct dkim_conf dc = { (char *)domain, (char *)"brisbane", path, 0, 0 };
+	struct dkim_conf dc = { (char *)domain, (char *)"brisbane", path, 0, 0, NULL };
 	struct dkim_signer *sg = dkim_signer_new(&dc, 1, err, sizeof(err));
 	unlink(path);
 	assert_non_null(sg);
@@ -260,8 +260,8 @@ static void our_signatures_pass_libopendkim(void **state)
 	struct buf rtxt = BUF_INIT, etxt = BUF_INIT;
 	fresh_key(DKIM_KEY_RSA, rpath, &rtxt);
 	fresh_key(DKIM_KEY_ED25519, epath, &etxt);
-	struct dkim_conf dc[2] = { { (char *)"example.com", (char *)"r1", rpath, 0, 0 },
-				   { (char *)"example.com", (char *)"e1", epath, 0, 0 } };
+	struct dkim_conf dc[2] = { { (char *)"example.com", (char *)"r1", rpath, 0, 0, NULL },
+				   { (char *)"example.com", (char *)"e1", epath, 0, 0, NULL } };
 	struct dkim_signer *sg = dkim_signer_new(dc, 2, err, sizeof(err));
 	unlink(rpath);
 	unlink(epath);
@@ -354,9 +354,9 @@ static void key_for_outposts_own_mail_is_the_closest_parent(void **state)
 {
 	(void)state;
 	struct dkim_conf conf[] = {
-		{ "example.com", "s1", "k1", 0, 1 },
-		{ "mail.example.com", "s2", "k2", 0, 2 },
-		{ "relay.example.net", "t1", "k3", 1, 3 },
+		{ "example.com", "s1", "k1", 0, 1, NULL },
+		{ "mail.example.com", "s2", "k2", 0, 2, NULL },
+		{ "relay.example.net", "t1", "k3", 1, 3, NULL },
 	};
 	assert_int_equal(dkim_conf_key_for(conf, 3, "mx1.mail.example.com"), 1);
 	assert_int_equal(dkim_conf_key_for(conf, 3, "mail.example.com"), 1);
