@@ -684,8 +684,7 @@ static void scan_refused(struct smtp_session *s, const char *text)
 	transaction_reset(s);
 	if (s->shutdown)
 		return session_close(s, "421 4.3.2 Service shutting down");
-	bufferevent_enable(s->bev, EV_READ);
-	session_read(s);
+	session_read(s);   /* what the client pipelined meanwhile waited in the input */
 }
 
 static void scan_done(void *arg, const struct scan_result *r)
@@ -720,13 +719,13 @@ static void scan_done(void *arg, const struct scan_result *r)
 	queue_message(s, r);
 }
 
-/* Asks the scanner, the session waiting (reading stopped) for the verdict. */
+/* Asks the scanner; the session waits for the verdict in SCAN, where
+ * input stays in the buffer (as in COMMIT). */
 static void scan_message(struct smtp_session *s)
 {
 	struct scan_env env = { s->qid, s->local ? NULL : s->addr, s->helo, s->sender, s->rcpts, s->nrcpts,
 				s->user ? user_name(s->user) : NULL, s->tenant[0] ? s->tenant : NULL };
 	smtp_enter_state(s, SMTP_S_SCAN);
-	bufferevent_disable(s->bev, EV_READ);
 	s->scan = scan_start(s->sd->base, &s->sd->cf->scanner, &env, s->dec.out.data ? s->dec.out.data : "",
 			     s->dec.out.len, scan_done, s);
 	if (s->scan == NULL) {
