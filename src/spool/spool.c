@@ -484,8 +484,12 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}
-	if (spool_check_before_open(dir, &snap, err, errlen) < 0)
+	sp->shm_fd = -1;
+	if (spool_check_before_open(dir, &snap, err, errlen) < 0) {
+		spool_wal_snap_close(&snap);
 		return -1;
+	}
+	sp->shm_fd = snap.shm_fd;   /* closed by spool_free_db, after the database */
 	int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -496,7 +500,7 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 	sp->dir = xstrdup(dir);
 	if (spool_db_init(sp->db, err, errlen) != 0)
 		return -1;
-	if (spool_db_check(sp->db, dir, &snap, why, sizeof(why)) < 0)
+	if (spool_db_check(sp->db, &snap, why, sizeof(why)) < 0)
 		return spool_refuse_damaged(dir, why, 1, err, errlen);
 	if (spool_cap(sp, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
 	    spool_unclaim_all(sp, err, errlen) != SQLITE_OK ||
@@ -890,6 +894,9 @@ static void spool_free_db(struct spool *sp)
 	if (sp->db && sqlite3_close(sp->db) != SQLITE_OK)
 		msg_warn("event=spool_error reason=\"close failed\" detail=\"%s\"",
 			 sqlite3_errmsg(sp->db));
+	if (sp->shm_fd >= 0)
+		close(sp->shm_fd);   /* only now: see spool_wal_snapshot() */
+	sp->shm_fd = -1;
 }
 
 struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *base,

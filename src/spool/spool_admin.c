@@ -35,10 +35,15 @@ static int admin_dberr(sqlite3 *db, const char *what, char *err, size_t errlen)
 	return -1;
 }
 
+/* The -shm hold of the open database's snapshot (see spool_wal_snapshot());
+ * the CLI has one spool database open at a time. */
+static struct spool_wal_snap admin_snap = { .shm_fd = -1 };
+
 static void admin_close(sqlite3 *db)
 {
 	if (db && sqlite3_close(db) != SQLITE_OK)
 		msg_warn("event=spool_admin_error reason=\"close failed\"");
+	spool_wal_snap_close(&admin_snap);
 }
 
 static int admin_check_version(sqlite3 *db, const char *dir, char *err, size_t errlen)
@@ -107,7 +112,7 @@ static int admin_damaged_after(sqlite3 *db, const char *dir, const struct spool_
 			       size_t errlen)
 {
 	char why[512];
-	if (!snap->valid || spool_db_check(db, dir, snap, why, sizeof(why)) == 0)
+	if (!snap->valid || spool_db_check(db, snap, why, sizeof(why)) == 0)
 		return 0;
 	admin_close(db);
 	return admin_refuse(dir, why, 1, err, errlen);
@@ -128,13 +133,17 @@ static int admin_open(const char *dir, int rw, sqlite3 **dbp, char *err, size_t 
 		set_error(err, errlen, "no spool at %s", dir);
 		return -1;
 	}
-	struct spool_wal_snap snap;
-	if (admin_damaged_before(dir, &snap, err, errlen))
+	spool_wal_snap_close(&admin_snap);
+	if (admin_damaged_before(dir, &admin_snap, err, errlen)) {
+		spool_wal_snap_close(&admin_snap);
 		return -1;
+	}
 	if ((rw || admin_try_open(path, dir, SQLITE_OPEN_READONLY, dbp, err, errlen) != 0) &&
-	    admin_try_open(path, dir, SQLITE_OPEN_READWRITE, dbp, err, errlen) != 0)
+	    admin_try_open(path, dir, SQLITE_OPEN_READWRITE, dbp, err, errlen) != 0) {
+		spool_wal_snap_close(&admin_snap);   /* (no database of ours is open) */
 		return -1;
-	return admin_damaged_after(*dbp, dir, &snap, err, errlen) ? (*dbp = NULL, -1) : 0;
+	}
+	return admin_damaged_after(*dbp, dir, &admin_snap, err, errlen) ? (*dbp = NULL, -1) : 0;
 }
 
 static int admin_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st, char *err, size_t errlen)

@@ -46,16 +46,12 @@ static int shm_in_use(int fd)
 	return fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 }
 
-/* Reads the header of the wal-index at path; 0 with *snap filled. */
-static int read_index(const char *path, struct spool_wal_snap *snap, int check_live)
+/* Reads the header of the wal-index open at fd; 0 with *snap filled. */
+static int read_index(int fd, struct spool_wal_snap *snap, int check_live)
 {
 	unsigned char b[OFF_NBACKFILL + 4];
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
 	int live = check_live && shm_in_use(fd);
 	ssize_t n = pread(fd, b, sizeof(b), 0);
-	close(fd);
 	if (live || n != (ssize_t)sizeof(b) || memcmp(b, b + HDR_SIZE, HDR_SIZE) != 0 ||
 	    u32_at(b) != HDR_VERSION || b[OFF_ISINIT] != 1)
 		return -1;   /* live, torn or never initialised: nothing to compare with */
@@ -85,9 +81,26 @@ int spool_wal_snapshot(const char *dir, struct spool_wal_snap *snap)
 {
 	char path[4096];
 	memset(snap, 0, sizeof(*snap));
-	if (path_of(dir, "-shm", path, sizeof(path)) == 0 && read_index(path, snap, 1) == 0)
+	snap->shm_fd = -1;
+	if (path_of(dir, "-shm", path, sizeof(path)) < 0)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (read_index(fd, snap, 1) == 0)
 		snap->valid = snap->mxframe > snap->nbackfill;   /* only then does the WAL hold data */
+	if (snap->valid)
+		snap->shm_fd = fd;
+	else
+		close(fd);      /* SQLite has not opened it yet: no lock of ours to lose */
 	return 0;
+}
+
+void spool_wal_snap_close(struct spool_wal_snap *snap)
+{
+	if (snap->shm_fd >= 0)
+		close(snap->shm_fd);
+	snap->shm_fd = -1;
 }
 
 int spool_wal_check_file(const char *dir, const struct spool_wal_snap *snap, char *why, size_t len)
@@ -166,12 +179,11 @@ static int counts_agree(sqlite3 *db, char *why, size_t len)
 	return 0;
 }
 
-int spool_db_check(sqlite3 *db, const char *dir, const struct spool_wal_snap *snap, char *why, size_t len)
+int spool_db_check(sqlite3 *db, const struct spool_wal_snap *snap, char *why, size_t len)
 {
-	char path[4096];
 	struct spool_wal_snap now;
-	if (snap->valid && path_of(dir, "-shm", path, sizeof(path)) == 0 &&
-	    read_index(path, &now, 0) == 0 && now.mxframe < snap->mxframe)
+	if (snap->valid && snap->shm_fd >= 0 && read_index(snap->shm_fd, &now, 0) == 0 &&
+	    now.mxframe < snap->mxframe)
 		return set_error(why, len, "the write-ahead log is damaged: %u of its %u committed frames could "
 				 "not be read", snap->mxframe - now.mxframe, snap->mxframe);
 	if (quick_check(db, why, len) < 0)

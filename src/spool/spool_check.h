@@ -36,11 +36,19 @@ struct spool_wal_snap {
 	uint32_t nbackfill;        /* of which already copied into queue.db */
 	uint32_t page_size;
 	unsigned char salt[8];
+	int shm_fd;                /* the -shm, held open while valid (see below), else -1 */
 };
 
+/* Takes the snapshot before SQLite opens the database.  A valid snapshot
+ * keeps its descriptor of the -shm open, for spool_db_check() to read the
+ * index again through it: opening and closing the -shm anew once SQLite has
+ * it open would drop this process's POSIX locks on it (SQLite's among them),
+ * and another process could then reset the index under the open database.
+ * spool_wal_snap_close() releases it, only after the database is closed. */
 int spool_wal_snapshot(const char *dir, struct spool_wal_snap *snap);
+void spool_wal_snap_close(struct spool_wal_snap *snap);
 int spool_wal_check_file(const char *dir, const struct spool_wal_snap *snap, char *why, size_t len);
-int spool_db_check(sqlite3 *db, const char *dir, const struct spool_wal_snap *snap, char *why, size_t len);
+int spool_db_check(sqlite3 *db, const struct spool_wal_snap *snap, char *why, size_t len);
 
 /* 1 when another process has DIR/queue.db open (outpostd runs). */
 int spool_in_use(const char *dir);

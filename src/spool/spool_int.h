@@ -102,6 +102,7 @@ struct spool {
 	/* storage thread only: */
 	char *dir;
 	sqlite3_int64 cap_pages;               /* spool_max_size in pages, 0: none */
+	int shm_fd;                            /* spool_check's hold on the -shm, or -1 */
 	int reserve_held;                      /* DIR/queue.reserve is in place */
 	time_t reserve_retry;                  /* when to try to make it again */
 	unsigned claim_failures;               /* claims failed in a row */

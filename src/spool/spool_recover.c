@@ -47,15 +47,17 @@ int spool_check_run(const char *dir, struct spool_check_report *r, char *err, si
 		damaged = 2;
 	if (open_keep(path, &db, err, errlen) < 0) {
 		sqlite3_close(db);
+		spool_wal_snap_close(&snap);
 		return -1;
 	}
-	if (!damaged && spool_db_check(db, dir, &snap, r->why, sizeof(r->why)) < 0)
+	if (!damaged && spool_db_check(db, &snap, r->why, sizeof(r->why)) < 0)
 		damaged = 2;
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM messages NOT INDEXED", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
 		r->messages = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);   /* an unreadable count stays -1 */
 	sqlite3_close(db);
+	spool_wal_snap_close(&snap);   /* after the database: see spool_wal_snapshot() */
 	if (damaged == 2)
 		spool_mark_damaged(dir, r->why);
 	return damaged ? 1 : 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "spool/spool.h"
@@ -73,7 +74,9 @@ static int wal_ok(char *why, size_t len)
 {
 	struct spool_wal_snap snap;
 	spool_wal_snapshot(dir, &snap);
-	return spool_wal_check_file(dir, &snap, why, len);
+	int rc = spool_wal_check_file(dir, &snap, why, len);
+	spool_wal_snap_close(&snap);
+	return rc;
 }
 
 static void wal_checked_against_its_index(void **st)
@@ -109,22 +112,75 @@ static void counts_must_agree(void **st)
 {
 	char path[256], why[512], err[256];
 	sqlite3 *db = NULL;
-	struct spool_wal_snap none = { 0 };
+	struct spool_wal_snap none = { .shm_fd = -1 };
 	(void)st;
 	snprintf(path, sizeof(path), "%s/counts.db", dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(spool_db_init(db, err, sizeof(err)), 0);
-	assert_int_equal(spool_db_check(db, dir, &none, why, sizeof(why)), 0);
+	assert_int_equal(spool_db_check(db, &none, why, sizeof(why)), 0);
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO messages (id, sender, size, created, next_attempt, body)"
 				      " VALUES ('A', '', 1, 0, 0, x'00');"
 				      "INSERT INTO recipients (msg_id, position, address, next_attempt)"
 				      " VALUES ('A', 0, 'a@b', 0)", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(spool_db_check(db, dir, &none, why, sizeof(why)), 0);
+	assert_int_equal(spool_db_check(db, &none, why, sizeof(why)), 0);
 	assert_int_equal(sqlite3_exec(db, "INSERT INTO messages (id, sender, size, created, next_attempt, body)"
 				      " VALUES ('B', '', 1, 0, 0, x'00')", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_equal(spool_db_check(db, dir, &none, why, sizeof(why)), -1);
+	assert_int_equal(spool_db_check(db, &none, why, sizeof(why)), -1);
 	assert_non_null(strstr(why, "1 of 2 messages have lost their recipients"));
 	sqlite3_close(db);
+}
+
+/* A process that crashes with committed frames in the WAL (no checkpoint). */
+static void crash_with_frames_in_the_wal(const char *path)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sqlite3 *db = NULL;
+		char err[256];
+		int ok = sqlite3_open(path, &db) == SQLITE_OK &&
+			 sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0", NULL, NULL,
+				      NULL) == SQLITE_OK &&
+			 spool_db_init(db, err, sizeof(err)) == 0;
+		_exit(ok ? 0 : 1);   /* no close: the frames stay in the WAL, the index says so */
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static int other_process_sees_spool_in_use(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(spool_in_use(dir) ? 0 : 1);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The check after the open must not drop SQLite's locks on the -shm (a
+ * close of any descriptor of it would): else another process takes the
+ * spool for unused and resets the index under the daemon (SIGBUS). */
+static void check_keeps_sqlites_locks(void **st)
+{
+	char path[256], why[512];
+	struct spool_wal_snap snap;
+	sqlite3 *db = NULL;
+	(void)st;
+	snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
+	crash_with_frames_in_the_wal(path);
+	spool_wal_snapshot(dir, &snap);
+	assert_true(snap.valid);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "SELECT count(*) FROM messages", NULL, NULL, NULL), SQLITE_OK);
+	assert_true(other_process_sees_spool_in_use());
+	assert_int_equal(spool_db_check(db, &snap, why, sizeof(why)), 0);
+	assert_true(other_process_sees_spool_in_use());
+	sqlite3_close(db);
+	spool_wal_snap_close(&snap);
+	assert_false(other_process_sees_spool_in_use());
 }
 
 static void damage_mark(void **st)
@@ -161,6 +217,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(wal_checked_against_its_index),
 		cmocka_unit_test(counts_must_agree),
+		cmocka_unit_test(check_keeps_sqlites_locks),
 		cmocka_unit_test(damage_mark),
 		cmocka_unit_test(reserve_made_and_released),
 	};
