@@ -103,6 +103,7 @@ struct smtp_session {
 	int skip_line;
 	/* reading stopped until the client reads its replies (pipelining without reading) */
 	int out_paused;
+	int peer_eof;                /* the client closed its side while an answer was in flight */
 	/* AUTH exchange */
 	int auth_login, auth_step;
 	char auth_name[256];
@@ -171,6 +172,24 @@ static void session_close(struct smtp_session *s, const char *text)
 	/* a client that does not read its last reply is dropped after idle_timeout */
 	bufferevent_set_timeouts(s->bev, NULL, &idle);
 	smtp_enter_state(s, SMTP_S_CLOSING);
+}
+
+static int answer_in_flight(const struct smtp_session *s)
+{
+	return s->state == SMTP_S_COMMIT || s->state == SMTP_S_SCAN || s->state == SMTP_S_AUTHCHECK;
+}
+
+/* After an answer that was in flight: reads on; a client that closed its
+ * side meanwhile gets the answers to all it sent, then the session ends. */
+static void session_resume(struct smtp_session *s)
+{
+	if (s->shutdown)
+		return session_close(s, "421 4.3.2 Service shutting down");
+	session_read(s);
+	if (s->peer_eof && s->state != SMTP_S_CLOSING && !answer_in_flight(s)) {
+		session_close(s, NULL);
+		event_active(s->flush_ev, EV_WRITE, 0);   /* frees it once the replies are out */
+	}
 }
 
 static void transaction_reset(struct smtp_session *s)
@@ -442,10 +461,9 @@ static void on_auth_delay(evutil_socket_t fd, short what, void *arg)
 	reply_error(s, "535 5.7.8 Authentication credentials invalid");
 	if (s->state == SMTP_S_CLOSING)
 		return;
-	if (s->shutdown)
-		return session_close(s, "421 4.3.2 Service shutting down");
-	bufferevent_enable(s->bev, EV_READ);
-	session_read(s);
+	if (!s->peer_eof && !s->shutdown)
+		bufferevent_enable(s->bev, EV_READ);
+	session_resume(s);
 }
 
 /* A failed AUTH counts against the client's address (auth_throttle.h): the
@@ -481,8 +499,9 @@ static void auth_done(void *arg)
 	msg_info("event=auth session=%lu client=%s user=%s result=ok", s->id, s->addr, j->user);
 	reply(s, "235 2.7.0 Authentication successful");
 	auth_job_free(j);
-	bufferevent_enable(s->bev, EV_READ);
-	session_read(s);
+	if (!s->peer_eof)
+		bufferevent_enable(s->bev, EV_READ);
+	session_resume(s);
 }
 
 static void auth_check(struct smtp_session *s, const char *user, const char *pass)
@@ -629,9 +648,7 @@ static void commit_done(void *arg, int ok, const char *reason)
 	msg_debug("event=commit_latency qid=%s ms=%ld.%03ld", s->qid, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
 		  (long)(d.tv_usec % 1000));
 	transaction_reset(s);
-	if (s->shutdown)
-		return session_close(s, "421 4.3.2 Service shutting down");
-	session_read(s);
+	session_resume(s);
 }
 
 /* Hands the decoded message to cleanup (trace fields, class, DKIM) and the
@@ -682,9 +699,7 @@ static void scan_refused(struct smtp_session *s, const char *text)
 {
 	reply(s, "%s", text);
 	transaction_reset(s);
-	if (s->shutdown)
-		return session_close(s, "421 4.3.2 Service shutting down");
-	session_read(s);   /* what the client pipelined meanwhile waited in the input */
+	session_resume(s);   /* what the client pipelined meanwhile waited in the input */
 }
 
 static void scan_done(void *arg, const struct scan_result *r)
@@ -986,6 +1001,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		return on_timeout(s, what);
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) && answer_in_flight(s)) {
+		s->peer_eof = 1;   /* sendmail -bs, or a client that shuts down after QUIT */
+		bufferevent_disable(s->bev, EV_READ);
+		return;
+	}
 	if (what & (BEV_EVENT_ERROR | BEV_EVENT_EOF))
 		log_tls_error(s, what);
 	session_free(s);

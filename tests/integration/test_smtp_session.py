@@ -95,6 +95,27 @@ def test_pipelined_transactions_answer_in_order(daemon):
     assert len(daemon.queue()) == 3
 
 
+def test_client_that_closes_its_side_after_quit_gets_every_answer(daemon):
+    """What `sendmail -bs` and some libraries do: pipeline the messages and
+    QUIT, then shut down their side while the last commit is in flight.  The
+    messages are queued, so the client must get its 250s, not a dropped
+    connection (it would send them again)."""
+    import socket
+    c = RawClient(daemon.port)
+    c.expect(220)
+    c.expect(250, "EHLO halfclose.test")
+    batch = ""
+    for i in range(2):
+        batch += "MAIL FROM:<app@example.com>\r\nRCPT TO:<h%d@example.net>\r\nDATA\r\n" % i
+        batch += message("h%d" % i) + ".\r\n"
+    c.send(batch + "QUIT\r\n")
+    c.sock.shutdown(socket.SHUT_WR)
+    codes = [c.reply()[0] for _ in range(2 * 4 + 1)]
+    assert codes == [250, 250, 354, 250] * 2 + [221]
+    assert c.reply()[0] is None
+    assert len(daemon.queue()) == 2
+
+
 def test_command_replies_and_sequence_errors(daemon):
     c = RawClient(daemon.port)
     c.expect(220)
