@@ -23,6 +23,7 @@
 #include "core/config.h"
 #include "dmarc/dmarc_mail.h"
 #include "dmarc/dmarc_report.h"
+#include "dmarc/dmarc_route.h"
 #include "dmarc/dmarc_store.h"
 #include "dns/resolver.h"
 #include "doctor/doctor.h"
@@ -157,27 +158,6 @@ static double pct(unsigned long long part, unsigned long long whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
-/* The fix for a route under the threshold. */
-static const char *route_fix(const struct config *cf, const char *name, const struct tally *t)
-{
-	const struct route_conf *rc = NULL;
-	for (size_t i = 0; i < cf->nroutes; i++)
-		if (strcmp(cf->routes[i].name, name) == 0)
-			rc = &cf->routes[i];
-	if (rc && rc->type == ROUTE_RELAY && t->spf < t->msgs)
-		return cf->ndkim ? "mail through this relay fails SPF alignment: set a custom MAIL FROM domain "
-				   "at the provider, or rely on DKIM (check the key is published: outpost dkim show)"
-				 : "mail through this relay fails SPF alignment: set a custom MAIL FROM domain "
-				   "at the provider, or rely on DKIM (none is configured: outpost dkim keygen)";
-	if (t->dkim < t->msgs && cf->ndkim == 0)
-		return "sign with DKIM (dkim = ( { domain; selector; key; } ); outpost dkim keygen): "
-		       "aligned DKIM passes DMARC whatever the path";
-	if (t->spf < t->msgs)
-		return "add the route's source addresses to the domain's SPF record (outpost doctor DOMAIN "
-		       "prints the record)";
-	return "check the DKIM key is published and matches (outpost dkim show)";
-}
-
 static json_t *tally_json(const struct tally *t, const char *key)
 {
 	return json_pack("{s:s, s:I, s:f, s:f, s:f}", key, t->name, "messages", (json_int_t)t->msgs,
@@ -200,7 +180,7 @@ static int print_report(const struct rep *r, int json, long long since)
 				     r->cf->dmarc.threshold, pct(t->spf, t->msgs), pct(t->dkim, t->msgs)) < 0)
 				ev[0] = '\0';
 			json_array_append_new(findings, json_pack("{s:s, s:s, s:s}", "route", t->name, "evidence",
-				ev, "fix", route_fix(r->cf, t->name, t)));
+				ev, "fix", dmarc_route_fix(r->cf, t->name, t->spf < t->msgs, t->dkim < t->msgs)));
 		}
 	}
 	for (size_t i = 0; i < r->nother; i++)

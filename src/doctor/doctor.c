@@ -404,6 +404,7 @@ static void start_checks(struct doctor *d)
 		check_dkim_start(d);
 		check_dmarc_start(d);
 		check_rdns_start(d);
+		check_dmarc_reports_start(d);
 		if (!d->monitor)
 			check_transport_start(d);
 	}

@@ -156,6 +156,8 @@ void check_dmarc_start(struct doctor *d);
 void check_rdns_start(struct doctor *d);
 void check_dnsbl_start(struct doctor *d);
 void check_transport_start(struct doctor *d);
+/* Routes' DMARC results in the aggregate reports received (SPOOL/dmarc.db). */
+void check_dmarc_reports_start(struct doctor *d);
 /* The bounce domain's MX and SPF (only with bounces.domain set). */
 void check_bounces_start(struct doctor *d);
 /* Each relay route: connect, TLS as its tls setting requires, AUTH, QUIT. */

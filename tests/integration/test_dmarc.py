@@ -53,6 +53,7 @@ def zipped(data, name="x"):
 def world(make_daemon, tmp_path):
     dns = DNS().start()
     dns.zone.add("amazonses.com", "TXT", "v=spf1 ip4:198.51.100.0/24 -all")
+    dns.zone.add("example.org", "TXT", "v=spf1 ip4:192.0.2.0/24 -all")   # the domain exists
     d = make_daemon(['resolver = "%s";' % dns.spec,
                      'routes = { direct = { type = "mx"; source = ( { address = "192.0.2.10"; }, '
                      '{ address = "192.0.2.11"; } ); }; ses = { type = "relay"; '
@@ -116,6 +117,13 @@ def test_report_joins_sources_to_routes_and_lists_others(world):
     assert finding["route"] == "ses" and "custom MAIL FROM domain" in finding["fix"]
     text = d.cli("dmarc", "report", check=False).stdout
     assert "FINDING route ses" in text and "sources that are not outpost" in text
+    # the doctor says the same about the domain's routes
+    r = d.cli("doctor", "example.org", "--json", "--timeout-ms", "3000", check=False)
+    found = {f["subject"]: f for f in json.loads(r.stdout)["findings"] if f["subject"].endswith("DMARC reports")}
+    assert found["route ses in DMARC reports"]["status"] == "warn", found
+    assert "custom MAIL FROM domain" in found["route ses in DMARC reports"]["fix"]
+    assert found["route direct in DMARC reports"]["status"] == "pass"
+    assert "90.0% of 10 messages pass DMARC" in found["route direct in DMARC reports"]["evidence"]
 
 
 def test_reports_mailed_to_the_rua_address_are_stored(world):
