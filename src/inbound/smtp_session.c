@@ -40,7 +40,6 @@
 #include <sys/uio.h>
 #include <time.h>
 
-#include "core/base64.h"
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/header.h"
@@ -49,97 +48,29 @@
 #include "core/worker.h"
 #include "core/xmalloc.h"
 #include "inbound/auth.h"
-#include "inbound/auth_throttle.h"
 #include "inbound/cleanup.h"
 #include "inbound/data_decoder.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/scan.h"
 #include "inbound/smtp_parse.h"
+#include "inbound/smtp_session_int.h"
 #include "inbound/smtpd_int.h"
 #include "inbound/tenant.h"
 #include "inbound/tls_error.h"
 #include "obs/obs.h"
 #include "spool/spool.h"
 
-enum smtp_state {
-	SMTP_S_CONNECTED, SMTP_S_READY, SMTP_S_MAIL, SMTP_S_RCPT, SMTP_S_DATA, SMTP_S_COMMIT,
-	SMTP_S_AUTH, SMTP_S_AUTHCHECK, SMTP_S_TLS, SMTP_S_CLOSING, SMTP_S_SCAN,
-};
-
 static const char *const state_names[] = {
 	"connected", "ready", "mail", "rcpt", "data", "commit", "auth", "authcheck", "tls", "closing", "scan",
 };
 
-struct auth_job {
-	struct users *users;         /* a reference: a reload may replace the table meanwhile */
-	char user[256];
-	char pass[256];
-	int ok;
-	struct smtp_session *s;
-};
-
-struct smtp_session {
-	struct smtpd *sd;
-	const struct listen_conf *lc;
-	const struct config *lc_cf;  /* a reference to the config lc is in (a reload replaces sd->cf) */
-	struct bufferevent *bev;
-	struct sockaddr_storage ss;
-	char addr[64];
-	int local, trusted, loopback;
-	unsigned long id;
-	enum smtp_state state;
-	char helo[256];
-	int esmtp, tls, shutdown;
-	char tls_info[160];
-	const struct user *user;
-	struct users *users;         /* a reference to the table user is in */
-	unsigned errors, messages;
-	struct event *lifetime_ev;
-	struct event *close_ev;      /* waits for TLS output to reach the socket */
-	struct event *flush_ev;      /* activated by reply(): writes the burst's replies */
-	int direct;                  /* a plain socket: session_flush writes to it itself */
-	int close_polls;
-	/* discarding the rest of an over-long command line */
-	int skip_line;
-	/* reading stopped until the client reads its replies (pipelining without reading) */
-	int out_paused;
-	int peer_eof;                /* the client closed its side while an answer was in flight */
-	/* AUTH exchange */
-	int auth_login, auth_step;
-	char auth_name[256];
-	struct worker_job *auth_job;
-	struct event *auth_delay_ev;     /* the reply to a failed AUTH waits (auth_throttle) */
-	/* the transaction */
-	char qid[SPOOL_ID_LEN + 1];
-	char *sender;
-	char tenant[TENANT_NAME_MAX + 1];   /* "" when the message has none */
-	unsigned tenant_rcpts;              /* its recipients_per_message, 0: none */
-	struct smtp_mail_args mail;
-	char **rcpts;
-	size_t nrcpts;
-	const struct local_mailbox *mailbox;  /* the recipient is a local mailbox */
-	struct data_decoder dec;
-	struct cleanup_job *commit;      /* DKIM signing and the spool commit */
-	struct scan_req *scan;           /* the outbound scanner's verdict, awaited */
-	struct timeval commit_start;
-	struct smtp_session *prev, *next;
-};
-
-/* Replies waiting for a client that does not read: beyond this, reading
- * stops (TCP pushes back on the client) until they have been written, so a
- * client pipelining without reading cannot grow the daemon's memory. */
-#define SMTP_REPLY_WATERMARK (64 * 1024)
-/* Input kept while a command waits (COMMIT, AUTHCHECK, or replies the client
- * does not read): beyond this libevent stops reading the socket until the
- * session has consumed it. */
-#define SMTP_INPUT_WATERMARK (256 * 1024)
 
 static void session_read(struct smtp_session *s);
 static void session_free(struct smtp_session *s);
 static void session_watch(struct smtp_session *s);
 static size_t session_flush_now(struct smtp_session *s);
 
-static void smtp_enter_state(struct smtp_session *s, enum smtp_state st)
+void smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
 	if (s->state != st)
 		msg_debug("event=smtp_state session=%lu from=%s to=%s", s->id, state_names[s->state],
@@ -147,9 +78,9 @@ static void smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 	s->state = st;
 }
 
-static void reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void smtp_reply(struct smtp_session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-static void reply(struct smtp_session *s, const char *fmt, ...)
+void smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
@@ -162,11 +93,11 @@ static void reply(struct smtp_session *s, const char *fmt, ...)
 }
 
 /* Sends the last reply and frees the session once it has been written. */
-static void session_close(struct smtp_session *s, const char *text)
+void smtp_session_close(struct smtp_session *s, const char *text)
 {
 	struct timeval idle = { (time_t)s->sd->cf->inbound.idle_timeout, 0 };
 	if (text)
-		reply(s, "%s", text);
+		smtp_reply(s, "%s", text);
 	if (!s->direct)   /* a plain socket's session_flush frees it once the reply is out */
 		bufferevent_disable(s->bev, EV_READ);
 	/* a client that does not read its last reply is dropped after idle_timeout */
@@ -181,13 +112,13 @@ static int answer_in_flight(const struct smtp_session *s)
 
 /* After an answer that was in flight: reads on; a client that closed its
  * side meanwhile gets the answers to all it sent, then the session ends. */
-static void session_resume(struct smtp_session *s)
+void smtp_session_resume(struct smtp_session *s)
 {
 	if (s->shutdown)
-		return session_close(s, "421 4.3.2 Service shutting down");
+		return smtp_session_close(s, "421 4.3.2 Service shutting down");
 	session_read(s);
 	if (s->peer_eof && s->state != SMTP_S_CLOSING && !answer_in_flight(s)) {
-		session_close(s, NULL);
+		smtp_session_close(s, NULL);
 		event_active(s->flush_ev, EV_WRITE, 0);   /* frees it once the replies are out */
 	}
 }
@@ -211,17 +142,17 @@ static void transaction_reset(struct smtp_session *s)
 }
 
 /* A refused command: counts towards max_errors, which ends the session. */
-static void reply_error(struct smtp_session *s, const char *text)
+void smtp_reply_error(struct smtp_session *s, const char *text)
 {
-	reply(s, "%s", text);
+	smtp_reply(s, "%s", text);
 	if (++s->errors >= s->sd->cf->inbound.max_errors) {
 		msg_info("event=smtp_too_many_errors session=%lu client=%s errors=%u", s->id, s->addr,
 			 s->errors);
-		session_close(s, "421 4.7.0 Too many errors, closing connection");
+		smtp_session_close(s, "421 4.7.0 Too many errors, closing connection");
 	}
 }
 
-static int auth_available(const struct smtp_session *s)
+int smtp_auth_available(const struct smtp_session *s)
 {
 	return s->sd->users != NULL && s->lc->auth != LISTEN_AUTH_NONE &&
 	       (s->tls || s->loopback || s->local);
@@ -231,7 +162,7 @@ static void do_helo(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	const char *err = smtp_parse_helo(c->arg, c->arglen);
 	if (err) {
-		reply_error(s, err);
+		smtp_reply_error(s, err);
 		return;
 	}
 	memcpy(s->helo, c->arg, c->arglen);
@@ -241,19 +172,19 @@ static void do_helo(struct smtp_session *s, const struct smtp_cmd *c)
 	transaction_reset(s);
 	const struct config *cf = s->sd->cf;
 	if (!s->esmtp) {
-		reply(s, "250 %s", cf->hostname);
+		smtp_reply(s, "250 %s", cf->hostname);
 		return;
 	}
-	reply(s, "250-%s", cf->hostname);
-	reply(s, "250-PIPELINING");
-	reply(s, "250-SIZE %llu", (unsigned long long)cf->inbound.max_message_size);
+	smtp_reply(s, "250-%s", cf->hostname);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %llu", (unsigned long long)cf->inbound.max_message_size);
 	if (s->lc->tls == LISTEN_TLS_STARTTLS && !s->tls && s->sd->ssl_ctx)
-		reply(s, "250-STARTTLS");
-	if (auth_available(s))
-		reply(s, "250-AUTH PLAIN LOGIN");
-	reply(s, "250-ENHANCEDSTATUSCODES");
-	reply(s, "250-8BITMIME");
-	reply(s, "250 SMTPUTF8");
+		smtp_reply(s, "250-STARTTLS");
+	if (smtp_auth_available(s))
+		smtp_reply(s, "250-AUTH PLAIN LOGIN");
+	smtp_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250 SMTPUTF8");
 }
 
 /* The tenant of the transaction (tenant.h): NULL, or why MAIL is refused
@@ -290,32 +221,32 @@ static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 	const char *err;
 	char addr[ADDR_LOCAL_MAX + ADDR_DOMAIN_MAX + 2];
 	if (s->state == SMTP_S_CONNECTED)
-		return reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+		return smtp_reply_error(s, "503 5.5.1 Error: send HELO/EHLO first");
 	if (s->state != SMTP_S_READY)
-		return reply_error(s, "503 5.5.1 Error: nested MAIL command");
+		return smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
 	if (s->shutdown)
-		return session_close(s, "421 4.3.2 Service shutting down, try again later");
+		return smtp_session_close(s, "421 4.3.2 Service shutting down, try again later");
 	if (s->lc->auth == LISTEN_AUTH_REQUIRED && s->user == NULL)
-		return reply_error(s, "530 5.7.0 Authentication required");
+		return smtp_reply_error(s, "530 5.7.0 Authentication required");
 	if ((err = smtp_parse_mail(c->arg, c->arglen, s->sd->cf->inbound.max_message_size, &s->mail)))
-		return reply_error(s, err);
+		return smtp_reply_error(s, err);
 	if (!s->esmtp && (s->mail.size || s->mail.body_8bit || s->mail.smtputf8))
-		return reply_error(s, "555 5.5.4 MAIL parameters need EHLO");
+		return smtp_reply_error(s, "555 5.5.4 MAIL parameters need EHLO");
 	if (s->mail.null_sender)
 		addr[0] = '\0';
 	else if (address_format(&s->mail.addr, addr, sizeof(addr)) < 0)
-		return reply_error(s, "553 5.1.7 Sender address too long");
+		return smtp_reply_error(s, "553 5.1.7 Sender address too long");
 	if (s->user && !s->mail.null_sender && !user_owns_domain(s->user, s->mail.addr.domain)) {
 		msg_info("event=sender_refused session=%lu client=%s user=%s from=<%s>", s->id, s->addr,
 			 user_name(s->user), addr);
-		return reply_error(s, "550 5.7.1 Sender address not owned by the authenticated user");
+		return smtp_reply_error(s, "550 5.7.1 Sender address not owned by the authenticated user");
 	}
 	if ((err = mail_tenant(s, addr)))
-		return reply_error(s, err);
+		return smtp_reply_error(s, err);
 	s->sender = xstrdup(addr);
 	spool_id_new(s->qid);
 	smtp_enter_state(s, SMTP_S_MAIL);
-	reply(s, "250 2.1.0 Ok");
+	smtp_reply(s, "250 2.1.0 Ok");
 }
 
 /* The recipient of a RCPT command into addr; NULL or the refusal.  <postmaster>
@@ -348,46 +279,46 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 	const char *err;
 	int postmaster;
 	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
-		return reply_error(s, "503 5.5.1 Error: need MAIL command");
+		return smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
 	if (s->nrcpts >= s->sd->cf->inbound.max_recipients)
-		return reply(s, "452 4.5.3 Too many recipients");
+		return smtp_reply(s, "452 4.5.3 Too many recipients");
 	if (s->tenant_rcpts && s->nrcpts >= s->tenant_rcpts)
-		return reply(s, "452 4.5.3 tenant %s: at most %u recipients per message", s->tenant, s->tenant_rcpts);
+		return smtp_reply(s, "452 4.5.3 tenant %s: at most %u recipients per message", s->tenant, s->tenant_rcpts);
 	if ((err = rcpt_address(s, c, addr, sizeof(addr), &postmaster)))
-		return reply_error(s, err);
+		return smtp_reply_error(s, err);
 	const struct local_mailbox *mb = postmaster ? NULL : local_dispatch_match(s->sd->local, addr);
 	if ((mb && s->nrcpts > 0) || (!mb && s->mailbox))
-		return reply(s, "452 4.5.3 A local mailbox takes a message of its own: send this recipient separately");
+		return smtp_reply(s, "452 4.5.3 A local mailbox takes a message of its own: send this recipient separately");
 	if (mb == NULL && !postmaster && s->user == NULL && !s->trusted) {
 		msg_info("event=relay_denied session=%lu qid=%s client=%s from=<%s> to=<%s>", s->id,
 			 s->qid, s->addr, s->sender, addr);
-		return reply_error(s, "554 5.7.1 Relay denied");
+		return smtp_reply_error(s, "554 5.7.1 Relay denied");
 	}
 	char refusal[512];
 	/* the suppression scope "user:NAME" is the tenant's when the message has one */
 	const char *scope_user = s->tenant[0] ? s->tenant : s->user ? user_name(s->user) : NULL;
 	if (mb == NULL && s->sd->rcpt_check &&
 	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, scope_user, s->qid, refusal, sizeof(refusal)))
-		return reply(s, "%s", refusal);
+		return smtp_reply(s, "%s", refusal);
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);
 	s->mailbox = mb;
 	smtp_enter_state(s, SMTP_S_RCPT);
-	reply(s, "250 2.1.5 Ok");
+	smtp_reply(s, "250 2.1.5 Ok");
 }
 
 static void do_data(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	if (s->state == SMTP_S_MAIL)
-		return reply_error(s, "554 5.5.1 Error: no valid recipients");
+		return smtp_reply_error(s, "554 5.5.1 Error: no valid recipients");
 	if (s->state != SMTP_S_RCPT)
-		return reply_error(s, "503 5.5.1 Error: need RCPT command");
+		return smtp_reply_error(s, "503 5.5.1 Error: need RCPT command");
 	if (c->arglen)
-		return reply_error(s, "501 5.5.4 Syntax: DATA");
+		return smtp_reply_error(s, "501 5.5.4 Syntax: DATA");
 	data_decoder_start(&s->dec, s->sd->cf->inbound.max_message_size,
 			   s->mail.size ? (size_t)s->mail.size + 1024 : 8192);
 	smtp_enter_state(s, SMTP_S_DATA);
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
 }
 
 static void ssl_info(struct smtp_session *s)
@@ -404,12 +335,12 @@ static void ssl_info(struct smtp_session *s)
 static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 {
 	if (s->lc->tls != LISTEN_TLS_STARTTLS || s->sd->ssl_ctx == NULL || s->tls)
-		return reply_error(s, "454 4.7.0 TLS not available");
+		return smtp_reply_error(s, "454 4.7.0 TLS not available");
 	if (c->arglen)
-		return reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+		return smtp_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
 	if (s->state != SMTP_S_READY && s->state != SMTP_S_CONNECTED)
-		return reply_error(s, "503 5.5.1 Error: STARTTLS inside a transaction");
-	reply(s, "220 2.0.0 Ready to start TLS");
+		return smtp_reply_error(s, "503 5.5.1 Error: STARTTLS inside a transaction");
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
 	/* Anything pipelined after STARTTLS was sent in clear: drop it (CVE-2011-0411). */
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 	evbuffer_drain(in, evbuffer_get_length(in));
@@ -420,7 +351,7 @@ static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 		msg_warn("event=tls_error session=%lu client=%s reason=\"cannot start TLS\"", s->id, s->addr);
 		if (ssl)
 			SSL_free(ssl);
-		return session_close(s, NULL);
+		return smtp_session_close(s, NULL);
 	}
 	/* the TLS filter keeps replies in its own output (watched by session_read)
 	 * while the socket's is this full */
@@ -435,170 +366,14 @@ static void do_starttls(struct smtp_session *s, const struct smtp_cmd *c)
 	smtp_enter_state(s, SMTP_S_TLS);
 }
 
-/* AUTH: collects user and password, then checks them on a worker thread. */
-static void auth_run(void *arg)
-{
-	struct auth_job *j = arg;
-	j->ok = users_verify(j->users, j->user, j->pass);
-	explicit_bzero(j->pass, sizeof(j->pass));
-}
-
-static void auth_job_free(void *arg)
-{
-	struct auth_job *j = arg;
-	users_free(j->users);
-	explicit_bzero(j, sizeof(*j));
-	free(j);
-}
-
-/* Answers a failed AUTH after its delay, then reads on. */
-static void on_auth_delay(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_session *s = arg;
-	(void)fd;
-	(void)what;
-	smtp_enter_state(s, SMTP_S_READY);
-	reply_error(s, "535 5.7.8 Authentication credentials invalid");
-	if (s->state == SMTP_S_CLOSING)
-		return;
-	if (!s->peer_eof && !s->shutdown)
-		bufferevent_enable(s->bev, EV_READ);
-	session_resume(s);
-}
-
-/* A failed AUTH counts against the client's address (auth_throttle.h): the
- * reply waits longer with each failure, and reading waits with it. */
-static void auth_failed(struct smtp_session *s, const char *user)
-{
-	char q[300];
-	unsigned ms = auth_throttle_fail(s->sd->auth_throttle, s->addr, time(NULL));
-	unsigned n = auth_throttle_failures(s->sd->auth_throttle, s->addr, time(NULL));
-	struct timeval delay = { ms / 1000, (suseconds_t)(ms % 1000) * 1000 };
-	msg_info("event=auth session=%lu client=%s user=%s result=failed failures=%u delay_ms=%u", s->id,
-		 s->addr, log_quote(q, sizeof(q), user), n, ms);
-	if (s->auth_delay_ev == NULL)
-		s->auth_delay_ev = evtimer_new(s->sd->base, on_auth_delay, s);
-	evtimer_add(s->auth_delay_ev, &delay);   /* stays in AUTHCHECK, reading paused */
-}
-
-static void auth_done(void *arg)
-{
-	struct auth_job *j = arg;
-	struct smtp_session *s = j->s;
-	s->auth_job = NULL;
-	if (!j->ok) {
-		auth_failed(s, j->user);
-		auth_job_free(j);
-		return;
-	}
-	smtp_enter_state(s, SMTP_S_READY);
-	users_free(s->users);     /* (NULL: one AUTH per session) */
-	s->users = users_ref(j->users);
-	s->user = users_find(s->users, j->user);
-	auth_throttle_success(s->sd->auth_throttle, s->addr);
-	msg_info("event=auth session=%lu client=%s user=%s result=ok", s->id, s->addr, j->user);
-	reply(s, "235 2.7.0 Authentication successful");
-	auth_job_free(j);
-	if (!s->peer_eof)
-		bufferevent_enable(s->bev, EV_READ);
-	session_resume(s);
-}
-
-static void auth_check(struct smtp_session *s, const char *user, const char *pass)
-{
-	size_t ul = strlen(user), pl = strlen(pass);
-	struct auth_job *j;
-	if (ul >= sizeof(j->user) || pl >= sizeof(j->pass))
-		return reply_error(s, "501 5.5.2 User name or password too long");
-	j = xcalloc(1, sizeof(*j));
-	j->users = users_ref(s->sd->users);
-	j->s = s;
-	memcpy(j->user, user, ul + 1);
-	memcpy(j->pass, pass, pl + 1);
-	smtp_enter_state(s, SMTP_S_AUTHCHECK);
-	bufferevent_disable(s->bev, EV_READ);
-	s->auth_job = worker_submit(s->sd->workers, auth_run, auth_done, auth_job_free, j);
-}
-
-/* One base64 SASL response (initial or after 334). */
-static void auth_response(struct smtp_session *s, const char *line, size_t len)
-{
-	char dec[512], user[256], pass[256];
-	long n;
-	if (len == 1 && line[0] == '*') {
-		smtp_enter_state(s, SMTP_S_READY);
-		return reply_error(s, "501 5.7.0 Authentication cancelled");
-	}
-	n = (len == 1 && line[0] == '=') ? 0 : base64_decode(line, len, dec, sizeof(dec));
-	if (n < 0) {
-		smtp_enter_state(s, SMTP_S_READY);
-		return reply_error(s, "501 5.5.2 Bad base64 in AUTH response");
-	}
-	if (!s->auth_login) {
-		smtp_enter_state(s, SMTP_S_READY);
-		if (sasl_plain_split(dec, (size_t)n, user, sizeof(user), pass, sizeof(pass)) < 0)
-			return reply_error(s, "501 5.5.2 Bad PLAIN authentication message");
-		auth_check(s, user, pass);
-	} else if (s->auth_step == 0) {
-		if (n == 0 || (size_t)n >= sizeof(s->auth_name) || memchr(dec, '\0', (size_t)n)) {
-			smtp_enter_state(s, SMTP_S_READY);
-			return reply_error(s, "501 5.5.2 Bad user name");
-		}
-		memcpy(s->auth_name, dec, (size_t)n + 1);
-		s->auth_step = 1;
-		smtp_enter_state(s, SMTP_S_AUTH);
-		reply(s, "334 UGFzc3dvcmQ6");
-	} else {
-		smtp_enter_state(s, SMTP_S_READY);
-		if (memchr(dec, '\0', (size_t)n))
-			return reply_error(s, "501 5.5.2 Bad password");
-		auth_check(s, s->auth_name, dec);
-	}
-	explicit_bzero(dec, sizeof(dec));
-	explicit_bzero(pass, sizeof(pass));
-}
-
-static void do_auth(struct smtp_session *s, const struct smtp_cmd *c)
-{
-	if (!auth_available(s))
-		return reply_error(s, s->sd->users && s->lc->auth != LISTEN_AUTH_NONE
-			? "538 5.7.11 Encryption required for requested authentication mechanism"
-			: "502 5.5.1 AUTH not available");
-	if (s->state != SMTP_S_READY)
-		return reply_error(s, s->state == SMTP_S_CONNECTED ? "503 5.5.1 Error: send EHLO first"
-								 : "503 5.5.1 Error: AUTH inside a transaction");
-	if (s->user)
-		return reply_error(s, "503 5.5.1 Error: already authenticated");
-	unsigned failures = auth_throttle_failures(s->sd->auth_throttle, s->addr, time(NULL));
-	if (failures >= s->sd->cf->inbound.auth_max_failures) {
-		msg_warn("event=auth_blocked session=%lu client=%s failures=%u", s->id, s->addr, failures);
-		return session_close(s, "421 4.7.0 Too many failed authentications from your address, try again later");
-	}
-	const char *sp = memchr(c->arg, ' ', c->arglen);
-	size_t mlen = sp ? (size_t)(sp - c->arg) : c->arglen;
-	const char *init = sp ? sp + 1 : NULL;
-	size_t initlen = sp ? c->arglen - mlen - 1 : 0;
-	if (mlen == 5 && strncasecmp(c->arg, "PLAIN", 5) == 0)
-		s->auth_login = 0;
-	else if (mlen == 5 && strncasecmp(c->arg, "LOGIN", 5) == 0)
-		s->auth_login = 1;
-	else
-		return reply_error(s, "504 5.5.4 Unrecognized authentication type");
-	s->auth_step = 0;
-	if (init)
-		return auth_response(s, init, initlen);
-	smtp_enter_state(s, SMTP_S_AUTH);
-	reply(s, s->auth_login ? "334 VXNlcm5hbWU6" : "334 ");
-}
-
 static void do_command(struct smtp_session *s, const char *line, size_t len)
 {
 	struct smtp_cmd c;
 	const char *err;
 	if (s->state == SMTP_S_AUTH)
-		return auth_response(s, line, len);
+		return smtp_auth_response(s, line, len);
 	if ((err = smtp_cmd_parse(line, len, &c)))
-		return reply_error(s, err);
+		return smtp_reply_error(s, err);
 	switch (c.verb) {
 	case SMTP_HELO:
 	case SMTP_EHLO: return do_helo(s, &c);
@@ -606,19 +381,19 @@ static void do_command(struct smtp_session *s, const char *line, size_t len)
 	case SMTP_RCPT: return do_rcpt(s, &c);
 	case SMTP_DATA: return do_data(s, &c);
 	case SMTP_STARTTLS: return do_starttls(s, &c);
-	case SMTP_AUTH: return do_auth(s, &c);
+	case SMTP_AUTH: return smtp_do_auth(s, &c);
 	case SMTP_RSET:
 		transaction_reset(s);
-		return reply(s, "250 2.0.0 Ok");
-	case SMTP_NOOP: return reply(s, "250 2.0.0 Ok");
-	case SMTP_VRFY: return reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
-	case SMTP_EXPN: return reply_error(s, "502 5.5.1 EXPN not available");
-	case SMTP_HELP: return reply(s, "214 2.0.0 See RFC 5321; outpost accepts mail for relaying");
-	case SMTP_QUIT: return session_close(s, "221 2.0.0 Bye");
-	case SMTP_BDAT: return reply_error(s, "502 5.5.1 BDAT not implemented");
+		return smtp_reply(s, "250 2.0.0 Ok");
+	case SMTP_NOOP: return smtp_reply(s, "250 2.0.0 Ok");
+	case SMTP_VRFY: return smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
+	case SMTP_EXPN: return smtp_reply_error(s, "502 5.5.1 EXPN not available");
+	case SMTP_HELP: return smtp_reply(s, "214 2.0.0 See RFC 5321; outpost accepts mail for relaying");
+	case SMTP_QUIT: return smtp_session_close(s, "221 2.0.0 Bye");
+	case SMTP_BDAT: return smtp_reply_error(s, "502 5.5.1 BDAT not implemented");
 	case SMTP_UNKNOWN: break;
 	}
-	reply_error(s, "500 5.5.1 Command unrecognized");
+	smtp_reply_error(s, "500 5.5.1 Command unrecognized");
 }
 
 /* ---- message text ---- */
@@ -631,7 +406,7 @@ static void commit_done(void *arg, int ok, const char *reason)
 	timersub(&now, &s->commit_start, &d);
 	s->commit = NULL;
 	if (ok > 0) {
-		reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
 		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
 		if (s->tenant[0])
@@ -639,16 +414,16 @@ static void commit_done(void *arg, int ok, const char *reason)
 		if (s->sd->on_queued)
 			s->sd->on_queued(s->sd->on_queued_arg);
 	} else if (ok < 0) {         /* cleanup refused it: reason is the reply */
-		reply(s, "%s", reason);
+		smtp_reply(s, "%s", reason);
 	} else {
 		msg_warn("event=queue_failed session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, reason ? reason : "spool error");
-		reply(s, "452 4.3.1 Insufficient system storage, message not queued: try again later");
+		smtp_reply(s, "452 4.3.1 Insufficient system storage, message not queued: try again later");
 	}
 	msg_debug("event=commit_latency qid=%s ms=%ld.%03ld", s->qid, (long)(d.tv_sec * 1000 + d.tv_usec / 1000),
 		  (long)(d.tv_usec % 1000));
 	transaction_reset(s);
-	session_resume(s);
+	smtp_session_resume(s);
 }
 
 /* Hands the decoded message to cleanup (trace fields, class, DKIM) and the
@@ -688,18 +463,18 @@ static void deliver_locally(struct smtp_session *s)
 		.len = s->dec.out.len,
 	};
 	local_dispatch_deliver(s->mailbox, &m, text, sizeof(text));
-	reply(s, "%s", text);
+	smtp_reply(s, "%s", text);
 	transaction_reset(s);
 	if (s->shutdown)
-		session_close(s, "421 4.3.2 Service shutting down");
+		smtp_session_close(s, "421 4.3.2 Service shutting down");
 }
 
 /* After a verdict that refuses the message: the session goes on. */
 static void scan_refused(struct smtp_session *s, const char *text)
 {
-	reply(s, "%s", text);
+	smtp_reply(s, "%s", text);
 	transaction_reset(s);
-	session_resume(s);   /* what the client pipelined meanwhile waited in the input */
+	smtp_session_resume(s);   /* what the client pipelined meanwhile waited in the input */
 }
 
 static void scan_done(void *arg, const struct scan_result *r)
@@ -756,7 +531,7 @@ static void data_end(struct smtp_session *s)
 		const char *r = data_error_reply(e);
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, r + 10);
-		reply_error(s, r);
+		smtp_reply_error(s, r);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);
 		return;
@@ -765,7 +540,7 @@ static void data_end(struct smtp_session *s)
 	if (hops > CLEANUP_MAX_HOPS) {
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"too many hops\" hops=%u",
 			 s->id, s->qid, s->addr, hops);
-		reply_error(s, CLEANUP_HOPS_REPLY);
+		smtp_reply_error(s, CLEANUP_HOPS_REPLY);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);
 		return;
@@ -850,7 +625,7 @@ static void session_read(struct smtp_session *s)
 			if (avail > SMTP_CMD_LINE_MAX) {
 				evbuffer_drain(in, avail);
 				if (!s->skip_line)
-					reply_error(s, "500 5.5.2 Line too long");
+					smtp_reply_error(s, "500 5.5.2 Line too long");
 				s->skip_line = 1;
 			}
 			return;
@@ -859,7 +634,7 @@ static void session_read(struct smtp_session *s)
 		if (s->skip_line || n >= sizeof(line)) {
 			evbuffer_drain(in, n + eol_len);
 			if (!s->skip_line)
-				reply_error(s, "500 5.5.2 Line too long");
+				smtp_reply_error(s, "500 5.5.2 Line too long");
 			s->skip_line = 0;
 			continue;
 		}
@@ -982,7 +757,7 @@ static void on_timeout(struct smtp_session *s, short what)
 		 state_names[s->state], (what & BEV_EVENT_WRITING) ? "client_to_read" : "command");
 	if (s->state == SMTP_S_CLOSING || (what & BEV_EVENT_WRITING))
 		return session_free(s);   /* the client does not read: no reply would reach it */
-	session_close(s, "421 4.4.2 Idle timeout, closing connection");
+	smtp_session_close(s, "421 4.4.2 Idle timeout, closing connection");
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
@@ -1023,7 +798,7 @@ static void on_lifetime(evutil_socket_t fd, short what, void *arg)
 	else if (s->state == SMTP_S_TLS || s->state == SMTP_S_CLOSING)
 		session_free(s);  /* no reply can be delivered */
 	else
-		session_close(s, "421 4.4.2 Session time limit exceeded, closing connection");
+		smtp_session_close(s, "421 4.4.2 Session time limit exceeded, closing connection");
 }
 
 static void session_free(struct smtp_session *s)
@@ -1067,7 +842,7 @@ void smtp_session_shutdown_all(struct smtpd *sd)
 		next = s->next;
 		s->shutdown = 1;
 		if (s->state == SMTP_S_CONNECTED || s->state == SMTP_S_READY || s->state == SMTP_S_AUTH)
-			session_close(s, "421 4.3.2 Service shutting down");
+			smtp_session_close(s, "421 4.3.2 Service shutting down");
 		else if (s->state == SMTP_S_TLS)
 			session_free(s);  /* a handshake in progress holds nothing */
 	}
@@ -1148,5 +923,5 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	obs_session(lc->address, 1);
 	msg_info("event=connect session=%lu client=%s listener=%s trusted=%s", s->id, s->addr, lc->address,
 		 s->trusted ? "yes" : "no");
-	reply(s, "220 %s ESMTP outpost", cf->hostname);
+	smtp_reply(s, "220 %s ESMTP outpost", cf->hostname);
 }
