@@ -1,7 +1,7 @@
 #!/bin/sh
 # The test command: installs what it needs, builds under ASan+UBSan, runs
 # the unit tests, the integration tests against the real daemon, and each
-# libFuzzer target for FUZZ_SECONDS (default 20).
+# libFuzzer target for FUZZ_SECONDS (default 10).
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -42,7 +42,7 @@ for t in $F/fuzz_*; do
 	# Any failure fails the run: a non-zero exit (even one that wrote no
 	# artifact) or any artifact (crash, leak, timeout, oom).
 	rc=0
-	"$t" -max_total_time="${FUZZ_SECONDS:-20}" -print_final_stats=0 -artifact_prefix="$work/" \
+	"$t" -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=0 -artifact_prefix="$work/" \
 		"$work/$name" $seeds >"$work/$name.log" 2>&1 || rc=$?
 	grep -E "^(Done|==|SUMMARY)" "$work/$name.log" | head -n 20 || :
 	# (ls of several globs fails when any one matches nothing: test each)
