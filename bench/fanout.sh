@@ -6,9 +6,10 @@
 #                          [-l LENGTH] [--ref REV] [--keep] [--wait-idle SECONDS]
 #                          [--timeout SECONDS]
 #
-# MESSAGES messages (default 5000), one recipient each, u<i>@d<i mod N>.bench.test,
+# MESSAGES messages (default 5000), one recipient each, u<i>@d<i mod N>.bench.example.org,
 # over N recipient domains (default 500) whose MX hosts are M hosts
-# (default 1): domain i has the single MX mx<i mod M>.bench.test, which is
+# (default 1): domain i has the single MX mx<i mod M>.bench.example.org (not .test:
+# libunbound answers NXDOMAIN for .test itself, RFC 6761), which is
 # 127.0.1.<j+1>, where one smtp-sink per MX host listens on port 25 and
 # stores nothing.  DNS: bench/fanout_dns.py (dnslib) on 127.0.53.1:53, the
 # resolver of both daemons (outpost: resolver = "127.0.53.1@53"; Postfix:
@@ -158,7 +159,7 @@ outpost_start() {
 	rm -rf "$O_DIR"
 	mkdir -p "$O_DIR"
 	cat >"$O_DIR/outpost.conf" <<-EOF
-	hostname = "bench.test";
+	hostname = "bench.example.org";
 	spool    = "$O_DIR/spool";
 	listen   = ( { address = "127.0.0.1:$O_PORT"; } );
 	client_networks = [ "127.0.0.0/8" ];
@@ -174,7 +175,7 @@ outpost_start() {
 
 P_DIR="$WORK/postfix"
 postfix_start() {
-	postfix_start_instance bench.test "smtp_tls_security_level = none"
+	postfix_start_instance bench.example.org "smtp_tls_security_level = none"
 	# its smtp client runs chrooted in the queue directory: our DNS there
 	echo "nameserver $DNS_ADDR" >"$P_DIR/queue/etc/resolv.conf"
 	postfix -c "$PF_CONF" reload >&2 2>&1

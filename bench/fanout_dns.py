@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""DNS for bench/fanout.sh: MX for N domains d0.bench.test .. d{N-1}.bench.test,
-domain i on MX host mx{i % M}.bench.test, and mx{j}.bench.test A 127.0.1.{j+1}
+"""DNS for bench/fanout.sh: MX for N domains d0.bench.example.org .. d{N-1}.bench.example.org,
+domain i on MX host mx{i % M}.bench.example.org, and mx{j}.bench.example.org A 127.0.1.{j+1}
 (one smtp-sink there on port 25).  Anything else: NXDOMAIN.
 
     fanout_dns.py ADDRESS PORT N M      (runs until killed)
@@ -23,7 +23,7 @@ class Fanout(BaseResolver):
         label, _, zone = name.partition(".")
         prefix = label.rstrip("0123456789")
         number = label[len(prefix):]
-        if zone != "bench.test" or not number or (prefix, qtype) not in (("d", "MX"), ("mx", "A"),
+        if zone != "bench.example.org" or not number or (prefix, qtype) not in (("d", "MX"), ("mx", "A"),
                                                                         ("d", "A"), ("mx", "MX"), ("d", "AAAA"),
                                                                         ("mx", "AAAA")):
             reply.header.rcode = RCODE.NXDOMAIN
@@ -32,7 +32,7 @@ class Fanout(BaseResolver):
         if i >= (self.n if prefix == "d" else self.m):
             reply.header.rcode = RCODE.NXDOMAIN
         elif (prefix, qtype) == ("d", "MX"):
-            reply.add_answer(RR(name, QTYPE.MX, ttl=3600, rdata=MX("mx%d.bench.test" % (i % self.m), 10)))
+            reply.add_answer(RR(name, QTYPE.MX, ttl=3600, rdata=MX("mx%d.bench.example.org" % (i % self.m), 10)))
         elif (prefix, qtype) == ("mx", "A"):
             reply.add_answer(RR(name, QTYPE.A, ttl=3600, rdata=A("127.0.1.%d" % (i + 1))))
         # other types of a name that exists: NODATA

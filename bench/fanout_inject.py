@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Injector for bench/fanout.sh: MESSAGES messages of about LENGTH octets, one
-recipient each, u{i}@d{i % N}.bench.test, over SESSIONS parallel SMTP
+recipient each, u{i}@d{i % N}.bench.example.org, over SESSIONS parallel SMTP
 sessions (smtp-source cannot spread recipients over domains).
 
     fanout_inject.py HOST PORT MESSAGES SESSIONS LENGTH N
@@ -20,7 +20,7 @@ def main():
         try:
             with smtplib.SMTP(host, port, timeout=60) as s:
                 for i in range(k, total, sessions):
-                    rcpt = "u%d@d%d.bench.test" % (i, i % n)
+                    rcpt = "u%d@d%d.bench.example.org" % (i, i % n)
                     msg = ("From: <from@example.com>\r\nTo: <%s>\r\nSubject: fanout %d\r\n\r\n%s"
                            % (rcpt, i, body))
                     s.sendmail("from@example.com", [rcpt], msg)
