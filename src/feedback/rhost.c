@@ -16,42 +16,21 @@ static const struct {
 	const char *provider, *suffix;
 } hosts[] = {
 #define RHOST_HOST(p, s) { #p, s },
-#define RHOST_PHRASE(p, r, t)
-#define RHOST_CODE(p, c, r)
-#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
-#undef RHOST_HOST
-#undef RHOST_PHRASE
-#undef RHOST_CODE
-#undef RHOST_RANGE
 };
 
 static const struct {
 	const char *provider, *reason, *text;
 } phrases[] = {
-#define RHOST_HOST(p, s)
 #define RHOST_PHRASE(p, r, t) { #p, #r, t },
-#define RHOST_CODE(p, c, r)
-#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
-#undef RHOST_HOST
-#undef RHOST_PHRASE
-#undef RHOST_CODE
-#undef RHOST_RANGE
 };
 
 static const struct {
 	const char *provider, *code, *reason;
 } codes[] = {
-#define RHOST_HOST(p, s)
-#define RHOST_PHRASE(p, r, t)
 #define RHOST_CODE(p, c, r) { #p, c, #r },
-#define RHOST_RANGE(p, l, a, b, r)
 #include "feedback/rhost_patterns.def"
-#undef RHOST_HOST
-#undef RHOST_PHRASE
-#undef RHOST_CODE
-#undef RHOST_RANGE
 };
 
 static const struct {
@@ -59,15 +38,8 @@ static const struct {
 	int first, last;
 	const char *reason;
 } ranges[] = {
-#define RHOST_HOST(p, s)
-#define RHOST_PHRASE(p, r, t)
-#define RHOST_CODE(p, c, r)
 #define RHOST_RANGE(p, l, a, b, r) { #p, l, a, b, #r },
 #include "feedback/rhost_patterns.def"
-#undef RHOST_HOST
-#undef RHOST_PHRASE
-#undef RHOST_CODE
-#undef RHOST_RANGE
 };
 
 /* Does host end with suffix (".example.net"), or is it the suffix's own
