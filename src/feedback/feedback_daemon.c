@@ -221,6 +221,13 @@ static int lookup(struct feedback_daemon *fd, const char *rcpt, const char *send
 	return 1;
 }
 
+static void log_suppressed(const char *qid, const char *rcpt, const struct suppression *hit, const char *action)
+{
+	msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s caused_by=%s action=%s", qid,
+		 rcpt, hit->reason, hit->source, hit->scope[0] ? hit->scope : "global", hit->qid[0] ? hit->qid : "-",
+		 action);
+}
+
 int feedback_delivery_check(void *arg, const char *rcpt, const char *sender, const char *user, const char *qid,
 			    char *reply, size_t replylen)
 {
@@ -228,27 +235,22 @@ int feedback_delivery_check(void *arg, const char *rcpt, const char *sender, con
 	struct suppression hit;
 	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
 		return 0;
-	msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s caused_by=%s action=bounce",
-		 qid, rcpt, hit.reason, hit.source, hit.scope[0] ? hit.scope : "global", hit.qid[0] ? hit.qid : "-");
+	log_suppressed(qid, rcpt, &hit, "bounce");
 	return 1;
 }
 
+/* Refuses a suppressed recipient at RCPT, or (on_rcpt = "accept") accepts it
+ * for feedback_delivery_check to bounce. */
 int feedback_rcpt_check(void *arg, const char *rcpt, const char *sender, const char *user, const char *qid,
 			char *reply, size_t replylen)
 {
 	struct feedback_daemon *fd = arg;
 	struct suppression hit;
-	if (fd->cf->suppression.on_rcpt == SUPPRESS_ACCEPT_DSN) {
-		if (lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
-			msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s action=accept_then_bounce",
-				 qid, rcpt, hit.reason, hit.source);
-		return 0;
-	}
 	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
 		return 0;
-	msg_info("event=rcpt_suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s caused_by=%s action=refuse",
-		 qid, rcpt, hit.reason, hit.source, hit.scope[0] ? hit.scope : "global", hit.qid[0] ? hit.qid : "-");
-	return 1;
+	int refuse = fd->cf->suppression.on_rcpt != SUPPRESS_ACCEPT_DSN;
+	log_suppressed(qid, rcpt, &hit, refuse ? "refuse" : "accept_then_bounce");
+	return refuse;
 }
 
 int feedback_return_path(void *arg, const char *qid, const char *sender, char *out, size_t outlen)
