@@ -170,9 +170,8 @@ def test_exchange_ndr_and_rfc3464_dsn_suppress_and_the_next_message_is_refused(l
     assert b"(5.1.1 user unknown)" in text
 
 
-def test_arf_complaint_suppresses_for_the_sender_domain(loop):
-    qid, got = loop.send("reader@example.net")
-    arf = f"""From: feedback@fbl.example.net
+# An ARF complaint (RFC 5965) about a message from author to rcpt.
+ARF = """From: feedback@fbl.example.net
 To: fbl@relay.test
 Subject: complaint
 MIME-Version: 1.0
@@ -189,20 +188,25 @@ Content-Type: message/feedback-report
 Feedback-Type: abuse
 User-Agent: FBL/1.0
 Version: 1
-Original-Mail-From: <{got.mail_from}>
-Original-Rcpt-To: <reader@example.net>
+Original-Mail-From: <{mail_from}>
+Original-Rcpt-To: <{rcpt}>
 
 --f
 Content-Type: message/rfc822
 
-Return-Path: <{got.mail_from}>
-From: app@sender.example.org
-To: reader@example.net
+Return-Path: <{mail_from}>
+From: {author}
+To: {rcpt}
 Subject: hello
 
 hi
 --f--
 """
+
+
+def test_arf_complaint_suppresses_for_the_sender_domain(loop):
+    qid, got = loop.send("reader@example.net")
+    arf = ARF.format(mail_from=got.mail_from, rcpt="reader@example.net", author="app@sender.example.org")
     loop.report("fbl@relay.test", arf, sender="feedback@fbl.example.net")
     loop.wait_log("event=complaint qid=%s rcpt=<reader@example.net>" % qid)
     loop.wait_log("event=suppressed qid=%s rcpt=<reader@example.net> reason=feedback source=complaint" % qid)

@@ -211,50 +211,17 @@ def test_bounce_rate_holds_a_tenant_across_a_restart_until_released(world, users
     assert r.returncode == 1 and "acme is not held" in r.stderr
 
 
-ARF = """From: feedback@fbl.example.net
-To: fbl@relay.test
-Subject: complaint
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="f"
-
---f
-Content-Type: text/plain
-
-This is an abuse report.
-
---f
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: FBL/1.0
-Version: 1
-Original-Mail-From: <{mail_from}>
-Original-Rcpt-To: <{rcpt}>
-
---f
-Content-Type: message/rfc822
-
-Return-Path: <{mail_from}>
-From: app@dom.example
-To: {rcpt}
-Subject: hello
-
-hi
---f--
-"""
-
-
 def test_complaint_rate_holds_a_tenant(make_daemon, tmp_path):
     """Two messages of tenant dom delivered, one complaint (ARF) about the
     first after it left the queue: 50 % > 10 %, the tenant is held."""
-    from test_bounces import Loop
+    from test_bounces import ARF, Loop
     tenants = ('tenants = ( { name = "dom"; domains = [ "dom.example" ];'
                '  protect = { window = "1h"; min_messages = 2; max_complaint_rate = 10; }; } );')
     loop = Loop(make_daemon, tmp_path, extra=[tenants])
     try:
         qid, got = loop.send("reader@example.net", sender="app@dom.example")
         loop.send("other@example.net", sender="app@dom.example")
-        loop.report("fbl@relay.test", ARF.format(mail_from=got.mail_from, rcpt="reader@example.net"),
+        loop.report("fbl@relay.test", ARF.format(mail_from=got.mail_from, rcpt="reader@example.net", author="app@dom.example"),
                     sender="feedback@fbl.example.net")
         loop.wait_log("event=tenant_held tenant=dom")
         with smtplib.SMTP("127.0.0.1", loop.d.port) as s:
