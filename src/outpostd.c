@@ -377,6 +377,7 @@ int main(int argc, char **argv)
 	smtpd_set_rcpt_check(d.smtpd, feedback_rcpt_check, d.feedback);
 	if ((d.tenants = tenant_guard_new(d.base, d.cf->spool, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	metrics_collector_add(tenant_state_metrics, &d.cf);
 	scheduler_set_return_path(d.sched, feedback_return_path, d.feedback);
 	scheduler_set_rcpt_filter(d.sched, feedback_delivery_check, d.feedback);
 	struct event *sigterm = evsignal_new(d.base, SIGTERM, on_stop_signal, &d);
@@ -403,6 +404,7 @@ int main(int argc, char **argv)
 	canary_free(d.canary);
 	monitor_free(d.monitor);        /* before the resolver: its lookups end as failures */
 	scheduler_free(d.sched);
+	metrics_collector_remove(tenant_state_metrics, &d.cf);
 	tenant_guard_free(d.tenants);   /* after the last outcome */
 	resolver_free(d.resolver);
 	event_free(sigterm);

@@ -1,8 +1,9 @@
 /*
  * stats: pflogsumm's report from the spool's statistics, not from logs.
- *     outpost stats [--since 24h] [--by route|reason|domain|sender] [--top N] [--json]
- * Grand totals (received, delivered, deferred, bounced, bytes), a table
- * per key of --by (default route) with delivered/deferred/bounced and the
+ *     outpost stats [--since 24h] [--by route|reason|domain|sender|tenant] [--top N] [--json]
+ * Grand totals (received, delivered, deferred, bounced, complaints, bytes),
+ * a table per key of --by (default route; "-" is mail of no tenant, route...)
+ * with delivered/deferred/bounced/complaints and the
  * average and maximum delay of deliveries, and the top bounce and deferral
  * reasons (enhanced status code, with the latest reply that had it).
  * The JSON is spool_stats_query()'s object (spool/spool_stats.h).
@@ -44,8 +45,8 @@ static void print_totals(const json_t *st, const char *since_arg)
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime_r(&since, &tm));
 	printf("Grand totals since %s (%s)\n", when, since_arg);
-	static const char *const keys[] = { "received", "delivered", "deferred", "bounced", "bytes_received",
-		"bytes_delivered" };
+	static const char *const keys[] = { "received", "delivered", "deferred", "bounced", "complaints",
+		"bytes_received", "bytes_delivered" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		printf("  %-16s %10lld\n", keys[i], (long long)jint(t, keys[i]));
 }
@@ -55,16 +56,16 @@ static void print_rows(const json_t *st)
 	const char *by = json_string_value(json_object_get(st, "by"));
 	size_t i;
 	json_t *r;
-	printf("\nPer %s\n  %-32s %9s %9s %9s %9s %9s %9s\n", by, by, "received", "delivered", "deferred",
-	       "bounced", "avg delay", "max delay");
+	printf("\nPer %s\n  %-32s %9s %9s %9s %9s %10s %9s %9s\n", by, by, "received", "delivered", "deferred",
+	       "bounced", "complaints", "avg delay", "max delay");
 	json_array_foreach(json_object_get(st, "rows"), i, r) {
 		char avg[32], max[32];
 		fmt_delay(json_real_value(json_object_get(r, "avg_delay")), avg, sizeof(avg));
 		fmt_delay((double)jint(r, "max_delay"), max, sizeof(max));
 		const char *key = json_string_value(json_object_get(r, "key"));
-		printf("  %-32s %9lld %9lld %9lld %9lld %9s %9s\n", key[0] ? key : "-", (long long)jint(r, "received"),
-		       (long long)jint(r, "delivered"), (long long)jint(r, "deferred"), (long long)jint(r, "bounced"),
-		       avg, max);
+		printf("  %-32s %9lld %9lld %9lld %9lld %10lld %9s %9s\n", key[0] ? key : "-",
+		       (long long)jint(r, "received"), (long long)jint(r, "delivered"), (long long)jint(r, "deferred"),
+		       (long long)jint(r, "bounced"), (long long)jint(r, "complaints"), avg, max);
 	}
 	if (i == 0)
 		printf("  (none)\n");
@@ -113,7 +114,7 @@ static json_t *stats_live(const struct config *cf, const char *since, const char
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: outpost [-c FILE] stats [--since 24h] [--by route|reason|domain|sender] "
+	fprintf(stderr, "usage: outpost [-c FILE] stats [--since 24h] [--by route|reason|domain|sender|tenant] "
 		"[--top N] [--json]\n");
 	return 2;
 }

@@ -4,6 +4,9 @@
  * may send as, its limits and protection, and whether it is held (from the
  * spool's tenant_state, inbound/tenant_guard.h); `outpost tenant release
  * NAME` lifts a hold (the daemon notices within TENANT_GUARD_POLL seconds).
+ * show adds what became of the tenant's mail over its protect window (24h
+ * without one) from the spool's statistics: received, delivered, deferred,
+ * bounced, complaints and the rates protection judges.
  * Contract: exit 0, 1 on a config or spool error or an unknown tenant (or,
  * for release, one that is not held), 2 on a usage error.
  */
@@ -17,6 +20,7 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "inbound/tenant_guard.h"
+#include "spool/spool_stats.h"
 
 static int tenant_usage(void)
 {
@@ -203,14 +207,61 @@ static int tenant_list(const struct config *cf, const struct holds *h, int json)
 	return 0;
 }
 
+/* What became of t's mail over its protect window (24h without one), from
+ * the spool's statistics (spool/spool_stats.h); rates as protection judges
+ * them: of the recipients delivered or bounced.  NULL when unreadable. */
+static json_t *activity_json(const struct config *cf, const struct tenant_conf *t)
+{
+	char err[512];
+	const char *wtext = t->protect.set ? t->protect.window_text : "24h";
+	time_t window = t->protect.set ? (time_t)t->protect.window : 86400;
+	json_t *a = spool_stats_tenant(cf->spool, t->name, time(NULL) - window, err, sizeof(err));
+	if (a == NULL) {
+		fprintf(stderr, "outpost: tenant: statistics: %s\n", err);
+		return NULL;
+	}
+	json_int_t sent = json_integer_value(json_object_get(a, "delivered")) +
+			  json_integer_value(json_object_get(a, "bounced"));
+	double br = sent ? 100.0 * (double)json_integer_value(json_object_get(a, "bounced")) / (double)sent : 0;
+	double cr = sent ? 100.0 * (double)json_integer_value(json_object_get(a, "complaints")) / (double)sent : 0;
+	json_object_set_new(a, "window", json_string(wtext));
+	json_object_set_new(a, "bounce_rate", json_real(br));
+	json_object_set_new(a, "complaint_rate", json_real(cr));
+	return a;
+}
+
+static void activity_text(const json_t *a)
+{
+	if (a == NULL) {
+		printf("activity: unknown (the spool's statistics cannot be read)\n");
+		return;
+	}
+	printf("activity over %s: received %lld, delivered %lld, deferred %lld, bounced %lld, complaints %lld"
+	       " (bounce rate %.1f %%, complaint rate %.1f %%)\n",
+	       json_string_value(json_object_get(a, "window")),
+	       (long long)json_integer_value(json_object_get(a, "received")),
+	       (long long)json_integer_value(json_object_get(a, "delivered")),
+	       (long long)json_integer_value(json_object_get(a, "deferred")),
+	       (long long)json_integer_value(json_object_get(a, "bounced")),
+	       (long long)json_integer_value(json_object_get(a, "complaints")),
+	       json_real_value(json_object_get(a, "bounce_rate")),
+	       json_real_value(json_object_get(a, "complaint_rate")));
+}
+
 static int tenant_show(const struct config *cf, const struct holds *h, const char *name, int json)
 {
 	for (size_t i = 0; i < cf->ntenants; i++) {
 		if (strcmp(cf->tenants[i].name, name) != 0)
 			continue;
-		if (json)
-			return print_json(tenant_json(&cf->tenants[i], h));
+		json_t *act = activity_json(cf, &cf->tenants[i]);
+		if (json) {
+			json_t *j = tenant_json(&cf->tenants[i], h);
+			json_object_set_new(j, "activity", act ? act : json_null());
+			return print_json(j);
+		}
 		tenant_text(&cf->tenants[i], h);
+		activity_text(act);
+		json_decref(act);
 		return 0;
 	}
 	fprintf(stderr, "outpost: tenant: no tenant named %s in %s\n", name, cf->file);

@@ -309,7 +309,7 @@ static void qmsg_finish(struct qmsg *q)
 			o->host[0] ? o->host : NULL, o->ip[0] ? o->ip : NULL, o->tls[0] ? o->tls : NULL };
 		if (st == SPOOL_RCPT_DEFERRED)
 			so[n].next_attempt = now + retry_delay(s, q->m->rcpts[i].attempts, o->reply.greylisted);
-		obs_outcome(o->route, state_name(st), o->reply.enh, q->m->created, now);
+		obs_outcome(o->route, q->m->tenant, state_name(st), o->reply.enh, q->m->created, now);
 		if (q->m->tenant && st != SPOOL_RCPT_DEFERRED)   /* its bounce rate (tenant.h) */
 			tenant_outcome(q->cf, q->m->tenant, st == SPOOL_RCPT_BOUNCED, now);
 		deferred += st == SPOOL_RCPT_DEFERRED;
@@ -322,8 +322,9 @@ static void qmsg_finish(struct qmsg *q)
 				     classify_is_hard(r, o->reply.enh, o->reply.code) ? "yes" : "no") >= (int)sizeof(why))
 				why[0] = '\0';
 		}
-		msg_info("event=delivery qid=%s rcpt=<%s> route=%s host=%s ip=%s tls=\"%s\" reply=%s "
-			 "result=%s%s%s attempts=%d", q->m->id, q->m->rcpts[i].address, o->route,
+		msg_info("event=delivery qid=%s tenant=%s rcpt=<%s> route=%s host=%s ip=%s tls=\"%s\" reply=%s "
+			 "result=%s%s%s attempts=%d", q->m->id, q->m->tenant ? q->m->tenant : "-",
+			 q->m->rcpts[i].address, o->route,
 			 o->host[0] ? o->host : "-", o->ip[0] ? o->ip : "-", o->tls[0] ? o->tls : "none",
 			 log_quote(qd, sizeof(qd), o->diag), state_name(st),
 			 st == SPOOL_RCPT_DEFERRED ? defer_cause(q->cf, o) : "", why, q->m->rcpts[i].attempts + 1);

@@ -11,12 +11,13 @@
 #include "feedback/bounce.h"
 #include "feedback/feedback.h"
 #include "feedback/suppress.h"
+#include "spool/spool_obs.h"
 
 /* What the spool knows of qid and rcpt. */
 struct sent {
 	int known_qid;           /* the message is in the history or the queue */
 	int known_rcpt;          /* ... and was sent (or queued) to rcpt */
-	char route[128], host[256], sender[320];
+	char route[128], host[256], sender[320], tenant[128];
 };
 
 static void col(sqlite3_stmt *st, int i, char *out, size_t outlen)
@@ -34,12 +35,14 @@ static int query_sent(sqlite3 *db, const char *sql, const char *qid, const char 
 	sqlite3_bind_text(st, 1, qid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, rcpt ? rcpt : "", -1, SQLITE_STATIC);
 	int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
-	if (found && ncols >= 3) {
+	if (found && ncols == 4) {
 		col(st, 0, s->route, sizeof(s->route));
 		col(st, 1, s->host, sizeof(s->host));
 		col(st, 2, s->sender, sizeof(s->sender));
-	} else if (found && ncols == 1) {
+		col(st, 3, s->tenant, sizeof(s->tenant));
+	} else if (found && ncols == 2) {
 		col(st, 0, s->sender, sizeof(s->sender));
+		col(st, 1, s->tenant, sizeof(s->tenant));
 	}
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? found : -1;
@@ -48,13 +51,13 @@ static int query_sent(sqlite3 *db, const char *sql, const char *qid, const char 
 static int lookup_sent(sqlite3 *db, const char *qid, const char *rcpt, struct sent *s)
 {
 	memset(s, 0, sizeof(*s));
-	int rc = query_sent(db, "SELECT route, remote_host, sender FROM sent_history WHERE qid = ?1"
-			    " AND recipient = lower(?2) ORDER BY time DESC LIMIT 1", qid, rcpt, s, 3);
+	int rc = query_sent(db, "SELECT route, remote_host, sender, tenant FROM sent_history WHERE qid = ?1"
+			    " AND recipient = lower(?2) ORDER BY time DESC LIMIT 1", qid, rcpt, s, 4);
 	if (rc > 0)
 		return s->known_qid = s->known_rcpt = 1;
 	if (rc == 0)   /* still in the queue (other recipients pending) */
-		rc = query_sent(db, "SELECT m.sender FROM recipients r JOIN messages m ON m.id = r.msg_id"
-				" WHERE r.msg_id = ?1 AND lower(r.address) = lower(?2)", qid, rcpt, s, 1);
+		rc = query_sent(db, "SELECT m.sender, m.tenant FROM recipients r JOIN messages m ON m.id = r.msg_id"
+				" WHERE r.msg_id = ?1 AND lower(r.address) = lower(?2)", qid, rcpt, s, 2);
 	if (rc > 0)
 		return s->known_qid = s->known_rcpt = 1;
 	if (rc == 0)
@@ -137,10 +140,14 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 		int n = snprintf(scope, sizeof(scope), "domain:%s", domain_of(sender));
 		if (n < 0 || (size_t)n >= sizeof(scope) || domain_of(sender)[0] == '\0')
 			scope[0] = '\0';
-		msg_info("event=complaint qid=%s rcpt=<%s> feedback_type=%s sender=<%s>", out->qid, x->recipient,
-			 r->feedback_type[0] ? r->feedback_type : "-", sender);
+		msg_info("event=complaint qid=%s tenant=%s rcpt=<%s> feedback_type=%s sender=<%s>", out->qid,
+			 s->tenant[0] ? s->tenant : "-", x->recipient, r->feedback_type[0] ? r->feedback_type : "-",
+			 sender);
 		out->complaints++;
 		out->suppressed++;
+		/* the statistics count it for its route and tenant (spool_obs.h) */
+		if (spool_obs_complaint(db, now, s->route, domain_of(x->recipient), sender, s->tenant) != SQLITE_OK)
+			msg_warn("event=stats_error qid=%s op=complaint error=\"%s\"", out->qid, sqlite3_errmsg(db));
 		return suppress_now(db, x, out->qid, "complaint", scope, now, 0, err, errlen);
 	}
 	if (x->hard) {

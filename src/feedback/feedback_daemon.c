@@ -18,6 +18,7 @@
 #include "feedback/suppress.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/tenant.h"
+#include "obs/obs.h"
 
 struct feedback_daemon {
 	struct event_base *base;
@@ -118,8 +119,11 @@ static void job_done(void *arg)
 	for (size_t i = 0; i < j->nnotes && j->fd->route_fn; i++)
 		j->fd->route_fn(j->fd->route_arg, j->notes[i].route, j->notes[i].host, j->notes[i].rcpt,
 				j->notes[i].reason, j->notes[i].diag);
-	for (unsigned i = 0; i < j->complaints && j->tenant; i++)
-		tenant_complaint(j->cf, j->tenant, time(NULL));
+	for (unsigned i = 0; i < j->complaints; i++) {
+		obs_complaint(j->tenant);
+		if (j->tenant)
+			tenant_complaint(j->cf, j->tenant, time(NULL));
+	}
 	job_free(j);
 }
 

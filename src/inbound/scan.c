@@ -63,12 +63,15 @@ static void read_reply(struct scan_req *r, struct evhttp_request *req, struct sc
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 	if (code == 0) {
 		snprintf(res->error, sizeof(res->error), "%s", http_error_text(r->http_error));
+		res->kind = r->http_error == EVREQ_HTTP_TIMEOUT ? "timeout" : "connect";
 		return;
 	}
 	if (code != 200) {
 		snprintf(res->error, sizeof(res->error), "HTTP status %d", code);
+		res->kind = "http";
 		return;
 	}
+	res->kind = "reply";
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
 	size_t len = evbuffer_get_length(in);
 	const char *body = (const char *)evbuffer_pullup(in, -1);

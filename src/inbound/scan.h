@@ -8,7 +8,8 @@
  * Queue-Id) plus X-Outpost-Tenant, and calls done(arg, result) once, on
  * the loop, within the configured timeout: result->ok 1 with the verdict
  * (scan_verdict.h), or 0 with why (connection refused, timeout, HTTP
- * status, unparsable reply) in result->error.  result->ms is the time the
+ * status, unparsable reply) in result->error and its kind, a bounded word
+ * for metrics, in result->kind.  result->ms is the time the
  * scan took.  The message text is copied; env is not kept.
  * scan_cancel() stops done from being called (the request ends on its own,
  * by its reply or its timeout, and is freed then).
@@ -38,6 +39,7 @@ struct scan_result {
 	int ok;
 	struct scan_verdict v;
 	char error[160];
+	const char *kind;          /* !ok: "timeout", "connect", "http" or "reply" (a static string) */
 	double ms;
 };
 

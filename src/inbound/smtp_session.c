@@ -408,7 +408,7 @@ static void commit_done(void *arg, int ok, const char *reason)
 	if (ok > 0) {
 		smtp_reply(s, "250 2.0.0 Ok: queued as %s", s->qid);
 		s->messages++;
-		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL);
+		obs_received(s->lc->address, s->user ? user_name(s->user) : NULL, s->tenant);
 		if (s->tenant[0])
 			tenant_rate_count(s->tenant, time(NULL));
 		if (s->sd->on_queued)
@@ -483,11 +483,13 @@ static void scan_done(void *arg, const struct scan_result *r)
 	const struct scanner_conf *sc = &s->sd->cf->scanner;
 	char text[400], q[200];
 	s->scan = NULL;
-	obs_scan(r->ok ? r->v.action_name : "error", r->ms / 1e3);
+	obs_scan(r->ok ? r->v.action_name : "error", s->tenant, r->ms / 1e3);
 	if (!r->ok) {
 		int tempfail = sc->on_error == SCAN_ON_ERROR_TEMPFAIL;
-		msg_warn("event=scan_error session=%lu qid=%s reason=%s ms=%.1f action=%s", s->id, s->qid,
-			 log_quote(q, sizeof(q), r->error), r->ms, tempfail ? "tempfail" : "accept");
+		obs_scan_error(r->kind ? r->kind : "connect", tempfail ? "tempfail" : "accept");
+		msg_warn("event=scan_error session=%lu qid=%s tenant=%s reason=%s kind=%s ms=%.1f action=%s", s->id,
+			 s->qid, s->tenant[0] ? s->tenant : "-", log_quote(q, sizeof(q), r->error),
+			 r->kind ? r->kind : "connect", r->ms, tempfail ? "tempfail" : "accept");
 		if (tempfail)
 			return scan_refused(s, "451 4.7.1 The message could not be scanned, try again later");
 		return queue_message(s, r);
@@ -519,7 +521,7 @@ static void scan_message(struct smtp_session *s)
 	s->scan = scan_start(s->sd->base, &s->sd->cf->scanner, &env, s->dec.out.data ? s->dec.out.data : "",
 			     s->dec.out.len, scan_done, s);
 	if (s->scan == NULL) {
-		struct scan_result r = { .ok = 0, .error = "cannot start the request" };
+		struct scan_result r = { .ok = 0, .error = "cannot start the request", .kind = "connect" };
 		scan_done(s, &r);
 	}
 }

@@ -269,6 +269,14 @@ int tenant_is_held(const char *name, const char **why)
 	return 0;
 }
 
+int tenant_hold_state(const char *name)
+{
+	for (struct tenant_rate *r = rates; r; r = r->next)
+		if (strcmp(r->name, name) == 0)
+			return r->held ? 1 : r->throttled ? 2 : 0;
+	return 0;
+}
+
 void tenant_rate_reset(void)
 {
 	while (rates) {

@@ -63,6 +63,8 @@ void tenant_complaint(const struct config *cf, const char *name, time_t now);
 void tenant_holds_sync(const struct tenant_hold *holds, size_t n);
 /* 1 when name is held or throttled now (why, may be NULL, gets the reason). */
 int tenant_is_held(const char *name, const char **why);
+/* 0 when name may send, 1 when held, 2 when throttled. */
+int tenant_hold_state(const char *name);
 
 /* Forgets every count and hold (tests). */
 void tenant_rate_reset(void);

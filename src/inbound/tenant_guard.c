@@ -13,7 +13,9 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
+#include "core/config.h"
 #include "inbound/tenant.h"
+#include "obs/metrics.h"
 
 struct tenant_guard {
 	sqlite3 *db;
@@ -208,4 +210,16 @@ void tenant_guard_free(struct tenant_guard *g)
 		worker_pool_free(g->workers);   /* finishes queued writes first */
 	sqlite3_close(g->db);
 	free(g);
+}
+
+void tenant_state_metrics(void *arg)
+{
+	static const char *const states[] = { "ok", "held", "throttled" };
+	const struct config *cf = *(struct config *const *)arg;
+	metrics_clear(M_TENANT_STATE);
+	for (size_t i = 0; i < cf->ntenants; i++) {
+		int now = tenant_hold_state(cf->tenants[i].name);
+		for (int k = 0; k < 3; k++)
+			metrics_set(M_TENANT_STATE, cf->tenants[i].name, states[k], NULL, k == now);
+	}
 }

@@ -11,6 +11,7 @@
  * tenant_state_read() and tenant_state_release() work on any connection
  * (the CLI's): read returns the rows (free with tenant_state_free), release
  * 1 when NAME was held, 0 when not, -1 on a database error (err filled).
+ * tenant_state_metrics() shows the holds as a metric.
  */
 #ifndef OUTPOST_TENANT_GUARD_H
 #define OUTPOST_TENANT_GUARD_H
@@ -35,5 +36,10 @@ void tenant_guard_free(struct tenant_guard *g);
 int tenant_state_read(sqlite3 *db, struct tenant_state_row **rows, size_t *n, char *err, size_t errlen);
 void tenant_state_free(struct tenant_state_row *rows, size_t n);
 int tenant_state_release(sqlite3 *db, const char *name, char *err, size_t errlen);
+
+/* A metrics collector (obs/metrics.h, on the loop thread): the gauge
+ * outpost_tenant_state{tenant,state} of every tenant of the current config,
+ * *(struct config **)arg (so a reload's tenants are the ones shown). */
+void tenant_state_metrics(void *arg);
 
 #endif

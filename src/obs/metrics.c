@@ -39,6 +39,9 @@ struct family {
 static const double latency_bounds[] = { 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 43200, 86400,
 	259200 };
 static const double txn_bounds[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
+/* a scan of a small message by a local rspamd takes milliseconds */
+static const double scan_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+	30 };
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
 
 static struct family fam[M_COUNT] = {
@@ -91,10 +94,28 @@ static struct family fam[M_COUNT] = {
 			     { "route" }, txn_bounds, NB(txn_bounds), NULL },
 	[M_SCANS] = { "outpost_scans_total",
 		      "Messages judged by the outbound scanner, by action (error: not judged, on_error applied).",
-		      COUNTER, { "result" }, NULL, 0, NULL },
+		      COUNTER, { "result", "tenant" }, NULL, 0, NULL },
 	[M_SCAN_DURATION] = { "outpost_scan_duration_seconds",
 			      "Time the outbound scanner added to the SMTP transaction.", HISTOGRAM,
-			      { "scanner" }, txn_bounds, NB(txn_bounds), NULL },
+			      { "scanner" }, scan_bounds, NB(scan_bounds), NULL },
+	[M_SCAN_ERRORS] = { "outpost_scan_errors_total",
+			    "Scans that failed (timeout, connect, http, reply) and what on_error did (accept, tempfail).",
+			    COUNTER, { "reason", "action" }, NULL, 0, NULL },
+	[M_TENANT_RECEIVED] = { "outpost_tenant_messages_received_total",
+				"Messages accepted into the spool, per tenant (\"\": no tenant).", COUNTER,
+				{ "tenant" }, NULL, 0, NULL },
+	[M_TENANT_RECIPIENTS] = { "outpost_tenant_recipients_total",
+				  "Recipients of a tenant's mail by delivery outcome (delivered, deferred, bounced).",
+				  COUNTER, { "tenant", "result" }, NULL, 0, NULL },
+	[M_TENANT_BOUNCES] = { "outpost_tenant_bounces_total",
+			       "Recipients of a tenant's mail bounced, by enhanced status code.", COUNTER,
+			       { "tenant", "reason" }, NULL, 0, NULL },
+	[M_TENANT_COMPLAINTS] = { "outpost_tenant_complaints_total",
+				  "Complaints (ARF reports) about a tenant's mail.", COUNTER, { "tenant" }, NULL, 0,
+				  NULL },
+	[M_TENANT_STATE] = { "outpost_tenant_state",
+			     "Tenants by protection state (ok, held, throttled): 1 for the current one.", GAUGE,
+			     { "tenant", "state" }, NULL, 0, NULL },
 };
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;

@@ -7,8 +7,9 @@
  *   help and label names (metrics.c); names follow Prometheus style
  *   (outpost_ prefix, _total counters, _seconds and _bytes units).
  * - Label values are bounded by the config (routes, classes, listeners,
- *   users, sources, enhanced status codes), never recipient addresses or
- *   domains.  A label value is copied; NULL means "".
+ *   users, tenants, sources, enhanced status codes), never recipient
+ *   addresses or domains.  A label value is copied; NULL means "" (for
+ *   tenant: mail of no tenant).
  * - metrics_inc/add/set/observe are thread-safe (one mutex, held for a
  *   lookup among a family's series) and cheap enough for every delivery.
  * - Gauges that describe state (route health, queue, sessions) are set by
@@ -44,8 +45,14 @@ enum metric_id {
 	M_SPOOL_BYTES,         /* gauge size of the spool database */
 	M_DELIVERY_LATENCY,    /* histogram {route} accept to delivered, seconds */
 	M_TXN_DURATION,        /* histogram {route} outbound SMTP transaction, seconds */
-	M_SCANS,               /* counter {result} messages judged by the outbound scanner, or "error" */
+	M_SCANS,               /* counter {result,tenant} messages judged by the outbound scanner, or "error" */
 	M_SCAN_DURATION,       /* histogram {scanner} time a scan added to the SMTP transaction, seconds */
+	M_SCAN_ERRORS,         /* counter {reason,action} scans that failed, and what on_error did */
+	M_TENANT_RECEIVED,     /* counter {tenant} messages accepted into the spool */
+	M_TENANT_RECIPIENTS,   /* counter {tenant,result} recipients by delivery outcome */
+	M_TENANT_BOUNCES,      /* counter {tenant,reason} recipients bounced, by enhanced status code */
+	M_TENANT_COMPLAINTS,   /* counter {tenant} complaints (ARF) about the tenant's mail */
+	M_TENANT_STATE,        /* gauge {tenant,state} 1 for the current state (ok, held, throttled) */
 	M_COUNT
 };
 

@@ -12,9 +12,10 @@ void obs_session(const char *listener, int open)
 	metrics_add(M_SESSIONS_OPEN, NULL, NULL, NULL, open ? 1 : -1);
 }
 
-void obs_received(const char *listener, const char *user)
+void obs_received(const char *listener, const char *user, const char *tenant)
 {
 	metrics_inc(M_RECEIVED, listener, user ? user : "");
+	metrics_inc(M_TENANT_RECEIVED, tenant, NULL);
 }
 
 void obs_dkim(int rc)
@@ -25,12 +26,15 @@ void obs_dkim(int rc)
 		metrics_inc(M_DKIM_FAILED, NULL, NULL);
 }
 
-void obs_outcome(const char *route, const char *result, const char *enh, time_t created, time_t now)
+void obs_outcome(const char *route, const char *tenant, const char *result, const char *enh, time_t created,
+		 time_t now)
 {
 	metrics_inc(M_ATTEMPTS, route, result);
-	if (result[0] == 'b')
+	metrics_inc(M_TENANT_RECIPIENTS, tenant, result);
+	if (result[0] == 'b') {
 		obs_bounce(enh && enh[0] ? enh : "none", "recipient");
-	else if (result[0] == 'd' && result[1] == 'e' && result[2] == 'l')
+		metrics_inc(M_TENANT_BOUNCES, tenant, enh && enh[0] ? enh : "none");
+	} else if (result[0] == 'd' && result[1] == 'e' && result[2] == 'l')
 		metrics_observe(M_DELIVERY_LATENCY, route, now > created ? (double)(now - created) : 0);
 }
 
@@ -49,8 +53,18 @@ void obs_transaction(const char *route, double seconds)
 	metrics_observe(M_TXN_DURATION, route, seconds);
 }
 
-void obs_scan(const char *result, double seconds)
+void obs_complaint(const char *tenant)
 {
-	metrics_inc(M_SCANS, result, NULL);
+	metrics_inc(M_TENANT_COMPLAINTS, tenant, NULL);
+}
+
+void obs_scan(const char *result, const char *tenant, double seconds)
+{
+	metrics_inc(M_SCANS, result, tenant);
 	metrics_observe(M_SCAN_DURATION, "rspamd", seconds);
+}
+
+void obs_scan_error(const char *reason, const char *action)
+{
+	metrics_inc(M_SCAN_ERRORS, reason, action);
 }

@@ -3,8 +3,8 @@
  * side (metrics, statistics) what happened.  Each hook is cheap (a counter
  * under a mutex, no I/O) and may be called from any thread.
  *
- * Contract: labels are copied; route and listener names come from the
- * config, reason is an enhanced status code ("5.1.1") or a short word, and
+ * Contract: labels are copied; route, listener and tenant names come from
+ * the config (tenant "" for mail of no tenant), reason is an enhanced status code ("5.1.1") or a short word, and
  * none of them is a recipient address or domain.
  */
 #ifndef OUTPOST_OBS_H
@@ -14,14 +14,18 @@
 /* A session was accepted on listener (its address as configured); open
  * says whether it starts (1) or ends (0). */
 void obs_session(const char *listener, int open);
-/* A message was queued from listener by user (NULL: not authenticated). */
-void obs_received(const char *listener, const char *user);
+/* A message was queued from listener by user (NULL: not authenticated)
+ * for tenant (NULL: none). */
+void obs_received(const char *listener, const char *user, const char *tenant);
 /* DKIM signing of a message: 1 signed, -1 failed (0: not signed, nothing). */
 void obs_dkim(int rc);
-/* The outcome of one recipient: result is "delivered", "deferred" or
- * "bounced"; enh the enhanced status code; created when the message was
- * accepted. */
-void obs_outcome(const char *route, const char *result, const char *enh, time_t created, time_t now);
+/* The outcome of one recipient of a message of tenant (NULL: none):
+ * result is "delivered", "deferred" or "bounced"; enh the enhanced status
+ * code; created when the message was accepted. */
+void obs_outcome(const char *route, const char *tenant, const char *result, const char *enh, time_t created,
+		 time_t now);
+/* A complaint (ARF) about a message of tenant (NULL: none known). */
+void obs_complaint(const char *tenant);
 /* A bounce of a given scope ("recipient", "domain", "route") for reason:
  * obs_outcome counts recipient bounces itself; bounce handling may add
  * others. */
@@ -31,8 +35,11 @@ void obs_failover(const char *from, const char *to);
 /* An outbound SMTP transaction on route took seconds. */
 void obs_transaction(const char *route, double seconds);
 
-/* The outbound scanner judged a message: result is its action ("no action",
- * "reject", ...) or "error"; it took seconds. */
-void obs_scan(const char *result, double seconds);
+/* The outbound scanner judged a message of tenant (NULL: none): result is
+ * its action ("no action", "reject", ...) or "error"; it took seconds. */
+void obs_scan(const char *result, const char *tenant, double seconds);
+/* A scan failed: reason is "timeout", "connect", "http" or "reply";
+ * action what on_error did ("accept", "tempfail"). */
+void obs_scan_error(const char *reason, const char *action);
 
 #endif

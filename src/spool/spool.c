@@ -198,6 +198,27 @@ static const char *const spool_migrations[] = {
 	 * stats_events are not pruned past the least of these, so a
 	 * receiver that is down loses nothing. */
 	"CREATE TABLE webhook_cursor (url TEXT PRIMARY KEY NOT NULL, last_id INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 8: the rollups per tenant too ("" for mail without one), and the
+	 * complaints (result 'complaint', written by the feedback loop).  The
+	 * tenant joins the key, so the table is made again (the rows so far
+	 * belong to no tenant). */
+	"CREATE TABLE stats_minute_t ("
+	" minute INTEGER NOT NULL,"
+	" route TEXT NOT NULL,"
+	" result TEXT NOT NULL,"              /* received, delivered, deferred, bounced, complaint */
+	" reason TEXT NOT NULL,"
+	" domain TEXT NOT NULL,"
+	" sender TEXT NOT NULL,"
+	" tenant TEXT NOT NULL,"
+	" count INTEGER NOT NULL,"
+	" bytes INTEGER NOT NULL,"
+	" delay_sum INTEGER NOT NULL,"
+	" delay_max INTEGER NOT NULL,"
+	" PRIMARY KEY (minute, route, result, reason, domain, sender, tenant)) WITHOUT ROWID;"
+	"INSERT INTO stats_minute_t SELECT minute, route, result, reason, domain, sender, '', count, bytes,"
+	" delay_sum, delay_max FROM stats_minute;"
+	"DROP TABLE stats_minute;"
+	"ALTER TABLE stats_minute_t RENAME TO stats_minute;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,

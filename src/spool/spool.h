@@ -31,7 +31,7 @@ struct spool;
 struct spool_req;
 
 #define SPOOL_ID_LEN 16   /* characters, without the NUL */
-#define SPOOL_SCHEMA_VERSION 7   /* PRAGMA user_version of DIR/queue.db */
+#define SPOOL_SCHEMA_VERSION 8   /* PRAGMA user_version of DIR/queue.db */
 #define SPOOL_DB_NAME "queue.db"
 
 /* A message ready to commit.  spool_commit() takes ownership of every

@@ -17,17 +17,17 @@ static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_OLDEST] = "SELECT created FROM messages ORDER BY id LIMIT 1",
 	[SPOOL_OBS_PAGES] = "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
 	[SPOOL_OBS_RECEIVED] =
-		("INSERT INTO stats_minute VALUES (?1 / 60, '', 'received', '', '', ?2, 1, ?3, 0, 0)"
-		" ON CONFLICT (minute, route, result, reason, domain, sender)"
+		("INSERT INTO stats_minute VALUES (?1 / 60, '', 'received', '', '', ?2, ?4, 1, ?3, 0, 0)"
+		" ON CONFLICT (minute, route, result, reason, domain, sender, tenant)"
 		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes"),
 	[SPOOL_OBS_RECEIVED_EVENT] =
 		("INSERT INTO stats_events (time, event, qid, detail) VALUES (?1, 'received', ?2, ?3)"),
 	[SPOOL_OBS_OUTCOME] =
 		("INSERT INTO stats_minute"
 		" SELECT ?1 / 60, ?3, ?4, ?5, lower(substr(r.address, instr(r.address, '@') + 1)), m.sender,"
-		"  1, m.size, max(?1 - m.created, 0), max(?1 - m.created, 0)"
+		"  coalesce(m.tenant, ''), 1, m.size, max(?1 - m.created, 0), max(?1 - m.created, 0)"
 		" FROM messages m JOIN recipients r ON r.msg_id = m.id WHERE m.id = ?2 AND r.position = ?6"
-		" ON CONFLICT (minute, route, result, reason, domain, sender)"
+		" ON CONFLICT (minute, route, result, reason, domain, sender, tenant)"
 		" DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes,"
 		"  delay_sum = delay_sum + excluded.delay_sum, delay_max = max(delay_max, excluded.delay_max)"),
 	[SPOOL_OBS_OUTCOME_EVENT] =
@@ -138,11 +138,13 @@ int spool_obs_received(struct spool *sp, const struct spool_msg *m)
 		rc = spool_bind_text(st, 2, m->sender ? m->sender : "");
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)m->body_len);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, m->tenant ? m->tenant : "");
 	if ((rc = obs_step(st, rc)) != SQLITE_OK)
 		return rc;
-	int n = snprintf(detail, sizeof(detail), "from=<%s> nrcpt=%zu size=%zu user=%s client=%s",
+	int n = snprintf(detail, sizeof(detail), "from=<%s> nrcpt=%zu size=%zu user=%s tenant=%s client=%s",
 			 m->sender ? m->sender : "", m->nrcpts, m->body_len, m->auth_user ? m->auth_user : "-",
-			 m->client_addr ? m->client_addr : "-");
+			 m->tenant ? m->tenant : "-", m->client_addr ? m->client_addr : "-");
 	if (n < 0 || (size_t)n >= sizeof(detail))
 		detail[sizeof(detail) - 1] = '\0';   /* a cut detail is still a detail */
 	st = sp->obs[SPOOL_OBS_RECEIVED_EVENT];
@@ -191,4 +193,27 @@ int spool_obs_outcome(struct spool *sp, const struct spool_record_op *op, const 
 	if ((rc = obs_step(st, bind_outcome(st, op, o, enh, 1))) != SQLITE_OK)
 		return rc;
 	return obs_prune(sp, op->now);
+}
+
+int spool_obs_complaint(sqlite3 *db, time_t now, const char *route, const char *domain, const char *sender,
+			const char *tenant)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, "INSERT INTO stats_minute VALUES (?1 / 60, ?2, 'complaint', '', lower(?3), ?4,"
+				    " ?5, 1, 0, 0, 0) ON CONFLICT (minute, route, result, reason, domain, sender, tenant)"
+				    " DO UPDATE SET count = count + 1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)now);
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 2, route ? route : "");
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 3, domain ? domain : "");
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 4, sender ? sender : "");
+	if (rc == SQLITE_OK)
+		rc = spool_bind_text(st, 5, tenant ? tenant : "");
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
+	sqlite3_finalize(st);
+	return rc;
 }

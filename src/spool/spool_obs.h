@@ -11,7 +11,8 @@
  * - Statistics that last: every message committed and every recipient
  *   outcome recorded adds to a per-minute rollup (stats_minute: minute,
  *   route, result, reason = enhanced status code, recipient domain,
- *   sender; count, bytes, delay sum and max) and a raw event
+ *   sender, tenant ("" for mail without one); count, bytes, delay sum and
+ *   max) and a raw event
  *   (stats_events), in the same transaction (no fsync of its own).
  *   Retention is bounded: rollups for SPOOL_OBS_DAYS, the last
  *   SPOOL_OBS_EVENTS raw events, except those a webhook has not sent yet
@@ -19,6 +20,7 @@
  */
 #ifndef OUTPOST_SPOOL_OBS_H
 #define OUTPOST_SPOOL_OBS_H
+#include <sqlite3.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -34,5 +36,14 @@ struct spool_gauges {
 };
 
 void spool_gauges(struct spool *sp, struct spool_gauges *g);
+
+/* A complaint (ARF) about a message outpost sent, counted on db (any
+ * read-write connection to the spool: the feedback loop's) as result
+ * 'complaint' in the rollup of now's minute with the message's route,
+ * recipient domain, sender and tenant (NULL or "": none known).
+ * Complaints are rare: the statement is prepared each time.  An SQLite
+ * result code. */
+int spool_obs_complaint(sqlite3 *db, time_t now, const char *route, const char *domain, const char *sender,
+			const char *tenant);
 
 #endif

@@ -55,13 +55,14 @@ static int query_totals(sqlite3 *db, long long m0, json_t *out, char *err, size_
 	if (stats_prepare(db, "SELECT result, sum(count), sum(bytes) FROM stats_minute WHERE minute >= ?1"
 			  " GROUP BY result", &st, err, errlen) < 0)
 		return -1;
-	json_t *t = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)0, "delivered", (json_int_t)0,
-			      "deferred", (json_int_t)0, "bounced", (json_int_t)0, "bytes_received", (json_int_t)0,
-			      "bytes_delivered", (json_int_t)0);
+	json_t *t = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)0, "delivered", (json_int_t)0,
+			      "deferred", (json_int_t)0, "bounced", (json_int_t)0, "complaints", (json_int_t)0,
+			      "bytes_received", (json_int_t)0, "bytes_delivered", (json_int_t)0);
 	sqlite3_bind_int64(st, 1, m0);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *r = col_text(st, 0);
-		json_object_set_new(t, r, json_integer(sqlite3_column_int64(st, 1)));
+		json_object_set_new(t, strcmp(r, "complaint") == 0 ? "complaints" : r,
+				    json_integer(sqlite3_column_int64(st, 1)));
 		if (strcmp(r, "received") == 0 || strcmp(r, "delivered") == 0) {
 			char key[32];
 			snprintf(key, sizeof(key), "bytes_%s", r);
@@ -83,10 +84,12 @@ static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, j
 		"SELECT %s AS k, sum(CASE result WHEN 'received' THEN count END),"
 		" sum(CASE result WHEN 'delivered' THEN count END), sum(CASE result WHEN 'deferred' THEN count END),"
 		" sum(CASE result WHEN 'bounced' THEN count END),"
-		" sum(CASE result WHEN 'delivered' THEN delay_sum END), max(CASE result WHEN 'delivered' THEN delay_max END)"
+		" sum(CASE result WHEN 'delivered' THEN delay_sum END), max(CASE result WHEN 'delivered' THEN delay_max END),"
+		" sum(CASE result WHEN 'complaint' THEN count END)"
 		" FROM stats_minute WHERE minute >= ?1 %s GROUP BY k ORDER BY sum(count) DESC, k LIMIT ?2", by,
-		strcmp(by, "sender") == 0 ? "" : strcmp(by, "reason") == 0 ? "AND reason != ''"
-		: "AND result != 'received'");
+		/* received rows name a sender and a tenant, not a route or domain */
+		strcmp(by, "sender") == 0 || strcmp(by, "tenant") == 0 ? ""
+		: strcmp(by, "reason") == 0 ? "AND reason != ''" : "AND result != 'received'");
 	if (n < 0 || (size_t)n >= sizeof(sql))
 		return set_error(err, errlen, "statistics: query too long");
 	if (stats_prepare(db, sql, &st, err, errlen) < 0)
@@ -97,10 +100,11 @@ static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, j
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		json_int_t delivered = sqlite3_column_int64(st, 2);
 		double avg = delivered ? (double)sqlite3_column_int64(st, 5) / (double)delivered : 0;
-		json_array_append_new(rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:f,s:I}", "key", col_text(st, 0),
+		json_array_append_new(rows, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:I}", "key", col_text(st, 0),
 			"received", (json_int_t)sqlite3_column_int64(st, 1), "delivered", delivered,
 			"deferred", (json_int_t)sqlite3_column_int64(st, 3),
-			"bounced", (json_int_t)sqlite3_column_int64(st, 4), "avg_delay", avg,
+			"bounced", (json_int_t)sqlite3_column_int64(st, 4),
+			"complaints", (json_int_t)sqlite3_column_int64(st, 7), "avg_delay", avg,
 			"max_delay", (json_int_t)sqlite3_column_int64(st, 6)));
 	}
 	sqlite3_finalize(st);
@@ -175,7 +179,7 @@ static int query_hourly(sqlite3 *db, long long m0, json_t *out, char *err, size_
 static const char *by_column(const char *by)
 {
 	static const char *const names[][2] = { { "route", "route" }, { "reason", "reason" },
-		{ "domain", "domain" }, { "sender", "sender" } };
+		{ "domain", "domain" }, { "sender", "sender" }, { "tenant", "tenant" } };
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(by, names[i][0]) == 0)
 			return names[i][1];
@@ -188,7 +192,7 @@ json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char 
 	sqlite3 *db;
 	const char *col = by_column(by);
 	if (col == NULL) {
-		set_error(err, errlen, "--by %s: expected route, reason, domain or sender", by);
+		set_error(err, errlen, "--by %s: expected route, reason, domain, sender or tenant", by);
 		return NULL;
 	}
 	if (stats_open(dir, &db, err, errlen) < 0)
@@ -208,6 +212,31 @@ json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char 
 		return NULL;
 	}
 	return out;
+}
+
+json_t *spool_stats_tenant(const char *dir, const char *tenant, time_t since, char *err, size_t errlen)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (stats_open(dir, &db, err, errlen) < 0)
+		return NULL;
+	if (stats_prepare(db, "SELECT result, sum(count) FROM stats_minute WHERE minute >= ?1 AND tenant = ?2"
+			  " GROUP BY result", &st, err, errlen) < 0) {
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since / 60);
+	sqlite3_bind_text(st, 2, tenant, -1, SQLITE_STATIC);
+	json_t *c = json_pack("{s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)0, "delivered", (json_int_t)0,
+			      "deferred", (json_int_t)0, "bounced", (json_int_t)0, "complaints", (json_int_t)0);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *r = col_text(st, 0);
+		json_object_set_new(c, strcmp(r, "complaint") == 0 ? "complaints" : r,
+				    json_integer(sqlite3_column_int64(st, 1)));
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return c;
 }
 
 json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t errlen)

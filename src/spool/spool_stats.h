@@ -8,16 +8,19 @@
  * its text and the HTTP API:
  *   { "since": T, "until": T,
  *     "totals": { "received", "delivered", "deferred", "bounced",
- *                 "bytes_received", "bytes_delivered" },
- *     "by": "route"|"reason"|"domain"|"sender",
+ *                 "complaints", "bytes_received", "bytes_delivered" },
+ *     "by": "route"|"reason"|"domain"|"sender"|"tenant",
  *     "rows": [ { "key", "received", "delivered", "deferred", "bounced",
- *                 "avg_delay", "max_delay" } ... ]   (the top `top`, by volume)
+ *                 "complaints", "avg_delay", "max_delay" } ... ]
+ *             (the top `top`, by volume; key "" is mail of no tenant, route...)
  *     "bounce_reasons": [ { "reason", "count", "example" } ... ],
  *     "deferral_reasons": [ ... ],
  *     "hourly": [ { "hour": T, "route", "delivered", "deferred", "bounced" } ... ] }
  * Delays are seconds from acceptance (delivered recipients for
- * route/domain/sender rows).  NULL with err when the spool cannot be read
- * or predates the statistics (schema < 4).
+ * route/domain/sender/tenant rows).  Complaints are counted when a
+ * complaint (ARF) about a message arrives, received when it was accepted,
+ * the rest when its recipients' outcomes were recorded.  NULL with err when
+ * the spool cannot be read or predates the statistics (schema < 4).
  */
 #ifndef OUTPOST_SPOOL_STATS_H
 #define OUTPOST_SPOOL_STATS_H
@@ -27,6 +30,9 @@
 
 json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char *by, unsigned top,
 			  char *err, size_t errlen);
+/* One tenant's counts since since ("" for mail of no tenant):
+ * { "received", "delivered", "deferred", "bounced", "complaints" }. */
+json_t *spool_stats_tenant(const char *dir, const char *tenant, time_t since, char *err, size_t errlen);
 /* Recent raw events, newest first: [ { "id", "time", "event", "qid", "route", "rcpt", "detail" } ]. */
 json_t *spool_stats_events(const char *dir, unsigned limit, char *err, size_t errlen);
 

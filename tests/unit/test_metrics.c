@@ -1,5 +1,6 @@
 /* Unit tests: metrics in memory and their Prometheus text (escaping,
- * cumulative histogram buckets, families without labels). */
+ * cumulative histogram buckets, families without labels, the per-tenant
+ * families of the obs hooks). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 #include "core/buf.h"
 #include "obs/metrics.h"
+#include "obs/obs.h"
 
 static char *render(void)
 {
@@ -92,12 +94,42 @@ static void test_collectors_run_at_render(void **st)
 	metrics_reset();
 }
 
+static void test_tenant_families_of_the_hooks(void **st)
+{
+	(void)st;
+	metrics_reset();
+	obs_received("127.0.0.1:25", "alice", "acme");
+	obs_received("127.0.0.1:25", NULL, NULL);
+	obs_outcome("relay", "acme", "bounced", "5.1.1", 0, 10);
+	obs_outcome("relay", "acme", "delivered", "", 0, 10);
+	obs_outcome("relay", NULL, "delivered", "", 0, 10);
+	obs_complaint("acme");
+	obs_scan("reject", "acme", 0.004);
+	obs_scan_error("timeout", "accept");
+	assert_true(metrics_value(M_TENANT_RECEIVED, "acme", NULL, NULL) == 1);
+	assert_true(metrics_value(M_TENANT_RECEIVED, "", NULL, NULL) == 1);
+	assert_true(metrics_value(M_TENANT_RECIPIENTS, "acme", "delivered", NULL) == 1);
+	assert_true(metrics_value(M_TENANT_BOUNCES, "acme", "5.1.1", NULL) == 1);
+	assert_true(metrics_value(M_ATTEMPTS, "relay", "delivered", NULL) == 2);   /* all tenants */
+	char *t = render();
+	assert_non_null(strstr(t, "\noutpost_tenant_recipients_total{tenant=\"\",result=\"delivered\"} 1\n"));
+	assert_non_null(strstr(t, "\noutpost_tenant_complaints_total{tenant=\"acme\"} 1\n"));
+	assert_non_null(strstr(t, "\noutpost_scans_total{result=\"reject\",tenant=\"acme\"} 1\n"));
+	assert_non_null(strstr(t, "\noutpost_scan_errors_total{reason=\"timeout\",action=\"accept\"} 1\n"));
+	/* a 4 ms scan lands in the 5 ms bucket, not only in the 10 ms one */
+	assert_non_null(strstr(t, "\noutpost_scan_duration_seconds_bucket{scanner=\"rspamd\",le=\"0.005\"} 1\n"));
+	assert_non_null(strstr(t, "\noutpost_scan_duration_seconds_bucket{scanner=\"rspamd\",le=\"0.0025\"} 0\n"));
+	free(t);
+	metrics_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_and_escaping),
 		cmocka_unit_test(test_histogram_is_cumulative),
 		cmocka_unit_test(test_collectors_run_at_render),
+		cmocka_unit_test(test_tenant_families_of_the_hooks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,8 +4,9 @@
  * recipients and are not returned twice, a restart clears claims, recorded
  * outcomes move recipients and messages (deferred, delivered, partial,
  * bounced with a DSN in the same transaction), next-due, bad records fail
- * alone, a version 1 spool upgrades in place, and a claim from a large
- * spool walks the index (its time is printed).
+ * alone, a version 1 spool upgrades in place, the statistics count per
+ * tenant (outcomes and complaints), and a claim from a large spool walks
+ * the index (its time is printed).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +32,9 @@
 #include "spool/spool.h"
 #include "cli/queue_render.h"
 #include "spool/spool_admin.h"
+#include "spool/spool_obs.h"
 #include "spool/spool_queue.h"
+#include "spool/spool_stats.h"
 #include "xmalloc.h"
 
 #define MAX_CLAIMED 256
@@ -501,6 +504,60 @@ static void test_bad_record_fails_alone_and_stores_nothing(void **state)
 	assert_non_null(strstr(fx->reason, "bad outcome state"));
 }
 
+static json_t *tenant_row(json_t *st, const char *key)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(json_object_get(st, "rows"), i, r)
+		if (strcmp(json_string_value(json_object_get(r, "key")), key) == 0)
+			return r;
+	fail_msg("no row %s", key);
+	return NULL;
+}
+
+static json_int_t jget(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+static void test_stats_count_per_tenant(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1], err[256];
+	open_spool(fx);
+	struct spool_msg *m = make_msg("app@acme.example", 2);
+	m->tenant = xstrdup("acme");
+	commit_wait(fx, m, a);
+	commit_wait(fx, make_msg("app@other.example", 1), b);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	struct spool_outcome o[2] = { outcome(0, SPOOL_RCPT_DELIVERED, 0), outcome(1, SPOOL_RCPT_BOUNCED, 0) };
+	assert_true(record_wait(fx, a, o, 2, NULL));
+	assert_true(record_wait(fx, b, o, 1, NULL));
+	sqlite3 *db = db_open(fx);   /* as the feedback loop counts a complaint */
+	assert_int_equal(spool_obs_complaint(db, time(NULL), "relay", "Example.NET", "app@acme.example", "acme"),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	json_t *st = spool_stats_query(fx->dir, 0, time(NULL), "tenant", 10, err, sizeof(err));
+	assert_non_null(st);
+	json_t *acme = tenant_row(st, "acme"), *none = tenant_row(st, "");
+	assert_int_equal(jget(acme, "received"), 1);
+	assert_int_equal(jget(acme, "delivered"), 1);
+	assert_int_equal(jget(acme, "bounced"), 1);
+	assert_int_equal(jget(acme, "complaints"), 1);
+	assert_int_equal(jget(none, "received"), 1);
+	assert_int_equal(jget(none, "delivered"), 1);
+	assert_int_equal(jget(none, "bounced") + jget(none, "complaints"), 0);
+	assert_int_equal(jget(json_object_get(st, "totals"), "complaints"), 1);
+	json_decref(st);
+	json_t *c = spool_stats_tenant(fx->dir, "acme", 0, err, sizeof(err));
+	assert_non_null(c);
+	assert_int_equal(jget(c, "received") + jget(c, "delivered") + jget(c, "bounced") + jget(c, "complaints"), 4);
+	assert_int_equal(jget(c, "deferred"), 0);
+	json_decref(c);
+	assert_null(spool_stats_query(fx->dir, 0, time(NULL), "user", 10, err, sizeof(err)));
+	assert_non_null(strstr(err, "sender or tenant"));
+}
+
 /* The v1 schema as the first release created it. */
 static const char v1_ddl[] =
 	"CREATE TABLE messages (id TEXT PRIMARY KEY NOT NULL, sender TEXT NOT NULL,"
@@ -536,6 +593,7 @@ static void test_v1_spool_upgrades_in_place(void **state)
 	assert_int_equal(db_int(fx, "PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM sqlite_master WHERE name = 'messages_due'"), 1);
 	assert_int_equal(db_int(fx, "SELECT claimed + delay_notified FROM messages"), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM pragma_table_info('stats_minute') WHERE name = 'tenant'"), 1);
 	assert_int_equal(claim_wait(fx, 2000, 10), 1);
 	assert_string_equal(fx->claimed[0]->id, "0V1MESSAGE000000");
 	assert_string_equal(fx->claimed[0]->sender, "old@example.com");
@@ -640,6 +698,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delay_notified_is_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_next_due_answers_the_earliest_unclaimed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_record_fails_alone_and_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_count_per_tenant, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v1_spool_upgrades_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_claim_100_from_200k_walks_the_index, setup, teardown),
 	};
