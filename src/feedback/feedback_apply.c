@@ -140,8 +140,8 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 		int n = snprintf(scope, sizeof(scope), "domain:%s", domain_of(sender));
 		if (n < 0 || (size_t)n >= sizeof(scope) || domain_of(sender)[0] == '\0')
 			scope[0] = '\0';
-		msg_info("event=complaint qid=%s tenant=%s rcpt=<%s> feedback_type=%s sender=<%s>", out->qid,
-			 s->tenant[0] ? s->tenant : "-", x->recipient, r->feedback_type[0] ? r->feedback_type : "-",
+		msg_info("event=complaint qid=%s rcpt=<%s> tenant=%s feedback_type=%s sender=<%s>", out->qid,
+			 x->recipient, s->tenant[0] ? s->tenant : "-", r->feedback_type[0] ? r->feedback_type : "-",
 			 sender);
 		out->complaints++;
 		out->suppressed++;

@@ -40,7 +40,7 @@ static const double latency_bounds[] = { 1, 5, 15, 30, 60, 300, 900, 1800, 3600,
 	259200 };
 static const double txn_bounds[] = { 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300 };
 /* a scan of a small message by a local rspamd takes milliseconds */
-static const double scan_bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+static const double scan_bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 	30 };
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
 

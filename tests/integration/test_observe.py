@@ -197,7 +197,7 @@ def test_stats_from_the_spool(world):
     after = json.loads(d.cli("stats", "--json").stdout)
     assert after["totals"]["received"] == 3 and after["totals"]["bounced"] == 1
     bad = d.cli("stats", "--by", "planet", check=False)
-    assert bad.returncode == 1 and "--by planet: expected route, reason, domain or sender" in bad.stderr
+    assert bad.returncode == 1 and "--by planet: expected route, reason, domain, sender or tenant" in bad.stderr
     bad = d.cli("stats", "--since", "soon", check=False)
     assert bad.returncode == 2 and "--since soon" in bad.stderr
 

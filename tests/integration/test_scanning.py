@@ -5,7 +5,8 @@ directory, no redis): GTUBE is refused with rspamd's message, a message
 with the test symbol OUTPOST_SUSPECT ("add header") takes the suspect route
 by the rule key spam, clean mail the normal route, the tenant reaches
 rspamd (X-Outpost-Tenant, which a test rule scores), and with rspamd slow
-or stopped on_error decides.  Relays are aiosmtpd receivers on 127.0.0.5
+or stopped on_error decides; /metrics counts verdicts per tenant, errors
+by kind and what on_error did, and the scan latency (promtool checks it).  Relays are aiosmtpd receivers on 127.0.0.5
 (normal) and 127.0.0.6 (suspect)."""
 import os
 import re
@@ -23,6 +24,7 @@ import pytest
 from conftest import message
 from peers import free_port
 from test_delivery import World
+from test_observe import get, promtool_check, sample
 
 HERE = Path(__file__).parent / "rspamd"
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
@@ -91,7 +93,17 @@ def scanned_daemon(world, url, on_error="accept", timeout="5s"):
     rules = '{ spam = [ "add header", "rewrite subject" ]; via = [ "suspect" ]; }, { via = [ "normal" ]; }'
     scanner = 'scanner = { type = "rspamd"; url = "%s"; timeout = "%s"; on_error = "%s"; };' % (url, timeout,
                                                                                                 on_error)
-    return world.daemon(routes=routes, rules=rules, extra=[TENANTS, scanner])
+    http_port = free_port("127.0.0.1")
+    d = world.daemon(routes=routes, rules=rules,
+                     extra=[TENANTS, scanner, 'http = { listen = "127.0.0.1:%d"; };' % http_port])
+    d.metrics_url = "http://127.0.0.1:%d/metrics" % http_port
+    return d
+
+
+def metrics(d):
+    text = get(d.metrics_url)[2]
+    promtool_check(text)
+    return text
 
 
 def send(d, sender, subject, body="Hello.\r\n"):
@@ -131,9 +143,17 @@ def test_gtube_rejected_suspect_routed_clean_normal_tenant_seen(world, rspamd):
     code, text = send(d, "app@blocked.example", "clean too")
     assert (code, text) == (550, b"5.7.1 Message rejected as spam")
     assert re.search(r"event=scan .*tenant=blocked action=reject .*symbols=[A-Z_,]*OUTPOST_TENANT_BLOCKED", d.log_text())
-    metrics = d.cli("queue", "list").stdout  # nothing stuck: both delivered
-    assert "outpost-suspect" not in metrics
+    queue = d.cli("queue", "list").stdout  # nothing stuck: both delivered
+    assert "outpost-suspect" not in queue
     LATENCIES.extend(scan_ms(d))
+    text = metrics(d)
+    assert sample(text, "outpost_scans_total", result="reject", tenant="acme") == 1
+    assert sample(text, "outpost_scans_total", result="add header", tenant="acme") == 1
+    assert sample(text, "outpost_scans_total", result="no action", tenant="acme") == 1
+    assert sample(text, "outpost_scans_total", result="reject", tenant="blocked") == 1
+    assert sample(text, "outpost_scan_duration_seconds_count", scanner="rspamd") == 4
+    assert sample(text, "outpost_scan_duration_seconds_bucket", scanner="rspamd", le="+Inf") == 4
+    assert sample(text, "outpost_scan_errors_total", reason="timeout", action="accept") is None
 
 
 def test_concurrent_sessions_are_scanned_together(world, rspamd):
@@ -167,36 +187,49 @@ def test_slow_scanner_on_error_accept_and_tempfail(world, rspamd):
         d = scanned_daemon(world, url, on_error="accept", timeout="1s")
         code, _ = send(d, "app@acme.example", "unscanned")
         assert code == 250
-        assert re.search(r'event=scan_error .*reason=timeout .*action=accept', d.log_text())
+        assert re.search(r'event=scan_error .*tenant=acme reason=timeout kind=timeout .*action=accept', d.log_text())
         assert re.search(r'event=queued .*scan=unscanned', d.log_text())
         assert len(world.normal.wait(1)) == 1
-        d2 = world.make_daemon(d_settings_tempfail(world, url))
+        text = metrics(d)
+        assert sample(text, "outpost_scan_errors_total", reason="timeout", action="accept") == 1
+        assert sample(text, "outpost_scans_total", result="error", tenant="acme") == 1
+        # the timeout (1s) is what the scan added to the transaction
+        assert sample(text, "outpost_scan_duration_seconds_bucket", scanner="rspamd", le="0.5") == 0
+        assert sample(text, "outpost_scan_duration_seconds_bucket", scanner="rspamd", le="+Inf") == 1
+        d2 = tempfail_daemon(world, url)
         code, text = send(d2, "app@acme.example", "later")
         assert (code, text) == (451, b"4.7.1 The message could not be scanned, try again later")
+        assert sample(metrics(d2), "outpost_scan_errors_total", reason="timeout", action="tempfail") == 1
     finally:
         s.close()
 
 
-def d_settings_tempfail(world, url):
+def tempfail_daemon(world, url):
     scanner = 'scanner = { type = "rspamd"; url = "%s"; timeout = "1s"; on_error = "tempfail"; };' % url
-    return ['resolver = "%s";' % world.dns.spec,
-            'routes = { normal = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; }; };' % world.port,
-            'rules = ( { via = [ "normal" ]; } );', TENANTS, scanner]
+    http_port = free_port("127.0.0.1")
+    d = world.make_daemon(['resolver = "%s";' % world.dns.spec,
+                           'routes = { normal = { type = "relay"; host = "127.0.0.5:%d"; tls = "none"; }; };'
+                           % world.port, 'rules = ( { via = [ "normal" ]; } );', TENANTS, scanner,
+                           'http = { listen = "127.0.0.1:%d"; };' % http_port])
+    d.metrics_url = "http://127.0.0.1:%d/metrics" % http_port
+    return d
 
 
 def test_rspamd_stopped_mid_test_on_error_honoured(world, rspamd):
     """Last in the module: it stops the module's rspamd."""
     d = scanned_daemon(world, rspamd.url, on_error="accept")
-    d2 = world.make_daemon(d_settings_tempfail(world, rspamd.url))
+    d2 = tempfail_daemon(world, rspamd.url)
     assert send(d, "app@acme.example", "before")[0] == 250
     assert send(d2, "app@acme.example", "before")[0] == 250
     LATENCIES.extend(scan_ms(d) + scan_ms(d2))
     rspamd.stop()
     assert send(d, "app@acme.example", "after")[0] == 250
-    assert re.search(r'event=scan_error .*reason="connection failed" .*action=accept', d.log_text())
+    assert re.search(r'event=scan_error .*reason="connection failed" kind=connect .*action=accept', d.log_text())
     assert re.search(r'event=queued .*scan=unscanned', d.log_text())
+    assert sample(metrics(d), "outpost_scan_errors_total", reason="connect", action="accept") == 1
     code, text = send(d2, "app@acme.example", "after")
     assert (code, text) == (451, b"4.7.1 The message could not be scanned, try again later")
+    assert sample(metrics(d2), "outpost_scan_errors_total", reason="connect", action="tempfail") == 1
     lat = sorted(LATENCIES)
     if lat:
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
