@@ -34,6 +34,7 @@ static const struct {
 	{ "suppress", cmd_suppress, "suppress list|show ADDR|add ADDR|remove ADDR|import FILE|export [FILE]\n"
 	  "                        [--scope S] [--reason R] [--expires DURATION] [--json]" },
 	{ "monitor", cmd_monitor, "monitor [--json]" },
+	{ "placement", cmd_placement, "placement [--json] [--last N]" },
 	{ "dmarc", cmd_dmarc, "dmarc import FILE... | dmarc report [--since 7d] [--json]" },
 	{ "tenant", cmd_tenant, "tenant list [--json] | tenant show NAME [--json] | tenant release NAME" },
 	{ "route", cmd_route, "route explain --sender ADDR --rcpt ADDR [--from-header C] [--user U] [--class C]\n"

@@ -44,6 +44,7 @@
 #include "obs/obs_api.h"
 #include "obs/obs_http.h"
 #include "monitor/monitor.h"
+#include "placement/placement.h"
 #include "obs/webhook.h"
 #include "dmarc/dmarc_mail.h"
 #include "dmarc/dmarc_store.h"
@@ -62,6 +63,7 @@ struct daemon {
 	struct dkim_signer *signer;   /* keys read once at start */
 	struct canary *canary;        /* NULL: no canary configured */
 	struct monitor *monitor;      /* NULL: no monitor configured */
+	struct placement *placement;  /* NULL: no placement probes configured */
 	struct httpd *httpd;          /* the http listener (when configured) and the control socket */
 	struct obs_api *api;
 	struct webhook *webhook;      /* NULL: no webhooks configured */
@@ -363,6 +365,7 @@ int main(int argc, char **argv)
 					   LOCAL_EXACT, canary_mailbox, d.canary, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
 	d.monitor = monitor_new(d.base, d.cf, d.resolver, on_monitor_source, d.sched);
+	d.placement = placement_new(d.base, d.cf, d.spool, d.resolver, d.signer, scheduler_kick, d.sched);
 	if (d.cf->dmarc.rua && local_dispatch_add(smtpd_local_dispatch(d.smtpd), "dmarc", d.cf->dmarc.rua,
 						  LOCAL_EXACT, dmarc_mailbox, &d, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
@@ -403,6 +406,7 @@ int main(int argc, char **argv)
 	feedback_daemon_free(d.feedback);
 	canary_free(d.canary);
 	monitor_free(d.monitor);        /* before the resolver: its lookups end as failures */
+	placement_free(d.placement);    /* before the resolver too */
 	scheduler_free(d.sched);
 	metrics_collector_remove(tenant_state_metrics, &d.cf);
 	tenant_guard_free(d.tenants);   /* after the last outcome */

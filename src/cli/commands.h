@@ -23,10 +23,20 @@ int cmd_suppress(int argc, char **argv, const char *config_file);
 int cmd_tenant(int argc, char **argv, const char *config_file);
 int cmd_monitor(int argc, char **argv, const char *config_file);
 int cmd_dmarc(int argc, char **argv, const char *config_file);
+int cmd_placement(int argc, char **argv, const char *config_file);
 
 /* Shared by the subcommands: a decimal option value in min..max into
  * *out; -1 (nothing stored) when it is not one. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+/* placement_cmd.c, for `outpost monitor` too: the placement results per
+ * route and seed with their trend over the last window probes (a JSON
+ * array), NULL with err when there are none; and the findings among them
+ * (routes whose newest probe landed in spam) printed, their number
+ * returned. */
+struct config;
+struct json_t;
+struct json_t *placement_results_json(const struct config *cf, unsigned window, char *err, size_t errlen);
+int placement_print_findings(struct json_t *results);
 /* The whole file, or standard input for "-", appended to b; -1 (errno
  * set) when it cannot be read. */
 struct buf;

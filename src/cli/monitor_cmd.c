@@ -5,7 +5,10 @@
  * source address and the sources taken out of use.  --json prints the
  * state file's object as it is.  Exit 0; 1 when something fails or a
  * source is out of use; 69 when there is no state (no monitor configured,
- * or no run yet).
+ * or no run yet).  With placement probes configured, a route whose newest
+ * probe to a seed landed in spam is a finding too (listed after the
+ * monitor's items, "placement" in the JSON; exit 1), also when the
+ * monitor itself is off.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +20,8 @@
 #include "cli/commands.h"
 #include "core/config.h"
 #include "monitor/monitor.h"
+
+#define PLACEMENT_TREND 10      /* probes counted in a placement finding */
 
 static const char *when(json_t *t, char *buf, size_t len)
 {
@@ -33,10 +38,11 @@ static int print_text(json_t *j)
 	size_t i;
 	json_t *e;
 	int bad = 0;
-	printf("monitor: every %llds, last run %s, %lld DNS queries\n",
-	       (long long)json_integer_value(json_object_get(j, "interval")),
-	       when(json_object_get(j, "updated"), t, sizeof(t)),
-	       (long long)json_integer_value(json_object_get(j, "queries_last_run")));
+	if (json_object_get(j, "interval") != NULL)
+		printf("monitor: every %llds, last run %s, %lld DNS queries\n",
+		       (long long)json_integer_value(json_object_get(j, "interval")),
+		       when(json_object_get(j, "updated"), t, sizeof(t)),
+		       (long long)json_integer_value(json_object_get(j, "queries_last_run")));
 	json_array_foreach(json_object_get(j, "items"), i, e) {
 		const char *st = json_string_value(json_object_get(e, "status"));
 		bad |= st && strcmp(st, "fail") == 0;
@@ -59,6 +65,8 @@ static int print_text(json_t *j)
 		       json_string_value(e));
 		bad = 1;
 	}
+	if (placement_print_findings(json_object_get(j, "placement")) > 0)
+		bad = 1;
 	return bad;
 }
 
@@ -78,7 +86,12 @@ int cmd_monitor(int argc, char **argv, const char *config_file)
 	char *path = monitor_state_path(cf);
 	json_error_t je;
 	json_t *j = json_load_file(path, 0, &je);
+	json_t *placement = cf->placement.interval ? placement_results_json(cf, PLACEMENT_TREND, err, sizeof(err)) : NULL;
 	int rc = 69;
+	if (j == NULL && placement != NULL)
+		j = json_object();      /* no monitor run (or none configured): the placement findings alone */
+	if (placement)
+		json_object_set_new(j, "placement", placement);
 	if (j == NULL)
 		fprintf(stderr, "outpost: monitor: no state in %s (%s): %s\n", path, je.text,
 			cf->monitor.interval ? "the monitor has not finished a run yet"

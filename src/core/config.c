@@ -323,6 +323,7 @@ static const struct config_section *const sections[] = {
 	&scan_config_section,         /* scanner */
 	&monitor_config_section,      /* monitor */
 	&dmarc_config_section,        /* dmarc */
+	&placement_config_section,    /* placement */
 };
 #define NSECTIONS (sizeof(sections) / sizeof(sections[0]))
 

@@ -32,6 +32,7 @@
 #include "feedback/feedback_config.h"
 #include "monitor/monitor_config.h"
 #include "dmarc/dmarc_config.h"
+#include "placement/placement_config.h"
 
 struct config {
 	_Atomic unsigned refs;      /* config_ref() / config_free() */
@@ -71,6 +72,7 @@ struct config {
 	struct suppression_conf suppression;
 	struct monitor_conf monitor;  /* the blocklist and DNS monitor */
 	struct dmarc_conf dmarc;      /* DMARC aggregate reports */
+	struct placement_conf placement; /* inbox-placement probes */
 	struct tenant_conf *tenants;  /* the customers outpost relays for */
 	size_t ntenants;
 	struct scanner_conf scanner;  /* outbound scanning (rspamd); .set 0: none */
