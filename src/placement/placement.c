@@ -314,11 +314,12 @@ static void store_done(void *arg)
 
 static void log_result(const struct placement *p, const struct probe *pr)
 {
-	char q[400];
+	char q[400], f[300];
 	msg_info("event=placement qid=%s route=%s seed=<%s> provider=%s result=%s folder=%s token=%s detail=%s",
 		 pr->qid[0] ? pr->qid : "-", pr->route, p->cf->placement.seeds[pr->seed].address,
-		 p->seeds[pr->seed].provider, result_names[pr->result], pr->folder[0] ? pr->folder : "-",
-		 pr->token, log_quote(q, sizeof(q), pr->detail));
+		 p->seeds[pr->seed].provider, result_names[pr->result],
+		 log_quote(f, sizeof(f), pr->folder[0] ? pr->folder : "-"), pr->token,
+		 log_quote(q, sizeof(q), pr->detail));
 }
 
 /* Logs every probe of the round and hands them to the worker to store. */

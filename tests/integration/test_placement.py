@@ -1,0 +1,222 @@
+"""Inbox-placement probes against a real Dovecot on loopback.
+
+The test starts Dovecot (tests/integration/dovecot/dovecot.conf.in: IMAP on
+a free loopback port, no TLS, one passwd-file user `probe`, maildirs in a
+temporary directory, a Junk folder with the SPECIAL-USE \\Junk attribute).
+outpost has three routes, each to its own aiosmtpd receiver on loopback:
+`direct` (an mx route: the seed domain's MX resolves to 127.0.0.1) files
+what it receives into INBOX, `junky` (a relay) files into Junk, and `lossy`
+(a relay) accepts and drops.  The seed mailbox is probe@seed.example; a
+second seed has a wrong password, so its mailbox cannot be looked at.  The
+recorded results must say where each route's probe was filed, the probes
+must be gone from the mailbox afterwards, `outpost placement` must show
+them with their trend, and `outpost monitor` must list the spam route."""
+import imaplib
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import BIN, free_port
+from peers import DNS, Sink
+
+HERE = Path(__file__).parent
+SEED = "probe@seed.example"
+BAD_SEED = "other@seed.example"
+IMAP_USER, IMAP_PASS = "probe", "probe pass 1"
+
+
+class Dovecot:
+    """Dovecot as a child of the test, on an unprivileged loopback port."""
+
+    def __init__(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="outpost-dovecot-"))
+        self.dir.chmod(0o755)       # its login processes run as another user
+        self.port = free_port()
+        if os.geteuid() == 0:       # mail never runs as root: nobody owns the mailboxes
+            uid, gid = pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid
+            login, internal = "dovenull", "dovecot"
+        else:
+            uid, gid = os.getuid(), os.getgid()
+            login = internal = pwd.getpwuid(uid).pw_name
+        for d in ("mail", "home"):
+            (self.dir / d).mkdir()
+            os.chown(self.dir / d, uid, gid)
+        text = (HERE / "dovecot" / "dovecot.conf.in").read_text()
+        for k, v in (("DIR", self.dir), ("PORT", self.port), ("UID", uid), ("GID", gid),
+                     ("LOGIN_USER", login), ("INTERNAL_USER", internal)):
+            text = text.replace("@%s@" % k, str(v))
+        (self.dir / "dovecot.conf").write_text(text)
+        (self.dir / "passwd").write_text("%s:{PLAIN}%s\n" % (IMAP_USER, IMAP_PASS))
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(self.dir / "dovecot.conf")],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            try:
+                self.imap().logout()
+                return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("dovecot did not start: %s" % self.log())
+
+    def log(self):
+        p = self.dir / "dovecot.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def imap(self):
+        m = imaplib.IMAP4("127.0.0.1", self.port)
+        m.login(IMAP_USER, IMAP_PASS)
+        return m
+
+    def append(self, folder, data):
+        m = self.imap()
+        typ, _ = m.append(folder, None, None, data)
+        m.logout()
+        assert typ == "OK"
+
+    def messages(self, folder):
+        """The X-Outpost-Placement values of the messages in folder."""
+        m = self.imap()
+        m.select(folder)
+        typ, data = m.uid("SEARCH", "ALL")
+        found = []
+        for uid in data[0].split():
+            typ, d = m.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (X-Outpost-Placement)])")
+            found.append(d[0][1].decode().split(":", 1)[1].strip())
+        m.logout()
+        return found
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Filing(Sink):
+    """A receiver that files what it gets for the seed into a Dovecot folder
+    (IMAP APPEND), or drops it (folder None)."""
+
+    def __init__(self, dovecot, folder):
+        super().__init__()
+        self.filed = []
+        orig = self.controller.handler.handle_DATA
+
+        async def handle_DATA(server, session, envelope):
+            reply = await orig(server, session, envelope)
+            data = envelope.original_content or envelope.content
+            if folder and SEED in envelope.rcpt_tos:
+                dovecot.append(folder, data)
+                self.filed.append(data)
+            return reply
+        self.controller.handler.handle_DATA = handle_DATA
+
+
+@pytest.fixture
+def dovecot():
+    d = Dovecot().start()
+    yield d
+    d.stop()
+
+
+def keygen(tmp):
+    out = tmp / "s1.pem"
+    r = subprocess.run([str(BIN / "outpost"), "dkim", "keygen", "--domain", "example.com", "--selector", "s1",
+                        "--out", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def wait_for(pred, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    return pred()
+
+
+def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_daemon, tmp_path, dovecot):
+    dns = DNS().start()
+    dns.zone.add("seed.example", "MX", (10, "mx.seed.example"))
+    dns.zone.add("mx.seed.example", "A", "127.0.0.1")
+    inbox, junk, lossy = Filing(dovecot, "INBOX"), Filing(dovecot, "Junk"), Filing(dovecot, None)
+    for s in (inbox, junk, lossy):
+        s.start()
+    good, bad = tmp_path / "probe.pass", tmp_path / "bad.pass"
+    good.write_text(IMAP_PASS + "\n")
+    bad.write_text("not the password\n")
+    good.chmod(0o600)
+    bad.chmod(0o600)
+    imap = "imap://127.0.0.1:%d" % dovecot.port
+    try:
+        d = make_daemon([
+            'resolver = "%s";' % dns.spec,
+            'routes = { direct = { type = "mx"; port = %d; tls = "none"; }; '
+            'junky = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; '
+            'lossy = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; };'
+            % (inbox.port, junk.port, lossy.port),
+            'rules = ( { via = [ "direct" ]; } );',
+            'dkim = ( { domain = "example.com"; selector = "s1"; key = "%s"; } );' % keygen(tmp_path),
+            'placement = { interval = "1h"; wait = "3s"; seeds = ( '
+            '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; }, '
+            '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; } ); };'
+            % (SEED, imap, IMAP_USER, good, BAD_SEED, imap, IMAP_USER, bad)])
+        lines = wait_for(lambda: re.findall(r"event=placement (.*)", d.log_text())
+                         if d.log_text().count("event=placement ") >= 6 else None)
+        assert lines, d.log_text()[-4000:]
+        got = {}
+        for line in lines:
+            kv = dict(re.findall(r'(\w+)=(".*?"|\S+)', line))
+            got[(kv["route"], kv["seed"].strip("<>"))] = kv
+        # where each route's probe was filed
+        assert got[("direct", SEED)]["result"] == "inbox" and got[("direct", SEED)]["folder"] == "INBOX"
+        assert got[("junky", SEED)]["result"] == "spam" and got[("junky", SEED)]["folder"] == "Junk"
+        assert got[("lossy", SEED)]["result"] == "missing"
+        for route in ("direct", "junky", "lossy"):
+            assert got[(route, BAD_SEED)]["result"] == "error", got[(route, BAD_SEED)]
+            assert "mailbox not looked at" in got[(route, BAD_SEED)]["detail"]
+        assert got[("direct", SEED)]["provider"] == "seed.example"
+        # the probes were real, signed mail carrying the token in a field and the subject
+        assert len(inbox.filed) == 1 and len(junk.filed) == 1 and len(lossy.messages) == 2
+        for sink, route in ((inbox, "direct"), (junk, "junky")):
+            token = got[(route, SEED)]["token"]
+            text = sink.filed[0].decode()
+            assert "X-Outpost-Placement: %s" % token in text and "Subject: Delivery check %s" % token in text
+            assert "DKIM-Signature:" in text and "From: outpost placement probe <outpost-placement@example.com>" in text
+        # ... and deleted afterwards
+        assert dovecot.messages("INBOX") == [] and dovecot.messages("Junk") == []
+        check_cli(d)
+    finally:
+        for s in (inbox, junk, lossy):
+            s.stop()
+        dns.stop()
+
+
+def check_cli(d):
+    r = wait_for(lambda: (lambda r: r if r.returncode != 69 else None)(d.cli("placement", "--json", check=False)))
+    assert r.returncode == 1, r.stderr      # a route lands in spam
+    res = {(e["route"], e["seed"]): e for e in json.loads(r.stdout)}
+    assert res[("direct", SEED)]["result"] == "inbox"
+    assert res[("direct", SEED)]["trend"] == {"probes": 1, "inbox": 1, "spam": 0, "missing": 0, "inbox_share": 1.0}
+    assert res[("junky", SEED)]["trend"]["spam"] == 1 and res[("junky", SEED)]["trend"]["inbox_share"] == 0.0
+    assert res[("lossy", BAD_SEED)]["result"] == "error" and res[("lossy", BAD_SEED)]["trend"]["probes"] == 0
+    text = d.cli("placement", check=False)
+    assert text.returncode == 1        # a route lands in spam
+    assert re.search(r"^junky\s+probe@seed\.example\s+seed\.example\s+spam\s", text.stdout, re.M), text.stdout
+    mon = d.cli("monitor", check=False)
+    assert mon.returncode == 1, mon.stdout + mon.stderr
+    assert "fail placement  route junky to probe@seed.example" in mon.stdout
+    assert "route direct" not in mon.stdout
