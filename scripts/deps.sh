@@ -8,7 +8,7 @@ PKGS="
   libopendkim-dev libjansson-dev libpsl-dev libxml2-dev zlib1g-dev libzip-dev publicsuffix libcmocka-dev libcrypt-dev
   clang libclang-rt-14-dev
   openssl sqlite3 whois swaks iproute2 prometheus chromium rspamd libcurl4-openssl-dev
-  mandoc man-db systemd adduser
+  mandoc man-db systemd adduser dovecot-imapd
   python3 python3-pytest python3-aiosmtpd python3-dnslib python3-yaml
   python3-dkim python3-nacl libmail-dkim-perl libnet-dns-perl libcryptx-perl
 "
