@@ -196,6 +196,8 @@ static void reload_config(struct daemon *d, char *err, size_t errlen)
 		scheduler_reload(d->sched, cf);
 	if (d->canary)
 		canary_reload(d->canary, cf);
+	if (d->placement)
+		placement_reload(d->placement, cf);
 	feedback_daemon_reload(d->feedback, cf);
 	config_free(d->cf);   /* freed now unless deliveries or sessions still hold it */
 	d->cf = cf;

@@ -106,5 +106,7 @@ int privs_check_files(const struct config *cf, uid_t uid, struct buf *errors)
 	for (size_t i = 0; i < cf->nroutes; i++)
 		if (cf->routes[i].auth_file)
 			n += check_one("relay credentials", cf->routes[i].auth_file, uid, errors);
+	for (size_t i = 0; i < cf->placement.nseeds; i++)
+		n += check_one("placement password_file", cf->placement.seeds[i].password_file, uid, errors);
 	return n;
 }

@@ -592,6 +592,13 @@ struct placement *placement_new(struct event_base *base, const struct config *cf
 	return p;
 }
 
+void placement_reload(struct placement *p, const struct config *cf)
+{
+	const struct config *old = p->cf;
+	p->cf = config_ref(cf);
+	config_free(old);
+}
+
 void placement_free(struct placement *p)
 {
 	if (p == NULL)

@@ -43,6 +43,9 @@ struct placement;
 struct placement *placement_new(struct event_base *base, const struct config *cf, struct spool *sp,
 				struct resolver *res, const struct dkim_signer *sg, void (*kick)(void *),
 				void *kick_arg);
+/* A reloaded config: the next round probes its routes (the placement
+ * setting itself cannot change without a restart). */
+void placement_reload(struct placement *p, const struct config *cf);
 void placement_free(struct placement *p);
 
 /* The header field that carries a probe's token. */
