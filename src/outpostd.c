@@ -41,6 +41,7 @@
 #include "mailauth/dkim.h"
 #include "obs/httpd.h"
 #include "obs/metrics.h"
+#include "obs/obs.h"
 #include "obs/obs_api.h"
 #include "obs/obs_http.h"
 #include "monitor/monitor.h"
@@ -49,6 +50,7 @@
 #include "dmarc/dmarc_mail.h"
 #include "dmarc/dmarc_store.h"
 #include "spool/spool.h"
+#include "spool/spool_obs.h"
 
 #define SHUTDOWN_GRACE 30   /* seconds for transactions in flight */
 
@@ -127,6 +129,14 @@ static void dmarc_mailbox(void *arg, const struct local_message *m, char *reply,
 	}
 	if (rc < 0 || (size_t)rc >= replylen)
 		snprintf(reply, replylen, "250 2.0.0 Ok");
+}
+
+/* Events that concern no message being queued (obs_event): raw events in
+ * the spool, for webhooks and the status page. */
+static void spool_event_sink(void *arg, const char *event, const char *qid, const char *route, const char *rcpt,
+			     const char *detail)
+{
+	spool_event(arg, event, qid, route, rcpt, detail);
 }
 
 /* The monitor found a source address listed (or delisted) on a list that acts. */
@@ -349,6 +359,7 @@ int main(int argc, char **argv)
 	if ((d.base = event_base_new()) == NULL)
 		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
 	open_as_root_then_drop(&d);
+	obs_event_sink(spool_event_sink, d.spool);
 	if ((d.resolver = resolver_new(d.base, d.cf->resolver, d.cf->delivery.dns_timeout_ms, err,
 				       sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"resolver: %s\"", err);
@@ -419,6 +430,7 @@ int main(int argc, char **argv)
 	event_free(d.grace);
 	/* what is left are outbound connections saying QUIT (at most 2 s each) */
 	event_base_dispatch(d.base);
+	obs_event_sink(NULL, NULL);
 	spool_close(d.spool);
 	dkim_signer_free(d.signer);
 	SSL_CTX_free(d.client_ctx);

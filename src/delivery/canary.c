@@ -14,6 +14,7 @@
 #include "header.h"
 #include "log.h"
 #include "mailauth/dkim.h"
+#include "obs/obs.h"
 #include "spool/spool.h"
 #include "xmalloc.h"
 
@@ -233,6 +234,8 @@ static void verified(void *arg, const struct dkim_verify_result *res)
 		set_error(reason, sizeof(reason), "%zu signature%s verified", res->n, res->n == 1 ? "" : "s");
 	msg_info("event=canary qid=%s route=%s result=%s reason=%s", p->qid, p->route,
 		 ok ? "pass" : "fail", log_quote(q, sizeof(q), reason));
+	if (!ok)
+		obs_event("canary_failed", p->qid, p->route, NULL, "{s:s}", "reason", obs_text(q, sizeof(q), reason));
 	if (c->cb)
 		c->cb(c->cb_arg, p->route, ok, reason);
 	unlink_pending(c, p);

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "core/xmalloc.h"
+#include "obs/obs.h"
 
 #define MINUTES 60   /* counts over the last hour, one bucket per minute */
 
@@ -93,9 +94,25 @@ static struct path *path_get(struct health *h, const char *route, const char *dc
 	return p;
 }
 
+/* A path going down or coming back is an event (obs.h: webhooks). */
+static void path_event(const struct path *p, enum health_state st, const char *reason, time_t now)
+{
+	char why[sizeof(p->reason)], last[sizeof(p->last_reply)];
+	obs_text(last, sizeof(last), p->last_reply);
+	if (st == HEALTH_DOWN && p->state != HEALTH_DOWN)
+		obs_event("route_down", NULL, p->route, NULL, "{s:s, s:s, s:s, s:I, s:s}", "class", p->dclass,
+			  "reason", obs_text(why, sizeof(why), reason), "previous", health_state_name(p->state),
+			  "probe_at", (long long)p->probe_at, "last_reply", last);
+	else if (p->state == HEALTH_DOWN && st != HEALTH_DOWN)
+		obs_event("route_up", NULL, p->route, NULL, "{s:s, s:s, s:I, s:s}", "class", p->dclass, "state",
+			  health_state_name(st), "down_seconds", (long long)(now > p->changed ? now - p->changed : 0),
+			  "last_reply", last);
+}
+
 static void path_set(struct health *h, struct path *p, enum health_state st, const char *reason, time_t now)
 {
 	if (p->state != st) {
+		path_event(p, st, reason, now);
 		p->changed = now;
 		msg_info("event=route_health route=%s class=%s state=%s previous=%s reason=\"%s\"", p->route,
 			 p->dclass, health_state_name(st), health_state_name(p->state), reason ? reason : "");

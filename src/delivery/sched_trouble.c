@@ -107,6 +107,9 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 	if (next == NULL)
 		return job_fail(j, r, host);
 	obs_failover(j->route->name, next->name);
+	obs_event("failover", j->q->m->id, j->route->name, NULL, "{s:s, s:s, s:s, s:s, s:I}", "to_route", next->name,
+		  "class", j->dclass, "fault", fault, "reply", obs_text(qd, sizeof(qd), rf), "recipients",
+		  (long long)j->n);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);
@@ -117,6 +120,7 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
  * waits with r. */
 void job_spill(struct job *j, const struct reply_info *r)
 {
+	char why[sizeof(r->text)];
 	size_t pos;
 	const struct route_conf *next = via_next(j->q->sch, j->q, j->rule, j->via_pos + 1, j->dclass, &pos);
 	msg_info("event=spill qid=%s route=%s class=%s reason=\"%s\" next_route=%s", j->q->m->id, j->route->name,
@@ -124,6 +128,9 @@ void job_spill(struct job *j, const struct reply_info *r)
 	if (next == NULL)
 		return job_fail(j, r, NULL);
 	obs_failover(j->route->name, next->name);
+	obs_event("failover", j->q->m->id, j->route->name, NULL, "{s:s, s:s, s:s, s:s, s:I}", "to_route", next->name,
+		  "class", j->dclass, "fault", "spill", "reply", obs_text(why, sizeof(why), r->text), "recipients",
+		  (long long)j->n);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);

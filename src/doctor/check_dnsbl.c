@@ -198,12 +198,15 @@ static int pbl_only(const struct dnsbl *l, const struct dns_result *res)
 	return 1;
 }
 
-/* The monitor hears every IP list's answer about a source. */
+/* The monitor hears every IP list's answer about a source, and every
+ * domain list's about a sending domain. */
 static void tell_listing(struct doctor *d, const struct dnsbl *l, const char *ip,
 			 enum doctor_listing st, int pbl, const char *why)
 {
 	if (d->on_listing && l->kind == LIST_IP)
 		d->on_listing(d->listing_arg, ip, l->name, st, pbl, why);
+	else if (d->on_domain_listing && l->kind == LIST_DOMAIN)
+		d->on_domain_listing(d->listing_arg, ip, l->name, st, pbl, why);
 }
 
 static void report_answer(struct subject *s, const struct dnsbl *l, const struct dns_result *res)

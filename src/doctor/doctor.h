@@ -94,6 +94,7 @@ struct doctor {
 	doctor_done_cb *done;
 	void *done_arg;
 	doctor_listing_cb *on_listing;
+	doctor_listing_cb *on_domain_listing;  /* the domain lists' answers (ip is the domain) */
 	void *listing_arg;
 	unsigned list_budget;        /* queries per IP list and run, 0 unlimited */
 	unsigned list_queries[DOCTOR_MAX_LISTS];

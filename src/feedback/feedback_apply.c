@@ -12,6 +12,7 @@
 #include "feedback/feedback.h"
 #include "feedback/suppress.h"
 #include "spool/spool_obs.h"
+#include "obs/obs.h"
 
 /* What the spool knows of qid and rcpt. */
 struct sent {
@@ -121,11 +122,26 @@ static int suppress_now(sqlite3 *db, const struct bounce_rcpt *x, const char *qi
 	s.count = 1;
 	if (suppress_put(db, &s, err, errlen) < 0)
 		return -1;
-	char q[400];
+	char q[400], rcpt[sizeof(x->recipient)];
 	msg_info("event=suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s status=%s expires=%lld diagnostic=%s",
 		 qid, x->recipient, x->reason, source, scope[0] ? scope : "global", x->status[0] ? x->status : "-",
 		 (long long)expires, log_quote(q, sizeof(q), x->diagnostic));
+	obs_event("suppressed", qid[0] ? qid : NULL, NULL, obs_text(rcpt, sizeof(rcpt), x->recipient),
+		  "{s:s, s:s, s:s, s:s, s:I, s:s}", "reason", x->reason, "source", source, "scope",
+		  scope[0] ? scope : "global", "status", x->status, "expires", (long long)expires, "diagnostic",
+		  obs_text(q, sizeof(q), x->diagnostic));
 	return 0;
+}
+
+/* A complaint is an event (obs.h: webhooks) before it suppresses. */
+static void complaint_event(const struct bounce_report *r, const struct bounce_rcpt *x, const struct sent *s,
+			    const char *qid, const char *sender)
+{
+	char rcpt[sizeof(x->recipient)], from[sizeof(r->sender)], type[sizeof(r->feedback_type)];
+	obs_event("complaint", qid[0] ? qid : NULL, s->route[0] ? s->route : NULL,
+		  obs_text(rcpt, sizeof(rcpt), x->recipient), "{s:s, s:s, s:s?}", "feedback_type",
+		  obs_text(type, sizeof(type), r->feedback_type), "sender", obs_text(from, sizeof(from), sender),
+		  "tenant", s->tenant[0] ? s->tenant : NULL);
 }
 
 /* One recipient's outcome, by its scope. */
@@ -143,6 +159,7 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 		msg_info("event=complaint qid=%s rcpt=<%s> tenant=%s feedback_type=%s sender=<%s>", out->qid,
 			 x->recipient, s->tenant[0] ? s->tenant : "-", r->feedback_type[0] ? r->feedback_type : "-",
 			 sender);
+		complaint_event(r, x, s, out->qid, sender);
 		out->complaints++;
 		out->suppressed++;
 		/* the statistics count it for its route and tenant (spool_obs.h) */
@@ -150,6 +167,8 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 			msg_warn("event=stats_error qid=%s op=complaint error=\"%s\"", out->qid, sqlite3_errmsg(db));
 		return suppress_now(db, x, out->qid, "complaint", scope, now, 0, err, errlen);
 	}
+	if (x->action[0] == '\0' || strcasecmp(x->action, "failed") == 0)   /* not "delayed", "delivered" */
+		obs_bounce(x->reason, x->scope, "report");
 	if (x->hard) {
 		out->suppressed++;
 		return suppress_now(db, x, out->qid, "bounce", "", now, 0, err, errlen);

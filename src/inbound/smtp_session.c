@@ -187,6 +187,12 @@ static void do_helo(struct smtp_session *s, const struct smtp_cmd *c)
 	smtp_reply(s, "250 SMTPUTF8");
 }
 
+/* A refusal of a message or recipient, for /metrics (obs_rejected). */
+static void rejected(const struct smtp_session *s, const char *reason)
+{
+	obs_rejected(s->lc->address, reason);
+}
+
 /* The tenant of the transaction (tenant.h): NULL, or why MAIL is refused
  * (its domains do not hold the sender's, or it has sent its share). */
 static const char *mail_tenant(struct smtp_session *s, const char *addr)
@@ -202,10 +208,12 @@ static const char *mail_tenant(struct smtp_session *s, const char *addr)
 	if (!s->mail.null_sender && !tenant_domain_ok(t, s->mail.addr.domain)) {
 		msg_info("event=sender_refused session=%lu client=%s tenant=%s from=<%s> reason=domain", s->id,
 			 s->addr, t->name, addr);
+		rejected(s, "sender_not_allowed");
 		int n = snprintf(why, sizeof(why), "550 5.7.1 Sender domain not allowed for tenant %s", t->name);
 		return n < 0 || (size_t)n >= sizeof(why) ? "550 5.7.1 Sender domain not allowed" : why;
 	}
 	if (tenant_rate_check(t, time(NULL), why, sizeof(why)) < 0) {
+		rejected(s, strstr(why, " held") ? "tenant_held" : "tenant_limit");
 		msg_info("event=tenant_limited session=%lu client=%s tenant=%s from=<%s> reason=\"%s\"", s->id,
 			 s->addr, t->name, addr, why + 10);
 		return why;
@@ -226,10 +234,15 @@ static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 		return smtp_reply_error(s, "503 5.5.1 Error: nested MAIL command");
 	if (s->shutdown)
 		return smtp_session_close(s, "421 4.3.2 Service shutting down, try again later");
-	if (s->lc->auth == LISTEN_AUTH_REQUIRED && s->user == NULL)
+	if (s->lc->auth == LISTEN_AUTH_REQUIRED && s->user == NULL) {
+		rejected(s, "auth_required");
 		return smtp_reply_error(s, "530 5.7.0 Authentication required");
-	if ((err = smtp_parse_mail(c->arg, c->arglen, s->sd->cf->inbound.max_message_size, &s->mail)))
+	}
+	if ((err = smtp_parse_mail(c->arg, c->arglen, s->sd->cf->inbound.max_message_size, &s->mail))) {
+		if (strncmp(err, "552", 3) == 0)   /* SIZE= over the limit */
+			rejected(s, "size");
 		return smtp_reply_error(s, err);
+	}
 	if (!s->esmtp && (s->mail.size || s->mail.body_8bit || s->mail.smtputf8))
 		return smtp_reply_error(s, "555 5.5.4 MAIL parameters need EHLO");
 	if (s->mail.null_sender)
@@ -239,6 +252,7 @@ static void do_mail(struct smtp_session *s, const struct smtp_cmd *c)
 	if (s->user && !s->mail.null_sender && !user_owns_domain(s->user, s->mail.addr.domain)) {
 		msg_info("event=sender_refused session=%lu client=%s user=%s from=<%s>", s->id, s->addr,
 			 user_name(s->user), addr);
+		rejected(s, "sender_not_allowed");
 		return smtp_reply_error(s, "550 5.7.1 Sender address not owned by the authenticated user");
 	}
 	if ((err = mail_tenant(s, addr)))
@@ -280,10 +294,14 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 	int postmaster;
 	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
 		return smtp_reply_error(s, "503 5.5.1 Error: need MAIL command");
-	if (s->nrcpts >= s->sd->cf->inbound.max_recipients)
+	if (s->nrcpts >= s->sd->cf->inbound.max_recipients) {
+		rejected(s, "too_many_recipients");
 		return smtp_reply(s, "452 4.5.3 Too many recipients");
-	if (s->tenant_rcpts && s->nrcpts >= s->tenant_rcpts)
+	}
+	if (s->tenant_rcpts && s->nrcpts >= s->tenant_rcpts) {
+		rejected(s, "too_many_recipients");
 		return smtp_reply(s, "452 4.5.3 tenant %s: at most %u recipients per message", s->tenant, s->tenant_rcpts);
+	}
 	if ((err = rcpt_address(s, c, addr, sizeof(addr), &postmaster)))
 		return smtp_reply_error(s, err);
 	const struct local_mailbox *mb = postmaster ? NULL : local_dispatch_match(s->sd->local, addr);
@@ -292,14 +310,17 @@ static void do_rcpt(struct smtp_session *s, const struct smtp_cmd *c)
 	if (mb == NULL && !postmaster && s->user == NULL && !s->trusted) {
 		msg_info("event=relay_denied session=%lu qid=%s client=%s from=<%s> to=<%s>", s->id,
 			 s->qid, s->addr, s->sender, addr);
+		rejected(s, "relay_denied");
 		return smtp_reply_error(s, "554 5.7.1 Relay denied");
 	}
 	char refusal[512];
 	/* the suppression scope "user:NAME" is the tenant's when the message has one */
 	const char *scope_user = s->tenant[0] ? s->tenant : s->user ? user_name(s->user) : NULL;
 	if (mb == NULL && s->sd->rcpt_check &&
-	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, scope_user, s->qid, refusal, sizeof(refusal)))
+	    s->sd->rcpt_check(s->sd->rcpt_check_arg, addr, s->sender, scope_user, s->qid, refusal, sizeof(refusal))) {
+		rejected(s, "suppressed");
 		return smtp_reply(s, "%s", refusal);
+	}
 	s->rcpts = xreallocarray(s->rcpts, s->nrcpts + 1, sizeof(char *));
 	s->rcpts[s->nrcpts++] = xstrdup(addr);
 	s->mailbox = mb;
@@ -414,8 +435,10 @@ static void commit_done(void *arg, int ok, const char *reason)
 		if (s->sd->on_queued)
 			s->sd->on_queued(s->sd->on_queued_arg);
 	} else if (ok < 0) {         /* cleanup refused it: reason is the reply */
+		rejected(s, "malformed");
 		smtp_reply(s, "%s", reason);
 	} else {
+		rejected(s, "spool");
 		msg_warn("event=queue_failed session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, reason ? reason : "spool error");
 		smtp_reply(s, "452 4.3.1 Insufficient system storage, message not queued: try again later");
@@ -490,8 +513,10 @@ static void scan_done(void *arg, const struct scan_result *r)
 		msg_warn("event=scan_error session=%lu qid=%s tenant=%s reason=%s kind=%s ms=%.1f action=%s", s->id,
 			 s->qid, s->tenant[0] ? s->tenant : "-", log_quote(q, sizeof(q), r->error),
 			 r->kind ? r->kind : "connect", r->ms, tempfail ? "tempfail" : "accept");
-		if (tempfail)
+		if (tempfail) {
+			rejected(s, "scanner_error");
 			return scan_refused(s, "451 4.7.1 The message could not be scanned, try again later");
+		}
 		return queue_message(s, r);
 	}
 	msg_info("event=scan session=%lu qid=%s tenant=%s action=%s score=%.2f symbols=%s ms=%.1f", s->id, s->qid,
@@ -506,6 +531,7 @@ static void scan_done(void *arg, const struct scan_result *r)
 			snprintf(text, sizeof(text), "%s", hard ? "550 5.7.1 Spam" : "451 4.7.1 Try again later");
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=scan action=%s", s->id, s->qid,
 			 s->addr, hard ? "reject" : "soft_reject");
+		rejected(s, "scanner");
 		return scan_refused(s, text);
 	}
 	queue_message(s, r);
@@ -533,6 +559,7 @@ static void data_end(struct smtp_session *s)
 		const char *r = data_error_reply(e);
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"%s\"", s->id, s->qid,
 			 s->addr, r + 10);
+		rejected(s, e == DATA_TOO_BIG ? "size" : "malformed");
 		smtp_reply_error(s, r);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);
@@ -542,6 +569,7 @@ static void data_end(struct smtp_session *s)
 	if (hops > CLEANUP_MAX_HOPS) {
 		msg_info("event=message_refused session=%lu qid=%s client=%s reason=\"too many hops\" hops=%u",
 			 s->id, s->qid, s->addr, hops);
+		rejected(s, "loop");
 		smtp_reply_error(s, CLEANUP_HOPS_REPLY);
 		if (s->state != SMTP_S_CLOSING)
 			transaction_reset(s);

@@ -21,6 +21,8 @@
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "doctor/doctor.h"
+#include "obs/metrics.h"
+#include "obs/obs.h"
 
 #define FIRST_RUN_SECS 1
 
@@ -32,10 +34,11 @@ struct monitor_item {
 	int seen;                    /* reported by the current run */
 };
 
-/* One IP list's verdict on one source address. */
+/* One list's verdict on one source address (or, domain set, on one
+ * sending domain: those never act). */
 struct monitor_listing {
 	char *ip, *list, *why;
-	int listed, acts;
+	int listed, acts, domain;
 	time_t since;
 };
 
@@ -123,22 +126,51 @@ static struct monitor_listing *listing_get(struct monitor *m, const char *ip, co
 	return l;
 }
 
+/* A subject newly listed or delisted is an event (obs.h: webhooks). */
+static void listing_event(const struct monitor_listing *l, const char *why)
+{
+	char ev[512];
+	metrics_inc(M_MONITOR_CHANGES, "dnsbl", NULL);
+	obs_event(l->listed ? "blocklisted" : "delisted", NULL, NULL, NULL, "{s:s, s:s, s:s, s:b, s:s}", "subject",
+		  l->ip, "kind", l->domain ? "domain" : "ip", "list", l->list, "acts", l->acts, "evidence",
+		  obs_text(ev, sizeof(ev), why));
+}
+
+/* The answer of one list about subject (an IP, or a domain): a change of
+ * its verdict is kept, and told. */
+static struct monitor_listing *listing_note(struct monitor *m, const char *subject, const char *list, int domain,
+					    enum doctor_listing st, int pbl_only, const char *why)
+{
+	if (st == DOCTOR_LIST_UNTESTED)
+		return NULL;            /* keeps its last state: not knowing is not a change */
+	struct monitor_listing *l = listing_get(m, subject, list);
+	int listed = st == DOCTOR_LISTED;
+	l->domain = domain;
+	l->acts = listed && !domain && monitor_list_acts(&m->cf->monitor, list, pbl_only);
+	if (l->listed != listed || strcmp(l->why, why) != 0) {
+		int changed = l->listed != listed;
+		l->since = changed ? time(NULL) : l->since;
+		l->listed = listed;
+		if (changed)
+			listing_event(l, listed ? why : l->why);
+		free(l->why);
+		l->why = xstrdup(why);
+	}
+	return l;
+}
+
 static void on_listing(void *arg, const char *ip, const char *list, enum doctor_listing st, int pbl_only,
 		       const char *why)
 {
 	struct monitor *m = arg;
-	if (st == DOCTOR_LIST_UNTESTED)
-		return;                 /* keeps its last state: not knowing is not a change */
-	struct monitor_listing *l = listing_get(m, ip, list);
-	int listed = st == DOCTOR_LISTED;
-	l->acts = listed && monitor_list_acts(&m->cf->monitor, list, pbl_only);
-	if (l->listed != listed || strcmp(l->why, why) != 0) {
-		l->since = l->listed != listed ? time(NULL) : l->since;
-		l->listed = listed;
-		free(l->why);
-		l->why = xstrdup(why);
-	}
-	source_decide(m, ip);
+	if (listing_note(m, ip, list, 0, st, pbl_only, why))
+		source_decide(m, ip);
+}
+
+static void on_domain_listing(void *arg, const char *domain, const char *list, enum doctor_listing st,
+			      int pbl_only, const char *why)
+{
+	listing_note(arg, domain, list, 1, st, pbl_only, why);
 }
 
 /* --- findings into items */
@@ -153,6 +185,7 @@ static struct monitor_item *item_find(struct monitor *m, const char *check, cons
 
 static void log_change(const struct monitor_item *it, const char *previous)
 {
+	metrics_inc(M_MONITOR_CHANGES, it->check, NULL);
 	msg_info("event=monitor check=%s subject=\"%s\" status=%s previous=%s evidence=\"%s\"", it->check,
 		 it->subject, doctor_status_name(it->status), previous, it->evidence);
 }
@@ -214,9 +247,9 @@ static json_t *state_json(const struct monitor *m)
 					"evidence", it->evidence, "changed", (json_int_t)it->changed));
 	}
 	for (size_t i = 0; i < m->nlst; i++)
-		json_array_append_new(lst, json_pack("{s:s, s:s, s:b, s:b, s:s, s:I}", "source", m->lst[i].ip,
-				      "list", m->lst[i].list, "listed", m->lst[i].listed, "acts",
-				      m->lst[i].acts, "evidence", m->lst[i].why, "since",
+		json_array_append_new(lst, json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:I}", "source", m->lst[i].ip,
+				      "kind", m->lst[i].domain ? "domain" : "ip", "list", m->lst[i].list, "listed",
+				      m->lst[i].listed, "acts", m->lst[i].acts, "evidence", m->lst[i].why, "since",
 				      (json_int_t)m->lst[i].since));
 	for (size_t i = 0; i < m->ndown; i++)
 		json_array_append_new(down, json_string(m->down[i]));
@@ -252,12 +285,15 @@ static void state_read(struct monitor *m)
 		if (ip == NULL || list == NULL || !json_is_true(json_object_get(e, "listed")))
 			continue;
 		struct monitor_listing *l = listing_get(m, ip, list);
+		const char *kind = json_string_value(json_object_get(e, "kind"));
 		l->listed = 1;
-		l->acts = json_is_true(json_object_get(e, "acts"));
+		l->domain = kind && strcmp(kind, "domain") == 0;
+		l->acts = !l->domain && json_is_true(json_object_get(e, "acts"));
 		l->since = (time_t)json_integer_value(json_object_get(e, "since"));
 		free(l->why);
 		l->why = xstrdup(why ? why : "listed before the restart");
-		source_decide(m, ip);
+		if (!l->domain)
+			source_decide(m, ip);
 	}
 	json_decref(j);
 	free(path);
@@ -280,11 +316,13 @@ static void on_domain_done(struct doctor *d, void *arg)
 	for (size_t i = 0; i < d->nf; i++)
 		merge_finding(m, &d->f[i], now);
 	m->queries += d->queries;
+	metrics_add(M_MONITOR_QUERIES, NULL, NULL, NULL, (double)d->queries);
 	doctor_destroy(d);
 	m->run = NULL;
 	if (++m->cur < m->ndomains)
 		return run_domain(m);
 	drop_unseen(m);
+	metrics_inc(M_MONITOR_RUNS, NULL, NULL);
 	m->last_queries = m->queries;
 	msg_info("event=monitor_run domains=%zu queries=%zu secs=%lld", m->ndomains, m->queries,
 		 (long long)(now - m->run_started));
@@ -299,6 +337,7 @@ static void run_domain(struct monitor *m)
 	struct doctor *d = doctor_new_async(m->base, m->res, cf, m->domains[m->cur], m->cur == 0,
 					    cf->delivery.dns_timeout_ms);
 	d->on_listing = on_listing;
+	d->on_domain_listing = on_domain_listing;
 	d->listing_arg = m;
 	d->list_budget = cf->monitor.budget;
 	/* spread over the interval: the last run's count tells how many lookups come */
@@ -317,6 +356,20 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	m->queries = 0;
 	m->run_started = time(NULL);
 	run_domain(m);
+}
+
+/* /metrics: the state of what is watched, as of the last answers. */
+static void monitor_collect(void *arg)
+{
+	const struct monitor *m = arg;
+	metrics_clear(M_MONITOR_LISTED);
+	metrics_clear(M_MONITOR_FINDINGS);
+	for (size_t i = 0; i < m->nlst; i++)
+		metrics_add(M_MONITOR_LISTED, m->lst[i].list, m->lst[i].domain ? "domain" : "ip", NULL,
+			    m->lst[i].listed);
+	for (size_t i = 0; i < m->nitems; i++)
+		metrics_add(M_MONITOR_FINDINGS, m->items[i].check, doctor_status_name(m->items[i].status), NULL, 1);
+	metrics_set(M_MONITOR_SOURCES_DOWN, NULL, NULL, NULL, (double)m->ndown);
 }
 
 /* The DKIM domains, each once; else the hostname's parent domain. */
@@ -355,6 +408,7 @@ struct monitor *monitor_new(struct event_base *base, const struct config *cf, st
 		msg_fatal("event=monitor_error reason=\"event_new failed\"");
 	collect_domains(m);
 	state_read(m);
+	metrics_collector_add(monitor_collect, m);
 	schedule(m, FIRST_RUN_SECS);
 	msg_info("event=monitor_start interval=%u domains=%zu budget=%u", cf->monitor.interval,
 		 m->ndomains, cf->monitor.budget);
@@ -365,6 +419,7 @@ void monitor_free(struct monitor *m)
 {
 	if (m == NULL)
 		return;
+	metrics_collector_remove(monitor_collect, m);
 	event_free(m->timer);
 	doctor_destroy(m->run);  /* its lookups in flight are the resolver's to cancel */
 	for (size_t i = 0; i < m->nitems; i++) {

@@ -26,11 +26,11 @@ struct buf;
 
 enum metric_id {
 	M_RECEIVED,            /* counter {listener,user} messages accepted into the spool */
-	M_REJECTED,            /* counter {listener,reason} messages refused at the door */
+	M_REJECTED,            /* counter {listener,reason} messages or recipients refused at the door */
 	M_SESSIONS,            /* counter {listener} SMTP sessions accepted */
 	M_SESSIONS_OPEN,       /* gauge SMTP sessions open now */
 	M_ATTEMPTS,            /* counter {route,result} recipients by delivery outcome */
-	M_BOUNCES,             /* counter {reason,scope} */
+	M_BOUNCES,             /* counter {reason,scope,source} */
 	M_FAILOVERS,           /* counter {from_route,to_route} */
 	M_DKIM_SIGNED,         /* counter messages signed */
 	M_DKIM_FAILED,         /* counter messages that could not be signed */
@@ -53,6 +53,12 @@ enum metric_id {
 	M_TENANT_BOUNCES,      /* counter {tenant,reason} recipients bounced, by enhanced status code */
 	M_TENANT_COMPLAINTS,   /* counter {tenant} complaints (ARF) about the tenant's mail */
 	M_TENANT_STATE,        /* gauge {tenant,state} 1 for the current state (ok, held, throttled) */
+	M_MONITOR_LISTED,      /* gauge {list,kind} watched subjects listed now (0: asked, not listed) */
+	M_MONITOR_FINDINGS,    /* gauge {check,status} the monitor's watched items by status */
+	M_MONITOR_SOURCES_DOWN,/* gauge source addresses out of use for a listing */
+	M_MONITOR_RUNS,        /* counter monitor runs completed */
+	M_MONITOR_QUERIES,     /* counter DNS lookups the monitor made */
+	M_MONITOR_CHANGES,     /* counter {check} changes the monitor found */
 	M_COUNT
 };
 

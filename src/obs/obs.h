@@ -9,6 +9,8 @@
  */
 #ifndef OUTPOST_OBS_H
 #define OUTPOST_OBS_H
+#include <stdarg.h>
+#include <stddef.h>
 #include <time.h>
 
 /* A session was accepted on listener (its address as configured); open
@@ -26,10 +28,11 @@ void obs_outcome(const char *route, const char *tenant, const char *result, cons
 		 time_t now);
 /* A complaint (ARF) about a message of tenant (NULL: none known). */
 void obs_complaint(const char *tenant);
-/* A bounce of a given scope ("recipient", "domain", "route") for reason:
- * obs_outcome counts recipient bounces itself; bounce handling may add
- * others. */
-void obs_bounce(const char *reason, const char *scope);
+/* A recipient bounced: reason and scope as feedback/classify.h names them
+ * ("userunknown", "mailboxfull", ...; "recipient", "route", "message",
+ * "none"); source says where outpost learnt it: "delivery" (the receiver
+ * refused it) or "report" (a bounce report came back later). */
+void obs_bounce(const char *reason, const char *scope, const char *source);
 /* A job moved from route `from` to route `to`. */
 void obs_failover(const char *from, const char *to);
 /* An outbound SMTP transaction on route took seconds. */
@@ -41,5 +44,26 @@ void obs_scan(const char *result, const char *tenant, double seconds);
 /* A scan failed: reason is "timeout", "connect", "http" or "reply";
  * action what on_error did ("accept", "tempfail"). */
 void obs_scan_error(const char *reason, const char *action);
+
+/* A message or a recipient was refused before it was queued, on listener,
+ * for a reason class (a word from a fixed set: "relay_denied",
+ * "suppressed", "tenant_held", "scanner", "size", ...). */
+void obs_rejected(const char *listener, const char *reason);
+
+/* Events that concern no message being queued or delivered (a route down
+ * or up, a failover, a canary verdict, a complaint, a suppression, a
+ * blocklisting) go to the sink the daemon set (the spool's raw events,
+ * which webhooks send and the status page shows); without a sink they go
+ * nowhere.  detail is a JSON object built from fmt and the arguments as
+ * jansson's json_pack() takes them ("{s:s, s:I}", "key", "text", "n",
+ * (long long)n); NULL fmt: no detail.  Any thread. */
+typedef void obs_event_fn(void *arg, const char *event, const char *qid, const char *route, const char *rcpt,
+			  const char *detail);
+void obs_event_sink(obs_event_fn *fn, void *arg);
+void obs_event(const char *event, const char *qid, const char *route, const char *rcpt, const char *fmt, ...);
+/* Text from outside (a reply, a report) made fit for an event's detail:
+ * copied into out (cut to outlen), each octet that is not part of valid
+ * UTF-8 or is a control character turned into '?'.  Returns out. */
+const char *obs_text(char *out, size_t outlen, const char *in);
 
 #endif

@@ -282,11 +282,29 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* The detail of an event: the text of a message's events (received,
+ * delivered, deferred, bounced: the envelope or the reply), the JSON
+ * object of the others (obs_event), or null. */
+static json_t *event_detail(const struct wevent *e)
+{
+	static const char *const text_events[] = { "received", "delivered", "deferred", "bounced" };
+	if (e->detail == NULL)
+		return json_null();
+	for (size_t i = 0; i < sizeof(text_events) / sizeof(text_events[0]); i++)
+		if (strcmp(e->event, text_events[i]) == 0)
+			return json_string(e->detail);
+	json_t *o = json_loads(e->detail, 0, NULL);
+	if (json_is_object(o))
+		return o;
+	json_decref(o);
+	return json_string(e->detail);
+}
+
 static char *event_body(const struct wevent *e)
 {
-	json_t *o = json_pack("{s:I,s:s,s:I,s:s?,s:s?,s:s?,s:s?}", "id", (json_int_t)e->id, "event", e->event, "time",
+	json_t *o = json_pack("{s:I,s:s,s:I,s:s?,s:s?,s:s?,s:o?}", "id", (json_int_t)e->id, "event", e->event, "time",
 			      (json_int_t)e->time, "qid", e->qid, "route", e->route, "recipient", e->rcpt, "detail",
-			      e->detail);
+			      event_detail(e));
 	char *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	return body ? body : xstrdup("{}");

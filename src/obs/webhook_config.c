@@ -15,7 +15,9 @@
 #include "core/xmalloc.h"
 #include "obs/http_config.h"
 
-const char *const webhook_event_names[] = { "received", "delivered", "deferred", "bounced", NULL };
+const char *const webhook_event_names[] = { "received", "delivered", "deferred", "bounced", "complaint",
+					    "suppressed", "route_down", "route_up", "failover", "canary_failed",
+					    "blocklisted", "delisted", NULL };
 
 /* The key: the first line of a file only its owner may read or write. */
 static char *read_secret(struct cfctx *cx, const config_setting_t *s, const char *file)
@@ -78,8 +80,9 @@ static void load_events(struct cfctx *cx, const config_setting_t *g, struct webh
 				break;
 		if (webhook_event_names[k] == NULL)
 			cf_error(cx, config_setting_get_member(g, "events"),
-				 "webhooks: event \"%s\": outpost emits received, delivered, deferred, bounced",
-				 w->events[i]);
+				 "webhooks: event \"%s\": outpost emits received, delivered, deferred, bounced,"
+				 " complaint, suppressed, route_down, route_up, failover, canary_failed, blocklisted,"
+				 " delisted", w->events[i]);
 	}
 }
 

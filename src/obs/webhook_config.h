@@ -9,7 +9,8 @@
  * Contract: url is https:// (certificates verified against the system's
  * store, or ca_file), or http:// to a loopback address only (a receiver
  * on the same host); events are among those outpost emits (received,
- * delivered, deferred, bounced); secret_file is required, mode 600, its
+ * delivered, deferred, bounced, complaint, suppressed, route_down,
+ * route_up, failover, canary_failed, blocklisted, delisted); secret_file is required, mode 600, its
  * first line (16 to 1000 characters) the HMAC-SHA256 key.  At most 16
  * hooks, each url once.  Errors are FILE:LINE.  A change needs a restart.
  */

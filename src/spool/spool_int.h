@@ -24,7 +24,7 @@
 #define SPOOL_LOW_SPACE_CLAIM 8   /* messages per claim once the reserve is given up */
 
 enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT,
-		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD };
+		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD, SPOOL_REQ_EVENT };
 
 /* Prepared statements of spool_queue.c. */
 enum spool_qstmt {
@@ -37,7 +37,7 @@ enum spool_qstmt {
 /* Prepared statements of spool_obs.c. */
 enum spool_obs_stmt { SPOOL_OBS_COUNT_MSGS, SPOOL_OBS_OLDEST, SPOOL_OBS_PAGES, SPOOL_OBS_RECEIVED,
 		      SPOOL_OBS_RECEIVED_EVENT, SPOOL_OBS_OUTCOME, SPOOL_OBS_OUTCOME_EVENT,
-		      SPOOL_OBS_PRUNE_EVENTS, SPOOL_OBS_PRUNE_MINUTES, SPOOL_OBS_COUNT };
+		      SPOOL_OBS_PRUNE_EVENTS, SPOOL_OBS_PRUNE_MINUTES, SPOOL_OBS_EVENT, SPOOL_OBS_COUNT };
 
 struct spool_claim_op {
 	time_t now;
@@ -60,6 +60,12 @@ struct spool_health_op {
 	size_t n;
 };
 
+/* An event that concerns no committed message (spool_event()): deep copies. */
+struct spool_event_op {
+	time_t time;
+	char *event, *qid, *route, *rcpt, *detail;
+};
+
 struct spool_req {
 	enum spool_req_kind kind;
 	struct spool_msg *msg;   /* COMMIT: the message; RECORD: the DSN or NULL.
@@ -79,6 +85,7 @@ struct spool_req {
 		struct spool_record_op record;
 		time_t next_due;         /* NEXT: the answer */
 		struct spool_health_op health;
+		struct spool_event_op event;
 	} u;
 	struct spool_req *next;
 };
@@ -160,6 +167,10 @@ void spool_obs_refresh(struct spool *sp);
  * the message may leave the spool). */
 int spool_obs_received(struct spool *sp, const struct spool_msg *m);
 int spool_obs_outcome(struct spool *sp, const struct spool_record_op *op, const struct spool_outcome *o);
+/* Storage thread: the raw event of an EVENT request; loop thread: frees
+ * what it holds. */
+int spool_obs_event_run(struct spool *sp, const struct spool_event_op *op);
+void spool_obs_event_finish(struct spool_req *r);
 
 /* spool_queue.c */
 int spool_queue_prepare(struct spool *sp, char *err, size_t errlen);   /* at open */

@@ -6,10 +6,12 @@
 #include "spool/spool_obs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "core/name_code.h"
+#include "core/xmalloc.h"
 #include "spool/spool_int.h"
 
 static const char *const obs_sql[SPOOL_OBS_COUNT] = {
@@ -36,6 +38,8 @@ static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_PRUNE_EVENTS] = "DELETE FROM stats_events WHERE id <= min(?1,"
 		" coalesce((SELECT min(last_id) FROM webhook_cursor), ?1))",
 	[SPOOL_OBS_PRUNE_MINUTES] = "DELETE FROM stats_minute WHERE minute < ?1",
+	[SPOOL_OBS_EVENT] = "INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 int spool_obs_prepare(struct spool *sp, char *err, size_t errlen)
@@ -216,4 +220,43 @@ int spool_obs_complaint(sqlite3 *db, time_t now, const char *route, const char *
 		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(db);
 	sqlite3_finalize(st);
 	return rc;
+}
+
+/* NULL stays NULL (an SQL NULL, null in a webhook's JSON). */
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+void spool_event(struct spool *sp, const char *event, const char *qid, const char *route, const char *rcpt,
+		 const char *detail)
+{
+	struct spool_req *r = xcalloc(1, sizeof(*r));
+	r->kind = SPOOL_REQ_EVENT;
+	r->u.event = (struct spool_event_op){ time(NULL), xstrdup(event), dup_or_null(qid), dup_or_null(route),
+					      dup_or_null(rcpt), dup_or_null(detail) };
+	spool_enqueue(sp, r);
+}
+
+int spool_obs_event_run(struct spool *sp, const struct spool_event_op *op)
+{
+	sqlite3_stmt *st = sp->obs[SPOOL_OBS_EVENT];
+	int rc = sqlite3_bind_int64(st, 1, (sqlite3_int64)op->time);
+	const char *text[] = { op->event, op->qid, op->route, op->rcpt, op->detail };
+	for (int i = 0; i < 5 && rc == SQLITE_OK; i++)
+		rc = spool_bind_text(st, 2 + i, text[i]);   /* NULL: SQL NULL */
+	if ((rc = obs_step(st, rc)) != SQLITE_OK)
+		return rc;
+	return obs_prune(sp, op->time);
+}
+
+void spool_obs_event_finish(struct spool_req *r)
+{
+	struct spool_event_op *op = &r->u.event;
+	free(op->event);
+	free(op->qid);
+	free(op->route);
+	free(op->rcpt);
+	free(op->detail);
+	memset(op, 0, sizeof(*op));
 }

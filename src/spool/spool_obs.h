@@ -46,4 +46,13 @@ void spool_gauges(struct spool *sp, struct spool_gauges *g);
 int spool_obs_complaint(sqlite3 *db, time_t now, const char *route, const char *domain, const char *sender,
 			const char *tenant);
 
+/* An event that concerns no message being committed or recorded (a route
+ * down or up, a failover, a complaint, a listing...): one raw event row
+ * (stats_events, so webhooks send it), written by the storage thread in
+ * its next transaction, after every request queued before it.  Strings
+ * are copied; qid, route, rcpt and detail may be NULL.  Any thread, while
+ * the spool is open. */
+void spool_event(struct spool *sp, const char *event, const char *qid, const char *route, const char *rcpt,
+		 const char *detail);
+
 #endif

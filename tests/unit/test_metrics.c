@@ -123,6 +123,55 @@ static void test_tenant_families_of_the_hooks(void **st)
 	metrics_reset();
 }
 
+/* Outside text for an event's detail: valid UTF-8 kept, the rest '?',
+ * cut on a character boundary. */
+static void test_obs_text(void **st)
+{
+	char out[16];
+	(void)st;
+	assert_string_equal(obs_text(out, sizeof(out), "550 5.1.1 \xc3\xa9t\xc3\xa9"), "550 5.1.1 \xc3\xa9t\xc3\xa9");
+	assert_string_equal(obs_text(out, sizeof(out), "a\xff\xc3" "b\r\n\x01"), "a?" "?b?" "??");
+	assert_string_equal(obs_text(out, sizeof(out), NULL), "");
+	assert_string_equal(obs_text(out, 6, "abcd\xc3\xa9"), "abcd");      /* not half of the é */
+	assert_string_equal(obs_text(out, sizeof(out), "\xed\xa0\x80x"), "?" "??x");  /* a surrogate */
+	assert_string_equal(obs_text(out, 1, "abc"), "");
+}
+
+static char got_event[64], got_detail[256];
+static int got_null_rcpt;
+
+static void sink(void *arg, const char *event, const char *qid, const char *route, const char *rcpt,
+		 const char *detail)
+{
+	(void)arg;
+	(void)qid;
+	(void)route;
+	snprintf(got_event, sizeof(got_event), "%s", event);
+	snprintf(got_detail, sizeof(got_detail), "%s", detail ? detail : "(null)");
+	got_null_rcpt = rcpt == NULL;
+}
+
+/* An event's detail is a JSON object with sorted keys; without a sink,
+ * events go nowhere; a detail that cannot be made is null. */
+static void test_obs_event_sink(void **st)
+{
+	(void)st;
+	obs_event("route_down", NULL, "r1", NULL, "{s:s}", "class", "*");
+	assert_string_equal(got_event, "");
+	obs_event_sink(sink, NULL);
+	obs_event("route_down", NULL, "r1", NULL, "{s:s, s:I, s:b}", "reason", "x \"y\"", "probe_at", 12LL,
+		  "acts", 1);
+	assert_string_equal(got_event, "route_down");
+	assert_string_equal(got_detail, "{\"acts\":true,\"probe_at\":12,\"reason\":\"x \\\"y\\\"\"}");
+	assert_true(got_null_rcpt);
+	obs_event("failover", "Q1", "r1", NULL, "{s:s}", "reply", "\xff");   /* not UTF-8: a bug of the caller */
+	assert_string_equal(got_event, "failover");
+	assert_string_equal(got_detail, "(null)");
+	obs_event("route_up", NULL, "r1", NULL, NULL);
+	assert_string_equal(got_detail, "(null)");
+	obs_event_sink(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -130,6 +179,8 @@ int main(void)
 		cmocka_unit_test(test_histogram_is_cumulative),
 		cmocka_unit_test(test_collectors_run_at_render),
 		cmocka_unit_test(test_tenant_families_of_the_hooks),
+		cmocka_unit_test(test_obs_text),
+		cmocka_unit_test(test_obs_event_sink),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -52,13 +52,21 @@ static void test_config(void **st)
 	assert_int_equal(cf->nwebhooks, 1);
 	assert_string_equal(cf->webhooks[0].secret, "0123456789abcdefXYZ");
 	config_free(cf);
+	/* every event outpost emits may be asked for */
+	snprintf(text, sizeof(text), "webhooks = ( { url = \"https://hooks.example.com/x\"; events = [ \"delivered\","
+		 " \"received\", \"deferred\", \"bounced\", \"complaint\", \"suppressed\", \"route_down\", \"route_up\","
+		 " \"failover\", \"canary_failed\", \"blocklisted\", \"delisted\" ]; secret_file = \"%s\"; } );\n", secret);
+	cf = load(text, err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->webhooks[0].nevents, 12);
+	config_free(cf);
 	static const struct { const char *fmt, *msg; } bad[] = {
 		{ "webhooks = ( {\n url = \"http://hooks.example.com/x\"; events = [ \"delivered\" ]; secret_file = \"%s\"; } );\n",
 		  ":1: webhooks: url must be https://" },
 		{ "webhooks = ( { url = \"ftp://x\"; events = [ \"delivered\" ]; secret_file = \"%s\"; } );\n",
 		  "url must be https://" },
-		{ "webhooks = ( { url = \"https://h/x\";\n events = [ \"route_up\" ]; secret_file = \"%s\"; } );\n",
-		  ":2: webhooks: event \"route_up\"" },
+		{ "webhooks = ( { url = \"https://h/x\";\n events = [ \"route_sideways\" ]; secret_file = \"%s\"; } );\n",
+		  ":2: webhooks: event \"route_sideways\"" },
 		{ "webhooks = ( { url = \"https://h/x\"; events = [ \"delivered\" ]; } );\n# %s\n",
 		  "secret_file is required" },
 		{ "webhooks = ( { url = \"https://h/x\"; events = [ \"delivered\" ];\n secret = \"%s\"; } );\n",
