@@ -4,6 +4,7 @@ Prometheus' own promtool; the refusals of a listener beyond loopback."""
 import json
 import re
 import shutil
+import smtplib
 import ssl
 import subprocess
 import time
@@ -86,7 +87,7 @@ def test_metrics_after_traffic_pass_promtool_and_count(world):
     text = wait_metric(url, "outpost_delivery_attempts_total", 3, route="direct", result="delivered")
     promtool_check(text)
     assert sample(text, "outpost_delivery_attempts_total", route="direct", result="bounced") == 1
-    assert sample(text, "outpost_bounces_total", reason="5.1.1", scope="recipient") == 1
+    assert sample(text, "outpost_bounces_total", reason="userunknown", scope="recipient", source="delivery") == 1
     assert sample(text, "outpost_messages_received_total", listener=listener, user="") == 2
     assert sample(text, "outpost_smtp_sessions_total", listener=listener) == 2
     assert sample(text, "outpost_delivery_latency_seconds_count", route="direct") == 3
@@ -389,4 +390,28 @@ def test_warmup_and_failover_metrics(world):
     text = wait_metric(url, "outpost_delivery_attempts_total", 2, route="r1", result="delivered")
     assert sample(text, "outpost_delivery_attempts_total", route="direct", result="delivered") == 3
     assert sample(text, "outpost_warmup_remaining_messages", source="127.0.0.1") == 0
+    promtool_check(text)
+
+
+def test_rejected_and_bounce_metrics(world):
+    """Refusals at the door by reason class (SIZE= too big at MAIL, a message
+    too big at the end of DATA), bounces by classified reason, through promtool."""
+    world.sink("127.0.0.2", Behaviour(rcpt_replies={"gone@example.net": "550 5.1.1 No such user"}))
+    http_port = free_port()
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port,
+                            'inbound = { max_message_size = "2K"; };'])
+    url = "http://127.0.0.1:%d/metrics" % http_port
+    send(d, ["gone@example.net"])
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
+        s.ehlo()
+        code, _ = s.mail("app@sender.example.org", ["SIZE=5000"])
+        assert code == 552
+        s.rset()
+        assert s.mail("app@sender.example.org")[0] == 250
+        assert s.rcpt("a@example.net")[0] == 250
+        code, _ = s.data(b"Subject: big\r\n\r\n" + (b"x" * 70 + b"\r\n") * 60)
+        assert code == 552
+    listener = "127.0.0.1:%d" % d.port
+    text = wait_metric(url, "outpost_bounces_total", 1, reason="userunknown", scope="recipient", source="delivery")
+    assert sample(text, "outpost_messages_rejected_total", listener=listener, reason="size") == 2
     promtool_check(text)
