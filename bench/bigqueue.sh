@@ -3,6 +3,7 @@
 #
 #     sudo bench/bigqueue.sh [--quick] [-n MESSAGES] [--seed N] [-l LENGTH]
 #                            [--rss-secs S] [--deliver-secs S] [--ref REV] [--keep]
+#                            [--metrics | --metrics-only] [--routes N] [--scrapes K]
 #
 # Targets (issue): with a queue of 1,000,000 messages to an unreachable
 # destination, outpostd's RSS stays under 1 GB; restart-to-first-delivery
@@ -35,6 +36,15 @@
 #    `result=delivered` log line.  It then delivers for DELIVER_SECS (default
 #    30) seconds: the delivery rate from the big queue and the RSS while
 #    delivering are reported.
+# 5. /metrics (with --metrics, or --metrics-only: phases 1, 2 and 5 alone):
+#    outpostd on what is left of the big queue (all of it with
+#    --metrics-only), with N relay routes (--routes, default 100) all to the
+#    dead port, a rule whose via lists all of them, and the HTTP listener;
+#    every message is due, so it churns against routes that go down one by
+#    one while K (--scrapes, default 200) GET /metrics are timed one after
+#    the other (after 3 untimed ones); the report gives the median, p90, p99
+#    and max, the size of the answer and its series, and the queue size the
+#    answer itself reports (target: under 10 ms).
 #
 # --quick: 100,000 messages from a seed of 5,000, 20 s of RSS sampling,
 # 10 s of delivery.  --keep keeps the work area (spool, logs); --ref REV
@@ -51,11 +61,14 @@ RSS_SECS=60
 DELIVER_SECS=30
 KEEP=0
 REF=""
+METRICS=0       # 1: phase 5 too; 2: phases 1, 2 and 5 only
+M_ROUTES=100
+SCRAPES=200
 FROM=from@example.com
 TO=to@example.net
 
 usage() {
-	sed -n '4,5p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,6p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -69,6 +82,10 @@ while [ $# -gt 0 ]; do
 	--deliver-secs) DELIVER_SECS="${2:?}"; shift ;;
 	--keep) KEEP=1 ;;
 	--ref) REF="${2:?}"; shift ;;
+	--metrics) METRICS=1 ;;
+	--metrics-only) METRICS=2 ;;
+	--routes) M_ROUTES="${2:?}"; shift ;;
+	--scrapes) SCRAPES="${2:?}"; shift ;;
 	-h|--help) usage ;;
 	*) echo "bigqueue.sh: unknown argument: $1" >&2; usage ;;
 	esac
@@ -217,6 +234,73 @@ say "clone: ${CLONE_SECS} s: $N_MSG messages, $N_RCPT recipients, $N_ATT attempt
 sync
 { echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null || true   # start from a cold page cache
 
+# --- 5. /metrics on the big queue, N routes (run after phase 4, or right away) -------------
+
+M_PORT=$(free_port)
+
+conf_metrics() {   # N relay routes to the dead port, one rule via all of them, the HTTP listener
+	local i via=""
+	{
+		echo "hostname = \"bench.test\";"
+		echo "spool    = \"$O_DIR/spool\";"
+		echo "listen   = ( { address = \"127.0.0.1:$O_PORT\"; } );"
+		echo "client_networks = [ \"127.0.0.0/8\" ];"
+		echo "http     = { listen = \"127.0.0.1:$M_PORT\"; };"
+		echo "routes   = {"
+		for i in $(seq 1 "$M_ROUTES"); do
+			echo "  r$i = { type = \"relay\"; host = \"127.0.0.1:$DEAD_PORT\"; tls = \"none\"; };"
+			via="$via${via:+, }\"r$i\""
+		done
+		echo "};"
+		echo "rules    = ( { via = [ $via ]; } );"
+		echo "delivery = { max_connections = 100; max_per_destination = 20; };"
+	} >"$O_CONF"
+}
+
+metrics_phase() {
+	conf_metrics
+	M_QUEUED=$(q "SELECT count(*) FROM messages;")
+	say "metrics: outpostd on $M_QUEUED messages, $M_ROUTES routes to the dead port; $SCRAPES timed GET /metrics"
+	outpost_start metrics
+	wait_port "$M_PORT" "outpostd's http listener" 300
+	read -r M_MED M_P90 M_P99 M_MAX M_BYTES M_SERIES M_SEEN < <(python3 - "$M_PORT" "$SCRAPES" <<-'PY'
+	import sys, time, urllib.request
+	url, n = "http://127.0.0.1:%s/metrics" % sys.argv[1], int(sys.argv[2])
+	for _ in range(3):
+	    body = urllib.request.urlopen(url, timeout=30).read()
+	ts = []
+	for _ in range(n):
+	    t0 = time.perf_counter()
+	    body = urllib.request.urlopen(url, timeout=30).read()
+	    ts.append((time.perf_counter() - t0) * 1000)
+	ts.sort()
+	lines = [l for l in body.decode().splitlines() if l and not l.startswith("#")]
+	queued = [l.split()[-1] for l in lines if l.startswith("outpost_queue_messages ")]
+	pick = lambda q: ts[min(len(ts) - 1, int(q * len(ts)))]
+	print("%.2f %.2f %.2f %.2f %d %d %s" % (pick(0.5), pick(0.9), pick(0.99), ts[-1], len(body), len(lines),
+	                                        queued[0] if queued else "?"))
+	PY
+	)
+	outpost_stop
+	say "metrics: median ${M_MED} ms, p90 ${M_P90} ms, p99 ${M_P99} ms, max ${M_MAX} ms; $M_BYTES bytes, $M_SERIES series; outpost_queue_messages $M_SEEN"
+}
+
+metrics_report() {
+	echo "GET /metrics, $M_ROUTES relay routes (all dead: outpostd churning), $M_QUEUED queued, $SCRAPES scrapes one after another:"
+	echo "  median ${M_MED} ms, p90 ${M_P90} ms, p99 ${M_P99} ms, max ${M_MAX} ms;" \
+		"answer $M_BYTES bytes, $M_SERIES series; it reported outpost_queue_messages $M_SEEN"
+	echo "target /metrics under 10 ms: $(calc '"MET" if a[0] < 10 else "NOT MET"' "$M_P99") (p99 ${M_P99} ms)"
+}
+
+if [ "$METRICS" = 2 ]; then
+	metrics_phase
+	echo
+	echo "Big-queue /metrics benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r)"
+	echo "outpost $VERSION ($BUILD_NOTE); spool: $N_MSG messages cloned from $SEED (${DB_MB} MB)"
+	metrics_report
+	exit 0
+fi
+
 # --- 3. RSS while churning against the dead route ---------------------------------------
 
 rss_sample() {   # pid seconds out-file: VmRSS every 0.5 s; prints "peak_rss_kb hwm_kb samples"
@@ -343,3 +427,7 @@ echo "  then ${D_SECS} s of delivery: $((d1 - d0)) messages, $D_RATE msg/s; VmHW
 echo
 echo "target RSS < 1 GB:                       $rss_ok"
 echo "target restart-to-first-delivery < 10 s: $first_ok (${T_FIRST} s)"
+if [ "$METRICS" = 1 ]; then
+	metrics_phase
+	metrics_report
+fi

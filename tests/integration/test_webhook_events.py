@@ -143,7 +143,7 @@ def test_complaint_and_suppressed(make_daemon, tmp_path):
         receiver.stop()
         loop.close()
     assert complaint["qid"] == qid and complaint["route"] == "r" and complaint["recipient"] == "reader@example.net"
-    assert complaint["detail"] == {"feedback_type": "abuse", "sender": "app@sender.example.org"}
+    assert complaint["detail"] == {"feedback_type": "abuse", "sender": "app@sender.example.org", "tenant": None}
     assert suppressed["qid"] == qid and suppressed["recipient"] == "reader@example.net"
     d = suppressed["detail"]
     assert (d["reason"], d["source"], d["scope"], d["expires"]) == ("feedback", "complaint",
