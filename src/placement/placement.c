@@ -62,7 +62,7 @@ struct seedinfo {
 	struct resolver_query *mxq;     /* in flight */
 };
 
-enum step { ST_CAPA, ST_LIST, ST_SEARCH, ST_STORE, ST_EXPUNGE, ST_CLOSE };
+enum step { ST_CAPA, ST_LIST, ST_SEARCH, ST_SWEEP, ST_STORE, ST_EXPUNGE, ST_CLOSE };
 
 /* The IMAP session with the seed being looked at. */
 struct sess {
@@ -77,6 +77,7 @@ struct sess {
 	size_t probe;               /* the probe being searched for */
 	uint32_t uids[MAX_UIDS];    /* found in this folder, to delete */
 	size_t nuids;
+	int swept;                  /* this folder's earlier probes were looked for */
 	int failed;
 };
 
@@ -424,6 +425,13 @@ static void sess_search_next(struct placement *p)
 			snprintf(req, sizeof(req), "UID SEARCH HEADER " PLACEMENT_FIELD " %s", p->probes[s->probe].token);
 			return sess_issue(p, ST_SEARCH, sess_folder(s), req);
 		}
+		if (sess_folder(s) && !s->swept) {
+			/* probes of earlier rounds that came after their look */
+			char *cmd = xasprintf("UID SEARCH HEADER " PLACEMENT_FIELD " \"\" FROM \"outpost-placement@%s\"",
+					      p->cf->dkim[0].domain);
+			sess_issue(p, ST_SWEEP, sess_folder(s), cmd);
+			return free(cmd);
+		}
 		if (s->nuids > 0) {
 			char *set = uid_set(s), *cmd = xasprintf("UID STORE %s +FLAGS.SILENT (\\Deleted)", set);
 			free(set);
@@ -432,6 +440,7 @@ static void sess_search_next(struct placement *p)
 		}
 		s->folder++;
 		s->probe = 0;
+		s->swept = 0;
 	}
 	sess_issue(p, ST_CLOSE, NULL, "NOOP");
 }
@@ -484,6 +493,30 @@ static int searched(struct placement *p)
 	return 0;
 }
 
+/* The sweep answered: every probe of ours in this folder goes, each once. */
+static int swept(struct placement *p)
+{
+	struct sess *s = &p->s;
+	uint32_t ids[MAX_UIDS];
+	size_t n, late = 0;
+	if (imap_parse_search(s->out.data, s->out.len, ids, MAX_UIDS, &n) < 0)
+		return -1;
+	s->swept = 1;
+	for (size_t i = 0; i < n && s->nuids < MAX_UIDS; i++) {
+		size_t k = 0;
+		while (k < s->nuids && s->uids[k] != ids[i])
+			k++;
+		if (k == s->nuids) {
+			s->uids[s->nuids++] = ids[i];
+			late++;
+		}
+	}
+	if (late > 0)
+		msg_info("event=placement_swept seed=<%s> folder=\"%s\" probes=%zu reason=\"probes of earlier rounds, "
+			 "come after their look\"", p->cf->placement.seeds[s->seed].address, sess_folder(s), late);
+	return 0;
+}
+
 static void listed(struct placement *p)
 {
 	struct imap_mailbox *mb = NULL;
@@ -521,6 +554,10 @@ static void sess_done(CURL *easy, CURLcode rc, void *arg)
 		if (searched(p) < 0)
 			return seed_finish(p, "IMAP: a SEARCH answer that does not parse");
 		return sess_search_next(p);
+	case ST_SWEEP:
+		if (swept(p) < 0)
+			return seed_finish(p, "IMAP: a SEARCH answer that does not parse");
+		return sess_search_next(p);
 	case ST_STORE: {
 		char *set = uid_set(s), *cmd = s->uidplus ? xasprintf("UID EXPUNGE %s", set) : xstrdup("EXPUNGE");
 		sess_issue(p, ST_EXPUNGE, sess_folder(s), cmd);
@@ -531,6 +568,7 @@ static void sess_done(CURL *easy, CURLcode rc, void *arg)
 		s->nuids = 0;
 		s->folder++;
 		s->probe = 0;
+		s->swept = 0;
 		return sess_search_next(p);
 	case ST_CLOSE:
 		return seed_finish(p, NULL);
@@ -544,6 +582,7 @@ static void seed_start(struct placement *p, size_t seed)
 	s->folder = 0;
 	s->probe = 0;
 	s->nuids = 0;
+	s->swept = 0;
 	s->uidplus = 0;
 	sess_issue(p, ST_CAPA, NULL, "CAPABILITY");
 }

@@ -18,8 +18,12 @@
  *   CAPABILITY, LIST "" "*" (the junk folder: SPECIAL-USE \Junk, else by
  *   name, imap_resp.h), then per folder (INBOX, then the junk folder) UID
  *   SEARCH HEADER X-Outpost-Placement TOKEN for each probe not found yet,
- *   and for the probes found UID STORE +FLAGS.SILENT (\Deleted) and UID
- *   EXPUNGE (EXPUNGE without UIDPLUS).
+ *   then UID SEARCH HEADER X-Outpost-Placement "" FROM
+ *   "outpost-placement@DOMAIN" (probes of earlier rounds that arrived after
+ *   their look, which would otherwise stay), and for all these UID STORE
+ *   +FLAGS.SILENT (\Deleted) and UID EXPUNGE.  Nothing else in the
+ *   mailbox is touched (but for a server without UIDPLUS, whose EXPUNGE
+ *   also removes what was marked \Deleted before).
  * - Each probe's result is "inbox", "spam" (the junk folder), "missing"
  *   (in neither), or "error" (not sent, or the mailbox could not be
  *   looked at: not knowing is not "missing"), logged as one line

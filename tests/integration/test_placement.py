@@ -7,10 +7,13 @@ outpost has three routes, each to its own aiosmtpd receiver on loopback:
 `direct` (an mx route: the seed domain's MX resolves to 127.0.0.1) files
 what it receives into INBOX, `junky` (a relay) files into Junk, and `lossy`
 (a relay) accepts and drops.  The seed mailbox is probe@seed.example; a
-second seed has a wrong password, so its mailbox cannot be looked at.  The
-recorded results must say where each route's probe was filed, the probes
-must be gone from the mailbox afterwards, `outpost placement` must show
-them with their trend, and `outpost monitor` must list the spam route."""
+second seed has a wrong password, so its mailbox cannot be looked at.  Two
+rounds run (interval 10 s).  Before them, Junk holds a late probe of an
+earlier round, which must be swept, and mail that is not outpost's, which
+must stay.  The recorded results must say where each route's probe was
+filed, the probes must be gone from the mailbox afterwards, `outpost
+placement` must show them with their trend, and `outpost monitor` must list
+the spam route."""
 import imaplib
 import json
 import os
@@ -86,14 +89,15 @@ class Dovecot:
         assert typ == "OK"
 
     def messages(self, folder):
-        """The X-Outpost-Placement values of the messages in folder."""
+        """The X-Outpost-Placement values of the messages in folder ("" when none)."""
         m = self.imap()
         m.select(folder)
         typ, data = m.uid("SEARCH", "ALL")
         found = []
         for uid in data[0].split():
             typ, d = m.uid("FETCH", uid, "(BODY.PEEK[HEADER.FIELDS (X-Outpost-Placement)])")
-            found.append(d[0][1].decode().split(":", 1)[1].strip())
+            field = d[0][1].decode().strip()
+            found.append(field.split(":", 1)[1].strip() if field else "")
         m.logout()
         return found
 
@@ -138,7 +142,7 @@ def keygen(tmp):
     return out
 
 
-def wait_for(pred, timeout=60):
+def wait_for(pred, timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
         v = pred()
@@ -148,6 +152,22 @@ def wait_for(pred, timeout=60):
     return pred()
 
 
+STALE = (b"From: outpost placement probe <outpost-placement@example.com>\r\nSubject: Delivery check opstale\r\n"
+         b"X-Outpost-Placement: opstale\r\n\r\na probe of an earlier round that came after its look\r\n")
+FOREIGN = (b"From: someone@else.example\r\nSubject: hello\r\nX-Outpost-Placement: opforeign\r\n\r\n"
+           b"not outpost's: must stay\r\n")
+PLAIN = b"From: friend@else.example\r\nSubject: lunch?\r\n\r\nmust stay\r\n"
+
+
+def results(log):
+    """{(route, seed): [fields of each event=placement line, oldest first]}"""
+    got = {}
+    for line in re.findall(r"event=placement (.*)", log):
+        kv = {k: v.strip('"') for k, v in re.findall(r'(\w+)=(".*?"|\S+)', line)}
+        got.setdefault((kv["route"], kv["seed"].strip("<>")), []).append(kv)
+    return got
+
+
 def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_daemon, tmp_path, dovecot):
     dns = DNS().start()
     dns.zone.add("seed.example", "MX", (10, "mx.seed.example"))
@@ -155,6 +175,9 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
     inbox, junk, lossy = Filing(dovecot, "INBOX"), Filing(dovecot, "Junk"), Filing(dovecot, None)
     for s in (inbox, junk, lossy):
         s.start()
+    dovecot.append("Junk", STALE)
+    dovecot.append("Junk", FOREIGN)
+    dovecot.append("INBOX", PLAIN)
     good, bad = tmp_path / "probe.pass", tmp_path / "bad.pass"
     good.write_text(IMAP_PASS + "\n")
     bad.write_text("not the password\n")
@@ -170,53 +193,62 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
             % (inbox.port, junk.port, lossy.port),
             'rules = ( { via = [ "direct" ]; } );',
             'dkim = ( { domain = "example.com"; selector = "s1"; key = "%s"; } );' % keygen(tmp_path),
-            'placement = { interval = "1h"; wait = "3s"; seeds = ( '
+            'placement = { interval = "10s"; wait = "2s"; seeds = ( '
             '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; }, '
             '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; } ); };'
             % (SEED, imap, IMAP_USER, good, BAD_SEED, imap, IMAP_USER, bad)])
-        lines = wait_for(lambda: re.findall(r"event=placement (.*)", d.log_text())
-                         if d.log_text().count("event=placement ") >= 6 else None)
-        assert lines, d.log_text()[-4000:]
-        got = {}
-        for line in lines:
-            kv = dict(re.findall(r'(\w+)=(".*?"|\S+)', line))
-            got[(kv["route"], kv["seed"].strip("<>"))] = kv
-        # where each route's probe was filed
-        assert got[("direct", SEED)]["result"] == "inbox" and got[("direct", SEED)]["folder"] == "INBOX"
-        assert got[("junky", SEED)]["result"] == "spam" and got[("junky", SEED)]["folder"] == "Junk"
-        assert got[("lossy", SEED)]["result"] == "missing"
-        for route in ("direct", "junky", "lossy"):
-            assert got[(route, BAD_SEED)]["result"] == "error", got[(route, BAD_SEED)]
-            assert "mailbox not looked at" in got[(route, BAD_SEED)]["detail"]
-        assert got[("direct", SEED)]["provider"] == "seed.example"
+        # two rounds: 3 routes x 2 seeds each
+        assert wait_for(lambda: d.log_text().count("event=placement ") >= 12), d.log_text()[-4000:]
+        d.stop()                   # no third round while the mailbox is looked at
+        log = d.log_text()
+        got = results(log)
+        rounds = len(got[("direct", SEED)])
+        assert rounds >= 2 and all(len(v) == rounds for v in got.values()), got
+        for r in range(rounds):
+            # where each route's probe was filed
+            assert got[("direct", SEED)][r]["result"] == "inbox" and got[("direct", SEED)][r]["folder"] == "INBOX"
+            assert got[("junky", SEED)][r]["result"] == "spam" and got[("junky", SEED)][r]["folder"] == "Junk"
+            assert got[("lossy", SEED)][r]["result"] == "missing"
+            for route in ("direct", "junky", "lossy"):
+                assert got[(route, BAD_SEED)][r]["result"] == "error", got[(route, BAD_SEED)]
+                assert "mailbox not looked at: IMAP: Login denied" in got[(route, BAD_SEED)][r]["detail"]
+        assert got[("direct", SEED)][0]["provider"] == "seed.example"
         # the probes were real, signed mail carrying the token in a field and the subject
-        assert len(inbox.filed) == 1 and len(junk.filed) == 1 and len(lossy.messages) == 2
+        assert len(inbox.filed) == rounds and len(junk.filed) == rounds and len(lossy.messages) == 2 * rounds
         for sink, route in ((inbox, "direct"), (junk, "junky")):
-            token = got[(route, SEED)]["token"]
-            text = sink.filed[0].decode()
-            assert "X-Outpost-Placement: %s" % token in text and "Subject: Delivery check %s" % token in text
-            assert "DKIM-Signature:" in text and "From: outpost placement probe <outpost-placement@example.com>" in text
-        # ... and deleted afterwards
-        assert dovecot.messages("INBOX") == [] and dovecot.messages("Junk") == []
-        check_cli(d)
+            for r in range(rounds):
+                token = got[(route, SEED)][r]["token"]
+                text = sink.filed[r].decode()
+                assert "X-Outpost-Placement: %s" % token in text and "Subject: Delivery check %s" % token in text
+                assert "DKIM-Signature:" in text
+                assert "From: outpost placement probe <outpost-placement@example.com>" in text
+        # ... and deleted afterwards, with the late one of an earlier round; nothing else was touched
+        assert dovecot.messages("Junk") == ["opforeign"]
+        assert dovecot.messages("INBOX") == [""]
+        assert "event=placement_swept seed=<%s> folder=\"Junk\" probes=1" % SEED in log
+        check_cli(d, rounds)
     finally:
         for s in (inbox, junk, lossy):
             s.stop()
         dns.stop()
 
 
-def check_cli(d):
-    r = wait_for(lambda: (lambda r: r if r.returncode != 69 else None)(d.cli("placement", "--json", check=False)))
+def check_cli(d, rounds):
+    r = d.cli("placement", "--json", check=False)
     assert r.returncode == 1, r.stderr      # a route lands in spam
     res = {(e["route"], e["seed"]): e for e in json.loads(r.stdout)}
     assert res[("direct", SEED)]["result"] == "inbox"
-    assert res[("direct", SEED)]["trend"] == {"probes": 1, "inbox": 1, "spam": 0, "missing": 0, "inbox_share": 1.0}
-    assert res[("junky", SEED)]["trend"]["spam"] == 1 and res[("junky", SEED)]["trend"]["inbox_share"] == 0.0
+    assert res[("direct", SEED)]["trend"] == {"probes": rounds, "inbox": rounds, "spam": 0, "missing": 0,
+                                              "inbox_share": 1.0}
+    assert res[("junky", SEED)]["trend"]["spam"] == rounds and res[("junky", SEED)]["trend"]["inbox_share"] == 0.0
+    assert res[("lossy", SEED)]["trend"]["missing"] == rounds
     assert res[("lossy", BAD_SEED)]["result"] == "error" and res[("lossy", BAD_SEED)]["trend"]["probes"] == 0
+    last = d.cli("placement", "--json", "--last", "1", check=False)
+    assert [e["trend"]["probes"] for e in json.loads(last.stdout) if e["route"] == "junky" and e["seed"] == SEED] == [1]
     text = d.cli("placement", check=False)
-    assert text.returncode == 1        # a route lands in spam
+    assert text.returncode == 1
     assert re.search(r"^junky\s+probe@seed\.example\s+seed\.example\s+spam\s", text.stdout, re.M), text.stdout
     mon = d.cli("monitor", check=False)
     assert mon.returncode == 1, mon.stdout + mon.stderr
     assert "fail placement  route junky to probe@seed.example" in mon.stdout
-    assert "route direct" not in mon.stdout
+    assert "route direct" not in mon.stdout and "route lossy" not in mon.stdout
