@@ -111,6 +111,7 @@ struct spool {
 	sqlite3_int64 cap_pages;               /* spool_max_size in pages, 0: none */
 	int shm_fd;                            /* spool_check's hold on the -shm, or -1 */
 	int reserve_held;                      /* DIR/queue.reserve is in place */
+	int wal_frames;                        /* frames in the WAL after the last commit */
 	time_t reserve_retry;                  /* when to try to make it again */
 	unsigned claim_failures;               /* claims failed in a row */
 	time_t claim_retry_at;                 /* next_due answers no sooner */
