@@ -457,6 +457,19 @@ static void begin_txn(struct smtp_client *c)
 	smtp_client_enter_state(c, C_MAIL);
 }
 
+/* The first "\n." in [p, end) whose "." is past p, or NULL: memchr for
+ * the "." (vectorised), then a look at the octet before it.  glibc's
+ * memmem steps through a 2-octet needle one octet at a time: it was a
+ * third of all the instructions a relayed 1 MB message cost
+ * (bench/diskcost.sh with CALLGRIND=1). */
+static const char *next_dot_line(const char *p, const char *end)
+{
+	for (const char *d = p; (d = memchr(d, '.', (size_t)(end - d))) != NULL; d++)
+		if (d > p && d[-1] == '\n')
+			return d - 1;
+	return NULL;
+}
+
 /* The body, dot-stuffed, ending CRLF.CRLF (a missing last CRLF is added). */
 static void send_body(struct smtp_client *c)
 {
@@ -468,7 +481,7 @@ static void send_body(struct smtp_client *c)
 	 * not one per line: evbuffer_add's cost is per call */
 	evbuffer_expand(out, c->txn.body_len + c->txn.body_len / 64 + 8);
 	while (p < end) {
-		const char *lf = memmem(p, (size_t)(end - p), "\n.", 2);
+		const char *lf = next_dot_line(p, end);
 		if (lf == NULL) {
 			evbuffer_add(out, p, (size_t)(end - p));
 			break;

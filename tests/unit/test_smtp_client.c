@@ -637,7 +637,9 @@ static void dot_stuffing_and_missing_final_crlf(void **st)
 		"S: 220 mx.test", "C: EHLO", EHLO_PLAIN, "C: MAIL", "S: 250 ok", "C: RCPT", "S: 250 ok",
 		"C: DATA", "S: 354 go", "D: ..hidden\r\nline\r\n...two\r\n.. x\r\n.\r\n", "S: 250 first",
 		"C: RSET", "S: 250 ok", "C: MAIL", "S: 250 ok", "C: RCPT", "S: 250 ok", "C: DATA", "S: 354 go",
-		"D: abc\r\n..x\r\n.\r\n", "S: 250 second", "C: QUIT", "S: 221 Bye", NULL,
+		"D: abc\r\n..x\r\n.\r\n", "S: 250 second", "C: RSET", "S: 250 ok", "C: MAIL", "S: 250 ok",
+		"C: RCPT", "S: 250 ok", "C: DATA", "S: 354 go", "D: a.\r\n..\r\n..\r\n...b.\r\n.\r\n",
+		"S: 250 third", "C: QUIT", "S: 221 Bye", NULL,
 	};
 	static const char *const one[] = { "alice@example.com" };
 	struct smtp_client_params p = params(0);
@@ -654,6 +656,10 @@ static void dot_stuffing_and_missing_final_crlf(void **st)
 	t.body_len = strlen(t.body);
 	run_txn(r, &t);
 	expect(&r->r[0], REPLY_OK, 250, "2.0.0", "second");
+	t.body = "a.\r\n.\r\n.\r\n..b.\r\n";   /* dots inside lines, lines of one dot in a row */
+	t.body_len = strlen(t.body);
+	run_txn(r, &t);
+	expect(&r->r[0], REPLY_OK, 250, "2.0.0", "third");
 	run_free(r);
 	srv_finish(s);
 }
