@@ -11,8 +11,11 @@
 #                the warm-up), and the bytes written by file: queue.db-wal,
 #                queue.db, the body files (DIR/bodies/), the rest
 #   syscalls     all system calls of the daemon (strace -c)
+#   instructions with CALLGRIND=1, a third run under valgrind's callgrind
+#                (zeroed after the warm-up, dumped once the queue is empty)
 # The strace run is a second, separate run (strace slows the daemon and so
-# changes group sizes); write_bytes is from the run without it.
+# changes group sizes); write_bytes is from the run without it.  KEEP=1
+# keeps the work area (logs, the strace output).
 #
 #   bench/diskcost.sh BUILD_DIR N SIZE [CONFIG_LINES]
 #
@@ -68,8 +71,9 @@ def load(port, count):
                    check=True, stdin=subprocess.DEVNULL)
 
 
-def run(work, traced):
-    """One daemon, warm-up, N messages; returns (write_bytes run, at close, strace file)."""
+def run(work, mode):
+    """One daemon (mode: plain, strace or callgrind), warm-up, N messages;
+    returns (write_bytes of the run, of the close, the strace or callgrind file)."""
     spool = os.path.join(work, "spool")
     shutil.rmtree(spool, ignore_errors=True)
     port, sport = free_port(), free_port()
@@ -83,17 +87,21 @@ def run(work, traced):
         f.write('client_networks = [ "127.0.0.0/8" ];\nallow_root = true;\n')
         f.write('routes = { sink = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; };\n' % sport)
         f.write('rules = ( { via = [ "sink" ]; } );\n%s\n' % extra)
-    log = os.path.join(work, "log.%s" % ("strace" if traced else "plain"))
+    log = os.path.join(work, "log." + mode)
+    cg = os.path.join(work, "cg.out")
+    pre = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + cg] if mode == "callgrind" else []
     with open(log, "wb") as lf:
-        d = subprocess.Popen([os.path.join(bin_dir, "outpostd"), "-f", "-c", conf], stdin=subprocess.DEVNULL,
-                             stderr=lf)
+        d = subprocess.Popen(pre + [os.path.join(bin_dir, "outpostd"), "-f", "-c", conf],
+                             stdin=subprocess.DEVNULL, stderr=lf)
     try:
         wait_for(lambda: b"event=started" in open(log, "rb").read(), "outpostd to start", 60)
         load(port, 1)   # first-use set-up (prepared statements, the first pages)
         wait_for(lambda: delivered(log) >= 1 and queue_empty(spool), "the warm-up message")
         st = None
         trace = os.path.join(work, "strace.out")
-        if traced:
+        if mode == "callgrind":
+            subprocess.run(["callgrind_control", "-z", str(d.pid)], capture_output=True)
+        if mode == "strace":
             st = subprocess.Popen(["strace", "-f", "-C", "-y", "-qq", "-o", trace, "-p", str(d.pid)],
                                   stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
@@ -102,6 +110,11 @@ def run(work, traced):
         wait_for(lambda: delivered(log) >= n + 1 and queue_empty(spool), "delivery of every message")
         time.sleep(0.5)
         w1 = write_bytes(d.pid)
+        if mode == "callgrind":
+            subprocess.run(["callgrind_control", "-d", str(d.pid)], capture_output=True)
+            time.sleep(1)
+            trace = sorted(f for f in os.listdir(work) if f.startswith("cg.out."))[-1]
+            trace = os.path.join(work, trace)
         d.send_signal(signal.SIGTERM)
         _, status, ru = os.wait4(d.pid, 0)
         d.returncode = status
@@ -166,9 +179,14 @@ def strace_figures(trace):
 
 work = tempfile.mkdtemp(prefix="diskcost.", dir="/var/tmp")
 try:
-    wb, wclose, _ = run(work, False)
-    wbt, _, trace = run(work, True)
+    wb, wclose, _ = run(work, "plain")
+    wbt, _, trace = run(work, "strace")
     wr, fs, summary = strace_figures(trace)
+    ir = None
+    if os.environ.get("CALLGRIND") == "1":
+        _, _, cgf = run(work, "callgrind")
+        out = subprocess.run(["callgrind_annotate", cgf], capture_output=True, text=True).stdout
+        ir = int(re.search(r"^([\d,]+) .*PROGRAM TOTALS", out, re.M).group(1).replace(",", ""))
 finally:
     if os.environ.get("KEEP") == "1":
         print("diskcost: kept %s" % work, file=sys.stderr)
@@ -184,4 +202,6 @@ print("fsync/msg             %10.2f   " % (sum(fs.values()) / n) +
 print("syscalls/msg          %10.1f" % (sum(summary.values()) / n))
 for name, c in sorted(summary.items(), key=lambda kv: -kv[1])[:8]:
     print("  %-18s %8.2f" % (name, c / n))
+if ir is not None:
+    print("instructions/msg      %10d   (callgrind, all threads, warm-up excluded)" % (ir // n))
 PY

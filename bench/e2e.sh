@@ -25,7 +25,11 @@
 # --keep keeps the work area (logs); --ref REV measures commit REV (a
 # `git archive` export built in the work area) instead of the working tree;
 # --wait-idle N waits up to N seconds for the CPUs to be quiet (<10% busy);
-# --timeout N gives each daemon N seconds to deliver everything (default 900).
+# --timeout N gives each daemon N seconds to deliver everything (default 900,
+# plus a second per 10 MB the run moves: -l 1048576 -m 20000 is 20 GB).
+# Large messages: -l 102400 or -l 1048576 (Postfix takes up to 10 MB by
+# default, outpost 25 MB); --quick with -l 1048576 moves 2 GB through each
+# daemon.
 # --rules N adds a third run, "outpost-rules": outpost with 5 relay routes
 # (all to the sink) and N rules, of which the first N-1 match on sender,
 # From: domain, recipient domain, user and class globs that this load never
@@ -48,7 +52,7 @@ KEEP=0
 DEBUG=""
 REF=""
 WAIT_IDLE=0
-TIMEOUT=900
+TIMEOUT=""
 FROM=from@example.com
 TO=to@example.net
 RULES=0
@@ -75,6 +79,8 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
+
+[ -n "$TIMEOUT" ] || TIMEOUT=$((900 + MESSAGES * LENGTH / 10000000))
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "e2e.sh: Postfix must be started as root: run sudo $0" >&2
