@@ -4,14 +4,17 @@
  */
 #include "delivery/delivery_config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/config.h"
 #include "core/config_parse.h"
 #include "core/name_code.h"
 #include "core/netaddr.h"
 #include "core/xmalloc.h"
+#include "delivery/provider.h"
 
 static void load_health(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
@@ -81,7 +84,7 @@ static void load_rates(struct cfctx *cx, const config_setting_t *g, struct limit
 
 const struct name_code limit_selector_names[] = {
 	{ "domain", LIMIT_DOMAIN }, { "mx", LIMIT_MX }, { "route", LIMIT_ROUTE }, { "source", LIMIT_SOURCE },
-	{ NULL, -1 },
+	{ "provider", LIMIT_PROVIDER }, { NULL, -1 },
 };
 
 /* Why glob v cannot select a limit's key, or NULL. */
@@ -90,6 +93,8 @@ static const char *limit_glob_fault(const struct config *cf, enum limit_selector
 	struct netmask m;
 	if (v == NULL || *v == '\0')
 		return "expected non-empty strings";
+	if (sel == LIMIT_PROVIDER && strpbrk(v, "*?[") != NULL)
+		return "is a glob: name each provider (gmail, outlook, ...)";
 	if (strpbrk(v, "*?[") != NULL)
 		return NULL;
 	if (sel == LIMIT_ROUTE) {
@@ -103,11 +108,58 @@ static const char *limit_glob_fault(const struct config *cf, enum limit_selector
 	return NULL;
 }
 
+/* A provider value v as the throttle compares it: the built-in name of a
+ * provider or alias (into out), or a registered domain that no built-in
+ * provider owns (an MX host's provider when the table has none).  NULL
+ * with the reason in why when v names neither. */
+static const char *limit_provider(const char *v, char *out, size_t outlen, char *why, size_t whylen)
+{
+	char known[512], reg[256];
+	const char *key = provider_key(v);
+	if (key) {
+		snprintf(out, outlen, "%s", key);
+		return out;
+	}
+	if (provider_key_list(known, sizeof(known)) < 0)
+		snprintf(known, sizeof(known), "(the list is too long to show)");
+	if (strchr(v, '.') && !strpbrk(v, "*?[") && provider_of(v, reg, sizeof(reg)) == 0) {
+		if (strcasecmp(reg, v) == 0) {
+			snprintf(out, outlen, "%s", reg);
+			return out;
+		}
+		snprintf(why, whylen, "\"%s\" is counted as provider \"%s\": write that", v, reg);
+		return NULL;
+	}
+	snprintf(why, whylen, "\"%s\" is not a provider outpost knows (known: %s; or the registered domain "
+		 "of another provider's MX hosts, such as \"example.net\")", v, known);
+	return NULL;
+}
+
+/* The globs of lc's selector from list l (n values), checked. */
+static void load_limit_match(struct cfctx *cx, struct config *cf, const config_setting_t *l, size_t n,
+			     struct limit_conf *lc)
+{
+	const char *key = str_name_code(limit_selector_names, (int)lc->selector);
+	char why[1024], canon[256];
+	lc->match = xcalloc(n, sizeof(struct glob));
+	for (size_t i = 0; i < n && !cx->failed; i++) {
+		const char *v = cf_list_elem(l, i), *fault = limit_glob_fault(cf, lc->selector, v);
+		if (!fault && lc->selector == LIMIT_PROVIDER &&
+		    (v = limit_provider(v, canon, sizeof(canon), why, sizeof(why))) == NULL)
+			cf_error(cx, l, "%s: %s", key, why);
+		else if (fault)
+			cf_error(cx, l, "%s: \"%s\" %s", key, v ? v : "", fault);
+		else if (glob_compile(v, 1, &lc->match[lc->nmatch], why, sizeof(why)) < 0)
+			cf_error(cx, l, "%s: %s", key, why);
+		else
+			lc->nmatch++;
+	}
+}
+
 static void load_limit(struct cfctx *cx, struct config *cf, const config_setting_t *g, struct limit_conf *lc)
 {
-	static const char *const known[] = { "domain", "mx", "route", "source", "connections",
+	static const char *const known[] = { "domain", "mx", "route", "source", "provider", "connections",
 		"messages_per_connection", "rate", NULL };
-	char why[256];
 	int nsel = 0;
 	size_t n;
 	lc->line = config_setting_source_line(g);
@@ -120,23 +172,14 @@ static void load_limit(struct cfctx *cx, struct config *cf, const config_setting
 			lc->selector = (enum limit_selector)sel->code;
 		}
 	if (nsel != 1) {
-		cf_error(cx, g, "limits: each entry selects by exactly one of domain, mx, route, source");
+		cf_error(cx, g, "limits: each entry selects by exactly one of domain, mx, route, source, provider");
 		return;
 	}
 	const char *key = str_name_code(limit_selector_names, (int)lc->selector);
 	const config_setting_t *l = cf_get_list(cx, g, key, &n);
 	if (cx->failed)
 		return;
-	lc->match = xcalloc(n, sizeof(struct glob));
-	for (size_t i = 0; i < n && !cx->failed; i++) {
-		const char *v = cf_list_elem(l, i), *fault = limit_glob_fault(cf, lc->selector, v);
-		if (fault)
-			cf_error(cx, l, "%s: \"%s\" %s", key, v ? v : "", fault);
-		else if (glob_compile(v, 1, &lc->match[lc->nmatch], why, sizeof(why)) < 0)
-			cf_error(cx, l, "%s: %s", key, why);
-		else
-			lc->nmatch++;
-	}
+	load_limit_match(cx, cf, l, n, lc);
 	cf_get_uint(cx, g, "connections", &lc->connections, 1, 100000);
 	cf_get_uint(cx, g, "messages_per_connection", &lc->messages_per_connection, 1, 10000000);
 	load_rates(cx, g, lc);

@@ -6,8 +6,9 @@
  * first error reported stays the same).
  * Contract: the types are part of struct config (core/config.h), read-only
  * after load, every default filled in.  Limits' globs are compiled at
- * load; a route limit names an existing route; two limits that select the
- * same values are an error.  Errors are "FILE:LINE: reason".
+ * load; a route limit names an existing route, a provider limit a provider
+ * provider_key() knows or a registered domain (the error lists the known
+ * names); two limits that select the same values are an error.  Errors are "FILE:LINE: reason".
  */
 #ifndef OUTPOST_DELIVERY_CONFIG_H
 #define OUTPOST_DELIVERY_CONFIG_H
@@ -32,8 +33,11 @@ struct health_conf_cf {
 };
 
 /* Traffic limits (delivery/throttle.h): one selector, and any of the caps. */
-enum limit_selector { LIMIT_DOMAIN, LIMIT_MX, LIMIT_ROUTE, LIMIT_SOURCE };
-extern const struct name_code limit_selector_names[];   /* "domain", "mx", "route", "source" */
+/* provider: the receiving provider of the MX host (delivery/provider.h), the
+ * key warm-up, back-off and route health count by; its values are built-in
+ * provider names (aliases made canonical at load) or registered domains. */
+enum limit_selector { LIMIT_DOMAIN, LIMIT_MX, LIMIT_ROUTE, LIMIT_SOURCE, LIMIT_PROVIDER };
+extern const struct name_code limit_selector_names[];   /* "domain", "mx", "route", "source", "provider" */
 struct rate_conf {
 	unsigned count;              /* messages ... */
 	unsigned per;                /* ... per this many seconds: 1, 60, 3600, 86400 */

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "delivery/provider.h"
 
@@ -55,6 +56,13 @@ static const struct {
 	{ "mimecast.co.za", "mimecast" },        /* za-smtp-inbound-1.mimecast.co.za */
 	{ "mimecast-offshore.com", "mimecast" },
 	{ "protection.office365.us", "outlook" }, /* Microsoft 365 GCC High */
+};
+
+/* Other names of the providers above, as operators call them. */
+static const struct {
+	const char *alias, *provider;
+} aliases[] = {
+	{ "google", "gmail" }, { "microsoft", "outlook" }, { "apple", "icloud" },
 };
 
 /* Two-level public suffixes under which a registered domain has three labels. */
@@ -123,6 +131,43 @@ int provider_of(const char *host, char *out, size_t outlen)
 		if (outlen)
 			out[0] = '\0';
 		return -1;
+	}
+	return 0;
+}
+
+const char *provider_key(const char *name)
+{
+	for (size_t i = 0; name && i < sizeof(providers) / sizeof(providers[0]); i++)
+		if (strcasecmp(name, providers[i].provider) == 0)
+			return providers[i].provider;
+	for (size_t i = 0; name && i < sizeof(aliases) / sizeof(aliases[0]); i++)
+		if (strcasecmp(name, aliases[i].alias) == 0)
+			return aliases[i].provider;
+	return NULL;
+}
+
+int provider_key_list(char *out, size_t outlen)
+{
+	size_t used = 0;
+	for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
+		const char *p = providers[i].provider;
+		size_t k;
+		for (k = 0; k < i && strcmp(providers[k].provider, p) != 0; k++)
+			;
+		if (k < i)
+			continue;  /* named already (the table lists each provider's domains together) */
+		int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", p);
+		if (n < 0 || (size_t)n >= outlen - used)
+			return -1;
+		used += (size_t)n;
+		for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
+			if (strcmp(aliases[a].provider, p) != 0)
+				continue;
+			n = snprintf(out + used, outlen - used, " (%s)", aliases[a].alias);
+			if (n < 0 || (size_t)n >= outlen - used)
+				return -1;
+			used += (size_t)n;
+		}
 	}
 	return 0;
 }

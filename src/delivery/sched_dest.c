@@ -209,12 +209,13 @@ void conn_free(struct conn *c)
 	sched_pump(s);
 }
 
-/* c's message was counted (warm-up) but not delivered: give its share back. */
+/* c's message was counted when it was committed to c (warm-up share and
+ * rate slots) but the receiver did not take it: give them back. */
 static void conn_release(struct conn *c)
 {
 	struct scheduler *s = c->d->sch;
 	struct throttle_key k = conn_key(c);
-	throttle_warmup_release(s->thr, &k, sched_now(s));
+	throttle_release(s->thr, &k, c->counted_at, sched_now(s));
 }
 
 static void on_txn_done(void *arg, const struct smtp_txn_result *res)
@@ -324,12 +325,14 @@ static void conn_send(struct conn *c)
 	double now = sched_now(s);
 	/* a reused session checks the warm-up again: its source may have sent
 	 * its share to this provider meanwhile (issue 19); throttle_message()
-	 * counts the message at once, before the transaction, so that the
-	 * next session's check already sees it */
+	 * counts the message at once (warm-up and rates), before the
+	 * transaction, so that the next session's check already sees it;
+	 * conn_release() gives it back if the receiver does not take it */
 	int warm = c->sent == 0 || source_warm(s, c, c->source);
 	double wait = warm ? throttle_message(s->thr, &k, c->sent, now) : -1;
 	if (wait == 0) {
 		c->sent++;
+		c->counted_at = now;
 		return conn_start_txn(c);
 	}
 	dest_push_front(c->d, c->job);

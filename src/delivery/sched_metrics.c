@@ -68,7 +68,7 @@ static void dest_gauges(struct scheduler *s, double now)
 }
 
 /* Warm-up left per source, from the throttle's state lines
- * ("warmup route=R source=S dest=D period=P sent=N/CAP"), summed over the
+ * ("warmup route=R source=S provider=P period=D sent=N/CAP"), summed over the
  * routes and receivers the source warms up for. */
 static void warmup_gauges(struct scheduler *s)
 {

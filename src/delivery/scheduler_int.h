@@ -143,6 +143,7 @@ struct conn {
 	const struct route_source *source;  /* of the current session, or NULL */
 	int counted;              /* the session counts against the limits */
 	unsigned sent;            /* messages sent in this session */
+	double counted_at;        /* when its current message was counted (throttle_release) */
 	double txn_start;         /* when the current transaction began (metrics) */
 };
 

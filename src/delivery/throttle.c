@@ -6,8 +6,9 @@
  * throttle_describe() prints and what survives a reload:
  *   "limit domain=gmail.com,googlemail.com value=gmail.com"
  *   "limit mx=*.google.com"                      (shared by all its hosts)
- *   "backoff route=direct source=203.0.113.5 dest=gmail"
- *   "warmup route=direct source=203.0.113.5 dest=gmail"
+ *   "limit provider=gmail,outlook value=gmail"   (each provider its own)
+ *   "backoff route=direct source=203.0.113.5 provider=gmail"
+ *   "warmup route=direct source=203.0.113.5 provider=gmail"
  *
  * Rates: a window counts the sends of the last `per` seconds in 60
  * buckets (bounded memory for any N); the spacing of an entry's
@@ -131,6 +132,19 @@ static void window_add(struct window *w, double now)
 	window_advance(w, now);
 	w->count[w->head % NBUCKETS]++;
 	w->total++;
+}
+
+/* Takes back a send counted at time `at`, if its bucket is still in the
+ * window (a send that left the window has nothing to give back). */
+static void window_remove(struct window *w, double at, double now)
+{
+	window_advance(w, now);
+	long long b = (long long)(at / w->width);
+	unsigned *c = &w->count[((b % NBUCKETS) + NBUCKETS) % NBUCKETS];
+	if (b > w->head - NBUCKETS && b <= w->head && *c > 0) {
+		(*c)--;
+		w->total--;
+	}
 }
 
 /* Seconds until fewer than limit sends are in the window (0: now). */
@@ -263,13 +277,20 @@ static void free_prefixes(struct throttle *t)
 	t->prefix = NULL;
 }
 
+static void dest_class(const struct throttle *t, const struct throttle_key *k, char *out, size_t outlen);
+
 /* The value of k that l selects on, lowercased into v (without a final
- * dot); 0 when l matches it, -1 when not (or k has no such value). */
-static int limit_matches(const struct limit_conf *l, const struct throttle_key *k, char *v, size_t vlen)
+ * dot); 0 when l matches it, -1 when not (or k has no such value).  A
+ * provider is k's destination class, as warm-up and back-off count it. */
+static int limit_matches(const struct throttle *t, const struct limit_conf *l, const struct throttle_key *k,
+			 char *v, size_t vlen)
 {
+	char dc[256];
 	const char *s = l->selector == LIMIT_DOMAIN ? k->domain : l->selector == LIMIT_MX ? k->mx_host :
-			l->selector == LIMIT_ROUTE ? k->route : k->source;
+			l->selector == LIMIT_ROUTE ? k->route : l->selector == LIMIT_SOURCE ? k->source : dc;
 	long n;
+	if (l->selector == LIMIT_PROVIDER)
+		dest_class(t, k, dc, sizeof(dc));
 	if (s == NULL || *s == '\0' || (n = glob_lower(s, v, vlen)) < 0)
 		return -1;
 	if (n > 1 && v[n - 1] == '.')
@@ -286,7 +307,7 @@ static struct inst *limit_inst(struct throttle *t, size_t i, const struct thrott
 {
 	const struct limit_conf *l = &t->cf->limits[i];
 	char v[256];
-	if (limit_matches(l, k, v, sizeof(v)) < 0)
+	if (limit_matches(t, l, k, v, sizeof(v)) < 0)
 		return NULL;
 	struct buf key = BUF_INIT;
 	buf_puts(&key, t->prefix[i]);
@@ -331,6 +352,19 @@ static void limit_count(const struct limit_conf *l, struct inst *in, double now)
 	in->last = now;
 }
 
+/* Gives back what limit_count() took at time `at`: its place in each
+ * window and its spacing (the GCRA's arrival time moves back one interval). */
+static void limit_uncount(const struct limit_conf *l, struct inst *in, double at, double now)
+{
+	for (size_t r = 0; r < l->nrates; r++) {
+		struct window *w = in->win[unit_of(l->rates[r].per)];
+		if (w)
+			window_remove(w, at, now);
+	}
+	if (l->nrates)
+		in->tat -= (double)l->rates[0].per / l->rates[0].count;
+}
+
 /* The rate (messages/s) the limits that apply to k allow: the slowest of
  * their shortest-period rates; 0 when none has a rate. */
 static double configured_rate(const struct throttle *t, const struct throttle_key *k)
@@ -339,7 +373,7 @@ static double configured_rate(const struct throttle *t, const struct throttle_ke
 	char v[256];
 	for (size_t i = 0; i < t->cf->nlimits; i++) {
 		const struct limit_conf *l = &t->cf->limits[i];
-		if (l->nrates == 0 || limit_matches(l, k, v, sizeof(v)) < 0)
+		if (l->nrates == 0 || limit_matches(t, l, k, v, sizeof(v)) < 0)
 			continue;
 		double r = (double)l->rates[0].count / l->rates[0].per;
 		if (rate == 0 || r < rate)
@@ -367,12 +401,12 @@ static void dest_class(const struct throttle *t, const struct throttle_key *k, c
 		snprintf(out, outlen, "*");
 }
 
-/* "backoff route=R source=S dest=D" (or warmup ...) for k. */
+/* "backoff route=R source=S provider=P" (or warmup ...) for k. */
 static void path_key(const struct throttle *t, const char *kind, const struct throttle_key *k, struct buf *key)
 {
 	char dc[256];
 	dest_class(t, k, dc, sizeof(dc));
-	buf_printf(key, "%s route=%s source=%s dest=%s", kind, k->route ? k->route : "-",
+	buf_printf(key, "%s route=%s source=%s provider=%s", kind, k->route ? k->route : "-",
 		   k->source ? k->source : "-", dc);
 }
 
@@ -518,7 +552,7 @@ double throttle_message(struct throttle *t, const struct throttle_key *k, unsign
 		const struct limit_conf *l = &cf->limits[i];
 		char v[256];
 		if (l->messages_per_connection && sent >= l->messages_per_connection &&
-		    limit_matches(l, k, v, sizeof(v)) == 0)
+		    limit_matches(t, l, k, v, sizeof(v)) == 0)
 			return -1;
 	}
 	for (size_t i = 0; i < cf->nlimits; i++) {
@@ -577,13 +611,18 @@ double throttle_warmup_full(struct throttle *t, const struct throttle_key *k, do
 	return next > MIN_WAIT ? next : MIN_WAIT;
 }
 
-void throttle_warmup_release(struct throttle *t, const struct throttle_key *k, double now)
+void throttle_release(struct throttle *t, const struct throttle_key *k, double counted_at, double now)
 {
+	const struct config *cf = t->cf;
+	struct inst *in;
+	for (size_t i = 0; i < cf->nlimits; i++)
+		if (cf->limits[i].nrates && (in = limit_inst(t, i, k, 0, now)) != NULL)
+			limit_uncount(&cf->limits[i], in, counted_at, now);
 	long long d;
 	double cap, next;
-	if (!warmup_state(t, k, now, &d, &cap, &next))
+	if (!warmup_state(t, k, counted_at, &d, &cap, &next))
 		return;
-	struct inst *in = path_inst(t, I_WARMUP, k, 0, now);
+	in = path_inst(t, I_WARMUP, k, 0, now);
 	if (in && in->period == d && in->wsent > 0)
 		in->wsent--;
 }

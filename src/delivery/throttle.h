@@ -9,11 +9,16 @@
  *   function that depends on time takes `now`, the wall-clock Unix time in
  *   seconds (fractions allowed), so that tests can simulate days.
  * - A limit entry applies to a key when its selector's value in the key
- *   (domain, mx_host, route, source) matches one of its globs.  Counters
- *   live per instance: per entry and matched value for domain, route and
- *   source entries (each domain its own 10 connections), per entry for mx
+ *   (domain, mx_host, route, source, or the provider: the destination
+ *   class below) matches one of its globs.  Counters live per instance:
+ *   per entry and matched value for domain, route, source and provider
+ *   entries (each domain its own 10 connections), per entry for mx
  *   entries (all of *.google.com share them).  A missing value (mx_host
- *   NULL) matches no entry of that selector.
+ *   NULL) matches no entry of that selector; a relay route has no
+ *   provider (its class is "*", the route as a whole).
+ * - The destination class (provider) of a key is provider_of() its
+ *   mx_host, or of its domain when the host is not known: the one key of
+ *   warm-up, back-off, provider limits and route health (issue 19).
  * - Rates: at most N messages in any window of the rate's period (counted
  *   in 60 buckets, so "any window" is exact to 1/60 of the period), and
  *   the shortest-period rate of an entry is spread evenly: one message
@@ -52,7 +57,10 @@ int throttle_conn_open(struct throttle *t, const struct throttle_key *k, double 
 void throttle_conn_close(struct throttle *t, const struct throttle_key *k);
 
 /* May the connection, which has sent `sent` messages, send one more for k
- * now?  0 and counted; -1 when this connection must close first
+ * now?  0 and counted: the message is committed to the connection now, so
+ * the next connection's question already sees it (throttle_release()
+ * gives it back when the receiver does not take it); -1 when this
+ * connection must close first
  * (messages_per_connection); else the seconds (> 0) until a rate or the
  * back-off allows one (nothing counted).  A message counts once for all
  * its recipients (one transaction). */
@@ -61,15 +69,20 @@ double throttle_message(struct throttle *t, const struct throttle_key *k, unsign
 /* Warm-up of k's route: 0 when k's source may still send to k's provider
  * in the current period, else the seconds until the next period raises
  * the cap (spill to the next route of `via` meanwhile).  Counts nothing:
- * throttle_message() counts.  Give mx_host when known: the provider of
+ * throttle_message() counts (and throttle_release() gives back).  Give mx_host when known: the provider of
  * "example.com" hosted at Google is "gmail" only through its MX host. */
 double throttle_warmup_full(struct throttle *t, const struct throttle_key *k, double now);
 
-/* A message counted by throttle_message() was not delivered (the
- * transaction failed, or moves to another host): its warm-up share is
- * given back, so that failures do not use up a new address's cap.  Rates
- * keep it: the receiver saw the attempt. */
-void throttle_warmup_release(struct throttle *t, const struct throttle_key *k, double now);
+/* A message counted by throttle_message() at time counted_at was not
+ * accepted by the receiver (no recipient accepted, or the session failed
+ * and the message moves to another host or route): it gives back what it
+ * reserved, its warm-up share and its place in every rate of the limits
+ * that apply to k (k as it was counted), so that failures use up neither
+ * a new address's cap nor a rate: counted when committed to a connection,
+ * released on failure.  A share of a period (or a window bucket) that has
+ * passed since is not given back to the next one.  The back-off keeps the
+ * attempt: the receiver's own pace counts what it saw. */
+void throttle_release(struct throttle *t, const struct throttle_key *k, double counted_at, double now);
 
 /* Every reply of a delivery attempt (and local failures, code 0): a reply
  * that reply_blame() calls THROTTLE halves the allowed rate of k's route,

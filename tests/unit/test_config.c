@@ -369,6 +369,47 @@ static void test_rule_keys_and_their_errors(void **st)
 	}
 }
 
+/* Issue 19: limits by receiving provider, the key warm-up and health count
+ * by; aliases become the built-in name, registered domains of other
+ * providers' MX hosts are accepted; anything else is an error naming
+ * file:line and every known name. */
+static void test_limits_by_provider(void **st)
+{
+	char err[1024];
+	(void)st;
+	struct config *cf = load_text("limits = ( { provider = [ \"Google\", \"outlook\" ]; rate = \"3/h\"; },\n"
+				      "           { provider = \"mailbox.org\"; connections = 2; } );\n",
+				      err, sizeof(err));
+	if (cf == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(cf->nlimits, 2);
+	assert_int_equal(cf->limits[0].selector, LIMIT_PROVIDER);
+	assert_string_equal(cf->limits[0].match[0].text, "gmail");
+	assert_string_equal(cf->limits[0].match[1].text, "outlook");
+	assert_string_equal(cf->limits[1].match[0].text, "mailbox.org");
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "limits = ( { rate = \"1/s\";\n provider = \"gogle\"; } );\n",
+		  ":2: provider: \"gogle\" is not a provider outpost knows (known: gmail (google), "
+		  "outlook (microsoft), yahoo, icloud (apple), gmx, yandex, mailru, zoho, proton, fastmail, mimecast;" },
+		{ "limits = ( { rate = \"1/s\"; provider = \"*\"; } );\n", "provider: \"*\" is a glob" },
+		{ "limits = ( { rate = \"1/s\"; provider = \"aspmx.l.google.com\"; } );\n",
+		  "provider: \"aspmx.l.google.com\" is counted as provider \"gmail\": write that" },
+		{ "limits = ( { rate = \"1/s\"; provider = \"mx.mailbox.org\"; } );\n",
+		  "is counted as provider \"mailbox.org\"" },
+		{ "limits = ( { rate = \"1/s\"; provider = \"gmail\"; },\n { provider = \"google\"; connections = 2; } );\n",
+		  ":2: limits: the entry at line 1 selects the same" },
+		{ "limits = (\n { provider = \"gmail\"; domain = \"a\"; rate = \"1/s\"; } );\n",
+		  ":2: limits: each entry selects by exactly one of domain, mx, route, source, provider" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 static void test_limits_warmup_backoff(void **st)
 {
 	char err[512];
@@ -575,6 +616,7 @@ int main(void)
 		cmocka_unit_test(test_dmarc_section),
 		cmocka_unit_test(test_routes_rules_retry),
 		cmocka_unit_test(test_limits_warmup_backoff),
+		cmocka_unit_test(test_limits_by_provider),
 		cmocka_unit_test(test_rule_keys_and_their_errors),
 		cmocka_unit_test(test_relative_paths_and_identity),
 		cmocka_unit_test(test_every_error_reported),

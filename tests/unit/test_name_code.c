@@ -62,7 +62,7 @@ static void test_enum_tables(void **st)
 	check_table(route_type_names, ROUTE_RELAY + 1);
 	check_table(listen_tls_names, LISTEN_TLS_IMPLICIT + 1);
 	check_table(listen_auth_names, LISTEN_AUTH_NONE + 1);
-	check_table(limit_selector_names, LIMIT_SOURCE + 1);
+	check_table(limit_selector_names, LIMIT_PROVIDER + 1);
 	check_table(health_state_names, HEALTH_DOWN + 1);
 	check_table(spool_rcpt_state_names, SPOOL_RCPT_BOUNCED + 1);
 	check_table(doctor_status_names, DOCTOR_FAIL + 1);

@@ -798,6 +798,57 @@ static void rate_limit_parking(void **state)
 	       "EXPECT_CLIENTS mx1.example.net 12\n");
 }
 
+/* Issue 19: a `limits` rate by provider counts a message when it is
+ * committed to a connection: eight messages at once to Google-hosted
+ * domains (as many connections as max_per_destination allows) get exactly
+ * the hour's 3 through, the rest wait in the spool (a rate does not spill),
+ * and their retries a minute later do not get more. */
+static void rate_reserved_at_commit_by_provider(void **state)
+{
+	(void)state;
+	replay("rate_provider", RETRY("0s") DIRECT
+	       "limits = ( { provider = \"google\"; rate = [ \"100/s\", \"3/h\" ]; } );\n",
+	       "ZONE MX gmail.example 10 gmail-smtp-in.l.google.com\n"
+	       "ZONE A gmail-smtp-in.l.google.com 192.0.2.7\n"
+	       "ZONE MX hosted.example 10 alt1.aspmx.l.google.com\n"
+	       "ZONE A alt1.aspmx.l.google.com 192.0.2.8\n"
+	       "STEP 0 SEND u0@gmail.example\nSTEP 0 SEND u1@gmail.example\nSTEP 0 SEND u2@gmail.example\n"
+	       "STEP 0 SEND u3@gmail.example\nSTEP 0 SEND u4@gmail.example,u5@gmail.example\n"
+	       "STEP 0 SEND u6@gmail.example\nSTEP 0.5 SEND u7@hosted.example\n"
+	       "STEP 5 RUN\n"
+	       "EXPECT_MAIL gmail-smtp-in.l.google.com 3\n"
+	       "EXPECT_TXN gmail-smtp-in.l.google.com 3\n"
+	       "EXPECT_TXN alt1.aspmx.l.google.com 0\n"
+	       "EXPECT u6@gmail.example deferred attempts=1\n"
+	       "EXPECT u7@hosted.example deferred attempts=1\n"
+	       "STEP 200 RUN\n"
+	       "EXPECT u7@hosted.example deferred attempts=2\n"
+	       "EXPECT_TXN gmail-smtp-in.l.google.com 3\n"
+	       "EXPECT_TXN alt1.aspmx.l.google.com 0\n");
+}
+
+/* Reserve, then release on failure: the best MX host refuses the session,
+ * so the first message is counted there, given back, and counted again at
+ * the next host (whose session the others then share): still exactly the
+ * hour's 3 delivered (without the release, the failed attempt would use up
+ * a slot: 2 delivered). */
+static void rate_released_on_failure(void **state)
+{
+	(void)state;
+	replay("rate_release", RETRY("0s") DIRECT
+	       "limits = ( { provider = \"gmail\"; rate = [ \"100/s\", \"3/h\" ]; } );\n",
+	       "ZONE MX two.example 10 aspmx.l.google.com\nZONE MX two.example 20 alt1.aspmx.l.google.com\n"
+	       "ZONE A aspmx.l.google.com 192.0.2.7\nZONE A alt1.aspmx.l.google.com 192.0.2.8\n"
+	       "HOST aspmx.l.google.com down\n"
+	       "STEP 0 SEND u0@two.example\nSTEP 0 SEND u1@two.example\nSTEP 0 SEND u2@two.example\n"
+	       "STEP 0 SEND u3@two.example\nSTEP 0 SEND u4@two.example\n"
+	       "STEP 5 RUN\n"
+	       "EXPECT_MAIL alt1.aspmx.l.google.com 3\n"
+	       "EXPECT_TXN aspmx.l.google.com 1\n"
+	       "EXPECT u3@two.example deferred attempts=1\n"
+	       "EXPECT u4@two.example deferred attempts=1\n");
+}
+
 /* Issue 11 item 2: one relay down (probe in an hour), the other's rate cut
  * by the back-off after "451 try again later": the held destination waits
  * for its slot; no session is opened and dropped over and over meanwhile. */
@@ -933,6 +984,8 @@ int main(void)
 		cmocka_unit_test(warmup_released_on_failure),
 		cmocka_unit_test(health_class_is_the_mx_provider),
 		cmocka_unit_test(rate_limit_parking),
+		cmocka_unit_test(rate_reserved_at_commit_by_provider),
+		cmocka_unit_test(rate_released_on_failure),
 		cmocka_unit_test(held_failover_does_not_spin),
 		cmocka_unit_test(mail_loop_bounces),
 		cmocka_unit_test(idle_conn_evicted_at_cap),

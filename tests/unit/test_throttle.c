@@ -141,6 +141,77 @@ static void day_cap_holds_beside_a_minute_rate(void **st)
 	config_free(cf);
 }
 
+/* Issue 19: a provider entry counts by the provider of the MX host (a
+ * Google-hosted domain is gmail), each provider it names on its own; a
+ * relay route has no provider. */
+static void provider_limit_counts_by_mx_provider(void **st)
+{
+	(void)st;
+	struct config *cf = conf_with("limits = ( { provider = [ \"google\", \"outlook\" ]; rate = [ \"100/s\", \"3/h\" ]; } );\n");
+	struct throttle *t = throttle_new(cf);
+	struct throttle_key a = { "direct", "192.0.2.1", "hosted.example", "aspmx.l.google.com" };
+	struct throttle_key b = { "direct", "192.0.2.2", "gmail.com", "gmail-smtp-in.l.google.com." };
+	struct throttle_key ms = { "direct", "192.0.2.1", "contoso.example", "contoso-example.mail.protection.outlook.com" };
+	struct throttle_key other = { "direct", "192.0.2.1", "example.org", "mx.example.org" };
+	struct throttle_key relay = { "relay", NULL, "gmail.com", NULL };
+	assert_true(throttle_message(t, &a, 0, T0) == 0);
+	assert_true(throttle_message(t, &b, 0, T0 + 0.01) == 0);
+	assert_true(throttle_message(t, &a, 0, T0 + 0.02) == 0);
+	double w = throttle_message(t, &b, 0, T0 + 0.03);     /* gmail's 3 this hour are gone */
+	assert_true(w > 3500 && w <= 3600);
+	assert_int_equal(run(t, &ms, T0, T0 + 10, NULL, 0), 3);   /* outlook: its own 3 */
+	for (int i = 0; i < 50; i++) {   /* another provider, and a relay route: no limit */
+		assert_true(throttle_message(t, &other, 0, T0) == 0);
+		assert_true(throttle_message(t, &relay, 0, T0) == 0);
+	}
+	assert_int_equal(lines_with(t, "limit provider=gmail,outlook value=gmail sent_s=0/100 sent_h=3/3", T0 + 5), 1);
+	assert_int_equal(lines_with(t, "limit provider=gmail,outlook value=outlook", T0 + 5), 1);
+	throttle_free(t);
+	config_free(cf);
+}
+
+/* Reserve, then release on failure: a message counted when committed to a
+ * connection and not taken by the receiver gives its rate slot and its
+ * warm-up share back; one counted in a window that has passed gives
+ * nothing back to the next. */
+static void release_gives_back_rate_and_warmup(void **st)
+{
+	(void)st;
+	struct config *cf = conf(
+		"routes = { direct = { type = \"mx\"; source = \"192.0.2.1\";\n"
+		"  warmup = { start = 2; growth = 2.0; per = \"day\"; begin = \"2026-11-01\"; }; }; };\n"
+		"rules = ( { via = [ \"direct\" ]; } );\n"
+		"limits = ( { provider = \"gmail\"; rate = [ \"100/s\", \"3/h\" ]; } );\n");
+	struct throttle *t = throttle_new(cf);
+	struct throttle_key k = { "direct", "192.0.2.1", "hosted.example", "aspmx.l.google.com" };
+	assert_true(throttle_message(t, &k, 0, T0) == 0);
+	assert_true(throttle_message(t, &k, 0, T0 + 0.01) == 0);
+	assert_true(throttle_warmup_full(t, &k, T0 + 0.02) > 0);     /* 2 of 2 */
+	throttle_release(t, &k, T0 + 0.01, T0 + 0.5);                 /* the second was refused */
+	assert_true(throttle_warmup_full(t, &k, T0 + 0.5) == 0);
+	assert_int_equal(lines_with(t, "value=gmail sent_s=1/100 sent_h=1/3", T0 + 0.5), 1);
+	/* three slots again this hour, not two */
+	assert_true(throttle_message(t, &k, 0, T0 + 1) == 0);
+	assert_true(throttle_message(t, &k, 0, T0 + 1.01) == 0);
+	assert_true(throttle_message(t, &k, 0, T0 + 1.02) > 3000);
+	throttle_release(t, &k, T0 + 1, T0 + 2);
+	throttle_release(t, &k, T0 + 1.01, T0 + 2);
+	assert_int_equal(lines_with(t, "value=gmail sent_s=0/100 sent_h=1/3", T0 + 2.5), 1);
+	/* a send counted an hour ago has left the window: nothing to give back */
+	assert_true(throttle_message(t, &k, 0, T0 + 1800) == 0);
+	assert_true(throttle_message(t, &k, 0, T0 + 1800.01) == 0);
+	assert_true(throttle_message(t, &k, 0, T0 + 3600 + 60) == 0);  /* T0's slot left the window */
+	throttle_release(t, &k, T0, T0 + 3600 + 61);
+	assert_int_equal(lines_with(t, "value=gmail sent_s=0/100 sent_h=3/3", T0 + 3600 + 62), 1);
+	/* a warm-up share of yesterday is not given back to today */
+	assert_true(throttle_message(t, &k, 0, T0 + DAY + 1) == 0);
+	throttle_release(t, &k, T0 + 1800.01, T0 + DAY + 2);
+	assert_int_equal(lines_with(t, "warmup route=direct source=192.0.2.1 provider=gmail period=1 sent=1/4",
+				   T0 + DAY + 2), 1);
+	throttle_free(t);
+	config_free(cf);
+}
+
 static void connection_caps(void **st)
 {
 	(void)st;
@@ -215,7 +286,7 @@ static void warmup_grows_per_day_and_provider(void **st)
 		/* Yahoo's cap is its own */
 		assert_true(throttle_warmup_full(t, &ya, now) == 0);
 	}
-	assert_int_equal(lines_with(t, "warmup route=direct source=192.0.2.1 dest=gmail period=2 sent=40/40", T0 + 2.5 * DAY), 1);
+	assert_int_equal(lines_with(t, "warmup route=direct source=192.0.2.1 provider=gmail period=2 sent=40/40", T0 + 2.5 * DAY), 1);
 	/* day 3: 80 is past max = 50: warmed up, no cap */
 	for (int i = 0; i < 200; i++)
 		assert_true(throttle_message(t, &gm, 0, T0 + 3.5 * DAY) == 0);
@@ -298,7 +369,7 @@ static void backoff_halves_then_recovers_stepwise(void **st)
 	throttle_note_reply(t, &k, 421, "4.7.0", "4.7.0 Try again later", now);
 	assert_true(throttle_message(t, &k, 0, now) > 0);        /* not at once */
 	assert_true(fabs(gap(t, &k, &now) - 0.2) < 1e-6);
-	assert_int_equal(lines_with(t, "backoff route=direct source=192.0.2.1 dest=example.org rate=5/s", now), 1);
+	assert_int_equal(lines_with(t, "backoff route=direct source=192.0.2.1 provider=example.org rate=5/s", now), 1);
 	/* a throttle after sending at the new rate cuts again: 2.5/s */
 	throttle_note_reply(t, &k, 421, "4.7.28", "4.7.28 unusual rate of unsolicited mail", now);
 	double cut = now;
@@ -354,7 +425,7 @@ static void relay_backoff_is_for_the_route_as_a_whole(void **st)
 	struct throttle_key b = { "relay", NULL, "example.org", NULL };
 	double now = T0;
 	throttle_note_reply(t, &a, 454, "4.0.0", "Throttling failure: Maximum sending rate exceeded.", now);
-	assert_int_equal(lines_with(t, "backoff route=relay source=- dest=* rate=30/s", now), 1);
+	assert_int_equal(lines_with(t, "backoff route=relay source=- provider=* rate=30/s", now), 1);
 	assert_true(fabs(gap(t, &b, &now) - 1.0 / 30) < 1e-6);
 	throttle_free(t);
 	config_free(cf);
@@ -419,6 +490,8 @@ int main(void)
 		cmocka_unit_test(rate_is_spread_evenly_and_capped_per_window),
 		cmocka_unit_test(unlimited_key_never_waits),
 		cmocka_unit_test(day_cap_holds_beside_a_minute_rate),
+		cmocka_unit_test(provider_limit_counts_by_mx_provider),
+		cmocka_unit_test(release_gives_back_rate_and_warmup),
 		cmocka_unit_test(connection_caps),
 		cmocka_unit_test(messages_per_connection),
 		cmocka_unit_test(warmup_grows_per_day_and_provider),
