@@ -305,6 +305,15 @@ static void dest_push_front(struct dest *d, struct job *j)
 		d->tail = &j->next;
 }
 
+void dest_defer_held(struct dest *d, double wait)
+{
+	char why[160];
+	struct reply_info r;
+	snprintf(why, sizeof(why), "a limit for this destination is reached; next slot in %.0f s", wait);
+	reply_local("4.7.0", why, &r);
+	dest_fail_all(d, &r);
+}
+
 void dest_hold(struct dest *d, double t)
 {
 	struct scheduler *s = d->sch;
@@ -346,15 +355,8 @@ static void conn_send(struct conn *c)
 		return conn_free(c);
 	}
 	msg_debug("event=throttled route=%s domain=%s wait=%.3f", k.route, k.domain ? k.domain : "-", wait);
-	if (wait > HOLD_MAX) {
-		/* a day's cap: the waiting mail goes back to the spool rather than
-		 * holding claimed messages (and memory) for hours */
-		char why[160];
-		struct reply_info r;
-		snprintf(why, sizeof(why), "a limit for this destination is reached; next slot in %.0f s", wait);
-		reply_local("4.7.0", why, &r);
-		dest_fail_all(c->d, &r);
-	}
+	if (wait > HOLD_MAX)
+		dest_defer_held(c->d, wait);
 	c->d->hold_why = "a rate limit or a back-off of this destination";
 	dest_hold(c->d, now + wait);
 	if (conn_reusable(c) && wait < CONN_IDLE)

@@ -398,7 +398,9 @@ static void pump_once(struct scheduler *s, double now)
 {
 	for (struct dest *d = s->dests; d; d = d->next) {
 		if (d->hold_until > now) {
-			if (d->head)
+			if (d->head && d->hold_until - now > HOLD_MAX)
+				dest_defer_held(d, d->hold_until - now);  /* mail that came after the hold began */
+			else if (d->head)
 				dest_hold(d, d->hold_until);  /* (re)arms the wake-up if it is the earliest */
 			continue;
 		}

@@ -242,6 +242,10 @@ void dest_free_if_idle(struct dest *d);
 void dest_sweep(struct scheduler *s);
 /* d may start nothing new before t: pump looks again then. */
 void dest_hold(struct dest *d, double t);
+/* d's limit allows nothing for `wait` seconds, over HOLD_MAX (a day's cap,
+ * an hour's rate): its waiting mail goes back to the spool (4.7.0, retried
+ * by the schedule) rather than holding claimed messages and memory. */
+void dest_defer_held(struct dest *d, double wait);
 void conn_start(struct dest *d);
 void conn_next_job(struct conn *c);
 void conn_unpark(struct conn *c);

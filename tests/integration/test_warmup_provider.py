@@ -4,7 +4,8 @@ deliver at once.  gmail.example's MX is gmail-smtp-in.l.google.com (the "Google"
 sink on 127.0.0.2), contoso.example's is a Microsoft 365 front end (127.0.0.3);
 the relay r1 is a sink on 127.0.0.5.  Each run is a fresh daemon (a new IP on
 its first day): the direct route, bound to 127.0.0.7, may send 3 messages to
-the provider; the rest spill to r1."""
+the provider; the rest spill to r1.  The same holds for a `limits` rate by
+provider (or MX host): exactly the rate gets through, the rest wait."""
 import smtplib
 import threading
 import time
@@ -90,13 +91,69 @@ def test_warmup_cap_is_exact_for_a_microsoft_hosted_domain(world):
         assert (direct, relayed) == (3, 17), "run %d: %d direct\n%s" % (i, direct, log[-3000:])
 
 
-def test_rate_limit_by_mx_never_exceeded_by_parallel_sessions(world):
-    """A `limits` rate on the provider's MX hosts: 20 sessions at once never get
-    more than the rate through; the rest wait in the queue (a rate does not spill)."""
-    limits = 'limits = ( { mx = [ "*.google.com" ]; rate = "3/h"; } );'
+RATE = 'limits = ( { %s; rate = [ "100/s", "3/h" ]; } );'
+
+
+def run_rate(world, selector, domain, sink, n, parallel):
+    """A fresh daemon whose `limits` entry (selector) allows 3 messages an
+    hour (spaced 10 ms apart, so all 3 may go at once); n messages to
+    domain.  Returns (delivered, waiting, log) once 3 arrived and every other
+    message has been tried and deferred by the limit, and a second later
+    (the retry schedule is 1 s: anything beyond the rate would arrive)."""
+    before = len(sink.messages)
     d = world.daemon(routes='direct = { type = "mx"; port = %d; tls = "none"; };' % world.port,
-                     extra=[limits])
-    send_parallel(d.port, ["r%d@gmail.example" % i for i in range(20)])
-    time.sleep(3)
-    assert 1 <= len(world.google.messages) <= 3, d.log_text()[-3000:]
-    assert len(d.queue()) == 20 - len(world.google.messages)
+                     extra=[RATE % selector])
+    rcpts = ["r%d@%s" % (i, domain) for i in range(n)]
+    (send_parallel if parallel else send_one_session)(d.port, rcpts)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        tried = [m for m in d.queue() if m["recipients"][0]["attempts"] >= 1]
+        if len(sink.messages) - before >= 3 and len(tried) >= n - 3:
+            break
+        time.sleep(0.05)
+    time.sleep(1.5)
+    waiting = d.queue()
+    log = d.log_text()
+    d.stop()
+    return len(sink.messages) - before, waiting, log
+
+
+def check_rate_run(i, n, parallel, delivered, waiting, log):
+    what = "20 parallel sessions" if parallel else "one session"
+    assert delivered == 3, "run %d (%s): %d delivered\n%s" % (i, what, delivered, log[-3000:])
+    assert len(waiting) == n - 3, "run %d (%s): %d waiting" % (i, what, len(waiting))
+    for m in waiting:  # every one was tried and deferred by the limit, none bounced
+        r = m["recipients"][0]
+        assert r["state"] == "deferred" and "a limit for this destination is reached" in r["last_reply"], m
+
+
+def test_rate_limit_by_provider_is_exact_for_a_google_hosted_domain(world):
+    """A `limits` rate for the provider Google (the provider of the MX host,
+    not of the recipient domain): 8 messages in one session, and 20 parallel
+    sessions, get exactly the rate's 3 through, every time; the rest wait in
+    the queue (a rate does not spill to another route)."""
+    for i in range(20):
+        parallel = i % 2 == 1
+        n = 20 if parallel else 8
+        delivered, waiting, log = run_rate(world, 'provider = "google"', "gmail.example", world.google, n,
+                                           parallel)
+        check_rate_run(i, n, parallel, delivered, waiting, log)
+
+
+def test_rate_limit_by_provider_is_exact_for_a_microsoft_hosted_domain(world):
+    for i in range(4):
+        parallel = i % 2 == 1
+        n = 20 if parallel else 8
+        delivered, waiting, log = run_rate(world, 'provider = "microsoft"', "contoso.example", world.microsoft,
+                                           n, parallel)
+        check_rate_run(i, n, parallel, delivered, waiting, log)
+
+
+def test_rate_limit_by_mx_is_exact_with_parallel_sessions(world):
+    """The same rate on the MX host names (`mx = "*.google.com"`)."""
+    for i in range(2):
+        parallel = i % 2 == 1
+        n = 20 if parallel else 8
+        delivered, waiting, log = run_rate(world, 'mx = [ "*.google.com" ]', "gmail.example", world.google, n,
+                                           parallel)
+        check_rate_run(i, n, parallel, delivered, waiting, log)

@@ -116,6 +116,30 @@ static void literals_and_odd_input(void **st)
 	assert_int_equal(provider_of(longname, out, sizeof(out)), -1);
 }
 
+/* The names a `limits` entry may give: built-in names and aliases, case
+ * ignored, each to the name provider_of() gives; the list for errors. */
+static void provider_keys_and_aliases(void **st)
+{
+	(void)st;
+	char out[64];
+	assert_string_equal(provider_key("gmail"), "gmail");
+	assert_string_equal(provider_key("Google"), "gmail");
+	assert_string_equal(provider_key("microsoft"), "outlook");
+	assert_string_equal(provider_key("apple"), "icloud");
+	assert_string_equal(provider_key("MIMECAST"), "mimecast");
+	assert_null(provider_key("gogle"));
+	assert_null(provider_key("google.com"));   /* a domain: provider_of() says which */
+	assert_null(provider_key(""));
+	assert_null(provider_key(NULL));
+	assert_int_equal(provider_of("aspmx.l.google.com", out, sizeof(out)), 0);
+	assert_string_equal(provider_key(out), "gmail");
+	char list[512];
+	assert_int_equal(provider_key_list(list, sizeof(list)), 0);
+	assert_string_equal(list, "gmail (google), outlook (microsoft), yahoo, icloud (apple), gmx, yandex, mailru, "
+				  "zoho, proton, fastmail, mimecast");
+	assert_int_equal(provider_key_list(list, 20), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +147,7 @@ int main(void)
 		cmocka_unit_test(mx_front_ends_of_hosted_domains),
 		cmocka_unit_test(others_by_registered_domain),
 		cmocka_unit_test(literals_and_odd_input),
+		cmocka_unit_test(provider_keys_and_aliases),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -801,8 +801,9 @@ static void rate_limit_parking(void **state)
 /* Issue 19: a `limits` rate by provider counts a message when it is
  * committed to a connection: eight messages at once to Google-hosted
  * domains (as many connections as max_per_destination allows) get exactly
- * the hour's 3 through, the rest wait in the spool (a rate does not spill),
- * and their retries a minute later do not get more. */
+ * the hour's 3 through, the rest wait in the spool (a rate does not spill;
+ * one that comes while its destination is held for the hour too: not held
+ * in memory past HOLD_MAX), and their retries later do not get more. */
 static void rate_reserved_at_commit_by_provider(void **state)
 {
 	(void)state;
@@ -815,7 +816,9 @@ static void rate_reserved_at_commit_by_provider(void **state)
 	       "STEP 0 SEND u0@gmail.example\nSTEP 0 SEND u1@gmail.example\nSTEP 0 SEND u2@gmail.example\n"
 	       "STEP 0 SEND u3@gmail.example\nSTEP 0 SEND u4@gmail.example,u5@gmail.example\n"
 	       "STEP 0 SEND u6@gmail.example\nSTEP 0.5 SEND u7@hosted.example\n"
+	       "STEP 1 SEND u8@gmail.example\n"
 	       "STEP 5 RUN\n"
+	       "EXPECT u8@gmail.example deferred attempts=1\n"
 	       "EXPECT_MAIL gmail-smtp-in.l.google.com 3\n"
 	       "EXPECT_TXN gmail-smtp-in.l.google.com 3\n"
 	       "EXPECT_TXN alt1.aspmx.l.google.com 0\n"
