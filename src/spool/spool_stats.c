@@ -74,9 +74,10 @@ static int query_totals(sqlite3 *db, long long m0, json_t *out, char *err, size_
 	return 0;
 }
 
-/* rows: per key of `by`, the counts per result and the delays of deliveries. */
-static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, json_t *out, char *err,
-		      size_t errlen)
+/* rows (into out's member name): per key of `by`, the counts per result
+ * and the delays of deliveries. */
+static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, json_t *out, const char *name,
+		      char *err, size_t errlen)
 {
 	char sql[1024];
 	sqlite3_stmt *st;
@@ -108,7 +109,7 @@ static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, j
 			"max_delay", (json_int_t)sqlite3_column_int64(st, 6)));
 	}
 	sqlite3_finalize(st);
-	json_object_set_new(out, "rows", rows);
+	json_object_set_new(out, name, rows);
 	return 0;
 }
 
@@ -160,7 +161,8 @@ static int query_hourly(sqlite3 *db, long long m0, json_t *out, char *err, size_
 	sqlite3_stmt *st;
 	if (stats_prepare(db, "SELECT minute / 60 AS h, route, sum(CASE result WHEN 'delivered' THEN count END),"
 			  " sum(CASE result WHEN 'deferred' THEN count END), sum(CASE result WHEN 'bounced' THEN count END)"
-			  " FROM stats_minute WHERE minute >= ?1 AND result != 'received' GROUP BY h, route ORDER BY h, route",
+			  " FROM stats_minute WHERE minute >= ?1 AND result IN ('delivered', 'deferred', 'bounced')"
+			  " GROUP BY h, route ORDER BY h, route",
 			  &st, err, errlen) < 0)
 		return -1;
 	sqlite3_bind_int64(st, 1, m0);
@@ -201,7 +203,9 @@ json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char 
 	json_t *out = json_pack("{s:I,s:I,s:s}", "since", (json_int_t)since, "until", (json_int_t)now, "by", by);
 	/* one read transaction: every table as of one moment */
 	int ok = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
-		 query_totals(db, m0, out, err, errlen) == 0 && query_rows(db, m0, col, top, out, err, errlen) == 0 &&
+		 query_totals(db, m0, out, err, errlen) == 0 &&
+		 query_rows(db, m0, col, top, out, "rows", err, errlen) == 0 &&
+		 query_rows(db, m0, "tenant", top, out, "tenants", err, errlen) == 0 &&
 		 query_reasons(db, m0, since, "bounced", top, out, err, errlen) == 0 &&
 		 query_reasons(db, m0, since, "deferred", top, out, err, errlen) == 0 &&
 		 query_hourly(db, m0, out, err, errlen) == 0;

@@ -13,6 +13,7 @@
  *     "rows": [ { "key", "received", "delivered", "deferred", "bounced",
  *                 "complaints", "avg_delay", "max_delay" } ... ]
  *             (the top `top`, by volume; key "" is mail of no tenant, route...)
+ *     "tenants": [ the same rows by tenant, whatever `by` is ],
  *     "bounce_reasons": [ { "reason", "count", "example" } ... ],
  *     "deferral_reasons": [ ... ],
  *     "hourly": [ { "hour": T, "route", "delivered", "deferred", "bounced" } ... ] }

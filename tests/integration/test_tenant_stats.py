@@ -60,6 +60,9 @@ def test_stats_and_metrics_per_tenant_after_traffic(world):
     # mail of no tenant: the one message, and the two DSNs to acme's sender
     assert none["received"] >= 1 and none["bounced"] == 0 and none["delivered"] >= 1
     assert st["totals"]["complaints"] == 0
+    # whatever --by is, the JSON has the rows by tenant
+    by_route = json.loads(d.cli("stats", "--json").stdout)
+    assert by_route["by"] == "route" and row({"rows": by_route["tenants"]}, "acme")["bounced"] == 2
     # the daemon's API answers the same
     api = json.loads(get("http://127.0.0.1:%d/api/v1/stats?by=tenant" % http_port)[2])
     assert api["by"] == "tenant" and row(api, "acme")["bounced"] == 2 and row(api, "dom")["delivered"] == 2

@@ -549,6 +549,10 @@ static void test_stats_count_per_tenant(void **state)
 	assert_int_equal(jget(none, "bounced") + jget(none, "complaints"), 0);
 	assert_int_equal(jget(json_object_get(st, "totals"), "complaints"), 1);
 	json_decref(st);
+	st = spool_stats_query(fx->dir, 0, time(NULL), "route", 10, err, sizeof(err));   /* tenants whatever by is */
+	assert_non_null(st);
+	assert_int_equal(json_array_size(json_object_get(st, "tenants")), 2);
+	json_decref(st);
 	json_t *c = spool_stats_tenant(fx->dir, "acme", 0, err, sizeof(err));
 	assert_non_null(c);
 	assert_int_equal(jget(c, "received") + jget(c, "delivered") + jget(c, "bounced") + jget(c, "complaints"), 4);
