@@ -33,7 +33,8 @@
 #    relay routes, default 100, all to a dead port, churning, while 200
 #    scrapes are timed).  --no-bigqueue skips it.
 #
-# --quick: 2,000 messages, -s 10, and bigqueue.sh --quick (100,000 queued).
+# --quick: 2,000 messages, -s 10, and bigqueue.sh --quick (100,000 queued,
+# unless -n says otherwise).
 # --keep keeps the work area (logs); --ref REV measures commit REV (a
 # `git archive` export built in the work area; phase 2 is then given
 # --ref too); --wait-idle N waits up to N seconds for quiet CPUs;
@@ -48,6 +49,7 @@ MESSAGES=20000
 SESSIONS=20
 LENGTH=4096
 QUEUED=1000000
+QUEUED_SET=0
 ROUTES=100
 BIGQUEUE=1
 QUICK=0
@@ -70,7 +72,7 @@ while [ $# -gt 0 ]; do
 	-m) MESSAGES="${2:?}"; shift ;;
 	-s) SESSIONS="${2:?}"; shift ;;
 	-l) LENGTH="${2:?}"; shift ;;
-	-n) QUEUED="${2:?}"; shift ;;
+	-n) QUEUED="${2:?}"; QUEUED_SET=1; shift ;;
 	--routes) ROUTES="${2:?}"; shift ;;
 	--no-bigqueue) BIGQUEUE=0 ;;
 	--keep) KEEP=1 ;;
@@ -290,11 +292,8 @@ HOOK_FAILED=$(grep -c " event=webhook_failed " "$WORK/outpostd.on.log" || true)
 BIG_REPORT=""
 if [ "$BIGQUEUE" = 1 ]; then
 	args=(--metrics-only --routes "$ROUTES")
-	if [ "$QUICK" = 1 ]; then
-		args+=(--quick)
-	else
-		args+=(-n "$QUEUED")
-	fi
+	[ "$QUICK" = 0 ] || args+=(--quick)
+	[ "$QUEUED_SET" = 0 ] || args+=(-n "$QUEUED")   # else bigqueue.sh's own (1,000,000; --quick 100,000)
 	[ -z "$REF" ] || args+=(--ref "$REF")
 	say "bigqueue.sh ${args[*]}"
 	BIG_REPORT=$("$REPO/bench/bigqueue.sh" "${args[@]}")
