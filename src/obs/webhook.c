@@ -25,6 +25,7 @@
 #define BATCH 100
 #define RETRY_MAX 300
 #define POLL_SECONDS 1
+#define SAVE_EVERY BATCH         /* acknowledged events between two cursor saves, at most */
 
 struct wevent {
 	long long id, time;
@@ -39,6 +40,7 @@ struct hook {
 	struct wevent *batch;
 	size_t n, pos;
 	unsigned failures;
+	unsigned unsaved;              /* acknowledged since the cursor was last saved */
 	struct event *wait;            /* retry or poll */
 	CURL *easy;
 	struct curl_slist *hdrs;
@@ -94,8 +96,11 @@ void webhook_sign(const char *secret, long long t, const char *body, size_t len,
 static sqlite3 *job_db(struct hook *h, int rw)
 {
 	sqlite3 *db = NULL;
+	/* synchronous=NORMAL (WAL): a cursor lost with the power is events sent
+	 * again, which at least once allows; no fsync per save */
 	if (sqlite3_open_v2(h->w->db, &db, rw ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
-	    sqlite3_busy_timeout(db, 10000) != SQLITE_OK) {
+	    sqlite3_busy_timeout(db, 10000) != SQLITE_OK ||
+	    (rw && sqlite3_exec(db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK)) {
 		sqlite3_close(db);
 		return NULL;
 	}
@@ -229,8 +234,6 @@ static void job_done(void *arg)
 			job_free(j);
 			return hook_job(h, WJ_SAVE, h->cursor);
 		}
-	} else if (h->pos < h->n) {
-		h->pos++;
 	}
 	job_free(j);
 	hook_next(h);
@@ -340,7 +343,6 @@ static void hook_post(struct hook *h)
 	curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, h->hdrs);
 	curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h->easy, CURLOPT_FORBID_REUSE, 1L);   /* its socket ends with the request */
 	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, discard);
@@ -366,7 +368,12 @@ static void hook_posted(struct hook *h, CURLcode rc, long status)
 			 e->qid ? e->qid : "-", status);
 		h->failures = 0;
 		h->cursor = e->id;
-		return hook_job(h, WJ_SAVE, e->id);
+		h->pos++;
+		/* the cursor is saved once per batch, not per event */
+		if (h->pos < h->n && ++h->unsaved < SAVE_EVERY)
+			return hook_post(h);
+		h->unsaved = 0;
+		return hook_job(h, WJ_SAVE, h->cursor);
 	}
 	int delay = 1 << (h->failures < 9 ? h->failures : 9);
 	if (delay > RETRY_MAX)

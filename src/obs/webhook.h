@@ -12,11 +12,14 @@
  *   new hook starts at the newest event; a hook removed from the config
  *   loses its cursor at the next start.
  * - Per hook one request at a time, in event id order (so in order per
- *   message); the cursor is saved after each 2xx before the next POST.
- *   A failure (no connection, a timeout, any status but 2xx) is retried
- *   after 1 s, doubling to 5 min, forever.  Delivery is at least once: an
- *   event is sent again only when outpostd dies between a 2xx and the
- *   save of the cursor; its "id" lets a receiver drop the repeat.
+ *   message), on a kept-alive connection when the receiver allows; the
+ *   cursor is saved once per batch of up to 100 acknowledged events (and
+ *   when a read passes over events the hook does not want), with
+ *   synchronous=NORMAL: no fsync per event.  A failure (no connection, a
+ *   timeout, any status but 2xx) is retried after 1 s, doubling to 5 min,
+ *   forever.  Delivery is at least once: the events acknowledged since
+ *   the last save (at most 100) are sent again when outpostd dies (or the
+ *   machine loses power) before the next; "id" lets a receiver drop them.
  * - Each POST: Content-Type application/json, body
  *   {"id","event","time","qid","route","recipient","detail"},
  *   X-Outpost-Event, X-Outpost-Event-Id, and

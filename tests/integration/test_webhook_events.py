@@ -130,7 +130,7 @@ def test_route_down_failover_route_up_queued_through_an_outage_and_kill9(world, 
 
 def test_complaint_and_suppressed(make_daemon, tmp_path):
     port, http_port = free_port(), free_port()
-    receiver = Receiver(port, failures=0)
+    receiver = Receiver(port, failures=0, keepalive=True)
     loop = Loop(make_daemon, tmp_path, extra=[hook(tmp_path, port, ["complaint", "suppressed"]),
                                               'http = { listen = "127.0.0.1:%d"; };' % http_port])
     try:
@@ -139,6 +139,7 @@ def test_complaint_and_suppressed(make_daemon, tmp_path):
         loop.report("fbl@relay.test", arf, sender="feedback@fbl.example.net")
         want = wait_events(http_port, ["complaint", "suppressed"], ["complaint", "suppressed"])
         complaint, suppressed = check_delivered(wait_received(receiver, 2), want)
+        assert len(set(receiver.peers)) == 1, "one kept-alive connection for both: %s" % receiver.peers
     finally:
         receiver.stop()
         loop.close()

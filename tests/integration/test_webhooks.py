@@ -27,13 +27,17 @@ def world(make_daemon, tmp_path):
 
 
 class Receiver:
-    """Answers `failures` POSTs with 500, then 200; records what it got."""
+    """Answers `failures` POSTs with 500, then 200; records what it got (and
+    from which client port, in `peers`).  keepalive: HTTP/1.1, connections
+    stay open between requests."""
 
-    def __init__(self, port, failures):
-        self.got, self.refused, self.failures = [], 0, failures
+    def __init__(self, port, failures, keepalive=False):
+        self.got, self.refused, self.failures, self.peers = [], 0, failures, []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keepalive else "HTTP/1.0"
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if outer.refused < outer.failures:
@@ -41,6 +45,7 @@ class Receiver:
                     self.send_response(500)
                 else:
                     outer.got.append((dict(self.headers), body))
+                    outer.peers.append(self.client_address[1])
                     self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
