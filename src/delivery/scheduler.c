@@ -318,8 +318,10 @@ static void qmsg_finish(struct qmsg *q)
 		if (st != SPOOL_RCPT_DELIVERED) {   /* the bounce parser's vocabulary (feedback/classify.h) */
 			struct classify_in ci = { o->reply.enh, o->reply.code, o->diag, "", "" };
 			const char *r = classify_reason(&ci);
-			if (st == SPOOL_RCPT_BOUNCED)
+			if (st == SPOOL_RCPT_BOUNCED) {
 				obs_bounce(r, classify_scope(r), "delivery");
+				obs_tenant_bounce(q->m->tenant, r, "delivery");
+			}
 			if (snprintf(why, sizeof(why), " reason=%s hard=%s", r,
 				     classify_is_hard(r, o->reply.enh, o->reply.code) ? "yes" : "no") >= (int)sizeof(why))
 				why[0] = '\0';

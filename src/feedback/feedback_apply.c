@@ -167,8 +167,10 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 			msg_warn("event=stats_error qid=%s op=complaint error=\"%s\"", out->qid, sqlite3_errmsg(db));
 		return suppress_now(db, x, out->qid, "complaint", scope, now, 0, err, errlen);
 	}
-	if (x->action[0] == '\0' || strcasecmp(x->action, "failed") == 0)   /* not "delayed", "delivered" */
+	if (x->action[0] == '\0' || strcasecmp(x->action, "failed") == 0) {   /* not "delayed", "delivered" */
 		obs_bounce(x->reason, x->scope, "report");
+		obs_tenant_bounce(s->tenant, x->reason, "report");
+	}
 	if (x->hard) {
 		out->suppressed++;
 		return suppress_now(db, x, out->qid, "bounce", "", now, 0, err, errlen);

@@ -50,7 +50,7 @@ enum metric_id {
 	M_SCAN_ERRORS,         /* counter {reason,action} scans that failed, and what on_error did */
 	M_TENANT_RECEIVED,     /* counter {tenant} messages accepted into the spool */
 	M_TENANT_RECIPIENTS,   /* counter {tenant,result} recipients by delivery outcome */
-	M_TENANT_BOUNCES,      /* counter {tenant,reason} recipients bounced, by enhanced status code */
+	M_TENANT_BOUNCES,      /* counter {tenant,reason,source} recipients bounced, as M_BOUNCES */
 	M_TENANT_COMPLAINTS,   /* counter {tenant} complaints (ARF) about the tenant's mail */
 	M_TENANT_STATE,        /* gauge {tenant,state} 1 for the current state (ok, held, throttled) */
 	M_MONITOR_LISTED,      /* gauge {list,kind} watched subjects listed now (0: asked, not listed) */

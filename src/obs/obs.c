@@ -46,9 +46,8 @@ void obs_outcome(const char *route, const char *tenant, const char *result, cons
 {
 	metrics_inc(M_ATTEMPTS, route, result);
 	metrics_inc(M_TENANT_RECIPIENTS, tenant, result);
-	if (result[0] == 'b')
-		metrics_inc(M_TENANT_BOUNCES, tenant, enh && enh[0] ? enh : "none");
-	else if (result[0] == 'd' && result[1] == 'e' && result[2] == 'l')
+	(void)enh;
+	if (result[0] == 'd' && result[1] == 'e' && result[2] == 'l')
 		metrics_observe(M_DELIVERY_LATENCY, route, now > created ? (double)(now - created) : 0);
 }
 
@@ -65,6 +64,11 @@ void obs_failover(const char *from, const char *to)
 void obs_transaction(const char *route, double seconds)
 {
 	metrics_observe(M_TXN_DURATION, route, seconds);
+}
+
+void obs_tenant_bounce(const char *tenant, const char *reason, const char *source)
+{
+	metrics_add(M_TENANT_BOUNCES, tenant, reason, source, 1);
 }
 
 void obs_complaint(const char *tenant)

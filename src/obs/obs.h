@@ -28,6 +28,9 @@ void obs_outcome(const char *route, const char *tenant, const char *result, cons
 		 time_t now);
 /* A complaint (ARF) about a message of tenant (NULL: none known). */
 void obs_complaint(const char *tenant);
+/* A recipient of a message of tenant (NULL: none) bounced: reason in the
+ * bounce parser's vocabulary, source as obs_bounce's. */
+void obs_tenant_bounce(const char *tenant, const char *reason, const char *source);
 /* A recipient bounced: reason and scope as feedback/classify.h names them
  * ("userunknown", "mailboxfull", ...; "recipient", "route", "message",
  * "none"); source says where outpost learnt it: "delivery" (the receiver

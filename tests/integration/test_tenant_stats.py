@@ -84,7 +84,7 @@ def test_stats_and_metrics_per_tenant_after_traffic(world):
     assert sample(text, "outpost_tenant_recipients_total", tenant="acme", result="delivered") == 2
     assert sample(text, "outpost_tenant_recipients_total", tenant="dom", result="delivered") == 2
     assert sample(text, "outpost_tenant_recipients_total", tenant="dom", result="bounced") is None
-    assert sample(text, "outpost_tenant_bounces_total", tenant="acme", reason="5.1.1") == 2
+    assert sample(text, "outpost_tenant_bounces_total", tenant="acme", reason="userunknown", source="delivery") == 2
     assert sample(text, "outpost_tenant_state", tenant="acme", state="ok") == 1
     assert sample(text, "outpost_tenant_state", tenant="acme", state="held") == 0
     # the log lines name the tenant
@@ -94,8 +94,9 @@ def test_stats_and_metrics_per_tenant_after_traffic(world):
 
 def test_complaint_counts_for_its_tenant_and_holds_it(make_daemon, tmp_path):
     """A complaint about dom's first message, after it left the queue: dom's
-    statistics and metrics count it, and its protection holds it (1 of 2)."""
-    from test_bounces import ARF, Loop
+    statistics and metrics count it, and its protection holds it (1 of 2).
+    A bounce report that comes back later for acme's message counts for acme."""
+    from test_bounces import ARF, Loop, dsn
     http_port = free_port()
     tenants = ('tenants = ( { name = "dom"; domains = [ "dom.example" ];'
                '  protect = { window = "1h"; min_messages = 2; max_complaint_rate = 10; }; },'
@@ -104,7 +105,10 @@ def test_complaint_counts_for_its_tenant_and_holds_it(make_daemon, tmp_path):
     try:
         qid, got = loop.send("reader@example.net", sender="app@dom.example")
         loop.send("other@example.net", sender="app@dom.example")
-        loop.send("third@example.net", sender="app@acme.example")
+        qid3, got3 = loop.send("third@example.net", sender="app@acme.example")
+        loop.report(got3.mail_from, dsn(got3.mail_from, "third@example.net", "5.1.1",
+                                        "550 5.1.1 <third@example.net>: User unknown"))
+        loop.wait_log("event=suppressed qid=%s rcpt=<third@example.net>" % qid3)
         loop.report("fbl@relay.test", ARF.format(mail_from=got.mail_from, rcpt="reader@example.net",
                                                  author="app@dom.example"), sender="feedback@fbl.example.net")
         loop.wait_log("event=tenant_held tenant=dom")
@@ -113,6 +117,10 @@ def test_complaint_counts_for_its_tenant_and_holds_it(make_daemon, tmp_path):
         text = wait_metric(url, "outpost_tenant_complaints_total", 1, tenant="dom")
         promtool_check(text)
         assert sample(text, "outpost_tenant_complaints_total", tenant="acme") is None
+        assert sample(text, "outpost_tenant_bounces_total", tenant="acme", reason="userunknown",
+                      source="report") == 1
+        assert sample(text, "outpost_tenant_bounces_total", tenant="dom", reason="userunknown",
+                      source="report") is None
         assert sample(text, "outpost_tenant_state", tenant="dom", state="held") == 1
         assert sample(text, "outpost_tenant_state", tenant="dom", state="ok") == 0
         assert sample(text, "outpost_tenant_state", tenant="acme", state="ok") == 1

@@ -103,13 +103,16 @@ static void test_tenant_families_of_the_hooks(void **st)
 	obs_outcome("relay", "acme", "bounced", "5.1.1", 0, 10);
 	obs_outcome("relay", "acme", "delivered", "", 0, 10);
 	obs_outcome("relay", NULL, "delivered", "", 0, 10);
+	obs_tenant_bounce("acme", "userunknown", "delivery");
+	obs_tenant_bounce("acme", "userunknown", "delivery");
 	obs_complaint("acme");
 	obs_scan("reject", "acme", 0.004);
 	obs_scan_error("timeout", "accept");
 	assert_true(metrics_value(M_TENANT_RECEIVED, "acme", NULL, NULL) == 1);
 	assert_true(metrics_value(M_TENANT_RECEIVED, "", NULL, NULL) == 1);
 	assert_true(metrics_value(M_TENANT_RECIPIENTS, "acme", "delivered", NULL) == 1);
-	assert_true(metrics_value(M_TENANT_BOUNCES, "acme", "5.1.1", NULL) == 1);
+	assert_true(metrics_value(M_TENANT_BOUNCES, "acme", "userunknown", "delivery") == 2);
+	assert_true(metrics_value(M_TENANT_RECIPIENTS, "acme", "bounced", NULL) == 1);
 	assert_true(metrics_value(M_ATTEMPTS, "relay", "delivered", NULL) == 2);   /* all tenants */
 	char *t = render();
 	assert_non_null(strstr(t, "\noutpost_tenant_recipients_total{tenant=\"\",result=\"delivered\"} 1\n"));
