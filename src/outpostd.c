@@ -403,6 +403,7 @@ int main(int argc, char **argv)
 	evsignal_add(sighup, NULL);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	smtpd_start(d.smtpd);   /* the other inbound loops, now that every hook is set */
 	msg_info("event=started version=%s pid=%ld spool=%s", OUTPOST_VERSION, (long)getpid(), d.cf->spool);
 	sd_notify_state("READY=1");
 

@@ -4,6 +4,7 @@
  * worker thread, so writes are serialised without a lock; the read-only
  * connection only by the loop thread.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,10 @@
 
 struct feedback_daemon {
 	struct event_base *base;
+	/* check_mu: feedback_rcpt_check runs on every inbound loop; the
+	 * suppression connection, and cf as it reads it, are taken under it
+	 * (the main loop alone replaces cf, so its own reads need no lock) */
+	pthread_mutex_t check_mu;
 	const struct config *cf;
 	struct suppress_check *check;
 	struct worker_pool *workers;
@@ -162,6 +167,7 @@ struct feedback_daemon *feedback_daemon_new(struct event_base *base, const struc
 {
 	struct feedback_daemon *fd = xcalloc(1, sizeof(*fd));
 	fd->base = base;
+	pthread_mutex_init(&fd->check_mu, NULL);
 	fd->cf = config_ref(cf);
 	fd->route_fn = route_fn;
 	fd->route_arg = route_arg;
@@ -178,8 +184,11 @@ struct feedback_daemon *feedback_daemon_new(struct event_base *base, const struc
 void feedback_daemon_reload(struct feedback_daemon *fd, const struct config *cf)
 {
 	if (fd) {
-		config_free(fd->cf);
+		pthread_mutex_lock(&fd->check_mu);
+		const struct config *old = fd->cf;
 		fd->cf = config_ref(cf);
+		pthread_mutex_unlock(&fd->check_mu);
+		config_free(old);
 	}
 }
 
@@ -192,6 +201,7 @@ void feedback_daemon_free(struct feedback_daemon *fd)
 	suppress_check_close(fd->check);
 	sqlite3_close(fd->wdb);
 	config_free(fd->cf);
+	pthread_mutex_destroy(&fd->check_mu);
 	free(fd);
 }
 
@@ -216,7 +226,9 @@ static int lookup(struct feedback_daemon *fd, const char *rcpt, const char *send
 		  const char *qid, struct suppression *hit, char *reply, size_t replylen)
 {
 	const char *at = sender ? strrchr(sender, '@') : NULL;
+	pthread_mutex_lock(&fd->check_mu);
 	int rc = suppress_check(fd->check, rcpt, at ? at + 1 : NULL, user, time(NULL), hit);
+	pthread_mutex_unlock(&fd->check_mu);
 	if (rc < 0)
 		msg_warn("event=suppress_check_error qid=%s rcpt=<%s> action=send", qid, rcpt);
 	if (rc <= 0)
@@ -252,7 +264,9 @@ int feedback_rcpt_check(void *arg, const char *rcpt, const char *sender, const c
 	struct suppression hit;
 	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
 		return 0;
+	pthread_mutex_lock(&fd->check_mu);
 	int refuse = fd->cf->suppression.on_rcpt != SUPPRESS_ACCEPT_DSN;
+	pthread_mutex_unlock(&fd->check_mu);
 	log_suppressed(qid, rcpt, &hit, refuse ? "refuse" : "accept_then_bounce");
 	return refuse;
 }

@@ -12,7 +12,8 @@
  *   authenticated user) is refused with the list's reply and logged
  *   (event=rcpt_suppressed); with suppression.on_rcpt = "accept" it is
  *   accepted, and feedback_delivery_check() bounces it at delivery; a
- *   database error lets the mail through.
+ *   database error lets the mail through.  It may run on any inbound loop's
+ *   thread (the lookup is serialised by a mutex of its own).
  * - feedback_register() adds the local mailboxes: "*@BOUNCEDOMAIN" and
  *   each report address.  A report received there is answered 250 at once
  *   and handled on the worker (bounce_parse + feedback_apply); route

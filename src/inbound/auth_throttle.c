@@ -1,7 +1,9 @@
 /*
- * auth_throttle: a small table of {address, failures, last failure}.
+ * auth_throttle: a small table of {address, failures, last failure}, under
+ * one mutex (the sessions of every inbound loop count into it).
  * See auth_throttle.h.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,8 @@ struct entry {
 };
 
 struct auth_throttle {
-	struct entry *e;
+	pthread_mutex_t mu;
+	struct entry *e;             /* under mu */
 	size_t n;
 };
 
@@ -24,6 +27,7 @@ struct auth_throttle *auth_throttle_new(void)
 {
 	struct auth_throttle *t = xcalloc(1, sizeof(*t));
 	t->e = xcalloc(AUTH_THROTTLE_MAX, sizeof(*t->e));
+	pthread_mutex_init(&t->mu, NULL);
 	return t;
 }
 
@@ -31,6 +35,7 @@ void auth_throttle_free(struct auth_throttle *t)
 {
 	if (t == NULL)
 		return;
+	pthread_mutex_destroy(&t->mu);
 	free(t->e);
 	free(t);
 }
@@ -48,10 +53,14 @@ static struct entry *find(const struct auth_throttle *t, const char *addr)
 	return NULL;
 }
 
-unsigned auth_throttle_failures(const struct auth_throttle *t, const char *addr, time_t now)
+unsigned auth_throttle_failures(const struct auth_throttle *ct, const char *addr, time_t now)
 {
+	struct auth_throttle *t = (struct auth_throttle *)ct;   /* only the lock changes */
+	pthread_mutex_lock(&t->mu);
 	const struct entry *e = find(t, addr);
-	return e && !expired(e, now) ? e->failures : 0;
+	unsigned n = e && !expired(e, now) ? e->failures : 0;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }
 
 /* A slot for a new address: past the end, or the expired or oldest entry. */
@@ -71,6 +80,7 @@ static struct entry *slot(struct auth_throttle *t, time_t now)
 
 unsigned auth_throttle_fail(struct auth_throttle *t, const char *addr, time_t now)
 {
+	pthread_mutex_lock(&t->mu);
 	struct entry *e = find(t, addr);
 	if (e == NULL) {
 		e = slot(t, now);
@@ -82,12 +92,15 @@ unsigned auth_throttle_fail(struct auth_throttle *t, const char *addr, time_t no
 	e->failures++;
 	e->last = now;
 	unsigned shift = e->failures - 1 < 5 ? e->failures - 1 : 5;
+	pthread_mutex_unlock(&t->mu);
 	return 250u << shift;    /* 250, 500, 1000, 2000, 4000, 8000 ms */
 }
 
 void auth_throttle_success(struct auth_throttle *t, const char *addr)
 {
+	pthread_mutex_lock(&t->mu);
 	struct entry *e = find(t, addr);
 	if (e)
 		e->failures = 0;
+	pthread_mutex_unlock(&t->mu);
 }

@@ -8,7 +8,8 @@
  * forgotten AUTH_THROTTLE_WINDOW seconds after the address's last one
  * (auth_throttle_failures() counts what is remembered).  A successful AUTH
  * clears the address.  The table holds at most AUTH_THROTTLE_MAX addresses;
- * when full, the one whose last failure is oldest is forgotten.
+ * when full, the one whose last failure is oldest is forgotten.  Every
+ * function may be called from any thread (the table has its own lock).
  */
 #ifndef OUTPOST_AUTH_THROTTLE_H
 #define OUTPOST_AUTH_THROTTLE_H

@@ -150,6 +150,7 @@ struct cleanup_job {
 	struct spool_msg *m;         /* until it is handed to the spool */
 	struct worker_job *wj;       /* while signing */
 	struct spool_req *req;       /* while committing */
+	struct loop_post *reply_to;  /* the session's loop (NULL: the spool's) */
 	spool_commit_cb *done;
 	void *arg;
 	int rc;                      /* 1 signed, 0 no key, -1 failed, -2 refused */
@@ -224,7 +225,7 @@ static void commit(struct cleanup_job *j)
 {
 	struct spool_msg *m = j->m;
 	j->m = NULL;
-	j->req = spool_commit(j->spool, m, committed, j);
+	j->req = spool_commit_to(j->spool, j->reply_to, m, committed, j);
 }
 
 /* Cleanup could not make the message fit: the client hears why. */
@@ -261,10 +262,11 @@ static void sign_done(void *arg)
 }
 
 struct cleanup_job *cleanup_commit(struct worker_pool *workers, const struct dkim_signer *signer,
-				   struct spool *sp, struct spool_msg *m, spool_commit_cb *done,
-				   void *arg)
+				   struct spool *sp, struct loop_post *reply_to, struct spool_msg *m,
+				   spool_commit_cb *done, void *arg)
 {
 	struct cleanup_job *j = xcalloc(1, sizeof(*j));
+	j->reply_to = reply_to;
 	j->signer = signer;
 	j->spool = sp;
 	j->m = m;

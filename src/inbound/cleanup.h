@@ -60,9 +60,12 @@ struct spool_msg *cleanup_message(const struct config *cf, struct cleanup_envelo
 
 struct cleanup_job;
 
+struct loop_post;
+/* done runs on the loop of reply_to (NULL: the spool's); workers must
+ * answer on that same loop, and cleanup_detach() is called there. */
 struct cleanup_job *cleanup_commit(struct worker_pool *workers, const struct dkim_signer *signer,
-				   struct spool *sp, struct spool_msg *m, spool_commit_cb *done,
-				   void *arg);
+				   struct spool *sp, struct loop_post *reply_to, struct spool_msg *m,
+				   spool_commit_cb *done, void *arg);
 void cleanup_detach(struct cleanup_job *j);
 
 #endif

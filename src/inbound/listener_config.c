@@ -85,11 +85,24 @@ static void load_tls(struct cfctx *cx, struct config *cf, const config_setting_t
 		cf_error(cx, g, "tls: both cert and key are required");
 }
 
+/* inbound.threads: the number of inbound event loops, or "auto" (0): one per CPU. */
+static void load_threads(struct cfctx *cx, struct inbound_conf *ic, const config_setting_t *g)
+{
+	const config_setting_t *s = config_setting_get_member(g, "threads");
+	const char *text = s ? config_setting_get_string(s) : NULL;
+	if (text && strcmp(text, "auto") == 0)
+		ic->threads = 0;
+	else if (text)
+		cf_error(cx, s, "threads: expected an integer 1..%d or \"auto\"", INBOUND_THREADS_MAX);
+	else
+		cf_get_uint(cx, g, "threads", &ic->threads, 1, INBOUND_THREADS_MAX);
+}
+
 static void load_inbound(struct cfctx *cx, struct config *cf, const config_setting_t *g)
 {
 	static const char *const known[] = { "max_message_size", "max_recipients", "max_sessions",
 		"max_sessions_per_ip", "max_errors", "idle_timeout", "session_timeout",
-		"max_local_sessions", "auth_max_failures", NULL };
+		"max_local_sessions", "auth_max_failures", "threads", NULL };
 	struct inbound_conf *ic = &cf->inbound;
 	if (!config_setting_is_group(g)) {
 		cf_error(cx, g, "inbound: expected a group { ... }");
@@ -106,6 +119,7 @@ static void load_inbound(struct cfctx *cx, struct config *cf, const config_setti
 	cf_get_duration(cx, g, "session_timeout", &ic->session_timeout);
 	cf_get_uint(cx, g, "max_local_sessions", &ic->max_local_sessions, 1, 100000);
 	cf_get_uint(cx, g, "auth_max_failures", &ic->auth_max_failures, 1, 100000);
+	load_threads(cx, ic, g);
 }
 
 static void listener_defaults(struct config *cf)
@@ -119,6 +133,7 @@ static void listener_defaults(struct config *cf)
 	cf->inbound.session_timeout = 1800;
 	cf->inbound.max_local_sessions = 100;
 	cf->inbound.auth_max_failures = 10;
+	cf->inbound.threads = 0;   /* auto */
 }
 
 static void listener_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)
@@ -140,9 +155,11 @@ static void listener_check(struct cfctx *cx, struct config *cf, const config_set
 				 cf->listen[i].address);
 }
 
-/* Listeners are opened once, at start. */
+/* Listeners are opened, and inbound loops started, once, at start. */
 static const char *listener_reload_blocker(const struct config *old, const struct config *cur)
 {
+	if (old->inbound.threads != cur->inbound.threads)
+		return "inbound.threads";
 	if (old->nlisten != cur->nlisten)
 		return "listen";
 	for (size_t i = 0; i < old->nlisten; i++)

@@ -37,7 +37,10 @@ struct inbound_conf {
 	unsigned session_timeout;    /* seconds per session in all */
 	unsigned max_local_sessions; /* on the local socket, a budget of its own */
 	unsigned auth_max_failures;  /* failed AUTHs per client address per hour */
+	unsigned threads;            /* inbound event loops; 0: "auto", one per CPU */
 };
+
+#define INBOUND_THREADS_MAX 64
 
 struct config_section;   /* core/config_parse.h */
 extern const struct config_section listener_config_section;

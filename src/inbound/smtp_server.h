@@ -10,7 +10,8 @@
  * client_networks (and the local socket); everyone else gets 554 5.7.1,
  * except for the local mailboxes (local_dispatch.h), open to anyone.
  * smtpd_shutdown() stops listening, lets transactions in flight finish,
- * closes idle sessions with 421 and calls done() once none is left.
+ * closes idle sessions with 421 and calls done() once none is left on any
+ * inbound loop.
  */
 #ifndef OUTPOST_SMTP_SERVER_H
 #define OUTPOST_SMTP_SERVER_H
@@ -49,6 +50,13 @@ struct local_dispatch *smtpd_local_dispatch(struct smtpd *sd);
 typedef int smtpd_rcpt_check_fn(void *arg, const char *rcpt, const char *sender, const char *user,
 				const char *qid, char *reply, size_t replylen);
 void smtpd_set_rcpt_check(struct smtpd *sd, smtpd_rcpt_check_fn *fn, void *arg);
+/* Starts the other inbound loops (inbound.threads; smtpd_loops.c), once
+ * the setters above have run and after privileges are dropped; until then
+ * (and without it) every session runs on base.  Sessions on another loop
+ * reach the rcpt check, the local mailboxes' handlers (on base, by a
+ * closure) and the signer from their own thread: the rcpt check and the
+ * signer must be thread-safe. */
+void smtpd_start(struct smtpd *sd);
 void smtpd_shutdown(struct smtpd *sd, void (*done)(void *arg), void *arg);
 void smtpd_free(struct smtpd *sd);
 

@@ -44,6 +44,7 @@
 #include "core/config.h"
 #include "core/header.h"
 #include "core/log.h"
+#include "core/loop_post.h"
 #include "core/netaddr.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
@@ -472,13 +473,86 @@ static void queue_message(struct smtp_session *s, const struct scan_result *scan
 	data_decoder_free(&s->dec);
 	smtp_enter_state(s, SMTP_S_COMMIT);   /* commands wait in the input buffer */
 	gettimeofday(&s->commit_start, NULL);
-	s->commit = cleanup_commit(s->sd->workers, s->sd->signer, s->sd->spool, m, commit_done, s);
+	s->commit = cleanup_commit(s->sd->workers, s->sd->signer, s->sd->spool, smtpd_reply_to(s->sd), m,
+				   commit_done, s);
 }
 
-/* Mail for a local mailbox goes to its handler, never to the queue. */
+/* A message for a local mailbox, from a session on another loop than main. */
+struct local_job {
+	struct smtp_session *s;      /* NULL once the session is gone (set on its loop) */
+	struct smtpd *home;          /* the session's loop */
+	const struct local_mailbox *mailbox;
+	char qid[SPOOL_ID_LEN + 1], client[64], helo[256];
+	char *auth_user, *sender, *rcpt;
+	struct buf data;
+	char reply[512];
+};
+
+static void local_job_free(struct local_job *j)
+{
+	free(j->auth_user);
+	free(j->sender);
+	free(j->rcpt);
+	buf_free(&j->data);
+	free(j);
+}
+
+/* Back on the session's loop: the handler's reply. */
+static void local_job_done(void *arg, int run)
+{
+	struct local_job *j = arg;
+	struct smtp_session *s = j->s;
+	if (run && s) {
+		s->local_job = NULL;
+		smtp_reply(s, "%s", j->reply);
+		transaction_reset(s);
+		smtp_session_resume(s);
+	}
+	local_job_free(j);
+}
+
+/* On the main loop: the handler. */
+static void local_job_run(void *arg, int run)
+{
+	struct local_job *j = arg;
+	if (!run)
+		return local_job_free(j);
+	struct local_message m = {
+		.qid = j->qid, .client = j->client, .helo = j->helo, .auth_user = j->auth_user,
+		.sender = j->sender, .rcpt = j->rcpt, .data = j->data.data ? j->data.data : "", .len = j->data.len,
+	};
+	local_dispatch_deliver(j->mailbox, &m, j->reply, sizeof(j->reply));
+	loop_post(j->home->post, local_job_done, j);
+}
+
+static void local_job_start(struct smtp_session *s)
+{
+	struct local_job *j = xcalloc(1, sizeof(*j));
+	j->s = s;
+	j->home = s->sd;
+	j->mailbox = s->mailbox;
+	memcpy(j->qid, s->qid, sizeof(j->qid));
+	memcpy(j->client, s->local ? "local" : s->addr, s->local ? sizeof("local") : sizeof(j->client));
+	memcpy(j->helo, s->helo, sizeof(j->helo));
+	j->auth_user = s->user ? xstrdup(user_name(s->user)) : NULL;
+	j->sender = xstrdup(s->sender);
+	j->rcpt = xstrdup(s->rcpts[0]);
+	j->data = s->dec.out;                 /* taken: the session frees its decoder */
+	s->dec.out = (struct buf)BUF_INIT;
+	s->local_job = j;
+	smtp_enter_state(s, SMTP_S_COMMIT);   /* commands wait in the input buffer */
+	loop_post(s->sd->main->post, local_job_run, j);
+}
+
+/* Mail for a local mailbox goes to its handler, never to the queue.  The
+ * handlers keep their state on the main loop (the canary, the feedback
+ * jobs): a session on another loop posts the message there and waits in
+ * COMMIT for the reply (struct local_job). */
 static void deliver_locally(struct smtp_session *s)
 {
 	char text[512];
+	if (s->sd->main != s->sd)
+		return local_job_start(s);
 	struct local_message m = {
 		.qid = s->qid, .client = s->local ? "local" : s->addr, .helo = s->helo,
 		.auth_user = s->user ? user_name(s->user) : NULL, .sender = s->sender,
@@ -838,6 +912,8 @@ static void session_free(struct smtp_session *s)
 		 s->messages, s->errors, state_names[s->state]);
 	cleanup_detach(s->commit);
 	scan_cancel(s->scan);
+	if (s->local_job)
+		s->local_job->s = NULL;   /* its reply is dropped */
 	if (s->auth_job)
 		worker_detach(s->auth_job);
 	transaction_reset(s);
@@ -858,11 +934,13 @@ static void session_free(struct smtp_session *s)
 		s->next->prev = s->prev;
 	struct smtpd *sd = s->sd;
 	int local = s->local;
+	char addr[sizeof(s->addr)];
+	memcpy(addr, s->addr, sizeof(addr));
 	explicit_bzero(s->auth_name, sizeof(s->auth_name));
 	users_free(s->users);
 	config_free(s->lc_cf);
 	free(s);
-	smtpd_session_gone(sd, local);
+	smtpd_session_gone(sd, local, addr);
 }
 
 void smtp_session_shutdown_all(struct smtpd *sd)
@@ -884,17 +962,6 @@ void smtp_session_free_all(struct smtpd *sd)
 		session_free(sd->sessions);
 }
 
-unsigned smtpd_sessions_from(const struct smtpd *sd, const struct sockaddr *sa)
-{
-	char a[64];
-	unsigned n = 0;
-	sockaddr_ntop(sa, a, sizeof(a));
-	for (const struct smtp_session *s = sd->sessions; s; s = s->next)
-		if (strcmp(s->addr, a) == 0)
-			n++;
-	return n;
-}
-
 /* Callbacks and the idle timeout on the session's (possibly new TLS) bufferevent. */
 static void session_watch(struct smtp_session *s)
 {
@@ -908,7 +975,7 @@ static void session_watch(struct smtp_session *s)
 	bufferevent_enable(s->bev, s->direct ? EV_READ : EV_READ | EV_WRITE);
 }
 
-static unsigned long session_ids;
+static _Atomic unsigned long session_ids;   /* shared by every inbound loop */
 
 void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_socket_t fd,
 			const struct sockaddr *sa, int local)
@@ -944,7 +1011,6 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 		sd->sessions->prev = s;
 	sd->sessions = s;
 	sd->nsessions++;
-	sd->nlocal += local != 0;
 	struct timeval life = { (time_t)cf->inbound.session_timeout, 0 };
 	s->flush_ev = event_new(sd->base, -1, 0, on_flush, s);
 	session_watch(s);

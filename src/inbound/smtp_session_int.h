@@ -24,6 +24,7 @@ struct worker_job;
 struct local_mailbox;
 struct cleanup_job;
 struct scan_req;
+struct local_job;
 
 enum smtp_state {
 	SMTP_S_CONNECTED, SMTP_S_READY, SMTP_S_MAIL, SMTP_S_RCPT, SMTP_S_DATA, SMTP_S_COMMIT,
@@ -73,6 +74,7 @@ struct smtp_session {
 	struct data_decoder dec;
 	struct cleanup_job *commit;      /* DKIM signing and the spool commit */
 	struct scan_req *scan;           /* the outbound scanner's verdict, awaited */
+	struct local_job *local_job;     /* a local mailbox's reply, awaited from main */
 	struct timeval commit_start;
 	struct smtp_session *prev, *next;
 };

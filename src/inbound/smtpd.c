@@ -3,11 +3,22 @@
  * Opens every `listen` address and the local submission socket (used by
  * `outpost sendmail`), applies the session caps before a session starts,
  * and owns the TLS context and the users table.  See smtp_server.h.
+ *
+ * Inbound loops (inbound.threads): the main loop accepts every connection,
+ * counts it against the caps (struct smtpd_caps, one mutex: the check and
+ * the count are one step, so the caps are exact whatever loop the sessions
+ * run on) and hands it to the loop with the fewest sessions, itself
+ * included; the session lives and ends on that loop.  Local submission
+ * stays on the main loop.  Reload, shutdown and teardown reach the other
+ * loops as closures posted to them (core/loop_post.h).
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <openssl/err.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +28,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "core/loop_post.h"
 #include "core/netaddr.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
@@ -46,25 +58,26 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	struct smtpd *sd = arg;
 	const struct config *cf = sd->cf;
 	int local = sa->sa_family == AF_UNIX;
-	const struct listen_conf *lc = local ? &local_listener : NULL;
+	size_t i = 0;
+	const char *why;
 	char addr[64];
 	(void)salen;
-	for (size_t i = 0; lc == NULL && i < sd->nlisteners; i++)
-		if (sd->listeners[i] == l)
-			lc = &cf->listen[i];
+	while (!local && i < sd->nlisteners && sd->listeners[i] != l)
+		i++;
 	sockaddr_ntop(sa, addr, sizeof(addr));   /* fd is non-blocking already (accept4) */
 	if (sd->shutting_down)
 		return refuse(fd, addr, "shutting down", "421 4.3.2 Service shutting down\r\n");
 	/* local submission has a budget of its own: strangers filling
 	 * max_sessions do not lock out sendmail */
-	if (local && sd->nlocal >= cf->inbound.max_local_sessions)
-		return refuse(fd, addr, "max_local_sessions", "421 4.7.0 Too many connections, try again later\r\n");
-	if (!local && sd->nsessions - sd->nlocal >= cf->inbound.max_sessions)
-		return refuse(fd, addr, "max_sessions", "421 4.7.0 Too many connections, try again later\r\n");
-	if (!local && smtpd_sessions_from(sd, sa) >= cf->inbound.max_sessions_per_ip)
-		return refuse(fd, addr, "max_sessions_per_ip",
-			      "421 4.7.0 Too many connections from your address, try again later\r\n");
-	smtp_session_start(sd, lc, fd, sa, local);
+	if ((why = smtpd_caps_admit(sd->caps, cf, local ? "local" : addr, local)) != NULL)
+		return refuse(fd, addr, why, strcmp(why, "max_sessions_per_ip") == 0
+			      ? "421 4.7.0 Too many connections from your address, try again later\r\n"
+			      : "421 4.7.0 Too many connections, try again later\r\n");
+	if (local) {
+		atomic_fetch_add(&sd->load, 1);
+		return smtp_session_start(sd, &local_listener, fd, sa, 1);
+	}
+	smtpd_hand_off(smtpd_pick_loop(sd), i, fd, sa);
 }
 
 static struct evconnlistener *listen_tcp(struct smtpd *sd, const struct listen_conf *lc, char *err,
@@ -134,6 +147,9 @@ struct smtpd *smtpd_new(struct event_base *base, const struct config *cf, struct
 {
 	struct smtpd *sd = xcalloc(1, sizeof(*sd));
 	sd->base = base;
+	sd->main = sd;
+	sd->post = loop_post_new(base);
+	sd->caps = smtpd_caps_new();
 	sd->cf = config_ref(cf);
 	sd->spool = spool;
 	sd->local = local_dispatch_new();
@@ -170,16 +186,29 @@ static void close_listeners(struct smtpd *sd)
 	sd->nlisteners = 0;
 }
 
-void smtpd_session_gone(struct smtpd *sd, int local)
+void smtpd_shutdown_check(struct smtpd *main)
+{
+	if (main->shutting_down && main->nsessions == 0 && main->draining == 0 && main->shutdown_done) {
+		void (*done)(void *) = main->shutdown_done;
+		main->shutdown_done = NULL;
+		done(main->shutdown_arg);
+	}
+}
+
+void smtpd_session_gone(struct smtpd *sd, int local, const char *addr)
 {
 	sd->nsessions--;
-	if (local)
-		sd->nlocal--;
-	if (sd->shutting_down && sd->nsessions == 0 && sd->shutdown_done) {
-		void (*done)(void *) = sd->shutdown_done;
-		sd->shutdown_done = NULL;
-		done(sd->shutdown_arg);
-	}
+	atomic_fetch_sub(&sd->load, 1);
+	smtpd_caps_release(sd->caps, local, local ? "local" : addr);
+	if (sd->main == sd)
+		smtpd_shutdown_check(sd);
+	else
+		smtpd_shard_check_drained(sd);
+}
+
+struct loop_post *smtpd_reply_to(const struct smtpd *sd)
+{
+	return sd->main == sd ? NULL : sd->post;
 }
 
 int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t errlen)
@@ -191,7 +220,13 @@ int smtpd_reload(struct smtpd *sd, const struct config *cf, char *err, size_t er
 	sd->users = users;
 	config_free(sd->cf);
 	sd->cf = config_ref(cf);
+	smtpd_loops_reload(sd);
 	return 0;
+}
+
+void smtpd_start(struct smtpd *sd)
+{
+	smtpd_loops_start(sd);
 }
 
 void smtpd_on_queued(struct smtpd *sd, void (*fn)(void *), void *arg)
@@ -227,13 +262,10 @@ void smtpd_shutdown(struct smtpd *sd, void (*done)(void *), void *arg)
 	sd->shutdown_done = done;
 	sd->shutdown_arg = arg;
 	close_listeners(sd);
-	msg_info("event=shutdown sessions=%u", sd->nsessions);
-	if (sd->nsessions == 0) {
-		sd->shutdown_done = NULL;
-		done(arg);
-		return;
-	}
+	msg_info("event=shutdown sessions=%u loops=%u", sd->nsessions, sd->nshards + 1);
+	smtpd_loops_shutdown(sd);
 	smtp_session_shutdown_all(sd);
+	smtpd_shutdown_check(sd);
 }
 
 void smtpd_free(struct smtpd *sd)
@@ -241,8 +273,13 @@ void smtpd_free(struct smtpd *sd)
 	if (sd == NULL)
 		return;
 	close_listeners(sd);
+	smtpd_loops_stop(sd);
+	sd->shutdown_done = NULL;   /* teardown: nobody waits for the sessions any more */
 	smtp_session_free_all(sd);
 	worker_pool_free(sd->workers);
+	smtpd_loops_free(sd);
+	loop_post_free(sd->post);   /* after the other loops: they post to it */
+	smtpd_caps_free(sd->caps);
 	free(sd->listeners);
 	local_dispatch_free(sd->local);
 	auth_throttle_free(sd->auth_throttle);

@@ -2,9 +2,12 @@
  * tenant: identification and rate limits of tenants; see tenant.h.
  * Counts live in a small list keyed by name (tens of tenants, looked up
  * once per transaction), so a reload that keeps a name keeps its counts.
+ * The list is under one mutex: sessions of every inbound loop check and
+ * count rates, the main loop records outcomes and holds.
  */
 #include "inbound/tenant.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +35,8 @@ struct tenant_rate {
 	struct tenant_rate *next;
 };
 
-static struct tenant_rate *rates;
+static pthread_mutex_t rates_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tenant_rate *rates;   /* under rates_mu */
 static tenant_hold_fn *hold_hook;
 static void *hold_hook_arg;
 
@@ -117,7 +121,7 @@ static int hold_reply(const struct tenant_rate *r, char *reply, size_t len)
 	return -1;
 }
 
-int tenant_rate_check(const struct tenant_conf *t, time_t now, char *reply, size_t len)
+static int rate_check_locked(const struct tenant_conf *t, time_t now, char *reply, size_t len)
 {
 	unsigned limit[W_COUNT] = { t->limits.per_minute, t->limits.per_hour, t->limits.per_day };
 	struct tenant_rate *r = rates;
@@ -144,7 +148,7 @@ int tenant_rate_check(const struct tenant_conf *t, time_t now, char *reply, size
 	return 0;
 }
 
-void tenant_rate_count(const char *name, time_t now)
+static void rate_count_locked(const char *name, time_t now)
 {
 	struct tenant_rate *r = rate_of(name);
 	rate_roll(r, now);
@@ -215,7 +219,7 @@ static void protect_check(const struct tenant_conf *t, struct tenant_rate *r, ti
 		hold_hook(hold_hook_arg, &hold, now);
 }
 
-void tenant_outcome(const struct config *cf, const char *name, int bounced, time_t now)
+static void outcome_locked(const struct config *cf, const char *name, int bounced, time_t now)
 {
 	const struct tenant_conf *t = tenant_find(cf, name);
 	if (t == NULL || !t->protect.set)
@@ -227,7 +231,7 @@ void tenant_outcome(const struct config *cf, const char *name, int bounced, time
 	protect_check(t, r, now);
 }
 
-void tenant_complaint(const struct config *cf, const char *name, time_t now)
+static void complaint_locked(const struct config *cf, const char *name, time_t now)
 {
 	const struct tenant_conf *t = tenant_find(cf, name);
 	if (t == NULL || !t->protect.set)
@@ -237,7 +241,7 @@ void tenant_complaint(const struct config *cf, const char *name, time_t now)
 	protect_check(t, r, now);
 }
 
-void tenant_holds_sync(const struct tenant_hold *holds, size_t n)
+static void holds_sync_locked(const struct tenant_hold *holds, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct tenant_rate *r = rate_of(holds[i].name);
@@ -258,7 +262,7 @@ void tenant_holds_sync(const struct tenant_hold *holds, size_t n)
 	}
 }
 
-int tenant_is_held(const char *name, const char **why)
+static int is_held_locked(const char *name, const char **why)
 {
 	for (struct tenant_rate *r = rates; r; r = r->next)
 		if (strcmp(r->name, name) == 0 && (r->held || r->throttled)) {
@@ -279,9 +283,58 @@ int tenant_hold_state(const char *name)
 
 void tenant_rate_reset(void)
 {
+	pthread_mutex_lock(&rates_mu);
 	while (rates) {
 		struct tenant_rate *next = rates->next;
 		free(rates);
 		rates = next;
 	}
+	pthread_mutex_unlock(&rates_mu);
+}
+
+/* ---- the public functions: each one step under rates_mu ---- */
+
+int tenant_rate_check(const struct tenant_conf *t, time_t now, char *reply, size_t len)
+{
+	pthread_mutex_lock(&rates_mu);
+	int rc = rate_check_locked(t, now, reply, len);
+	pthread_mutex_unlock(&rates_mu);
+	return rc;
+}
+
+void tenant_rate_count(const char *name, time_t now)
+{
+	pthread_mutex_lock(&rates_mu);
+	rate_count_locked(name, now);
+	pthread_mutex_unlock(&rates_mu);
+}
+
+void tenant_outcome(const struct config *cf, const char *name, int bounced, time_t now)
+{
+	pthread_mutex_lock(&rates_mu);
+	outcome_locked(cf, name, bounced, now);
+	pthread_mutex_unlock(&rates_mu);
+}
+
+void tenant_complaint(const struct config *cf, const char *name, time_t now)
+{
+	pthread_mutex_lock(&rates_mu);
+	complaint_locked(cf, name, now);
+	pthread_mutex_unlock(&rates_mu);
+}
+
+void tenant_holds_sync(const struct tenant_hold *holds, size_t n)
+{
+	pthread_mutex_lock(&rates_mu);
+	holds_sync_locked(holds, n);
+	pthread_mutex_unlock(&rates_mu);
+}
+
+/* *why stays valid on the main loop: only main's calls change it. */
+int tenant_is_held(const char *name, const char **why)
+{
+	pthread_mutex_lock(&rates_mu);
+	int held = is_held_locked(name, why);
+	pthread_mutex_unlock(&rates_mu);
+	return held;
 }

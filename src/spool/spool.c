@@ -31,6 +31,7 @@
 
 #include "header.h"
 #include "log.h"
+#include "loop_post.h"
 #include "spool_check.h"
 #include "spool_int.h"
 #include "spool_reserve.h"
@@ -873,13 +874,36 @@ static void spool_split(struct spool_req *r, struct spool_batch *b)
 	}
 }
 
-/* Hands finished requests back to the loop thread; the mutex is held. */
-static void spool_hand_back(struct spool *sp, struct spool_req *head, struct spool_req **tail)
+/* A commit answered on the loop it came from (spool_commit_to). */
+static void spool_commit_posted(void *arg, int run)
 {
-	if (head == NULL)
+	struct spool_req *r = arg;
+	if (run && !r->detached && r->cb.commit)
+		r->cb.commit(r->arg, r->ok, r->ok ? "" : r->reason);
+	free(r);
+}
+
+/* Hands finished requests back to the loop thread; the mutex is held.  A
+ * commit made on another loop goes to that loop, so that its callback and
+ * its detach run on one thread. */
+static void spool_hand_back(struct spool *sp, struct spool_req *head)
+{
+	struct spool_req *mine = NULL, **mtail = &mine;
+	while (head) {
+		struct spool_req *next = head->next;
+		head->next = NULL;
+		if (head->reply_to) {
+			loop_post(head->reply_to, spool_commit_posted, head);
+		} else {
+			*mtail = head;
+			mtail = &head->next;
+		}
+		head = next;
+	}
+	if (mine == NULL)
 		return;
-	*sp->done_tail = head;
-	sp->done_tail = tail;
+	*sp->done_tail = mine;
+	sp->done_tail = mtail;
 	event_active(sp->done_ev, EV_READ, 0);
 }
 
@@ -895,6 +919,7 @@ static void *spool_main(void *p)
 			pthread_cond_wait(&sp->cv, &sp->mu);
 		if (sp->todo == NULL)
 			break;
+		sp->busy = 1;
 		spool_split(sp->todo, &b);
 		sp->todo = NULL;
 		sp->todo_tail = &sp->todo;
@@ -904,22 +929,34 @@ static void *spool_main(void *p)
 			ok = spool_store(sp, b.commits, b.ncommits, &commits);
 			pthread_mutex_lock(&sp->mu);
 			spool_account(sp, b.ncommits, ok, commits);
-			spool_hand_back(sp, b.commits, b.ctail);
+			spool_hand_back(sp, b.commits);
 		}
 		if (b.ops) {
 			pthread_mutex_unlock(&sp->mu);
 			spool_queue_run(sp, b.ops);
 			pthread_mutex_lock(&sp->mu);
-			spool_hand_back(sp, b.ops, b.otail);
+			spool_hand_back(sp, b.ops);
 		}
 		pthread_mutex_unlock(&sp->mu);
 		spool_obs_refresh(sp);
 		spool_checkpoint(sp);
 		spool_low_space_checkpoint(sp);
 		pthread_mutex_lock(&sp->mu);
+		sp->busy = 0;
+		pthread_cond_broadcast(&sp->idle_cv);
 	}
 	pthread_mutex_unlock(&sp->mu);
 	return NULL;
+}
+
+void spool_wait_idle(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	pthread_mutex_lock(&sp->mu);
+	while (sp->todo || sp->busy)
+		pthread_cond_wait(&sp->idle_cv, &sp->mu);
+	pthread_mutex_unlock(&sp->mu);
 }
 
 /* --- loop thread --------------------------------------------------------- */
@@ -994,6 +1031,7 @@ struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *
 		msg_fatal("event=spool_error reason=\"event_new failed\"");
 	pthread_mutex_init(&sp->mu, NULL);
 	pthread_cond_init(&sp->cv, NULL);
+	pthread_cond_init(&sp->idle_cv, NULL);
 	spool_obs_refresh(sp);   /* before the thread: the gauges hold from the start */
 	if (pthread_create(&sp->thread, NULL, spool_main, sp) != 0)
 		msg_fatal("event=spool_error reason=\"pthread_create failed\"");
@@ -1014,6 +1052,7 @@ void spool_close(struct spool *sp)
 	spool_free_db(sp);
 	pthread_mutex_destroy(&sp->mu);
 	pthread_cond_destroy(&sp->cv);
+	pthread_cond_destroy(&sp->idle_cv);
 	free(sp->dir);
 	free(sp);
 }
@@ -1021,7 +1060,14 @@ void spool_close(struct spool *sp)
 struct spool_req *spool_commit(struct spool *sp, struct spool_msg *msg, spool_commit_cb *cb,
 			       void *arg)
 {
+	return spool_commit_to(sp, NULL, msg, cb, arg);
+}
+
+struct spool_req *spool_commit_to(struct spool *sp, struct loop_post *reply_to, struct spool_msg *msg,
+				  spool_commit_cb *cb, void *arg)
+{
 	struct spool_req *r = xcalloc(1, sizeof(*r));
+	r->reply_to = reply_to;
 	if (msg->id[0] == '\0')
 		spool_id_new(msg->id);
 	if (msg->created == 0)

@@ -88,7 +88,16 @@ void spool_id_new(char out[SPOOL_ID_LEN + 1]);
 
 struct spool_req *spool_commit(struct spool *sp, struct spool_msg *msg,
 			       spool_commit_cb *cb, void *arg);
+/* The same, with the callback run on the loop of reply_to (core/loop_post.h)
+ * instead of the spool's (an inbound loop of its own); NULL: the spool's.
+ * spool_req_detach() is then called on that loop's thread. */
+struct loop_post;
+struct spool_req *spool_commit_to(struct spool *sp, struct loop_post *reply_to, struct spool_msg *msg,
+				  spool_commit_cb *cb, void *arg);
 void spool_req_detach(struct spool_req *req);
+/* Waits until the storage thread has handed back every request queued so
+ * far (before freeing the loops that commits answer on). */
+void spool_wait_idle(struct spool *sp);
 void spool_msg_free(struct spool_msg *msg);
 /* Copies the counters (thread-safe). */
 void spool_stats(struct spool *sp, struct spool_stats *st);

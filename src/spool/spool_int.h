@@ -77,7 +77,8 @@ struct spool_req {
 		spool_health_cb *health;   /* HEALTH_LOAD */
 	} cb;
 	void *arg;
-	int detached;            /* loop thread only */
+	struct loop_post *reply_to;   /* COMMIT: the loop the callback runs on, NULL: the spool's */
+	int detached;            /* the thread of the callback's loop only */
 	int ok;                  /* set by the storage thread before hand-back */
 	char reason[SPOOL_REASON_LEN];
 	union {
@@ -102,6 +103,8 @@ struct spool {
 	struct event *done_ev;
 	pthread_t thread;
 	int stopping;                          /* under mu */
+	int busy;                              /* under mu: the thread holds a batch */
+	pthread_cond_t idle_cv;                /* signalled when it has handed a batch back */
 	struct spool_stats stats;              /* under mu */
 	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
 	struct spool_gauges gauges;            /* under mu */
