@@ -1017,7 +1017,7 @@ void smtp_session_start(struct smtpd *sd, const struct listen_conf *lc, evutil_s
 	s->lifetime_ev = evtimer_new(sd->base, on_lifetime, s);
 	evtimer_add(s->lifetime_ev, &life);
 	obs_session(lc->address, 1);
-	msg_info("event=connect session=%lu client=%s listener=%s trusted=%s", s->id, s->addr, lc->address,
-		 s->trusted ? "yes" : "no");
+	msg_info("event=connect session=%lu client=%s listener=%s trusted=%s loop=%u", s->id, s->addr,
+		 lc->address, s->trusted ? "yes" : "no", sd->index);
 	smtp_reply(s, "220 %s ESMTP outpost", cf->hostname);
 }

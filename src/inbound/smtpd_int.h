@@ -29,6 +29,7 @@ struct loop_post;
 struct smtpd {
 	struct event_base *base;          /* this loop's */
 	struct smtpd *main;               /* the main loop's smtpd (itself there) */
+	unsigned index;                   /* 0: main; the log's loop= */
 	struct loop_post *post;           /* closures run on this loop, posted by others */
 	struct smtpd_caps *caps;          /* session counts of every loop (owned by main) */
 	const struct config *cf;          /* a reference (config_ref): the current config, as
@@ -60,6 +61,7 @@ struct smtpd {
 	struct smtpd **shards;
 	unsigned nshards;
 	unsigned draining;                /* shards not yet drained at shutdown */
+	unsigned last_pick;               /* the loop smtpd_pick_loop chose last */
 	atomic_int kick_posted;           /* a shard's on_queued is on its way to main */
 	pthread_t thread;                 /* a shard's */
 };

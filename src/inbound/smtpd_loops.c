@@ -125,19 +125,26 @@ struct handoff {
 	struct sockaddr_storage ss;
 };
 
-/* The loop with the fewest sessions (main included); ties go to main. */
+static struct smtpd *loop_at(struct smtpd *main, unsigned i)
+{
+	return i == 0 ? main : main->shards[i - 1];
+}
+
+/* The loop with the fewest sessions (main included); among equals, the
+ * next after the last one picked, so one client after another goes round. */
 struct smtpd *smtpd_pick_loop(struct smtpd *main)
 {
-	struct smtpd *best = main;
-	unsigned least = atomic_load(&main->load);
-	for (unsigned i = 0; i < main->nshards; i++) {
-		unsigned n = atomic_load(&main->shards[i]->load);
+	unsigned nloops = main->nshards + 1, best = 0, least = ~0u;
+	for (unsigned k = 1; k <= nloops; k++) {
+		unsigned i = (main->last_pick + k) % nloops;
+		unsigned n = atomic_load(&loop_at(main, i)->load);
 		if (n < least) {
 			least = n;
-			best = main->shards[i];
+			best = i;
 		}
 	}
-	return best;
+	main->last_pick = best;
+	return loop_at(main, best);
 }
 
 static void handoff_run(void *arg, int run)
@@ -195,6 +202,7 @@ static struct smtpd *shard_new(struct smtpd *main, unsigned index)
 	if ((sd->base = event_base_new()) == NULL)
 		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
 	sd->main = main;
+	sd->index = index;
 	sd->post = loop_post_new(sd->base);
 	sd->caps = main->caps;
 	sd->cf = config_ref(main->cf);
