@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+
 from conftest import RawClient, message, session
 from peers import Sink
 
@@ -49,8 +50,9 @@ def spool_ids(d):
     return {r[0] for r in db.execute("select id from messages")}
 
 
-def test_kill9_during_load_loses_nothing_acknowledged(make_daemon):
-    d = make_daemon()
+@pytest.mark.parametrize("loops", [1, 2])
+def test_kill9_during_load_loses_nothing_acknowledged(make_daemon, loops):
+    d = make_daemon(["inbound = { threads = %d; };" % loops])
     acked, errors, stop = [], [], threading.Event()
     threads = [threading.Thread(target=client, args=(d.port, 100, acked, errors, stop)) for _ in range(20)]
     for t in threads:

@@ -1,0 +1,182 @@
+"""Several inbound event loops (inbound.threads): sessions run on every loop,
+and what the loops share stays exact -- the session caps, the AUTH throttle,
+a reload, the local mailboxes (whose handlers live on the main loop)."""
+import base64
+import re
+import signal
+import socket
+import threading
+import time
+
+from conftest import PASSWORD, session, message
+
+CANARY = "canary@canary.example.org"
+
+
+def loops_used(d):
+    return set(re.findall(r"event=connect session=\d+ .* loop=(\d+)", d.log_text()))
+
+
+def greet_all(port, n, source="127.0.0.1"):
+    """Opens n connections at once from as many threads; returns the greeting
+    code of each and the sockets (left open, so each still counts)."""
+    codes, socks, lock = [], [], threading.Lock()
+    start = threading.Barrier(n)
+
+    def one():
+        s = socket.socket()
+        s.settimeout(20)
+        s.bind((source, 0))
+        start.wait()
+        s.connect(("127.0.0.1", port))
+        line = s.makefile("rb").readline()
+        with lock:
+            codes.append((line[:3].decode(), line.decode(errors="replace")))
+            socks.append(s)
+
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return codes, socks
+
+
+def wait_all_gone(d):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        log = d.log_text()
+        if log.count("event=disconnect ") == log.count("event=connect "):
+            return
+        time.sleep(0.05)
+    raise AssertionError("sessions still open")
+
+
+def close_all(socks):
+    for s in socks:
+        s.close()
+
+
+def test_total_cap_is_exact_across_loops(make_daemon):
+    d = make_daemon(["inbound = { threads = 4; max_sessions = 10; max_sessions_per_ip = 1000; };"])
+    codes, socks = greet_all(d.port, 40)
+    try:
+        assert len(codes) == 40
+        assert sum(c == "220" for c, _ in codes) == 10, codes
+        refused = [line for c, line in codes if c == "421"]
+        assert len(refused) == 30 and all(r.startswith("421 4.7.0 Too many connections,") for r in refused)
+        assert len(loops_used(d)) == 4, loops_used(d)   # the 10 went to every loop
+        assert d.log_text().count("reason=\"max_sessions\"") == 30
+    finally:
+        close_all(socks)
+
+
+def test_per_ip_cap_is_exact_across_loops(make_daemon):
+    d = make_daemon(["inbound = { threads = 3; max_sessions = 1000; max_sessions_per_ip = 5; };"])
+    codes, socks = greet_all(d.port, 30)
+    other, socks2 = greet_all(d.port, 12, source="127.0.0.2")   # a second address has its own 5
+    try:
+        assert sum(c == "220" for c, _ in codes) == 5, codes
+        assert sum(c == "421" for c, _ in codes) == 25
+        assert all("from your address" in line for c, line in codes if c == "421")
+        assert sum(c == "220" for c, _ in other) == 5, other
+        assert sum(c == "421" for c, _ in other) == 7
+    finally:
+        close_all(socks + socks2)
+    # the count goes down as sessions end, on whatever loop they ran
+    wait_all_gone(d)
+    more, socks3 = greet_all(d.port, 9)
+    close_all(socks3)
+    assert sum(c == "220" for c, _ in more) == 5, more
+
+
+def auth_plain(c, password, code):
+    token = base64.b64encode(("\0alice\0%s" % password).encode()).decode()
+    return c.expect(code, "AUTH PLAIN " + token)
+
+
+def test_auth_failures_count_across_loops(make_daemon, users_file):
+    d = make_daemon(['users = "%s";' % users_file, "inbound = { threads = 3; auth_max_failures = 3; };"])
+    # three sessions at once: one on each loop, each fails once
+    clients = [session(d.port) for _ in range(3)]
+    assert len(loops_used(d)) == 3, loops_used(d)
+    for c in clients:
+        auth_plain(c, "wrong", 535)
+    fails = re.findall(r"event=auth session=\d+ client=127\.0\.0\.1 user=alice result=failed failures=(\d)",
+                       d.log_text())
+    assert sorted(fails) == ["1", "2", "3"], fails
+    # the budget is spent for the address, whichever loop asks
+    for c in clients:
+        assert auth_plain(c, PASSWORD, 421)[0].startswith("421 4.7.0 Too many failed authentications")
+
+
+def test_local_mailbox_from_every_loop(make_daemon):
+    d = make_daemon(["inbound = { threads = 2; };",
+                     'canary = { address = "%s"; interval = "1h"; };' % CANARY])
+    clients = [session(d.port) for _ in range(2)]   # one per loop
+    assert loops_used(d) == {"0", "1"}
+    for c in clients:
+        c.expect(250, "MAIL FROM:<probe@example.com>")
+        c.expect(250, "RCPT TO:<%s>" % CANARY)
+        c.expect(354, "DATA")
+        assert c.expect(250, message("probe") + ".")[0].startswith("250 2.0.0 Ok: canary probe received as ")
+        # and the session goes on: a queued message after it
+        c.expect(250, "MAIL FROM:<a@example.com>")
+        c.expect(250, "RCPT TO:<b@example.net>")
+        c.expect(354, "DATA")
+        c.expect(250, message("after") + ".")
+        c.expect(221, "QUIT")
+    assert len(d.queue()) == 2
+    assert d.log_text().count("mailbox=canary") == 2
+
+
+def reload(d):
+    before = d.log_text().count("event=reload")
+    d.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 10
+    while time.time() < deadline and d.log_text().count("event=reload") == before:
+        time.sleep(0.05)
+
+
+def test_reload_reaches_every_loop(make_daemon):
+    d = make_daemon(["inbound = { threads = 2; max_recipients = 1; };"])
+    d.conf.write_text(d.conf.read_text().replace("max_recipients = 1", "max_recipients = 2"))
+    reload(d)
+    assert "event=reloaded" in d.log_text()
+    clients = [session(d.port) for _ in range(2)]
+    assert loops_used(d) == {"0", "1"}
+    for c in clients:
+        c.expect(250, "MAIL FROM:<a@example.com>")
+        c.expect(250, "RCPT TO:<r1@example.net>")
+        c.expect(250, "RCPT TO:<r2@example.net>")   # the new limit, on both loops
+        c.expect(452, "RCPT TO:<r3@example.net>")
+
+
+def test_threads_cannot_change_on_reload(make_daemon):
+    d = make_daemon(["inbound = { threads = 2; };"])
+    d.conf.write_text(d.conf.read_text().replace("threads = 2", "threads = 3"))
+    reload(d)
+    assert 'event=reload_refused reason="inbound.threads changed: restart outpostd"' in d.log_text()
+
+
+def test_sigterm_waits_for_a_commit_on_another_loop(make_daemon):
+    d = make_daemon(["inbound = { threads = 2; };"])
+    clients = [session(d.port) for _ in range(2)]
+    assert loops_used(d) == {"0", "1"}
+    for c in clients:
+        c.expect(250, "MAIL FROM:<a@example.com>")
+        c.expect(250, "RCPT TO:<b@example.net>")
+        c.expect(354, "DATA")
+    d.proc.send_signal(signal.SIGTERM)
+    # both sessions are mid-DATA: each finishes its message, then is told 421
+    for c in clients:
+        assert c.expect(250, message("late") + ".")[0].startswith("250 2.0.0 Ok: queued as ")
+        code, lines = c.reply()
+        assert code == 421 and lines[0].startswith("421 4.3.2"), lines
+    rc = d.proc.wait(timeout=40)
+    d.logf.close()
+    d.proc = None
+    assert rc == 0
+    assert "event=stopped" in d.log_text()
+    d.start()
+    assert len(d.queue()) == 2
