@@ -5,8 +5,9 @@
 # in the config, so nothing runs after the 250: the figures are acceptance's.
 #
 #   bench/percost.sh strace|callgrind BUILD_DIR N SIZE [lockstep|pipelined]
+#   THREADS=N bench/percost.sh ...     inbound.threads (default: "auto")
 set -eu
-tool=$1 bin=$(cd "$2" && pwd) n=$3 size=$4 mode=${5:-lockstep}
+tool=$1 bin=$(cd "$2" && pwd) n=$3 size=$4 mode=${5:-lockstep} threads=${THREADS:-'"auto"'}
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /var/tmp/percost.XXXXXX)
 trap 'kill $pid 2>/dev/null || true; rm -rf "$work"' EXIT
@@ -17,6 +18,7 @@ spool = "$work/spool";
 listen = ( { address = "127.0.0.1:$port"; } );
 client_networks = [ "127.0.0.0/8" ];
 allow_root = true;
+inbound = { threads = $threads; };
 EOC
 up() { for _ in $(seq 600); do grep -q event=started "$work/log" 2>/dev/null && return; sleep 0.1; done; exit 1; }
 if [ "$tool" = callgrind ]; then

@@ -6,7 +6,8 @@
  * once, inserts them all in one BEGIN IMMEDIATE ... COMMIT (WAL,
  * synchronous=FULL, so COMMIT returns only after fsync), and only then hands
  * the requests back to the loop thread (done-list + event_active()), which
- * runs the callbacks.  A failed group is rolled back and each request is
+ * runs the callbacks; a commit made with a reply_to loop (spool_commit_to)
+ * is posted to that loop instead.  A failed group is rolled back and each request is
  * retried alone.  The loop thread never touches the database.  The other
  * request kinds (claim, record, next-due: spool_queue.c) share the queue:
  * the thread splits each batch into its commits (one group, as above) and
