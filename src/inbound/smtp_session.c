@@ -198,7 +198,7 @@ static void rejected(const struct smtp_session *s, const char *reason)
  * (its domains do not hold the sender's, or it has sent its share). */
 static const char *mail_tenant(struct smtp_session *s, const char *addr)
 {
-	static char why[256];
+	static _Thread_local char why[256];   /* per inbound loop: returned to the caller */
 	const char *how;
 	struct tenant_who who = { s->user ? user_name(s->user) : NULL,
 				  s->local ? NULL : (const struct sockaddr *)&s->ss,
