@@ -108,6 +108,38 @@ static void test_errors_name_file_and_line(void **st)
 	assert_non_null(strstr(err, "cannot read"));
 }
 
+/* inbound.threads: a number 1..64 or "auto" (0), the default. */
+static void test_inbound_threads(void **st)
+{
+	char err[512];
+	(void)st;
+	struct config *cf = load_text("hostname = \"a\";\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->inbound.threads, 0);
+	config_free(cf);
+	cf = load_text("inbound = { threads = \"auto\"; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->inbound.threads, 0);
+	config_free(cf);
+	cf = load_text("inbound = { threads = 64; };\n", err, sizeof(err));
+	assert_non_null(cf);
+	assert_int_equal(cf->inbound.threads, 64);
+	config_free(cf);
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "inbound = {\n threads = 0;\n};\n", ":2: threads: 0 is out of range 1..64" },
+		{ "inbound = {\n threads = 65;\n};\n", ":2: threads: 65 is out of range 1..64" },
+		{ "inbound = {\n threads = \"all\";\n};\n", ":2: threads: expected an integer 1..64 or \"auto\"" },
+		{ "inbound = {\n threads = \"\";\n};\n", ":2: threads: expected an integer 1..64 or \"auto\"" },
+		{ "inbound = {\n threads = 2.5;\n};\n", ":2: threads: expected an integer" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(load_text(bad[i].text, err, sizeof(err)));
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("case %zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+}
+
 /* The http section: off by default, loopback open, elsewhere TLS and a
  * token of mode 600; errors name file:line. */
 static void test_http_section(void **st)
@@ -609,6 +641,7 @@ int main(void)
 		cmocka_unit_test(test_units),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_errors_name_file_and_line),
+		cmocka_unit_test(test_inbound_threads),
 		cmocka_unit_test(test_integers_that_would_wrap),
 		cmocka_unit_test(test_netmask),
 		cmocka_unit_test(test_http_section),
