@@ -13,12 +13,9 @@
  * loops as closures posted to them (core/loop_post.h).
  */
 #include <errno.h>
-#include <event2/event.h>
 #include <event2/listener.h>
 #include <netdb.h>
 #include <openssl/err.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
