@@ -220,6 +220,7 @@ static void on_grace_over(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	msg_warn("event=shutdown_forced pending=%d", d->pending);
+	scheduler_abort(d->sched);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -230,6 +231,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	if (d->stopping++) {
 		msg_info("event=signal signal=%d action=exit_now", (int)sig);
+		scheduler_abort(d->sched);
 		event_base_loopexit(d->base, NULL);
 		return;
 	}
@@ -421,7 +423,6 @@ int main(int argc, char **argv)
 	canary_free(d.canary);
 	monitor_free(d.monitor);        /* before the resolver: its lookups end as failures */
 	placement_free(d.placement);    /* before the resolver too */
-	scheduler_free(d.sched);
 	metrics_collector_remove(tenant_state_metrics, &d.cf);
 	tenant_guard_free(d.tenants);   /* after the last outcome */
 	resolver_free(d.resolver);
@@ -433,6 +434,7 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 	obs_event_sink(NULL, NULL);
 	spool_close(d.spool);
+	scheduler_free(d.sched);        /* after the spool's last answers (scheduler_abort) */
 	dkim_signer_free(d.signer);
 	SSL_CTX_free(d.client_ctx);
 	event_base_free(d.base);

@@ -269,6 +269,8 @@ static void recorded(void *arg, int ok, const char *reason)
 	struct scheduler *s = q->sch;
 	if (!ok)
 		msg_warn("event=record_failed qid=%s reason=\"%s\"", q->m->id, reason);
+	if ((*q->rec_pprev = q->rec_next) != NULL)
+		q->rec_next->rec_pprev = q->rec_pprev;
 	qmsg_free(q);
 	s->recording--;
 	s->inflight--;
@@ -342,7 +344,13 @@ static void qmsg_finish(struct qmsg *q)
 		dsn = make_dsn(s, q, so, n, SPOOL_RCPT_DEFERRED, now);
 	for (size_t i = 0; i < n; i++)
 		so[i].position = q->m->rcpts[so[i].position].position;
+	if (s->stopped_done)   /* its answer would come to a freed scheduler */
+		msg_panic("event=record_after_stop qid=%s", q->m->id);
 	s->recording++;
+	if ((q->rec_next = s->unrecorded) != NULL)
+		q->rec_next->rec_pprev = &q->rec_next;
+	q->rec_pprev = &s->unrecorded;
+	s->unrecorded = q;
 	spool_record(s->sp, q->m->id, so, n, notify && dsn, dsn, recorded, q);
 	free(so);
 }
@@ -507,10 +515,12 @@ void scheduler_kick(void *arg)
 
 static void scheduler_check_stopped(struct scheduler *s)
 {
-	if (s->stopping && s->conns == 0 && s->recording == 0 && s->routing == 0 && !s->claiming && s->stopped) {
+	if (s->stopping && !s->dropping && s->conns == 0 && s->recording == 0 && s->routing == 0 && !s->claiming &&
+	    s->stopped) {
 		void (*done)(void *) = s->stopped;
 		sched_health_save(s);  /* before the spool closes: it finishes what is queued */
 		s->stopped = NULL;
+		s->stopped_done = 1;
 		msg_info("event=delivery_stopped");
 		done(s->stopped_arg);
 	}
@@ -573,6 +583,10 @@ struct scheduler *scheduler_new(struct event_base *base, const struct config *cf
  * stay due); idle connections say QUIT. */
 static void drop_waiting(struct scheduler *s)
 {
+	/* freeing an idle connection checks whether delivery has stopped: not
+	 * before the jobs of the destinations after it are dropped too (each
+	 * drop is recorded) */
+	s->dropping = 1;
 	for (struct dest *d = s->dests, *next; d; d = next) {
 		next = d->next;
 		struct job *j;
@@ -588,6 +602,7 @@ static void drop_waiting(struct scheduler *s)
 			conn_free(c);
 		}
 	}
+	s->dropping = 0;
 }
 
 void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg)
@@ -608,10 +623,33 @@ void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg)
 	scheduler_check_stopped(s);
 }
 
+void scheduler_abort(struct scheduler *s)
+{
+	if (s == NULL || !s->stopping)
+		return;
+	s->stopped = NULL;      /* the daemon exits without waiting for us */
+	s->dropping = 1;
+	while (s->all_conns) {  /* none is idle: drop_waiting closed those */
+		struct conn *c = s->all_conns;
+		struct job *j = c->job;
+		c->job = NULL;
+		conn_free(c);
+		if (j)
+			job_done(j);    /* no outcome: its recipients stay due */
+	}
+	s->dropping = 0;
+	msg_warn("event=delivery_aborted recording=%u routing=%u", s->recording, s->routing);
+}
+
 void scheduler_free(struct scheduler *s)
 {
 	if (s == NULL)
 		return;
+	while (s->unrecorded) {   /* a forced exit: spool_close dropped the answer (not the record) */
+		struct qmsg *q = s->unrecorded;
+		s->unrecorded = q->rec_next;
+		qmsg_free(q);
+	}
 	sched_timer_free(s, s->timer);
 	sched_timer_free(s, s->health_ev);
 	sched_timer_free(s, s->hold_ev);

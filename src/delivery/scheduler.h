@@ -25,7 +25,10 @@
  * route of via; every reply feeds the back-off.  It does nothing
  * when the config has no routes.  scheduler_kick() says new mail arrived.
  * scheduler_shutdown() starts no new transaction, lets those in flight
- * finish and be recorded, then calls done.
+ * finish and be recorded, then calls done.  scheduler_abort(), when the
+ * shutdown's grace is over, closes the connections still in a transaction
+ * (their messages stay due) and done is not called; answers the spool
+ * still owes come later, so scheduler_free() goes after spool_close().
  * Seams: the scheduler reads the time and arms its timers only through a
  * struct sched_clock, and reaches the network only through a struct
  * sched_net (resolver and SMTP client, as OpenSMTPD's backend tables).
@@ -115,6 +118,7 @@ void scheduler_set_rcpt_filter(struct scheduler *s,
 void scheduler_route_feedback(void *s, const char *route, const char *host, const char *rcpt, const char *reason,
 			      const char *diagnostic);
 void scheduler_shutdown(struct scheduler *s, void (*done)(void *), void *arg);
+void scheduler_abort(struct scheduler *s);
 void scheduler_free(struct scheduler *s);
 
 #endif

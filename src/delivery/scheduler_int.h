@@ -75,6 +75,7 @@ struct qmsg {
 	char from_domain[256];    /* of its From: header, for the rules */
 	struct rcpt_route *rr;    /* routing decisions, until the jobs are made */
 	unsigned mx_pending;      /* MX lookups the rules wait for */
+	struct qmsg *rec_next, **rec_pprev;  /* in s->unrecorded while the spool owes its answer */
 };
 
 /* How one recipient is routed: its rule (first match), its destination
@@ -160,8 +161,12 @@ struct scheduler {
 	struct dest *dests;
 	struct conn *all_conns;   /* every connection (sched_conns_describe) */
 	unsigned conns, inflight, recording;
+	struct qmsg *unrecorded;  /* records the spool has not answered (freed by scheduler_free
+				   * when a forced exit's spool_close dropped their answers) */
 	unsigned routing;         /* messages waiting for MX lookups the rules need */
 	int claiming, kicked, stopping;
+	int dropping;             /* in drop_waiting: not stopped before every job is dropped */
+	int stopped_done;         /* stopped() was called: nothing may be recorded after */
 	int pumping, repump;      /* in sched_pump; a connection ended meanwhile: one more pass */
 	long *src_weight;         /* route_pick_source's state, MAX_POOL per route */
 	/* the envelope sender to send with (feedback: VERP), or NULL: keep it */
