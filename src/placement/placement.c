@@ -134,6 +134,16 @@ static void probes_clear(struct placement *p)
 
 /* --- sending -------------------------------------------------------------- */
 
+/* The domain the probes come From: the first DKIM key's that signs
+ * outpost's own mail (a tenant's key signs only that tenant's). */
+static const char *sending_domain(const struct config *cf)
+{
+	for (size_t i = 0; i < cf->ndkim; i++)
+		if (cf->dkim[i].tenant == NULL)
+			return cf->dkim[i].domain;
+	return cf->dkim[0].domain;
+}
+
 static char *probe_text(const struct placement *p, const struct probe *pr, size_t *len)
 {
 	const struct placement_seed *sd = &p->cf->placement.seeds[pr->seed];
@@ -144,7 +154,7 @@ static char *probe_text(const struct placement *p, const struct probe *pr, size_
 	gmtime_r(&now, &tm);
 	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
 		date[0] = '\0';
-	buf_printf(&b, "From: outpost placement probe <outpost-placement@%s>\r\n", p->cf->dkim[0].domain);
+	buf_printf(&b, "From: outpost placement probe <outpost-placement@%s>\r\n", sending_domain(p->cf));
 	buf_printf(&b, "To: <%s>\r\n", sd->address);
 	buf_printf(&b, "Subject: Delivery check %s\r\n", pr->token);
 	buf_printf(&b, "Date: %s\r\n", date);
@@ -153,14 +163,14 @@ static char *probe_text(const struct placement *p, const struct probe *pr, size_
 	buf_printf(&b, PLACEMENT_FIELD ": %s\r\n\r\n", pr->token);
 	buf_printf(&b, "Hello,\r\n\r\nthis message checks where mail sent by %s through its route %s "
 		   "lands in this mailbox.\r\nIt is deleted automatically within minutes; there is "
-		   "nothing to do.\r\n\r\nReference: %s\r\n", p->cf->dkim[0].domain, pr->route, pr->token);
+		   "nothing to do.\r\n\r\nReference: %s\r\n", sending_domain(p->cf), pr->route, pr->token);
 	return buf_steal(&b, len);
 }
 
-static void probe_fail(struct probe *pr, const char *fmt, const char *why)
+static void probe_fail(struct probe *pr, const char *what, const char *why)
 {
 	pr->result = R_ERROR;
-	snprintf(pr->detail, sizeof(pr->detail), fmt, why);
+	snprintf(pr->detail, sizeof(pr->detail), "%s: %s", what, why);
 	msg_warn("event=placement_failed route=%s token=%s reason=\"%s\"", pr->route, pr->token, pr->detail);
 }
 
@@ -175,7 +185,7 @@ static void send_probe(struct placement *p, struct probe *pr)
 	snprintf(pr->qid, sizeof(pr->qid), "%s", m->id);
 	char *text = probe_text(p, pr, &len);
 	if (dkim_signer_sign(p->sg, text, len, m->id, &sigs, info, sizeof(info), err, sizeof(err)) != 1) {
-		probe_fail(pr, "not signed: %s", dkim_signer_nkeys(p->sg) ? err : "no DKIM key");
+		probe_fail(pr, "not signed", dkim_signer_nkeys(p->sg) ? err : "no DKIM key");
 		free(text);
 		buf_free(&sigs);
 		spool_msg_free(m);
@@ -184,7 +194,7 @@ static void send_probe(struct placement *p, struct probe *pr)
 	buf_append(&sigs, text, len);
 	free(text);
 	m->body = buf_steal(&sigs, &m->body_len);
-	m->sender = xasprintf("outpost-placement@%s", p->cf->dkim[0].domain);
+	m->sender = xasprintf("outpost-placement@%s", sending_domain(p->cf));
 	m->rcpts = xcalloc(1, sizeof(char *));
 	m->rcpts[0] = xstrdup(sd->address);
 	m->nrcpts = 1;
@@ -428,7 +438,7 @@ static void sess_search_next(struct placement *p)
 		if (sess_folder(s) && !s->swept) {
 			/* probes of earlier rounds that came after their look */
 			char *cmd = xasprintf("UID SEARCH HEADER " PLACEMENT_FIELD " \"\" FROM \"outpost-placement@%s\"",
-					      p->cf->dkim[0].domain);
+					      sending_domain(p->cf));
 			sess_issue(p, ST_SWEEP, sess_folder(s), cmd);
 			return free(cmd);
 		}

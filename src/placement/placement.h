@@ -6,11 +6,12 @@
  * deletes it.
  *
  * Contract:
- * - A probe is a real message From outpost-placement@ the first DKIM
- *   domain, DKIM-signed like any other mail, with a unique token in its
- *   X-Outpost-Placement field and its Subject.  It is committed to the
- *   spool with its route forced (spool_msg.route, as the canary's
- *   probes), so it takes the normal delivery path of that route.
+ * - A probe is a real message From outpost-placement@ the domain of the
+ *   first DKIM key that is not a tenant's, DKIM-signed like any other
+ *   mail, with a unique token in its X-Outpost-Placement field and its
+ *   Subject.  It is committed to the spool with its route forced
+ *   (spool_msg.route, as the canary's probes), so it takes the normal
+ *   delivery path of that route.
  * - The seed's provider is provider_of() its domain's best MX host when
  *   the MX lookup answers, else of the domain.
  * - After wait, the seeds are looked at one after the other, each in one
