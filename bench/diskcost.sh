@@ -1,6 +1,6 @@
 #!/bin/sh
 # Load-independent disk cost of a message's whole life in outpostd (see
-# bench/README.md, "Disk cost per message"): N messages of SIZE octets from
+# bench/README.md, "diskcost.sh"): N messages of SIZE octets from
 # bench/speed_load.py (one connection each, lockstep), relayed to an
 # smtp-sink on loopback, each accepted, claimed, delivered and deleted.
 # Reports per message:
@@ -9,7 +9,7 @@
 #                adds the final checkpoint at SIGTERM (rusage of the exit)
 #   fsync        fsync + fdatasync calls, by file (strace, attached after
 #                the warm-up), and the bytes written by file: queue.db-wal,
-#                queue.db, the body files (DIR/bodies/), the rest
+#                queue.db, other files (SQLite's statement journals)
 #   syscalls     all system calls of the daemon (strace -c)
 #   instructions with CALLGRIND=1, a third run under valgrind's callgrind
 #                (zeroed after the warm-up, dumped once the queue is empty)
@@ -19,7 +19,7 @@
 #
 #   bench/diskcost.sh BUILD_DIR N SIZE [CONFIG_LINES]
 #
-# CONFIG_LINES are appended to the daemon's config (e.g. 'spool_tuning = ...'
+# CONFIG_LINES are appended to the daemon's config (e.g. 'delivery = { ... };'
 # to compare settings).  Needs smtp-sink (Debian's postfix) and strace.
 set -eu
 bin=$(cd "$1" && pwd) n=$2 size=$3 extra=${4:-}
@@ -134,8 +134,6 @@ def classify(path):
         return "wal"
     if path.endswith("queue.db"):
         return "db"
-    if "/bodies/" in path:
-        return "body"
     return "other"
 
 
