@@ -180,3 +180,40 @@ def test_sigterm_waits_for_a_commit_on_another_loop(make_daemon):
     assert "event=stopped" in d.log_text()
     d.start()
     assert len(d.queue()) == 2
+
+
+def test_tls_sessions_on_every_loop_share_one_context(make_daemon, tls_files, users_file):
+    import smtplib
+    import ssl
+    cert, key = tls_files
+    d = make_daemon(['tls = { cert = "%s"; key = "%s"; };' % (cert, key), 'users = "%s";' % users_file,
+                     "inbound = { threads = 3; };"],
+                    listeners={"smtp": {}, "submission": {"tls": "starttls", "auth": "required"},
+                               "smtps": {"tls": "implicit", "auth": "required"}})
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    errors = []
+
+    def send(i):
+        try:
+            if i % 2:
+                s = smtplib.SMTP_SSL("127.0.0.1", d.ports["smtps"], context=ctx, timeout=30)
+            else:
+                s = smtplib.SMTP("127.0.0.1", d.ports["submission"], timeout=30)
+                s.starttls(context=ctx)
+            s.login("alice", PASSWORD)
+            s.sendmail("tls%d@alice.example" % i, ["user@example.net"], message("tls %d" % i))
+            s.quit()
+        except Exception as e:   # noqa: BLE001 -- reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    assert len(d.queue()) == 12
+    assert loops_used(d) == {"0", "1", "2"}
+    assert d.log_text().count("event=tls session=") == 12
