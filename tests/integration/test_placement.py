@@ -2,18 +2,19 @@
 
 The test starts Dovecot (tests/integration/dovecot/dovecot.conf.in: IMAP on
 a free loopback port, no TLS, one passwd-file user `probe`, maildirs in a
-temporary directory, a Junk folder with the SPECIAL-USE \\Junk attribute).
+temporary directory) with a junk folder found by its SPECIAL-USE \\Junk
+attribute ("Junk E-mail") or by its name alone ("[Gmail]/Spam").
 outpost has three routes, each to its own aiosmtpd receiver on loopback:
 `direct` (an mx route: the seed domain's MX resolves to 127.0.0.1) files
-what it receives into INBOX, `junky` (a relay) files into Junk, and `lossy`
-(a relay) accepts and drops.  The seed mailbox is probe@seed.example; a
-second seed has a wrong password, so its mailbox cannot be looked at.  Two
-rounds run (interval 10 s).  Before them, Junk holds a late probe of an
-earlier round, which must be swept, and mail that is not outpost's, which
-must stay.  The recorded results must say where each route's probe was
-filed, the probes must be gone from the mailbox afterwards, `outpost
-placement` must show them with their trend, and `outpost monitor` must list
-the spam route."""
+what it receives into INBOX, `junky` (a relay) into the junk folder, and
+`lossy` (a relay) accepts and drops.  The seed mailbox is
+probe@seed.example; a second seed has a wrong password, so its mailbox
+cannot be looked at.  Two rounds run (interval 10 s).  Before them, the
+junk folder holds a late probe of an earlier round, which must be swept,
+and mail that is not outpost's, which must stay.  The recorded results
+must say where each route's probe was filed, the probes must be gone from
+the mailbox afterwards, `outpost placement` must show them with their
+trend, and `outpost monitor` must list the spam route."""
 import imaplib
 import json
 import os
@@ -40,7 +41,7 @@ IMAP_USER, IMAP_PASS = "probe", "probe pass 1"
 class Dovecot:
     """Dovecot as a child of the test, on an unprivileged loopback port."""
 
-    def __init__(self):
+    def __init__(self, junk, special_use):
         self.dir = Path(tempfile.mkdtemp(prefix="outpost-dovecot-"))
         self.dir.chmod(0o755)       # its login processes run as another user
         self.port = free_port()
@@ -55,7 +56,8 @@ class Dovecot:
             os.chown(self.dir / d, uid, gid)
         text = (HERE / "dovecot" / "dovecot.conf.in").read_text()
         for k, v in (("DIR", self.dir), ("PORT", self.port), ("UID", uid), ("GID", gid),
-                     ("LOGIN_USER", login), ("INTERNAL_USER", internal)):
+                     ("LOGIN_USER", login), ("INTERNAL_USER", internal), ("JUNK", junk),
+                     ("SPECIAL_USE", "special_use = \\Junk" if special_use else "")):
             text = text.replace("@%s@" % k, str(v))
         (self.dir / "dovecot.conf").write_text(text)
         (self.dir / "passwd").write_text("%s:{PLAIN}%s\n" % (IMAP_USER, IMAP_PASS))
@@ -84,14 +86,15 @@ class Dovecot:
 
     def append(self, folder, data):
         m = self.imap()
-        typ, _ = m.append(folder, None, None, data)
+        typ, _ = m.append(quote(folder), None, None, data)
         m.logout()
         assert typ == "OK"
 
     def messages(self, folder):
         """The X-Outpost-Placement values of the messages in folder ("" when none)."""
         m = self.imap()
-        m.select(folder)
+        typ, _ = m.select(quote(folder))
+        assert typ == "OK"
         typ, data = m.uid("SEARCH", "ALL")
         found = []
         for uid in data[0].split():
@@ -106,6 +109,10 @@ class Dovecot:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(timeout=20)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def quote(name):
+    return '"%s"' % name
 
 
 class Filing(Sink):
@@ -127,9 +134,10 @@ class Filing(Sink):
         self.controller.handler.handle_DATA = handle_DATA
 
 
-@pytest.fixture
-def dovecot():
-    d = Dovecot().start()
+@pytest.fixture(params=[("Junk E-mail", True), ("[Gmail]/Spam", False)], ids=["special-use", "by-name"])
+def dovecot(request):
+    d = Dovecot(*request.param).start()
+    d.junk = request.param[0]
     yield d
     d.stop()
 
@@ -172,11 +180,11 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
     dns = DNS().start()
     dns.zone.add("seed.example", "MX", (10, "mx.seed.example"))
     dns.zone.add("mx.seed.example", "A", "127.0.0.1")
-    inbox, junk, lossy = Filing(dovecot, "INBOX"), Filing(dovecot, "Junk"), Filing(dovecot, None)
+    inbox, junk, lossy = Filing(dovecot, "INBOX"), Filing(dovecot, dovecot.junk), Filing(dovecot, None)
     for s in (inbox, junk, lossy):
         s.start()
-    dovecot.append("Junk", STALE)
-    dovecot.append("Junk", FOREIGN)
+    dovecot.append(dovecot.junk, STALE)
+    dovecot.append(dovecot.junk, FOREIGN)
     dovecot.append("INBOX", PLAIN)
     good, bad = tmp_path / "probe.pass", tmp_path / "bad.pass"
     good.write_text(IMAP_PASS + "\n")
@@ -207,7 +215,7 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
         for r in range(rounds):
             # where each route's probe was filed
             assert got[("direct", SEED)][r]["result"] == "inbox" and got[("direct", SEED)][r]["folder"] == "INBOX"
-            assert got[("junky", SEED)][r]["result"] == "spam" and got[("junky", SEED)][r]["folder"] == "Junk"
+            assert got[("junky", SEED)][r]["result"] == "spam" and got[("junky", SEED)][r]["folder"] == dovecot.junk
             assert got[("lossy", SEED)][r]["result"] == "missing"
             for route in ("direct", "junky", "lossy"):
                 assert got[(route, BAD_SEED)][r]["result"] == "error", got[(route, BAD_SEED)]
@@ -223,9 +231,9 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
                 assert "DKIM-Signature:" in text
                 assert "From: outpost placement probe <outpost-placement@example.com>" in text
         # ... and deleted afterwards, with the late one of an earlier round; nothing else was touched
-        assert dovecot.messages("Junk") == ["opforeign"]
+        assert dovecot.messages(dovecot.junk) == ["opforeign"]
         assert dovecot.messages("INBOX") == [""]
-        assert "event=placement_swept seed=<%s> folder=\"Junk\" probes=1" % SEED in log
+        assert "event=placement_swept seed=<%s> folder=\"%s\" probes=1" % (SEED, dovecot.junk) in log
         check_cli(d, rounds)
     finally:
         for s in (inbox, junk, lossy):
