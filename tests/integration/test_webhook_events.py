@@ -243,3 +243,31 @@ def test_unknown_event_is_refused_with_the_list(make_daemon, tmp_path):
     r = subprocess.run([str(BIN / "outpostd"), "-f", "-c", str(d.conf)], capture_output=True, text=True, timeout=30)
     assert r.returncode != 0
     assert 'webhooks: event "route_sideways": outpost emits' in r.stderr and "blocklisted" in r.stderr, r.stderr
+
+
+def test_sending_domain_blocklisted_reports_without_acting(dns_world, tmp_path):
+    """A sending domain (the hostname relay.test here) on Spamhaus DBL is a
+    blocklisted event of kind domain and a gauge; it takes nothing out of use."""
+    world = dns_world
+    world.sink("127.0.0.2")
+    port, http_port = free_port(), free_port()
+    receiver = Receiver(port, failures=0)
+    more = [hook(tmp_path, port, ["blocklisted"]), 'http = { listen = "127.0.0.1:%d"; };' % http_port]
+    orig = world.daemon
+    world.daemon = lambda routes, rules, extra: orig(routes=routes, rules=rules, extra=extra + more)
+    try:
+        d = monitor_daemon(world)
+        world.dns.zone.add("relay.test.dbl.spamhaus.org", "A", "127.0.1.2")
+        want = wait_events(http_port, ["blocklisted"], ["blocklisted"])
+        (body,) = check_delivered(wait_received(receiver, 1), want)
+        text = wait_metric("http://127.0.0.1:%d/metrics" % http_port, "outpost_monitor_listed", 1,
+                           list="Spamhaus DBL", kind="domain")
+    finally:
+        receiver.stop()
+    assert body["detail"]["subject"] == "relay.test" and body["detail"]["kind"] == "domain"
+    assert body["detail"]["list"] == "Spamhaus DBL" and body["detail"]["acts"] is False
+    assert sample(text, "outpost_monitor_sources_down") == 0
+    assert "action=source_down" not in d.log_text()
+    state = json.loads(d.cli("monitor", "--json").stdout)
+    (dbl,) = [x for x in state["listings"] if x["list"] == "Spamhaus DBL"]
+    assert dbl["kind"] == "domain" and dbl["listed"] and dbl["source"] == "relay.test"
