@@ -3,7 +3,8 @@
 The test starts Dovecot (tests/integration/dovecot/dovecot.conf.in: IMAP on
 a free loopback port, no TLS, one passwd-file user `probe`, maildirs in a
 temporary directory) with a junk folder found by its SPECIAL-USE \\Junk
-attribute ("Junk E-mail") or by its name alone ("[Gmail]/Spam").
+attribute ("Junk E-mail", outpost on plain IMAP) or by its name alone
+("[Gmail]/Spam", outpost on IMAPS, the certificate verified with ca_file).
 outpost has three routes, each to its own aiosmtpd receiver on loopback:
 `direct` (an mx route: the seed domain's MX resolves to 127.0.0.1) files
 what it receives into INBOX, `junky` (a relay) into the junk folder, and
@@ -36,15 +37,16 @@ HERE = Path(__file__).parent
 SEED = "probe@seed.example"
 BAD_SEED = "other@seed.example"
 IMAP_USER, IMAP_PASS = "probe", "probe pass 1"
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"   # Debian's dovecot-imapd (scripts/deps.sh)
 
 
 class Dovecot:
     """Dovecot as a child of the test, on an unprivileged loopback port."""
 
-    def __init__(self, junk, special_use):
+    def __init__(self, junk, special_use, tls_files):
         self.dir = Path(tempfile.mkdtemp(prefix="outpost-dovecot-"))
         self.dir.chmod(0o755)       # its login processes run as another user
-        self.port = free_port()
+        self.port, self.tls_port = free_port(), free_port()
         if os.geteuid() == 0:       # mail never runs as root: nobody owns the mailboxes
             uid, gid = pwd.getpwnam("nobody").pw_uid, pwd.getpwnam("nobody").pw_gid
             login, internal = "dovenull", "dovecot"
@@ -57,14 +59,15 @@ class Dovecot:
         text = (HERE / "dovecot" / "dovecot.conf.in").read_text()
         for k, v in (("DIR", self.dir), ("PORT", self.port), ("UID", uid), ("GID", gid),
                      ("LOGIN_USER", login), ("INTERNAL_USER", internal), ("JUNK", junk),
-                     ("SPECIAL_USE", "special_use = \\Junk" if special_use else "")):
+                     ("SPECIAL_USE", "special_use = \\Junk" if special_use else ""),
+                     ("IMAPS_PORT", self.tls_port), ("CERT", tls_files[0]), ("KEY", tls_files[1])):
             text = text.replace("@%s@" % k, str(v))
         (self.dir / "dovecot.conf").write_text(text)
         (self.dir / "passwd").write_text("%s:{PLAIN}%s\n" % (IMAP_USER, IMAP_PASS))
         self.proc = None
 
     def start(self):
-        self.proc = subprocess.Popen(["dovecot", "-F", "-c", str(self.dir / "dovecot.conf")],
+        self.proc = subprocess.Popen([DOVECOT, "-F", "-c", str(self.dir / "dovecot.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline:
@@ -134,10 +137,15 @@ class Filing(Sink):
         self.controller.handler.handle_DATA = handle_DATA
 
 
-@pytest.fixture(params=[("Junk E-mail", True), ("[Gmail]/Spam", False)], ids=["special-use", "by-name"])
-def dovecot(request):
-    d = Dovecot(*request.param).start()
-    d.junk = request.param[0]
+@pytest.fixture(params=[("Junk E-mail", True, "imap"), ("[Gmail]/Spam", False, "imaps")],
+                ids=["special-use-imap", "by-name-imaps"])
+def dovecot(request, tls_files):
+    junk, special_use, scheme = request.param
+    d = Dovecot(junk, special_use, tls_files).start()
+    d.junk = junk
+    # outpost reaches it by plain IMAP on loopback, or by IMAPS verified with the test's CA
+    d.settings = ('imap = "imap://127.0.0.1:%d";' % d.port if scheme == "imap" else
+                  'imap = "imaps://localhost:%d"; ca_file = "%s";' % (d.tls_port, tls_files[0]))
     yield d
     d.stop()
 
@@ -191,7 +199,6 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
     bad.write_text("not the password\n")
     good.chmod(0o600)
     bad.chmod(0o600)
-    imap = "imap://127.0.0.1:%d" % dovecot.port
     try:
         d = make_daemon([
             'resolver = "%s";' % dns.spec,
@@ -202,9 +209,9 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
             'rules = ( { via = [ "direct" ]; } );',
             'dkim = ( { domain = "example.com"; selector = "s1"; key = "%s"; } );' % keygen(tmp_path),
             'placement = { interval = "10s"; wait = "2s"; seeds = ( '
-            '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; }, '
-            '{ address = "%s"; imap = "%s"; user = "%s"; password_file = "%s"; } ); };'
-            % (SEED, imap, IMAP_USER, good, BAD_SEED, imap, IMAP_USER, bad)])
+            '{ address = "%s"; %s user = "%s"; password_file = "%s"; }, '
+            '{ address = "%s"; %s user = "%s"; password_file = "%s"; } ); };'
+            % (SEED, dovecot.settings, IMAP_USER, good, BAD_SEED, dovecot.settings, IMAP_USER, bad)])
         # two rounds: 3 routes x 2 seeds each
         assert wait_for(lambda: d.log_text().count("event=placement ") >= 12), d.log_text()[-4000:]
         d.stop()                   # no third round while the mailbox is looked at
