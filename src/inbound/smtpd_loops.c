@@ -19,6 +19,7 @@
  */
 #include <event2/event.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,10 +225,20 @@ static struct smtpd *shard_new(struct smtpd *main, unsigned index)
 	return sd;
 }
 
-/* inbound.threads, "auto" being the number of CPUs online. */
+/* The CPUs this process may run on (a cpuset or taskset may allow fewer
+ * than are online). */
+static long cpus_usable(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* inbound.threads, "auto" being the number of CPUs usable. */
 static unsigned loops_wanted(const struct config *cf)
 {
-	long n = cf->inbound.threads ? (long)cf->inbound.threads : sysconf(_SC_NPROCESSORS_ONLN);
+	long n = cf->inbound.threads ? (long)cf->inbound.threads : cpus_usable();
 	if (n < 1)
 		n = 1;
 	return n > INBOUND_THREADS_MAX ? INBOUND_THREADS_MAX : (unsigned)n;
