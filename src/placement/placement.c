@@ -548,6 +548,14 @@ static void sess_done(CURL *easy, CURLcode rc, void *arg)
 	char why[CURL_ERROR_SIZE + 64];
 	curl_easy_cleanup(easy);
 	s->easy = NULL;
+	if (rc != CURLE_OK && s->step == ST_SWEEP) {
+		/* a server that cannot search for late probes still has this round's to find */
+		msg_warn("event=placement_error seed=<%s> folder=\"%s\" reason=\"late probes not looked for: IMAP: %s\"",
+			 p->cf->placement.seeds[s->seed].address, sess_folder(s),
+			 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		s->swept = 1;
+		return sess_search_next(p);
+	}
 	if (rc != CURLE_OK && s->step != ST_CLOSE) {
 		snprintf(why, sizeof(why), "IMAP: %s", s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 		msg_warn("event=placement_error seed=<%s> reason=\"%s\"", p->cf->placement.seeds[s->seed].address, why);
