@@ -99,7 +99,6 @@ struct placement {
 	struct sess s;
 };
 
-
 /* --- the spool's side of a probe ---------------------------------------- */
 
 static void commit_unref(struct commit *c)
@@ -251,7 +250,6 @@ static void cancel_lookups(struct placement *p)
 			p->seeds[i].mxq = NULL;
 		}
 }
-
 
 static void on_round(evutil_socket_t fd, short what, void *arg)
 {
