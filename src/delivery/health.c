@@ -97,14 +97,15 @@ static struct path *path_get(struct health *h, const char *route, const char *dc
 /* A path going down or coming back is an event (obs.h: webhooks). */
 static void path_event(const struct path *p, enum health_state st, const char *reason, time_t now)
 {
-	char why[sizeof(p->reason)], last[sizeof(p->last_reply)];
+	char why[sizeof(p->reason)], last[sizeof(p->last_reply)], dclass[128];
 	obs_text(last, sizeof(last), p->last_reply);
+	obs_text(dclass, sizeof(dclass), p->dclass);   /* a registered domain, from outside */
 	if (st == HEALTH_DOWN && p->state != HEALTH_DOWN)
-		obs_event("route_down", NULL, p->route, NULL, "{s:s, s:s, s:s, s:I, s:s}", "class", p->dclass,
+		obs_event("route_down", NULL, p->route, NULL, "{s:s, s:s, s:s, s:I, s:s}", "class", dclass,
 			  "reason", obs_text(why, sizeof(why), reason), "previous", health_state_name(p->state),
 			  "probe_at", (long long)p->probe_at, "last_reply", last);
 	else if (p->state == HEALTH_DOWN && st != HEALTH_DOWN)
-		obs_event("route_up", NULL, p->route, NULL, "{s:s, s:s, s:I, s:s}", "class", p->dclass, "state",
+		obs_event("route_up", NULL, p->route, NULL, "{s:s, s:s, s:I, s:s}", "class", dclass, "state",
 			  health_state_name(st), "down_seconds", (long long)(now > p->changed ? now - p->changed : 0),
 			  "last_reply", last);
 }

@@ -95,7 +95,7 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 			    const char *host)
 {
 	struct scheduler *s = j->q->sch;
-	char rf[600], qd[700], why[700];
+	char rf[600], qd[700], why[700], dclass[sizeof(j->dclass)];
 	reply_format(r, rf, sizeof(rf));
 	snprintf(why, sizeof(why), "%s: %s", fault, rf);
 	health_failure(s->health, j->route->name, route_wide ? "*" : j->dclass, why, rf, sched_time(s));
@@ -108,8 +108,8 @@ static void job_path_failed(struct job *j, const struct reply_info *r, const cha
 		return job_fail(j, r, host);
 	obs_failover(j->route->name, next->name);
 	obs_event("failover", j->q->m->id, j->route->name, NULL, "{s:s, s:s, s:s, s:s, s:I}", "to_route", next->name,
-		  "class", j->dclass, "fault", fault, "reply", obs_text(qd, sizeof(qd), rf), "recipients",
-		  (long long)j->n);
+		  "class", obs_text(dclass, sizeof(dclass), j->dclass), "fault", fault, "reply", obs_text(qd, sizeof(qd), rf),
+		  "recipients", (long long)j->n);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);
@@ -128,9 +128,10 @@ void job_spill(struct job *j, const struct reply_info *r)
 	if (next == NULL)
 		return job_fail(j, r, NULL);
 	obs_failover(j->route->name, next->name);
+	char dclass[sizeof(j->dclass)];
 	obs_event("failover", j->q->m->id, j->route->name, NULL, "{s:s, s:s, s:s, s:s, s:I}", "to_route", next->name,
-		  "class", j->dclass, "fault", "spill", "reply", obs_text(why, sizeof(why), r->text), "recipients",
-		  (long long)j->n);
+		  "class", obs_text(dclass, sizeof(dclass), j->dclass), "fault", "spill", "reply",
+		  obs_text(why, sizeof(why), r->text), "recipients", (long long)j->n);
 	j->route = next;
 	j->via_pos = pos;
 	job_requeue(j);

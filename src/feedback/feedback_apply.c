@@ -122,14 +122,14 @@ static int suppress_now(sqlite3 *db, const struct bounce_rcpt *x, const char *qi
 	s.count = 1;
 	if (suppress_put(db, &s, err, errlen) < 0)
 		return -1;
-	char q[400], rcpt[sizeof(x->recipient)];
+	char q[400], rcpt[sizeof(x->recipient)], sc[sizeof(s.scope)], st[sizeof(x->status)];
 	msg_info("event=suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s status=%s expires=%lld diagnostic=%s",
 		 qid, x->recipient, x->reason, source, scope[0] ? scope : "global", x->status[0] ? x->status : "-",
 		 (long long)expires, log_quote(q, sizeof(q), x->diagnostic));
 	obs_event("suppressed", qid[0] ? qid : NULL, NULL, obs_text(rcpt, sizeof(rcpt), x->recipient),
 		  "{s:s, s:s, s:s, s:s, s:I, s:s}", "reason", x->reason, "source", source, "scope",
-		  scope[0] ? scope : "global", "status", x->status, "expires", (long long)expires, "diagnostic",
-		  obs_text(q, sizeof(q), x->diagnostic));
+		  scope[0] ? obs_text(sc, sizeof(sc), scope) : "global", "status", obs_text(st, sizeof(st), x->status),
+		  "expires", (long long)expires, "diagnostic", obs_text(q, sizeof(q), x->diagnostic));
 	return 0;
 }
 
