@@ -88,6 +88,17 @@ static void put_waiting(FILE *out, const struct spool_admin_msg *m, const struct
 	fputc('\n', out);
 }
 
+/* " provider=gmail" (its MX host's provider, what limits and warm-up count
+ * it under), or provider="unknown (...)" with the reason. */
+static void put_provider(FILE *out, const struct spool_admin_rcpt *r, const struct queue_live_set *live)
+{
+	char prov[128];
+	const char *host;
+	queue_provider(live, r->address.data, prov, sizeof(prov), &host);
+	struct spool_text t = { prov, strlen(prov) };
+	put_field(out, "provider", &t);
+}
+
 static void list_text(const struct spool_admin_queue *q, const struct queue_live_set *live, FILE *out)
 {
 	char t[32];
@@ -150,6 +161,7 @@ static void show_text(const struct spool_admin_msg *m, const struct queue_live_s
 		put_field(out, "address", &r->address);
 		put_field(out, "state", &r->state);
 		fprintf(out, " attempts=%lld", r->attempts);
+		put_provider(out, r, live);
 		put_field(out, "last_reply", &r->last_reply);
 		put_time_field(out, "last_attempt", r->last_attempt);
 		put_time_field(out, "next_attempt", r->next_attempt);
@@ -217,6 +229,19 @@ static json_t *waiting_json(const struct spool_admin_msg *m, const struct queue_
 	return json_pack("{s:o,s:o}", "reason", jtext(&t), "until", jtime(until));
 }
 
+/* "provider": its MX host's provider or null, "provider_mx": that host or
+ * null, and when null "provider_why": the reason it is not known. */
+static void provider_json(json_t *o, const struct spool_admin_rcpt *r, const struct queue_live_set *live)
+{
+	char prov[128];
+	const char *host;
+	int known = queue_provider(live, r->address.data, prov, sizeof(prov), &host);
+	json_object_set_new(o, "provider", known ? json_string(prov) : json_null());
+	json_object_set_new(o, "provider_mx", host ? json_string(host) : json_null());
+	if (!known)
+		json_object_set_new(o, "provider_why", json_string(prov));
+}
+
 static json_t *list_json_msg(const struct spool_admin_msg *m, const struct queue_live_set *live)
 {
 	json_t *o = json_object(), *rcpts = json_array();
@@ -230,6 +255,7 @@ static json_t *list_json_msg(const struct spool_admin_msg *m, const struct queue
 		json_object_set_new(r, "state", jtext(&m->rcpts[k].state));
 		json_object_set_new(r, "attempts", json_integer(m->rcpts[k].attempts));
 		json_object_set_new(r, "last_reply", jtext(&m->rcpts[k].last_reply));
+		provider_json(r, &m->rcpts[k], live);
 		json_array_append_new(rcpts, r);
 	}
 	json_object_set_new(o, "recipients", rcpts);
@@ -238,7 +264,7 @@ static json_t *list_json_msg(const struct spool_admin_msg *m, const struct queue
 	return o;
 }
 
-static json_t *show_json_rcpt(const struct spool_admin_rcpt *r)
+static json_t *show_json_rcpt(const struct spool_admin_rcpt *r, const struct queue_live_set *live)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "position", json_integer(r->position));
@@ -248,6 +274,7 @@ static json_t *show_json_rcpt(const struct spool_admin_rcpt *r)
 	json_object_set_new(o, "last_reply", jtext(&r->last_reply));
 	json_object_set_new(o, "last_attempt", jtime(r->last_attempt));
 	json_object_set_new(o, "next_attempt", jtime(r->next_attempt));
+	provider_json(o, r, live);
 	return o;
 }
 
@@ -288,7 +315,7 @@ static json_t *show_json(const struct spool_admin_msg *m, const struct queue_liv
 	json_object_set_new(o, "next_attempt", jtime(m->next_attempt));
 	json_object_set_new(o, "waiting", waiting_json(m, live));
 	for (size_t i = 0; i < m->nrcpts; i++)
-		json_array_append_new(rcpts, show_json_rcpt(&m->rcpts[i]));
+		json_array_append_new(rcpts, show_json_rcpt(&m->rcpts[i], live));
 	for (size_t i = 0; i < m->nattempts; i++)
 		json_array_append_new(atts, show_json_attempt(&m->attempts[i]));
 	json_object_set_new(o, "recipients", rcpts);

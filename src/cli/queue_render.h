@@ -26,7 +26,10 @@ int queue_print_show(const char *dir, const char *id, int json, FILE *out, char 
 
 /* The same with what the running daemon holds in memory (obs/queue_why.h):
  * every message says why it waits and until when ("waiting": { reason,
- * until } in JSON, a "waiting:" line in text); live NULL: the spool alone. */
+ * until } in JSON, a "waiting:" line in text), and show (and list --json)
+ * the receiving provider each recipient counts under, from its domain's
+ * MX (provider= in text; "provider", "provider_mx" and, when it is not
+ * known, "provider_why" in JSON); live NULL: the spool alone. */
 struct queue_live_set;
 int queue_render_list_live(const struct spool_admin_queue *q, int json, const struct queue_live_set *live, FILE *out,
 			   char *err, size_t errlen);

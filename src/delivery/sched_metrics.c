@@ -181,6 +181,22 @@ static void live_add(struct queue_live_set *set, size_t *cap, const struct job *
 	}
 }
 
+struct mx_copy {
+	struct queue_live_set *set;
+	size_t cap;
+};
+
+static void mx_add(void *arg, const char *domain, const char *host)
+{
+	struct mx_copy *mc = arg;
+	struct queue_live_set *set = mc->set;
+	if (set->nmx == mc->cap) {
+		mc->cap = mc->cap ? 2 * mc->cap : 64;
+		set->mx = xreallocarray(set->mx, mc->cap, sizeof(*set->mx));
+	}
+	set->mx[set->nmx++] = (struct queue_mx){ xstrdup(domain), xstrdup(host) };
+}
+
 void sched_queue_live(struct scheduler *s, struct queue_live_set *set)
 {
 	struct buf shaping = BUF_INIT;
@@ -188,11 +204,12 @@ void sched_queue_live(struct scheduler *s, struct queue_live_set *set)
 	double now = sched_now(s);
 	throttle_describe(s->thr, &shaping, now);
 	buf_putc(&shaping, '\0');
-	set->v = NULL;
-	set->n = 0;
+	*set = (struct queue_live_set){ NULL, 0, NULL, 0 };
 	for (const struct dest *d = s->dests; d; d = d->next)
 		for (const struct job *j = d->head; j; j = j->next)
 			live_add(set, &cap, j, d, now, shaping.data);
 	buf_free(&shaping);
+	struct mx_copy mc = { set, 0 };
+	mx_seen_each(s, mx_add, &mc);
 	queue_live_sort(set);
 }

@@ -27,7 +27,9 @@ void sched_routes_free(struct spool_health_row *rows, size_t n);
 
 /* Why each message waiting at a destination in memory waits (held by a
  * limit or back-off until when, with its route's back-off and warm-up
- * state; or waiting for a connection), sorted by id; free set->v. */
+ * state; or waiting for a connection), sorted by id, and the best MX host
+ * of every domain resolved in the last day (the provider a recipient there
+ * counts under); free with queue_live_free(). */
 struct queue_live_set;
 void sched_queue_live(struct scheduler *s, struct queue_live_set *set);
 

@@ -15,7 +15,12 @@
  * seconds of the scheduler's clock, so that routing (which needs the MX
  * for the provider) and delivery ask DNS once; at most MX_CACHE_MAX
  * domains (expired ones are dropped first; when full, nothing is added).
+ * Besides, the best host of each domain's last definite answer is kept for
+ * MX_SEEN_TTL (at most MX_SEEN_MAX domains, in a hash table), only to say
+ * which provider a waiting message is counted under (`outpost queue show`):
+ * mx_seen_each() walks it; delivery never reads it.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +32,16 @@
 
 #define MX_CACHE_TTL 60
 #define MX_CACHE_MAX 10000
+#define MX_SEEN_TTL 86400         /* longer than a step of the default retry schedule */
+#define MX_SEEN_MAX 50000
+#define MX_SEEN_BUCKETS 16384
+
+struct mx_seen {
+	char *domain;             /* lowercased */
+	char *host;               /* the best MX host */
+	double at;
+	struct mx_seen *next;
+};
 
 struct mx_cached {
 	char *domain;
@@ -103,11 +118,81 @@ const struct mx_answer *mx_cache_get(struct scheduler *s, const char *domain)
 	return NULL;
 }
 
+static size_t seen_hash(const char *domain)
+{
+	size_t h = 5381;
+	for (const char *p = domain; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	return h % MX_SEEN_BUCKETS;
+}
+
+/* Drops entries older than MX_SEEN_TTL (all of them when now is 0). */
+static void mx_seen_expire(struct scheduler *s, double now)
+{
+	for (size_t i = 0; s->mxseen && i < MX_SEEN_BUCKETS; i++)
+		for (struct mx_seen **p = &s->mxseen[i]; *p;) {
+			struct mx_seen *e = *p;
+			if (now == 0 || now - e->at > MX_SEEN_TTL) {
+				*p = e->next;
+				free(e->domain);
+				free(e->host);
+				free(e);
+				s->nmxseen--;
+			} else {
+				p = &e->next;
+			}
+		}
+}
+
+/* Notes the best host of domain's answer for mx_seen_each(). */
+static void mx_seen_put(struct scheduler *s, const char *domain, const char *host, double now)
+{
+	char lower[256];
+	size_t l = strlen(domain);
+	if (l >= sizeof(lower))
+		return;
+	for (size_t i = 0; i <= l; i++)
+		lower[i] = (char)tolower((unsigned char)domain[i]);
+	if (s->mxseen == NULL)
+		s->mxseen = xcalloc(MX_SEEN_BUCKETS, sizeof(*s->mxseen));
+	struct mx_seen **b = &s->mxseen[seen_hash(lower)], *e;
+	for (e = *b; e && strcmp(e->domain, lower) != 0; e = e->next)
+		;
+	if (e == NULL) {
+		if (s->nmxseen >= MX_SEEN_MAX)
+			mx_seen_expire(s, now);
+		if (s->nmxseen >= MX_SEEN_MAX)
+			return;   /* full of fresh ones: this domain shows as not resolved */
+		e = xcalloc(1, sizeof(*e));
+		e->domain = xstrdup(lower);
+		e->next = *b;
+		*b = e;
+		s->nmxseen++;
+	} else if (strcmp(e->host, host) != 0) {
+		free(e->host);
+		e->host = NULL;
+	}
+	if (e->host == NULL)
+		e->host = xstrdup(host);
+	e->at = now;
+}
+
+void mx_seen_each(struct scheduler *s, void (*fn)(void *arg, const char *domain, const char *host), void *arg)
+{
+	double now = sched_now(s);
+	for (size_t i = 0; s->mxseen && i < MX_SEEN_BUCKETS; i++)
+		for (const struct mx_seen *e = s->mxseen[i]; e; e = e->next)
+			if (now - e->at <= MX_SEEN_TTL)
+				fn(arg, e->domain, e->host);
+}
+
 void mx_cache_put(struct scheduler *s, const char *domain, const struct mx_answer *a)
 {
 	double now = sched_now(s);
 	if (a->kind == MX_FAILED)
 		return;
+	if (a->kind == MX_HOSTS && a->n > 0)
+		mx_seen_put(s, domain, a->hosts[0], now);
 	mx_cache_expire(s, now);
 	for (struct mx_cached *e = s->mxcache; e; e = e->next)
 		if (strcasecmp(e->domain, domain) == 0)
@@ -129,4 +214,7 @@ void mx_cache_put(struct scheduler *s, const char *domain, const struct mx_answe
 void mx_cache_free(struct scheduler *s)
 {
 	mx_cache_expire(s, 0);
+	mx_seen_expire(s, 0);
+	free(s->mxseen);
+	s->mxseen = NULL;
 }

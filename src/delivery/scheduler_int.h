@@ -187,6 +187,8 @@ struct scheduler {
 	double hold_next;         /* when hold_ev fires, 0: not armed */
 	struct mx_cached *mxcache;      /* sched_mx.c */
 	size_t nmxcache;
+	struct mx_seen **mxseen;        /* sched_mx.c: best MX host per domain, for queue show */
+	size_t nmxseen;
 	struct sockaddr_storage *self;  /* our own listeners: a target there is a loop */
 	size_t nself;
 	void (*stopped)(void *);
@@ -238,6 +240,9 @@ const struct mx_answer *mx_cache_get(struct scheduler *s, const char *domain);
 /* Keeps a copy of a definite answer (not MX_FAILED) for a while. */
 void mx_cache_put(struct scheduler *s, const char *domain, const struct mx_answer *a);
 void mx_cache_free(struct scheduler *s);
+/* Each domain whose MX was answered in the last day, with its best host
+ * then (lowercased domain; for `queue show`: the provider it counts under). */
+void mx_seen_each(struct scheduler *s, void (*fn)(void *arg, const char *domain, const char *host), void *arg);
 
 /* ---- sched_dest.c ---- */
 void dest_add_job(struct scheduler *s, struct job *j, const char *domain);

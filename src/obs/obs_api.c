@@ -185,7 +185,7 @@ static void job_free(void *arg)
 	free(j->by);
 	free(j->hostname);
 	json_decref(j->routes);
-	free(j->live.v);
+	queue_live_free(&j->live);
 	free(j->body);
 	free(j);
 }

@@ -79,17 +79,21 @@ static void when(time_t t, time_t now, char *out, size_t len)
 		snprintf(out, len, "in %lldm", (long long)((t - now + 59) / 60));
 }
 
+/* What the provider of a path is (the footnote of the text). */
+#define PROVIDER_NOTE "each path counts for the receiving provider of its MX hosts, " \
+	"as warm-up, back-off and limits by provider do; provider * is the route as a whole"
+
 static void print_path(FILE *out, const struct spool_health_row *r, time_t now)
 {
 	char probe[32] = "";
 	if (state_rank(r->state) == HEALTH_DOWN)
 		when(r->probe_at, now, probe, sizeof(probe));
-	fprintf(out, "  %-12s %-9s sent %u, failed %u in the last hour%s%s\n", r->dclass, r->state, r->sent_hour,
-	       r->failed_hour, probe[0] ? "; probe " : "", probe);
+	fprintf(out, "  provider %-12s %-9s sent %u, failed %u in the last hour%s%s\n", r->dclass, r->state,
+		r->sent_hour, r->failed_hour, probe[0] ? "; probe " : "", probe);
 	if (r->reason[0])
-		fprintf(out, "  %-12s reason: %s\n", "", r->reason);
+		fprintf(out, "  %-21s reason: %s\n", "", r->reason);
 	if (r->last_reply[0])
-		fprintf(out, "  %-12s last reply: %s\n", "", r->last_reply);
+		fprintf(out, "  %-21s last reply: %s\n", "", r->last_reply);
 }
 
 static void print_text(FILE *out, const struct config *cf, const struct spool_health_row *rows, size_t n,
@@ -119,10 +123,9 @@ static void print_text(FILE *out, const struct config *cf, const struct spool_he
 	if (shaping) {
 		fprintf(out, "traffic shaping now (limits, back-off, warm-up):\n");
 		print_shaping(out, shaping);
-		fprintf(out, "(live from outpostd; class * is the route as a whole)\n");
+		fprintf(out, "(live from outpostd; %s)\n", PROVIDER_NOTE);
 	} else if (updated) {
-		fprintf(out, "(as the daemon saw it %llds ago; class * is the route as a whole)\n",
-		       (long long)(now - updated));
+		fprintf(out, "(as the daemon saw it %llds ago; %s)\n", (long long)(now - updated), PROVIDER_NOTE);
 	} else {
 		fprintf(out, "(the daemon has saved no route health yet)\n");
 	}
@@ -130,7 +133,8 @@ static void print_text(FILE *out, const struct config *cf, const struct spool_he
 
 static json_t *path_json(const struct spool_health_row *r)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:I}", "class", r->dclass, "state",
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:I}", "class", r->dclass,
+			 "provider", r->dclass, "state",
 			 r->state, "reason", r->reason, "last_reply", r->last_reply, "changed",
 			 (json_int_t)r->changed, "probe_at", (json_int_t)r->probe_at, "consecutive_failures",
 			 (int)r->fails, "sent_last_hour", (int)r->sent_hour, "failed_last_hour",

@@ -8,8 +8,12 @@
  * (throttle_describe: limits, back-off, warm-up) when the rows are live,
  * NULL when they come from the spool.  A route is as bad as its worst
  * path; a route without paths has carried no mail and shows as healthy.
+ * A path's class is the receiving provider its mail counts under (the
+ * provider of the MX hosts: warm-up, back-off, limits by provider; "*" the
+ * route as a whole), printed as "provider gmail" and given as both
+ * "class" and "provider" in JSON.
  * JSON: { "routes": [ { name, type, description, state, paths: [ { class,
- * state, reason, last_reply, changed, probe_at, consecutive_failures,
+ * provider, state, reason, last_reply, changed, probe_at, consecutive_failures,
  * sent_last_hour, failed_last_hour, updated } ] } ], "live": bool,
  * "shaping": [ lines ] (live only) }.
  */

@@ -6,6 +6,7 @@ the relay r1 is a sink on 127.0.0.5.  Each run is a fresh daemon (a new IP on
 its first day): the direct route, bound to 127.0.0.7, may send 3 messages to
 the provider; the rest spill to r1.  The same holds for a `limits` rate by
 provider (or MX host): exactly the rate gets through, the rest wait."""
+import json
 import smtplib
 import threading
 import time
@@ -157,3 +158,49 @@ def test_rate_limit_by_mx_is_exact_with_parallel_sessions(world):
         delivered, waiting, log = run_rate(world, 'mx = [ "*.google.com" ]', "gmail.example", world.google, n,
                                            parallel)
         check_rate_run(i, n, parallel, delivered, waiting, log)
+
+
+def test_queue_and_routes_say_the_provider(world):
+    """`outpost queue list --json`, `queue show` and `outpost routes` say the
+    provider mail counts under: gmail for a Google-hosted domain, once its
+    MX is resolved (live from outpostd); a domain not resolved yet says so."""
+    d = world.daemon(routes='direct = { type = "mx"; port = %d; tls = "none"; };' % world.port,
+                     extra=[RATE % 'provider = "google"'])
+    send_one_session(d.port, ["r%d@gmail.example" % i for i in range(5)])
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        waiting = [m for m in d.queue() if m["recipients"][0]["attempts"] >= 1]
+        if len(world.google.messages) >= 3 and len(waiting) >= 2:
+            break
+        time.sleep(0.05)
+    assert len(world.google.messages) == 3
+    for m in d.queue():
+        r = m["recipients"][0]
+        assert (r["provider"], r["provider_mx"]) == ("gmail", "gmail-smtp-in.l.google.com"), m
+    show = d.cli("queue", "show", waiting[0]["id"]).stdout
+    assert "address=%s state=deferred" % waiting[0]["recipients"][0]["address"] in show
+    assert " provider=gmail " in show, show
+    routes = d.cli("routes").stdout
+    assert "  provider gmail " in routes, routes
+    assert "limit provider=gmail value=gmail sent_s=" in routes and " sent_h=3/3" in routes, routes
+    paths = json.loads(d.cli("routes", "--json").stdout)["routes"][0]["paths"]
+    assert [p["provider"] for p in paths] == ["gmail"], paths
+    d.stop()
+    # the daemon is down: the spool alone cannot say
+    show = d.cli("queue", "show", waiting[0]["id"]).stdout
+    assert 'provider="unknown (outpostd is not running)"' in show, show
+
+
+def test_provider_not_resolved_yet(world):
+    """A message whose domain's MX has not been looked up (every route of its
+    rule is a relay: routing needs no MX) says so."""
+    d = world.daemon(routes='r1 = { type = "relay"; host = "127.0.0.9:%d"; tls = "none"; };' % world.port,
+                     rules='{ via = [ "r1" ]; }')
+    send_one_session(d.port, ["x@gmail.example"])
+    deadline = time.time() + 20
+    while time.time() < deadline and not any(m["recipients"][0]["attempts"] for m in d.queue()):
+        time.sleep(0.05)
+    r = d.queue()[0]["recipients"][0]
+    assert r["attempts"] >= 1 and r["provider"] is None and r["provider_mx"] is None, r
+    assert r["provider_why"] == "unknown (MX not resolved yet)", r
+    d.stop()
