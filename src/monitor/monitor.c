@@ -130,7 +130,6 @@ static struct monitor_listing *listing_get(struct monitor *m, const char *ip, co
 static void listing_event(const struct monitor_listing *l, const char *why)
 {
 	char ev[512];
-	metrics_inc(M_MONITOR_CHANGES, "dnsbl", NULL);
 	obs_event(l->listed ? "blocklisted" : "delisted", NULL, NULL, NULL, "{s:s, s:s, s:s, s:b, s:s}", "subject",
 		  l->ip, "kind", l->domain ? "domain" : "ip", "list", l->list, "acts", l->acts, "evidence",
 		  obs_text(ev, sizeof(ev), why));
@@ -226,6 +225,7 @@ static void drop_unseen(struct monitor *m)
 			m->items[k++] = *it;
 			continue;
 		}
+		metrics_inc(M_MONITOR_CHANGES, it->check, NULL);
 		msg_info("event=monitor check=%s subject=\"%s\" status=gone previous=%s", it->check,
 			 it->subject, doctor_status_name(it->status));
 		free(it->check);

@@ -131,7 +131,7 @@ static struct family fam[M_COUNT] = {
 	[M_MONITOR_QUERIES] = { "outpost_monitor_dns_queries_total", "DNS lookups made by the monitor.", COUNTER,
 				{ NULL }, NULL, 0, NULL },
 	[M_MONITOR_CHANGES] = { "outpost_monitor_changes_total",
-				"Changes the monitor found (a finding's status, a listing), by check.", COUNTER,
+				"Changes of the monitor's findings (new, another status, gone), by check.", COUNTER,
 				{ "check" }, NULL, 0, NULL },
 };
 

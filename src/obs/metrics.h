@@ -58,7 +58,7 @@ enum metric_id {
 	M_MONITOR_SOURCES_DOWN,/* gauge source addresses out of use for a listing */
 	M_MONITOR_RUNS,        /* counter monitor runs completed */
 	M_MONITOR_QUERIES,     /* counter DNS lookups the monitor made */
-	M_MONITOR_CHANGES,     /* counter {check} changes the monitor found */
+	M_MONITOR_CHANGES,     /* counter {check} changes of the monitor's findings (new, status, gone) */
 	M_COUNT
 };
 
