@@ -1,7 +1,7 @@
 /*
  * webhook: the per-hook loop (read a batch of events, POST each in order,
- * save the cursor, retry with back-off) and the libcurl multi glue on
- * libevent.  See webhook.h.
+ * save the cursor, retry with back-off), its POSTs on the loop through
+ * core/curl_ev.  See webhook.h.
  */
 #include "obs/webhook.h"
 
@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "core/config.h"
+#include "core/curl_ev.h"
 #include "core/log.h"
 #include "core/worker.h"
 #include "core/xmalloc.h"
@@ -49,9 +50,7 @@ struct hook {
 
 struct webhook {
 	struct event_base *base;
-	CURLM *multi;
-	struct event *timer;
-	struct event *tick;            /* drives curl's timeouts once a second as well */
+	struct curl_ev *curl;          /* one multi handle: its connections are kept between POSTs */
 	struct worker_pool *wp;
 	char *db;                      /* SPOOL/queue.db */
 	struct hook hooks[WEBHOOK_MAX];
@@ -70,6 +69,7 @@ struct wjob {
 
 static void hook_next(struct hook *h);
 static void hook_post(struct hook *h);
+static void on_posted(CURL *easy, CURLcode rc, void *arg);
 static void hook_job(struct hook *h, int kind, long long cursor);
 
 /* --- signing ----------------------------------------------------------- */
@@ -346,11 +346,10 @@ static void hook_post(struct hook *h)
 	curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(h->easy, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(h->easy, CURLOPT_PRIVATE, h);
 	if (h->ca_file)
 		curl_easy_setopt(h->easy, CURLOPT_CAINFO, h->ca_file);
 	free(body);
-	curl_multi_add_handle(h->w->multi, h->easy);
+	curl_ev_add(h->w->curl, h->easy, on_posted, h);
 }
 
 /* The POST of the current event ended: save the cursor after a 2xx, else
@@ -358,7 +357,6 @@ static void hook_post(struct hook *h)
 static void hook_posted(struct hook *h, CURLcode rc, long status)
 {
 	const struct wevent *e = &h->batch[h->pos];
-	curl_multi_remove_handle(h->w->multi, h->easy);
 	curl_easy_cleanup(h->easy);
 	curl_slist_free_all(h->hdrs);
 	h->easy = NULL;
@@ -384,71 +382,11 @@ static void hook_posted(struct hook *h, CURLcode rc, long status)
 	hook_wait(h, delay);
 }
 
-/* --- libcurl multi on libevent -------------------------------------------- */
-
-static void check_done(struct webhook *w)
+static void on_posted(CURL *easy, CURLcode rc, void *arg)
 {
-	CURLMsg *m;
-	int left;
-	while ((m = curl_multi_info_read(w->multi, &left)) != NULL) {
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		struct hook *h = NULL;
-		long status = 0;
-		CURLcode rc = m->data.result;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&h);
-		curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		hook_posted(h, rc, status);
-	}
-}
-
-static void on_socket(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook *w = arg;
-	int running, flags = (what & EV_READ ? CURL_CSELECT_IN : 0) | (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
-	curl_multi_socket_action(w->multi, fd, flags, &running);
-	check_done(w);
-}
-
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct webhook *w = userp;
-	struct event *ev = socketp;
-	(void)e;
-	if (ev) {
-		event_free(ev);
-		curl_multi_assign(w->multi, s, NULL);
-	}
-	if (what == CURL_POLL_REMOVE)
-		return 0;
-	short kind = (short)((what & CURL_POLL_IN ? EV_READ : 0) | (what & CURL_POLL_OUT ? EV_WRITE : 0) | EV_PERSIST);
-	ev = event_new(w->base, s, kind, on_socket, w);
-	event_add(ev, NULL);
-	curl_multi_assign(w->multi, s, ev);
-	return 0;
-}
-
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-	struct webhook *w = arg;
-	int running;
-	(void)fd;
-	(void)what;
-	curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done(w);
-}
-
-static int timer_cb(CURLM *multi, long ms, void *userp)
-{
-	struct webhook *w = userp;
-	(void)multi;
-	if (ms < 0) {
-		evtimer_del(w->timer);
-		return 0;
-	}
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	evtimer_add(w->timer, &tv);
-	return 0;
+	long status = 0;
+	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	hook_posted(arg, rc, status);
 }
 
 /* --- life ------------------------------------------------------------------ */
@@ -472,24 +410,11 @@ struct webhook *webhook_new(struct event_base *base, const struct config *cf)
 {
 	if (cf->nwebhooks == 0)
 		return NULL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		msg_fatal("event=startup_error reason=\"curl_global_init failed\"");
 	struct webhook *w = xcalloc(1, sizeof(*w));
 	w->base = base;
 	w->db = xasprintf("%s/%s", cf->spool, SPOOL_DB_NAME);
 	w->wp = worker_pool_new(base, 1);
-	if ((w->multi = curl_multi_init()) == NULL)
-		msg_fatal("event=startup_error reason=\"curl_multi_init failed\"");
-	w->timer = evtimer_new(base, on_timer, w);
-	/* a missed wake-up of curl's must not stall a hook: its timeouts are
-	 * also driven by this tick */
-	w->tick = event_new(base, -1, EV_PERSIST, on_timer, w);
-	struct timeval second = { 1, 0 };
-	event_add(w->tick, &second);
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+	w->curl = curl_ev_new(base);
 	for (size_t i = 0; i < cf->nwebhooks && i < WEBHOOK_MAX; i++)
 		hook_init(w, &w->hooks[w->n++], &cf->webhooks[i]);
 	return w;
@@ -503,7 +428,7 @@ void webhook_free(struct webhook *w)
 	for (size_t i = 0; i < w->n; i++) {
 		struct hook *h = &w->hooks[i];
 		if (h->easy) {
-			curl_multi_remove_handle(w->multi, h->easy);
+			curl_ev_cancel(w->curl, h->easy);
 			curl_easy_cleanup(h->easy);
 			curl_slist_free_all(h->hdrs);
 		}
@@ -513,10 +438,7 @@ void webhook_free(struct webhook *w)
 		free(h->secret);
 		free(h->ca_file);
 	}
-	curl_multi_cleanup(w->multi);
-	event_free(w->timer);
-	event_free(w->tick);
+	curl_ev_free(w->curl);
 	free(w->db);
 	free(w);
-	curl_global_cleanup();
 }
