@@ -177,6 +177,12 @@ postfix_queued() {   # messages still in any queue (showq)
 	postqueue -c "$PF_CONF" -j | grep -c . || true
 }
 
+# --- the ceiling: smtp-source straight into the sink (nothing stored, nothing relayed) ---
+
+sink_direct_start() { :; }
+sink_direct_queued() { echo 0; }
+sink_direct_stop() { :; }
+
 # --- one run --------------------------------------------------------------------------
 
 declare -A INJ E2E RATE IRATE SESS LEFT
@@ -223,6 +229,7 @@ run() {   # daemon port
 say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT, smtp-sink $S_PORT"
 wait_idle
 
+run sink_direct "$S_PORT"
 run outpost "$O_PORT"
 if [ "$RULES" -gt 0 ]; then
 	run outpost_rules "$O_PORT"
@@ -258,8 +265,8 @@ debug_summary() {   # outpostd -d log: batch sizes on the storage thread
 # --- report ---------------------------------------------------------------------------
 
 ratio=$(calc '"%.2f" % (a[0] / a[1])' "${RATE[outpost]}" "${RATE[postfix]}")
-need=$(calc '"%.0f" % (10 * a[0])' "${RATE[postfix]}")
-ok=$(calc '"MET" if a[0] >= 10 else "NOT MET"' "$ratio")
+need=$(calc '"%.0f" % (12 * a[0])' "${RATE[postfix]}")
+ok=$(calc '"MET" if a[0] >= 12 else "NOT MET"' "$ratio")
 
 echo
 echo "End-to-end benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r)"
@@ -270,8 +277,8 @@ echo "load: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> daemon -> smtp-s
 	"CPU busy before/after: ${IDLE_BUSY}%/${BUSY_AFTER}%"
 echo
 printf '%-13s | %8s %10s | %8s %10s | %8s %9s\n' daemon "inject s" "inject/s" "e2e s" "e2e msg/s" "at sink" "sessions"
-DAEMONS="outpost postfix"
-[ "$RULES" -gt 0 ] && DAEMONS="outpost outpost_rules postfix"
+DAEMONS="sink_direct outpost postfix"
+[ "$RULES" -gt 0 ] && DAEMONS="sink_direct outpost outpost_rules postfix"
 for d in $DAEMONS; do
 	printf '%-13s | %8s %10s | %8s %10s | %8s %9s\n' "$d" "${INJ[$d]}" "${IRATE[$d]}" "${E2E[$d]}" \
 		"${RATE[$d]}" "${LEFT[$d]}" "${SESS[$d]}"
@@ -279,7 +286,10 @@ done
 echo
 echo "e2e = from the start of smtp-source until the sink has all $MESSAGES and the queue is empty"
 echo "ratio outpost/postfix, end-to-end msg/s: ${ratio}x"
-echo "target >= 10x postfix's end-to-end rate: $ok (${ratio}x; 10x = $need msg/s)"
+share=$(calc '"%.0f" % (100 * a[0] / a[1])' "${RATE[outpost]}" "${RATE[sink_direct]}")
+echo "ceiling (smtp-source straight into smtp-sink, nothing stored): ${RATE[sink_direct]} msg/s;" \
+	"outpost end to end reaches ${share} % of it (issue 20's target at 100 KB: >= 75 %)"
+echo "target (issue 18) >= 12x postfix's end-to-end rate: $ok (${ratio}x; 12x = $need msg/s)"
 if [ "$RULES" -gt 0 ]; then
 	cost=$(calc '"%.1f %% %s" % (abs(100 * (1 - a[1] / a[0])), "slower" if a[1] < a[0] else "faster")' \
 		"${RATE[outpost]}" "${RATE[outpost_rules]}")
