@@ -290,6 +290,10 @@ share=$(calc '"%.0f" % (100 * a[0] / a[1])' "${RATE[outpost]}" "${RATE[sink_dire
 echo "ceiling (smtp-source straight into smtp-sink, nothing stored): ${RATE[sink_direct]} msg/s;" \
 	"outpost end to end reaches ${share} % of it (issue 20's target at 100 KB: >= 75 %)"
 echo "target (issue 18) >= 12x postfix's end-to-end rate: $ok (${ratio}x; 12x = $need msg/s)"
+if [ "$need" -gt "${RATE[sink_direct]}" ]; then
+	echo "  12x postfix ($need msg/s) is above the ceiling (${RATE[sink_direct]} msg/s):" \
+		"no relay can meet it with this load on this machine"
+fi
 if [ "$RULES" -gt 0 ]; then
 	cost=$(calc '"%.1f %% %s" % (abs(100 * (1 - a[1] / a[0])), "slower" if a[1] < a[0] else "faster")' \
 		"${RATE[outpost]}" "${RATE[outpost_rules]}")
