@@ -208,6 +208,7 @@ static void reload_config(struct daemon *d, char *err, size_t errlen)
 		canary_reload(d->canary, cf);
 	if (d->placement)
 		placement_reload(d->placement, cf);
+	d->monitor = monitor_reload(d->monitor, d->base, cf, d->resolver, on_monitor_source, d->sched);
 	feedback_daemon_reload(d->feedback, cf);
 	config_free(d->cf);   /* freed now unless deliveries or sessions still hold it */
 	d->cf = cf;

@@ -1,7 +1,8 @@
 /*
  * monitor_cmd: `outpost monitor [--json]`: what the daemon's monitor
- * watches (SPOOL/monitor.json, written after each run), each item with its
- * state, since when and the evidence; the blocklist verdicts on each
+ * watches (SPOOL/monitor.json, written after each run), each item (by the
+ * sending domain whose run reported it) with its state, since when and the
+ * evidence; the blocklist verdicts on each
  * source address and the sources taken out of use.  --json prints the
  * state file's object as it is.  Exit 0; 1 when something fails or a
  * source is out of use; 69 when there is no state (no monitor configured,
@@ -46,8 +47,9 @@ static int print_text(json_t *j)
 	json_array_foreach(json_object_get(j, "items"), i, e) {
 		const char *st = json_string_value(json_object_get(e, "status"));
 		bad |= st && strcmp(st, "fail") == 0;
-		printf("%-4s %-9s %s (since %s)\n               %s\n", st ? st : "?",
-		       json_string_value(json_object_get(e, "check")),
+		const char *dom = json_string_value(json_object_get(e, "domain"));
+		printf("%-4s %-9s %s%s%s (since %s)\n               %s\n", st ? st : "?",
+		       json_string_value(json_object_get(e, "check")), dom ? dom : "", dom ? ": " : "",
 		       json_string_value(json_object_get(e, "subject")),
 		       when(json_object_get(e, "changed"), t, sizeof(t)),
 		       json_string_value(json_object_get(e, "evidence")));

@@ -6,7 +6,10 @@
  * own addresses match early, and a record that passes anyone shows), and
  * the relays' SPF includes where known.  All evaluations and the TXT
  * lookup run at once; findings and one corrected record come when the
- * last has answered.
+ * last has answered.  In the monitor's run the evaluations run one after
+ * the other once the TXT answer is in: each fetches the record again, and
+ * asked at once those fetches would be merged by libunbound or not,
+ * depending on timing, making the monitor's DNS cost a matter of luck.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +55,8 @@ const char *doctor_relay_spf_include(const char *host, const char **provider)
 struct spf_eval {
 	struct spf_doc *doc;
 	const struct doctor_source *src;   /* NULL: the probe */
+	const char *ip, *helo;
+	struct spf_check *chk;             /* running */
 	int done;
 	enum spf_result result;
 	char *reason;
@@ -67,9 +72,11 @@ struct spf_doc {
 	size_t nrecords;                   /* v=spf1 records found */
 	char *record;                      /* the first of them */
 	size_t ips_missing;                /* source addresses the record does not pass */
+	size_t next;                       /* the monitor's run: the next evaluation to start */
 };
 
 static void finish(struct spf_doc *s);
+static void start_next(struct spf_doc *s);
 
 static void waited(struct spf_doc *s)
 {
@@ -81,10 +88,13 @@ static void on_eval(const struct spf_outcome *out, void *arg)
 {
 	struct spf_eval *e = arg;
 	struct doctor *d = e->doc->d;
+	e->chk = NULL;                  /* it frees itself after this call */
 	e->done = 1;
 	e->result = out->result;
 	e->reason = xstrdup(out->reason ? out->reason : "");
 	e->dns_terms = out->dns_terms;
+	d->queries += 1 + out->dns_terms;
+	start_next(e->doc);
 	waited(e->doc);
 	doctor_release(d);
 }
@@ -100,6 +110,7 @@ static void on_txt(struct doctor *d, const struct dns_result *res, void *arg)
 		if (s->nrecords++ == 0)
 			s->record = xstrndup(res->txt[i].data, res->txt[i].len);
 	}
+	start_next(s);
 	waited(s);
 }
 
@@ -288,27 +299,55 @@ static void finish(struct spf_doc *s)
 	free(s->ev);
 	free(s->record);
 	struct doctor *d = s->d;
+	d->spf = NULL;
 	free(s);
 	doctor_release(d);
 }
 
-static void start_eval(struct spf_doc *s, struct spf_eval *e, const char *ip, const char *helo)
+/* 1 when the evaluation runs (its callback will come). */
+static int start_eval(struct spf_doc *s, struct spf_eval *e)
 {
 	struct doctor *d = s->d;
 	char err[256];
 	const char *ev, *from;
 	from = doctor_str(d, "postmaster@%s", d->domain);
-	struct spf_request req = { .ip = ip, .mail_from = from, .helo = helo,
+	struct spf_request req = { .ip = e->ip, .mail_from = from, .helo = e->helo,
 				   .deadline_ms = d->timeout_ms * 4 };
-	e->doc = s;
 	s->waiting++;
 	doctor_hold(d);
-	if (spf_check_start(d->res, &req, on_eval, e, err, sizeof(err)) == NULL) {
+	if ((e->chk = spf_check_start(d->res, &req, on_eval, e, err, sizeof(err))) == NULL) {
 		ev = doctor_str(d, "cannot evaluate: %s", err);
-		doctor_add(d, CHECK, DOCTOR_WARN, ip, ev, NULL);
+		doctor_add(d, CHECK, DOCTOR_WARN, e->ip, ev, NULL);
 		s->waiting--;
 		doctor_release(d);
+		return 0;
 	}
+	return 1;
+}
+
+/* The monitor's run: the next evaluation, after the previous one's answer. */
+static void start_next(struct spf_doc *s)
+{
+	if (!s->d->monitor || s->d->destroying)
+		return;
+	while (s->next < s->nev && !start_eval(s, &s->ev[s->next++]))
+		;
+}
+
+void check_spf_cancel(struct doctor *d)
+{
+	struct spf_doc *s = d->spf;
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nev; i++)
+		if (s->ev[i].chk) {
+			spf_check_cancel(s->ev[i].chk);
+			s->ev[i].chk = NULL;
+			s->waiting--;
+			doctor_release(d);
+		}
+	if (s->waiting == 0)
+		finish(s);
 }
 
 void check_spf_start(struct doctor *d)
@@ -317,12 +356,16 @@ void check_spf_start(struct doctor *d)
 	s->d = d;
 	s->nev = d->nsrc + 1;
 	s->ev = xcalloc(s->nev, sizeof(*s->ev));
+	d->spf = s;
 	doctor_hold(d);                 /* released by finish() */
 	s->waiting = 1;                 /* the TXT lookup */
-	doctor_lookup(d, d->domain, DNS_TYPE_TXT, on_txt, s);
-	for (size_t i = 0; i < d->nsrc; i++) {
-		s->ev[i].src = &d->src[i];
-		start_eval(s, &s->ev[i], d->src[i].ip, d->src[i].helo);
+	for (size_t i = 0; i < s->nev; i++) {
+		s->ev[i].doc = s;
+		s->ev[i].src = i < d->nsrc ? &d->src[i] : NULL;
+		s->ev[i].ip = i < d->nsrc ? d->src[i].ip : PROBE_IP;
+		s->ev[i].helo = i < d->nsrc ? d->src[i].helo : d->cf->hostname;
 	}
-	start_eval(s, &s->ev[d->nsrc], PROBE_IP, d->cf->hostname);
+	doctor_lookup(d, d->domain, DNS_TYPE_TXT, on_txt, s);
+	for (size_t i = 0; !d->monitor && i < s->nev; i++)
+		start_eval(s, &s->ev[i]);
 }

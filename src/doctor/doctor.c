@@ -320,6 +320,7 @@ static void doctor_free(struct doctor *d)
 		q_unlink(q->rq ? &d->inflight : &d->waiting, q);
 		q_fail(q);
 	}
+	check_spf_cancel(d);            /* its evaluations are the resolver's, not in the lists above */
 	if (d->pace_ev)
 		event_free(d->pace_ev);
 	if (d->advance_ev)
@@ -368,7 +369,8 @@ static void on_domain_soa(struct doctor *d, const struct dns_result *res, void *
 void check_resolver_start(struct doctor *d)
 {
 	doctor_lookup(d, d->domain, DNS_TYPE_SOA, on_domain_soa, NULL);
-	check_dnsbl_test_points(d);
+	if (!d->lists_known)
+		check_dnsbl_test_points(d);
 }
 
 /* The domain's checks when the resolver cannot judge the domain. */

@@ -88,6 +88,8 @@ struct doctor {
 	struct ssl_ctx_st *ssl;      /* client TLS context for the relay probes */
 	const char *domain_untested; /* why the resolver cannot judge the domain, or NULL */
 	const char *list_untested[DOCTOR_MAX_LISTS];  /* per blocklist: why its test points failed */
+	int lists_known;             /* list_untested[] set by the caller (the monitor's later domains
+				      * of a run): the first round asks the domain's SOA alone */
 	/* the monitor's run (doctor_start_async) */
 	int monitor;                 /* only what can change without the operator: no connections */
 	int phase;                   /* 0 resolver test, 1 checks, 2 done */
@@ -102,7 +104,9 @@ struct doctor {
 	struct doctor_q *waiting, *inflight;
 	struct event *pace_ev, *advance_ev;
 	int destroying;
-	size_t queries;              /* lookups made by this run */
+	size_t queries;              /* lookups made by this run (an SPF evaluation: its record
+				      * and each DNS-querying term, once) */
+	void *spf;                   /* check_spf's state while its evaluations run */
 };
 
 /* Runs every check for o->domain with the config cf; prints the report
@@ -149,6 +153,8 @@ int doctor_ip_list_known(const char *name);
 
 /* The checks: each starts its work and reports through doctor_add(). */
 void check_spf_start(struct doctor *d);
+/* Ends the SPF evaluations still running (doctor_destroy of a run in flight). */
+void check_spf_cancel(struct doctor *d);
 void check_dkim_start(struct doctor *d);
 /* Config only (no DNS): can outpost's own mail (MAILER-DAEMON@hostname) be
  * signed?  Judged even when the resolver cannot see the domain. */

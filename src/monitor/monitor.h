@@ -22,6 +22,14 @@
  * - The state is written to SPOOL/monitor.json after each run (and read
  *   back at start, so a listing survives a restart); `outpost monitor`
  *   prints it.
+ * - monitor_reload() takes a new config: the listings and items of source
+ *   addresses and sending domains it no longer has are dropped at once (a
+ *   source the monitor took out of use is given back through on_source),
+ *   those that stay keep their state; act_on and pbl are applied to the
+ *   current listings.  When the sources, domains, interval or budget
+ *   changed, the run in flight is abandoned and a new one starts a second
+ *   later.  Interval 0 ends the monitor (its sources given back, the state
+ *   file removed) and returns NULL; m NULL starts one (monitor_new).
  */
 #ifndef OUTPOST_MONITOR_H
 #define OUTPOST_MONITOR_H
@@ -36,6 +44,8 @@ typedef void monitor_source_cb(void *arg, const char *ip, int listed, const char
 struct monitor *monitor_new(struct event_base *base, const struct config *cf, struct resolver *res,
 			    monitor_source_cb *on_source, void *arg);
 void monitor_free(struct monitor *m);
+struct monitor *monitor_reload(struct monitor *m, struct event_base *base, const struct config *cf,
+			       struct resolver *res, monitor_source_cb *on_source, void *arg);
 
 /* SPOOL/monitor.json for a config's spool directory; the caller frees it. */
 char *monitor_state_path(const struct config *cf);

@@ -54,18 +54,6 @@ static void monitor_config_load(struct cfctx *cx, struct config *cf, const confi
 		load_monitor(cx, cf, s);
 }
 
-/* The monitor's timer and list state are set up once, at start. */
-static const char *monitor_config_reload_blocker(const struct config *old, const struct config *cur)
-{
-	if (old->monitor.interval != cur->monitor.interval || old->monitor.budget != cur->monitor.budget ||
-	    old->monitor.pbl_acts != cur->monitor.pbl_acts || old->monitor.nact_on != cur->monitor.nact_on)
-		return "monitor";
-	for (size_t i = 0; i < old->monitor.nact_on; i++)
-		if (strcmp(old->monitor.act_on[i], cur->monitor.act_on[i]) != 0)
-			return "monitor";
-	return NULL;
-}
-
 static void monitor_config_release(struct config *cf)
 {
 	for (size_t i = 0; i < cf->monitor.nact_on; i++)
@@ -89,6 +77,5 @@ const struct config_section monitor_config_section = {
 	.keys = known_monitor_keys,
 	.defaults = monitor_config_defaults,
 	.load = monitor_config_load,
-	.reload_blocker = monitor_config_reload_blocker,
 	.release = monitor_config_release,
 };

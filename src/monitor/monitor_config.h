@@ -12,7 +12,8 @@
  * whose listing of a source address takes it out of use, default ZEN,
  * Barracuda and SpamCop; pbl = "act" makes a listing on ZEN's PBL alone
  * act too (default "report": PBL says "this range should not send
- * straight to MX hosts", a routing decision).  A change needs a restart.
+ * straight to MX hosts", a routing decision).  A reload applies every
+ * change (monitor_reload).
  * Errors are "FILE:LINE: reason".
  */
 #ifndef OUTPOST_MONITOR_CONFIG_H
