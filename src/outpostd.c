@@ -139,6 +139,13 @@ static void spool_event_sink(void *arg, const char *event, const char *qid, cons
 	spool_event(arg, event, qid, route, rcpt, detail);
 }
 
+/* Refusals at SMTP time (obs_rejected): counted in memory, flushed into
+ * the spool's statistics with the storage thread's next queue work. */
+static void spool_rejected_sink(void *arg, const char *reason)
+{
+	spool_count_rejected(arg, reason, time(NULL));
+}
+
 /* The monitor found a source address listed (or delisted) on a list that acts. */
 static void on_monitor_source(void *arg, const char *ip, int listed, const char *why)
 {
@@ -325,7 +332,7 @@ static void start_control_socket(struct daemon *d)
 		msg_fatal("event=startup_error error=\"spool path too long for the control socket\"");
 	if (httpd_listen_unix(d->httpd, path, err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
-	d->api = obs_api_new(d->base, d->httpd, (const struct config *const *)&d->cf, d->sched);
+	d->api = obs_api_new(d->base, d->httpd, (const struct config *const *)&d->cf, d->sched, d->spool);
 }
 
 int main(int argc, char **argv)
@@ -363,6 +370,7 @@ int main(int argc, char **argv)
 		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
 	open_as_root_then_drop(&d);
 	obs_event_sink(spool_event_sink, d.spool);
+	obs_rejected_sink(spool_rejected_sink, d.spool);
 	if ((d.resolver = resolver_new(d.base, d.cf->resolver, d.cf->delivery.dns_timeout_ms, err,
 				       sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"resolver: %s\"", err);
@@ -434,6 +442,7 @@ int main(int argc, char **argv)
 	/* what is left are outbound connections saying QUIT (at most 2 s each) */
 	event_base_dispatch(d.base);
 	obs_event_sink(NULL, NULL);
+	obs_rejected_sink(NULL, NULL);
 	spool_close(d.spool);
 	scheduler_free(d.sched);        /* after the spool's last answers (scheduler_abort) */
 	dkim_signer_free(d.signer);

@@ -1,11 +1,13 @@
 /*
  * stats: pflogsumm's report from the spool's statistics, not from logs.
  *     outpost stats [--since 24h] [--by route|reason|domain|sender|tenant] [--top N] [--json]
- * Grand totals (received, delivered, deferred, bounced, complaints, bytes),
+ * Grand totals (received, delivered, deferred, bounced, rejected, complaints, bytes),
  * a table per key of --by (default route; "-" is mail of no tenant, route...)
  * with delivered/deferred/bounced/complaints and the
  * average and maximum delay of deliveries, and the top bounce and deferral
- * reasons (enhanced status code, with the latest reply that had it).
+ * reasons (enhanced status code, with the latest reply that had it), and
+ * the top rejection reasons (refusals at SMTP time by class: relay_denied,
+ * size, suppressed...).
  * The JSON is spool_stats_query()'s object (spool/spool_stats.h).
  */
 #include <event2/http.h>
@@ -45,7 +47,7 @@ static void print_totals(const json_t *st, const char *since_arg)
 	struct tm tm;
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", gmtime_r(&since, &tm));
 	printf("Grand totals since %s (%s)\n", when, since_arg);
-	static const char *const keys[] = { "received", "delivered", "deferred", "bounced", "complaints",
+	static const char *const keys[] = { "received", "delivered", "deferred", "bounced", "rejected", "complaints",
 		"bytes_received", "bytes_delivered" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		printf("  %-16s %10lld\n", keys[i], (long long)jint(t, keys[i]));
@@ -176,6 +178,7 @@ int cmd_stats(int argc, char **argv, const char *file)
 		print_rows(st);
 		print_reasons(st, "bounce_reasons", "Top bounce reasons");
 		print_reasons(st, "deferral_reasons", "Top deferral reasons");
+		print_reasons(st, "rejection_reasons", "Top rejection reasons");
 	}
 	json_decref(st);
 	return 0;

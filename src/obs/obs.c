@@ -19,6 +19,8 @@ _Static_assert(sizeof(json_int_t) == sizeof(long long), "json_int_t is long long
 static pthread_mutex_t sink_mu = PTHREAD_MUTEX_INITIALIZER;
 static obs_event_fn *sink_fn;
 static void *sink_arg;
+static obs_rejected_fn *rej_fn;   /* under sink_mu */
+static void *rej_arg;
 
 void obs_session(const char *listener, int open)
 {
@@ -90,6 +92,18 @@ void obs_scan_error(const char *reason, const char *action)
 void obs_rejected(const char *listener, const char *reason)
 {
 	metrics_inc(M_REJECTED, listener, reason);
+	pthread_mutex_lock(&sink_mu);
+	if (rej_fn)
+		rej_fn(rej_arg, reason);
+	pthread_mutex_unlock(&sink_mu);
+}
+
+void obs_rejected_sink(obs_rejected_fn *fn, void *arg)
+{
+	pthread_mutex_lock(&sink_mu);
+	rej_fn = fn;
+	rej_arg = arg;
+	pthread_mutex_unlock(&sink_mu);
 }
 
 void obs_event_sink(obs_event_fn *fn, void *arg)

@@ -52,6 +52,11 @@ void obs_scan_error(const char *reason, const char *action);
  * for a reason class (a word from a fixed set: "relay_denied",
  * "suppressed", "tenant_held", "scanner", "size", ...). */
 void obs_rejected(const char *listener, const char *reason);
+/* Where obs_rejected() also counts each refusal (the spool's statistics:
+ * spool_count_rejected()); NULL: nowhere.  fn must be cheap (no I/O): it
+ * runs on the inbound loops' threads. */
+typedef void obs_rejected_fn(void *arg, const char *reason);
+void obs_rejected_sink(obs_rejected_fn *fn, void *arg);
 
 /* Events that concern no message being queued or delivered (a route down
  * or up, a failover, a canary verdict, a complaint, a suppression, a

@@ -24,6 +24,7 @@
 #include "obs/routes_render.h"
 #include "obs/status_render.h"
 #include "spool/spool.h"
+#include "spool/spool_obs.h"
 #include "spool/spool_stats.h"
 
 #define JSON_TYPE "application/json"
@@ -33,6 +34,7 @@ struct obs_api {
 	struct worker_pool *wp;
 	const struct config *const *cf;
 	struct scheduler *sched;
+	struct spool *sp;
 };
 
 /* A read of the spool, run on a worker. */
@@ -40,6 +42,7 @@ struct api_job {
 	struct evhttp_request *req;
 	enum { J_QUEUE, J_SHOW, J_STATS, J_EVENTS, J_PAGE } kind;
 	char *dir, *id, *by, *hostname;
+	struct spool *sp;         /* J_STATS, J_PAGE: refusals counted in memory are flushed first */
 	json_t *routes;           /* J_PAGE: gathered live on the loop */
 	struct queue_live_set live;   /* J_QUEUE, J_SHOW: what the scheduler holds, and why */
 	int text;
@@ -149,6 +152,8 @@ static void job_run(void *arg)
 		abort();
 	j->status = 200;
 	j->type = j->text ? TEXT_TYPE : JSON_TYPE;
+	if ((j->kind == J_STATS || j->kind == J_PAGE) && j->sp)
+		spool_flush_rejected(j->sp);
 	if (j->kind == J_PAGE) {
 		j->type = "text/html; charset=utf-8";
 		page_run(j, out);
@@ -245,6 +250,7 @@ static void on_spool_read(struct evhttp_request *req, const char *path, void *ar
 		job_free(j);
 		return reply_error(req, 400, bad);
 	}
+	j->sp = a->sp;
 	if ((j->kind == J_QUEUE || j->kind == J_SHOW) && a->sched)
 		sched_queue_live(a->sched, &j->live);
 	worker_submit(a->wp, job_run, job_done, job_free, j);
@@ -261,13 +267,15 @@ static void on_page(struct evhttp_request *req, const char *path, void *arg)
 	j->dir = xstrdup((*a->cf)->spool);
 	j->hostname = xstrdup((*a->cf)->hostname);
 	j->routes = routes_live(a);
+	j->sp = a->sp;
 	worker_submit(a->wp, job_run, job_done, job_free, j);
 }
 
 struct obs_api *obs_api_new(struct event_base *base, struct httpd *h, const struct config *const *cf,
-			    struct scheduler *sched)
+			    struct scheduler *sched, struct spool *sp)
 {
 	struct obs_api *a = xcalloc(1, sizeof(*a));
+	a->sp = sp;
 	a->wp = worker_pool_new(base, 1);
 	a->cf = cf;
 	a->sched = sched;

@@ -23,14 +23,17 @@
 struct config;
 struct httpd;
 struct scheduler;
+struct spool;
 struct event_base;
 
 struct obs_api;
 
 /* cf points at the daemon's current config (a reload replaces it); sched
- * is NULL when delivery is off. */
+ * is NULL when delivery is off; sp (may be NULL) is the daemon's spool,
+ * whose refusals counted in memory a read of the statistics flushes first
+ * (spool_flush_rejected()). */
 struct obs_api *obs_api_new(struct event_base *base, struct httpd *h, const struct config *const *cf,
-			    struct scheduler *sched);
+			    struct scheduler *sched, struct spool *sp);
 void obs_api_free(struct obs_api *a);
 
 #endif

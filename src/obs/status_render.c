@@ -3,6 +3,7 @@
  */
 #include "obs/status_render.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "spool/spool_stats.h"
@@ -182,6 +183,47 @@ static void reason_table(FILE *out, const json_t *list, const char *title)
 	fputs("</table>\n", out);
 }
 
+/* A JSON value of an event's detail as text: a string as it is, an object
+ * or array in compact JSON, anything else as jansson writes it. */
+static void detail_value(FILE *out, const json_t *v)
+{
+	if (json_is_string(v)) {
+		esc(out, json_string_value(v));
+		return;
+	}
+	char *text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	esc(out, text);
+	free(text);
+}
+
+/* An event's detail: the JSON object of an event that concerns no
+ * message (obs_event) as "key=value key=value" (a value with a space in
+ * quotes), so a person reads it as a log line; other details (a reply, a
+ * received line) as they are. */
+static void detail_text(FILE *out, const char *detail)
+{
+	json_t *o = detail[0] == '{' ? json_loads(detail, 0, NULL) : NULL;
+	if (!json_is_object(o)) {
+		json_decref(o);
+		esc(out, detail);
+		return;
+	}
+	const char *key;
+	json_t *v;
+	int first = 1;
+	json_object_foreach(o, key, v) {   /* in the stored order: obs_event sorts the keys */
+		const char *str = json_string_value(v);
+		int quote = str && (str[0] == '\0' || strpbrk(str, " \t\"=") != NULL);
+		fputs(first ? "" : " ", out);
+		esc(out, key);
+		fputs(quote ? "=\"" : "=", out);
+		detail_value(out, v);
+		fputs(quote ? "\"" : "", out);
+		first = 0;
+	}
+	json_decref(o);
+}
+
 static void section_events(FILE *out, const json_t *events)
 {
 	size_t i;
@@ -191,11 +233,13 @@ static void section_events(FILE *out, const json_t *events)
 	json_array_foreach(events, i, e) {
 		fputs("<tr class=\"event\"><td>", out);
 		when(out, (time_t)jint(e, "time"));
-		static const char *const keys[] = { "event", "qid", "route", "rcpt", "detail" };
+		static const char *const keys[] = { "event", "qid", "route", "rcpt" };
 		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 			fputs("</td><td>", out);
 			esc(out, jstr(e, keys[k]));
 		}
+		fputs("</td><td class=\"detail\">", out);
+		detail_text(out, jstr(e, "detail"));
 		fputs("</td></tr>\n", out);
 	}
 	fputs("</table></section>\n", out);
@@ -219,14 +263,15 @@ void status_render(FILE *out, const struct status_facts *f)
 		fputs("</p>\n", out);
 	}
 	fprintf(out, "<p id=\"totals\">Last 24 h: <b>%lld</b> received, <b>%lld</b> delivered, <b>%lld</b> "
-		"deferred, <b>%lld</b> bounced.</p>\n", jint(t, "received"), jint(t, "delivered"),
-		jint(t, "deferred"), jint(t, "bounced"));
+		"deferred, <b>%lld</b> bounced, <b>%lld</b> rejected.</p>\n", jint(t, "received"), jint(t, "delivered"),
+		jint(t, "deferred"), jint(t, "bounced"), jint(t, "rejected"));
 	section_routes(out, f->routes);
 	section_charts(out, f->routes, f->stats, f->now);
 	section_queue(out, f->ages);
 	fputs("<section id=\"reasons\"><h2>Top reasons, last 24 h</h2>", out);
 	reason_table(out, json_object_get(f->stats, "bounce_reasons"), "Bounces");
 	reason_table(out, json_object_get(f->stats, "deferral_reasons"), "Deferrals");
+	reason_table(out, json_object_get(f->stats, "rejection_reasons"), "Rejections (at SMTP time)");
 	fputs("</section>\n", out);
 	section_events(out, f->events);
 	fputs("</body></html>\n", out);

@@ -908,6 +908,15 @@ static void spool_hand_back(struct spool *sp, struct spool_req *head)
 	event_active(sp->done_ev, EV_READ, 0);
 }
 
+/* mu held: the flushes of refusals in ops are over (committed, or failed
+ * and said so by q_log): spool_flush_rejected() waits for this. */
+static void spool_rejects_done(struct spool *sp, const struct spool_req *ops)
+{
+	for (; ops; ops = ops->next)
+		if (ops->kind == SPOOL_REQ_REJECTS && ops->u.rejects.seq > sp->rej_done)
+			sp->rej_done = ops->u.rejects.seq;
+}
+
 /* Commits first, answered as soon as they are durable: a client's 250 never
  * waits for the scheduler's claims and records, which follow. */
 static void *spool_main(void *p)
@@ -936,6 +945,7 @@ static void *spool_main(void *p)
 			pthread_mutex_unlock(&sp->mu);
 			spool_queue_run(sp, b.ops);
 			pthread_mutex_lock(&sp->mu);
+			spool_rejects_done(sp, b.ops);
 			spool_hand_back(sp, b.ops);
 		}
 		pthread_mutex_unlock(&sp->mu);
@@ -1044,6 +1054,7 @@ void spool_close(struct spool *sp)
 	if (sp == NULL)
 		return;
 	pthread_mutex_lock(&sp->mu);
+	spool_rejects_queue(sp);   /* the last refusals counted: the thread drains todo before it ends */
 	sp->stopping = 1;
 	pthread_cond_broadcast(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
@@ -1088,6 +1099,8 @@ void spool_enqueue(struct spool *sp, struct spool_req *r)
 		msg_panic("event=spool_bug reason=\"request after close\" kind=%d", (int)r->kind);
 	*sp->todo_tail = r;
 	sp->todo_tail = &r->next;
+	if (r->kind != SPOOL_REQ_COMMIT)
+		spool_rejects_queue(sp);   /* refusals counted since the last flush ride along */
 	pthread_cond_signal(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
 }

@@ -24,7 +24,8 @@
 #define SPOOL_LOW_SPACE_CLAIM 8   /* messages per claim once the reserve is given up */
 
 enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL_REQ_NEXT,
-		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD, SPOOL_REQ_EVENT };
+		      SPOOL_REQ_HEALTH_SAVE, SPOOL_REQ_HEALTH_LOAD, SPOOL_REQ_EVENT,
+		      SPOOL_REQ_REJECTS };
 
 /* Prepared statements of spool_queue.c. */
 enum spool_qstmt {
@@ -37,7 +38,8 @@ enum spool_qstmt {
 /* Prepared statements of spool_obs.c. */
 enum spool_obs_stmt { SPOOL_OBS_COUNT_MSGS, SPOOL_OBS_OLDEST, SPOOL_OBS_PAGES, SPOOL_OBS_RECEIVED,
 		      SPOOL_OBS_RECEIVED_EVENT, SPOOL_OBS_OUTCOME, SPOOL_OBS_OUTCOME_EVENT,
-		      SPOOL_OBS_PRUNE_EVENTS, SPOOL_OBS_PRUNE_MINUTES, SPOOL_OBS_EVENT, SPOOL_OBS_COUNT };
+		      SPOOL_OBS_PRUNE_EVENTS, SPOOL_OBS_PRUNE_MINUTES, SPOOL_OBS_EVENT, SPOOL_OBS_REJECTED,
+		      SPOOL_OBS_COUNT };
 
 struct spool_claim_op {
 	time_t now;
@@ -66,6 +68,23 @@ struct spool_event_op {
 	char *event, *qid, *route, *rcpt, *detail;
 };
 
+/* Refusals counted in memory (spool_count_rejected()) until a flush. */
+#define SPOOL_REJ_ROWS 64
+struct spool_rejection {
+	long long minute;
+	char reason[32];
+	unsigned long long count;
+};
+
+/* A flush of them into stats_minute, riding with other queue ops: the
+ * rows are taken from the spool when it first runs (kept for a retry). */
+struct spool_rejects_op {
+	unsigned long long seq;        /* sp->rej_seq when it was queued */
+	int taken;
+	struct spool_rejection *rows;
+	size_t n;
+};
+
 struct spool_req {
 	enum spool_req_kind kind;
 	struct spool_msg *msg;   /* COMMIT: the message; RECORD: the DSN or NULL.
@@ -87,6 +106,7 @@ struct spool_req {
 		time_t next_due;         /* NEXT: the answer */
 		struct spool_health_op health;
 		struct spool_event_op event;
+		struct spool_rejects_op rejects;
 	} u;
 	struct spool_req *next;
 };
@@ -109,6 +129,10 @@ struct spool {
 	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
 	struct spool_gauges gauges;            /* under mu */
 	long long obs_minute;                  /* storage thread: the last minute pruned to */
+	struct spool_rejection rej[SPOOL_REJ_ROWS];   /* under mu: refusals not flushed yet */
+	size_t rej_n;                          /* under mu */
+	int rej_queued;                        /* under mu: a flush waits in todo */
+	unsigned long long rej_seq, rej_done;  /* under mu: flushes queued, and committed */
 	/* storage thread only: */
 	char *dir;
 	sqlite3_int64 cap_pages;               /* spool_max_size in pages, 0: none */
@@ -175,6 +199,13 @@ int spool_obs_outcome(struct spool *sp, const struct spool_record_op *op, const 
  * what it holds. */
 int spool_obs_event_run(struct spool *sp, const struct spool_event_op *op);
 void spool_obs_event_finish(struct spool_req *r);
+/* mu held: appends a REJECTS request to todo when refusals wait and none
+ * is queued (spool_enqueue, for every queue op: the flush rides with work
+ * the storage thread does anyway). */
+void spool_rejects_queue(struct spool *sp);
+/* Storage thread, inside a queue-ops transaction: takes the counted
+ * refusals (first run only) and adds them to stats_minute. */
+int spool_obs_rejects_run(struct spool *sp, struct spool_rejects_op *op);
 
 /* spool_queue.c */
 int spool_queue_prepare(struct spool *sp, char *err, size_t errlen);   /* at open */

@@ -5,6 +5,7 @@
  */
 #include "spool/spool_obs.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static const char *const obs_sql[SPOOL_OBS_COUNT] = {
 	[SPOOL_OBS_PRUNE_MINUTES] = "DELETE FROM stats_minute WHERE minute < ?1",
 	[SPOOL_OBS_EVENT] = "INSERT INTO stats_events (time, event, qid, route, rcpt, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[SPOOL_OBS_REJECTED] = "INSERT INTO stats_minute VALUES (?1, '', 'rejected', ?2, '', '', '', ?3, 0, 0, 0)"
+		" ON CONFLICT (minute, route, result, reason, domain, sender, tenant)"
+		" DO UPDATE SET count = count + excluded.count",
 };
 
 int spool_obs_prepare(struct spool *sp, char *err, size_t errlen)
@@ -259,4 +263,84 @@ void spool_obs_event_finish(struct spool_req *r)
 	free(op->rcpt);
 	free(op->detail);
 	memset(op, 0, sizeof(*op));
+}
+
+/* mu held: the row of (minute, reason); when the table is full (no flush
+ * for a long while), the latest row of the reason, else the first row. */
+static struct spool_rejection *rej_row(struct spool *sp, const char *reason, long long minute)
+{
+	struct spool_rejection *same_reason = NULL;
+	for (size_t i = 0; i < sp->rej_n; i++) {
+		struct spool_rejection *r = &sp->rej[i];
+		if (strcmp(r->reason, reason) != 0)
+			continue;
+		if (r->minute == minute)
+			return r;
+		same_reason = r;
+	}
+	if (sp->rej_n == SPOOL_REJ_ROWS)
+		return same_reason ? same_reason : &sp->rej[0];
+	struct spool_rejection *r = &sp->rej[sp->rej_n++];
+	r->minute = minute;
+	r->count = 0;
+	if (snprintf(r->reason, sizeof(r->reason), "%s", reason) >= (int)sizeof(r->reason))
+		r->reason[sizeof(r->reason) - 1] = '\0';   /* reasons are short words: cannot happen */
+	return r;
+}
+
+void spool_count_rejected(struct spool *sp, const char *reason, time_t now)
+{
+	pthread_mutex_lock(&sp->mu);
+	rej_row(sp, reason && reason[0] ? reason : "other", (long long)now / 60)->count++;
+	pthread_mutex_unlock(&sp->mu);
+}
+
+void spool_rejects_queue(struct spool *sp)
+{
+	if (sp->rej_n == 0 || sp->rej_queued)
+		return;
+	struct spool_req *r = xcalloc(1, sizeof(*r));
+	r->kind = SPOOL_REQ_REJECTS;
+	r->u.rejects.seq = ++sp->rej_seq;
+	sp->rej_queued = 1;
+	*sp->todo_tail = r;
+	sp->todo_tail = &r->next;
+}
+
+void spool_flush_rejected(struct spool *sp)
+{
+	pthread_mutex_lock(&sp->mu);
+	if (!sp->stopping) {
+		spool_rejects_queue(sp);
+		pthread_cond_signal(&sp->cv);
+	}
+	unsigned long long target = sp->rej_seq;
+	while (sp->rej_done < target && !sp->stopping)
+		pthread_cond_wait(&sp->idle_cv, &sp->mu);
+	pthread_mutex_unlock(&sp->mu);
+}
+
+int spool_obs_rejects_run(struct spool *sp, struct spool_rejects_op *op)
+{
+	if (!op->taken) {
+		pthread_mutex_lock(&sp->mu);
+		op->n = sp->rej_n;
+		op->rows = xmalloc((op->n ? op->n : 1) * sizeof(*op->rows));
+		memcpy(op->rows, sp->rej, op->n * sizeof(*op->rows));
+		sp->rej_n = 0;
+		sp->rej_queued = 0;
+		op->taken = 1;
+		pthread_mutex_unlock(&sp->mu);
+	}
+	sqlite3_stmt *st = sp->obs[SPOOL_OBS_REJECTED];
+	int rc = SQLITE_OK;
+	for (size_t i = 0; i < op->n && rc == SQLITE_OK; i++) {
+		rc = sqlite3_bind_int64(st, 1, op->rows[i].minute);
+		if (rc == SQLITE_OK)
+			rc = spool_bind_text(st, 2, op->rows[i].reason);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)op->rows[i].count);
+		rc = obs_step(st, rc);
+	}
+	return rc;
 }

@@ -55,4 +55,17 @@ int spool_obs_complaint(sqlite3 *db, time_t now, const char *route, const char *
 void spool_event(struct spool *sp, const char *event, const char *qid, const char *route, const char *rcpt,
 		 const char *detail);
 
+/* A message or recipient refused at SMTP time, for reason (a short word,
+ * obs_rejected()'s class): counted in memory under the spool's mutex (any
+ * thread, no I/O) and added to stats_minute (result 'rejected', route,
+ * domain, sender and tenant "") by the storage thread inside the next
+ * transaction of queue operations it runs anyway (records, claims, the
+ * scheduler's health save every minute at the latest), so a refusal costs
+ * no fsync of its own.  spool_close() flushes what is left. */
+void spool_count_rejected(struct spool *sp, const char *reason, time_t now);
+/* Any thread but the storage thread: queues a flush of the counted
+ * refusals (when there are some) and waits until every flush queued so far
+ * is committed, so a read of the statistics that follows sees them. */
+void spool_flush_rejected(struct spool *sp);
+
 #endif

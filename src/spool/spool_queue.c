@@ -384,6 +384,8 @@ static int q_op(struct spool *sp, struct spool_req *r, char *reason, size_t len)
 		return spool_health_run(sp, r);
 	case SPOOL_REQ_EVENT:
 		return spool_obs_event_run(sp, &r->u.event);
+	case SPOOL_REQ_REJECTS:
+		return spool_obs_rejects_run(sp, &r->u.rejects);
 	case SPOOL_REQ_COMMIT:
 		break;
 	}
@@ -439,7 +441,7 @@ static const char *const q_ops[] = {
 	[SPOOL_REQ_COMMIT] = "commit", [SPOOL_REQ_CLAIM] = "claim",
 	[SPOOL_REQ_RECORD] = "record", [SPOOL_REQ_NEXT] = "next_due",
 	[SPOOL_REQ_HEALTH_SAVE] = "health_save", [SPOOL_REQ_HEALTH_LOAD] = "health_load",
-	[SPOOL_REQ_EVENT] = "event",
+	[SPOOL_REQ_EVENT] = "event", [SPOOL_REQ_REJECTS] = "rejects",
 };
 
 /* Says how often the error being counted came back since its line. */
@@ -607,6 +609,9 @@ void spool_queue_finish(struct spool_req *r, int call)
 		break;
 	case SPOOL_REQ_EVENT:
 		spool_obs_event_finish(r);
+		break;
+	case SPOOL_REQ_REJECTS:
+		free(r->u.rejects.rows);
 		break;
 	case SPOOL_REQ_COMMIT:
 		msg_panic("event=spool_bug reason=\"commit finished as a queue op\"");

@@ -55,8 +55,9 @@ static int query_totals(sqlite3 *db, long long m0, json_t *out, char *err, size_
 	if (stats_prepare(db, "SELECT result, sum(count), sum(bytes) FROM stats_minute WHERE minute >= ?1"
 			  " GROUP BY result", &st, err, errlen) < 0)
 		return -1;
-	json_t *t = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)0, "delivered", (json_int_t)0,
-			      "deferred", (json_int_t)0, "bounced", (json_int_t)0, "complaints", (json_int_t)0,
+	json_t *t = json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "received", (json_int_t)0, "delivered",
+			      (json_int_t)0, "deferred", (json_int_t)0, "bounced", (json_int_t)0, "rejected",
+			      (json_int_t)0, "complaints", (json_int_t)0,
 			      "bytes_received", (json_int_t)0, "bytes_delivered", (json_int_t)0);
 	sqlite3_bind_int64(st, 1, m0);
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -87,8 +88,10 @@ static int query_rows(sqlite3 *db, long long m0, const char *by, unsigned top, j
 		" sum(CASE result WHEN 'bounced' THEN count END),"
 		" sum(CASE result WHEN 'delivered' THEN delay_sum END), max(CASE result WHEN 'delivered' THEN delay_max END),"
 		" sum(CASE result WHEN 'complaint' THEN count END)"
-		" FROM stats_minute WHERE minute >= ?1 %s GROUP BY k ORDER BY sum(count) DESC, k LIMIT ?2", by,
-		/* received rows name a sender and a tenant, not a route or domain */
+		" FROM stats_minute WHERE minute >= ?1 AND result != 'rejected' %s"
+		" GROUP BY k ORDER BY sum(count) DESC, k LIMIT ?2", by,
+		/* received rows name a sender and a tenant, not a route or domain;
+		 * refusals (no message, no route) have their own table */
 		strcmp(by, "sender") == 0 || strcmp(by, "tenant") == 0 ? ""
 		: strcmp(by, "reason") == 0 ? "AND reason != ''" : "AND result != 'received'");
 	if (n < 0 || (size_t)n >= sizeof(sql))
@@ -151,7 +154,8 @@ static int query_reasons(sqlite3 *db, long long m0, time_t since, const char *re
 			reason_example(db, result, reason, since)));
 	}
 	sqlite3_finalize(st);
-	json_object_set_new(out, result[0] == 'b' ? "bounce_reasons" : "deferral_reasons", a);
+	json_object_set_new(out, result[0] == 'b' ? "bounce_reasons"
+			    : result[0] == 'r' ? "rejection_reasons" : "deferral_reasons", a);
 	return 0;
 }
 
@@ -208,6 +212,7 @@ json_t *spool_stats_query(const char *dir, time_t since, time_t now, const char 
 		 query_rows(db, m0, "tenant", top, out, "tenants", err, errlen) == 0 &&
 		 query_reasons(db, m0, since, "bounced", top, out, err, errlen) == 0 &&
 		 query_reasons(db, m0, since, "deferred", top, out, err, errlen) == 0 &&
+		 query_reasons(db, m0, since, "rejected", top, out, err, errlen) == 0 &&
 		 query_hourly(db, m0, out, err, errlen) == 0;
 	sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	sqlite3_close(db);

@@ -7,7 +7,7 @@
  * since to now and returns one JSON object, the same for the CLI's --json,
  * its text and the HTTP API:
  *   { "since": T, "until": T,
- *     "totals": { "received", "delivered", "deferred", "bounced",
+ *     "totals": { "received", "delivered", "deferred", "bounced", "rejected",
  *                 "complaints", "bytes_received", "bytes_delivered" },
  *     "by": "route"|"reason"|"domain"|"sender"|"tenant",
  *     "rows": [ { "key", "received", "delivered", "deferred", "bounced",
@@ -16,6 +16,10 @@
  *     "tenants": [ the same rows by tenant, whatever `by` is ],
  *     "bounce_reasons": [ { "reason", "count", "example" } ... ],
  *     "deferral_reasons": [ ... ],
+ *     "rejection_reasons": [ { "reason", "count", "example": null } ... ]
+ *             (messages and recipients refused at SMTP time, by the class
+ *             of outpost_messages_rejected_total: relay_denied, size, ...;
+ *             not in rows: a refusal has no route, domain or sender),
  *     "hourly": [ { "hour": T, "route", "delivered", "deferred", "bounced" } ... ] }
  * Delays are seconds from acceptance (delivered recipients for
  * route/domain/sender/tenant rows).  Complaints are counted when a

@@ -418,3 +418,56 @@ def test_rejected_and_bounce_metrics(world):
     text = wait_metric(url, "outpost_bounces_total", 1, reason="userunknown", scope="recipient", source="delivery")
     assert sample(text, "outpost_messages_rejected_total", listener=listener, reason="size") == 2
     promtool_check(text)
+
+
+def test_rejections_in_stats(world):
+    """Refusals at SMTP time (relay denied, a size refusal, a suppressed
+    recipient) reach `outpost stats` (JSON and text), /api/v1/stats and the
+    status page as the "rejected" total and the top rejection reasons, by
+    the classes of outpost_messages_rejected_total; those counted just
+    before a stop are flushed into the spool by the stop."""
+    http_port = free_port()
+    # only 127.0.0.1 relays: a client from 127.0.0.5 is a stranger
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port,
+                            'client_networks = [ "127.0.0.1/32" ];',
+                            'inbound = { max_message_size = "2K"; };'])
+    d.cli("suppress", "add", "gone@example.net", "--reason", "userunknown")
+    with smtplib.SMTP("127.0.0.1", d.port, source_address=("127.0.0.5", 0)) as s:
+        s.ehlo()
+        assert s.mail("app@sender.example.org")[0] == 250
+        assert s.rcpt("a@example.net")[0] == 554
+        assert s.rcpt("b@example.net")[0] == 554
+    with smtplib.SMTP("127.0.0.1", d.port) as s:
+        s.ehlo()
+        assert s.mail("app@sender.example.org", ["SIZE=5000"])[0] == 552
+        s.rset()
+        assert s.mail("app@sender.example.org")[0] == 250
+        code, msg = s.rcpt("gone@example.net")
+        assert code >= 500, msg
+    metrics = get("http://127.0.0.1:%d/metrics" % http_port)[2]
+    listener = "127.0.0.1:%d" % d.port
+    assert sample(metrics, "outpost_messages_rejected_total", listener=listener, reason="relay_denied") == 2
+    assert sample(metrics, "outpost_messages_rejected_total", listener=listener, reason="suppressed") == 1
+    st = json.loads(d.cli("stats", "--json").stdout)
+    assert st["totals"]["rejected"] == 4, st
+    reasons = [(r["reason"], r["count"]) for r in st["rejection_reasons"]]
+    assert reasons == [("relay_denied", 2), ("size", 1), ("suppressed", 1)], reasons
+    assert all(r["key"] != "" for r in st["rows"]), st["rows"]   # a refusal has no route
+    api = json.loads(get("http://127.0.0.1:%d/api/v1/stats" % http_port)[2])
+    for s in (st, api):
+        s.pop("since"), s.pop("until")
+    assert api == st
+    text = d.cli("stats").stdout
+    assert re.search(r"^\s+rejected\s+4$", text, re.M), text
+    top = text[text.index("Top rejection reasons"):]
+    assert re.search(r"^\s+2\s+relay_denied", top, re.M) and re.search(r"^\s+1\s+suppressed", top, re.M), text
+    page = get("http://127.0.0.1:%d/" % http_port)[2]
+    assert "<b>4</b> rejected" in page and "relay_denied" in page
+    with smtplib.SMTP("127.0.0.1", d.port, source_address=("127.0.0.5", 0)) as s:
+        s.ehlo()
+        assert s.mail("app@sender.example.org")[0] == 250
+        assert s.rcpt("c@example.net")[0] == 554
+    d.stop()
+    after = json.loads(d.cli("stats", "--json").stdout)
+    assert after["totals"]["rejected"] == 5
+    assert after["rejection_reasons"][0] == {"reason": "relay_denied", "count": 3, "example": None}
