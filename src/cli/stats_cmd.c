@@ -80,8 +80,11 @@ static void print_reasons(const json_t *st, const char *key, const char *title)
 	printf("\n%s\n", title);
 	json_array_foreach(json_object_get(st, key), i, r) {
 		const char *ex = json_string_value(json_object_get(r, "example"));
-		printf("  %7lld  %-8s %s\n", (long long)jint(r, "count"),
-		       json_string_value(json_object_get(r, "reason")), ex ? ex : "");
+		const char *reason = json_string_value(json_object_get(r, "reason"));
+		if (ex && ex[0])
+			printf("  %7lld  %-8s %s\n", (long long)jint(r, "count"), reason, ex);
+		else   /* a refusal keeps no reply */
+			printf("  %7lld  %s\n", (long long)jint(r, "count"), reason);
 	}
 	if (i == 0)
 		printf("  (none)\n");
