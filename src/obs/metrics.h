@@ -59,6 +59,8 @@ enum metric_id {
 	M_MONITOR_RUNS,        /* counter monitor runs completed */
 	M_MONITOR_QUERIES,     /* counter DNS lookups the monitor made */
 	M_MONITOR_CHANGES,     /* counter {check} changes of the monitor's findings (new, status, gone) */
+	M_PLACEMENT_RESULTS,   /* counter {route,result} placement probes by where they landed */
+	M_PLACEMENT_INBOX,     /* gauge {route} share of the latest round's probes found in the inbox */
 	M_COUNT
 };
 

@@ -89,6 +89,21 @@ void obs_scan_error(const char *reason, const char *action)
 	metrics_inc(M_SCAN_ERRORS, reason, action);
 }
 
+void obs_placement(const char *route, const char *result)
+{
+	metrics_inc(M_PLACEMENT_RESULTS, route, result);
+}
+
+void obs_placement_round(void)
+{
+	metrics_clear(M_PLACEMENT_INBOX);
+}
+
+void obs_placement_share(const char *route, double share)
+{
+	metrics_set(M_PLACEMENT_INBOX, route, NULL, NULL, share);
+}
+
 void obs_rejected(const char *listener, const char *reason)
 {
 	metrics_inc(M_REJECTED, listener, reason);

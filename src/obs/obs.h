@@ -58,6 +58,17 @@ void obs_rejected(const char *listener, const char *reason);
 typedef void obs_rejected_fn(void *arg, const char *reason);
 void obs_rejected_sink(obs_rejected_fn *fn, void *arg);
 
+/* A placement probe through route landed: result "inbox", "spam",
+ * "missing" or "error" (the look failed). */
+void obs_placement(const char *route, const char *result);
+/* A placement round's results are in: the inbox shares of the previous
+ * round are forgotten (a route no longer probed, or whose probes could
+ * not be looked for, has none), then set per route by
+ * obs_placement_share(): the share (0 to 1) of its probes found in the
+ * inbox among those looked for. */
+void obs_placement_round(void);
+void obs_placement_share(const char *route, double share);
+
 /* Events that concern no message being queued or delivered (a route down
  * or up, a failover, a canary verdict, a complaint, a suppression, a
  * blocklisting) go to the sink the daemon set (the spool's raw events,

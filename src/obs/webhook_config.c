@@ -17,7 +17,7 @@
 
 const char *const webhook_event_names[] = { "received", "delivered", "deferred", "bounced", "complaint",
 					    "suppressed", "route_down", "route_up", "failover", "canary_failed",
-					    "blocklisted", "delisted", NULL };
+					    "blocklisted", "delisted", "placement", NULL };
 
 /* The key: the first line of a file only its owner may read or write. */
 static char *read_secret(struct cfctx *cx, const config_setting_t *s, const char *file)
@@ -82,7 +82,7 @@ static void load_events(struct cfctx *cx, const config_setting_t *g, struct webh
 			cf_error(cx, config_setting_get_member(g, "events"),
 				 "webhooks: event \"%s\": outpost emits received, delivered, deferred, bounced,"
 				 " complaint, suppressed, route_down, route_up, failover, canary_failed, blocklisted,"
-				 " delisted", w->events[i]);
+				 " delisted, placement", w->events[i]);
 	}
 }
 

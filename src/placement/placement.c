@@ -23,6 +23,7 @@
 #include "delivery/provider.h"
 #include "dns/resolver.h"
 #include "mailauth/dkim.h"
+#include "obs/obs.h"
 #include "placement/imap_resp.h"
 #include "placement/placement_store.h"
 #include "spool/spool.h"
@@ -331,7 +332,46 @@ static void log_result(const struct placement *p, const struct probe *pr)
 		 log_quote(q, sizeof(q), pr->detail));
 }
 
-/* Logs every probe of the round and hands them to the worker to store. */
+/* The operator's side of a probe: the counter, and a `placement` event
+ * (webhooks, the status page) naming the seed, its provider and where the
+ * probe was found. */
+static void announce_result(const struct placement *p, const struct probe *pr)
+{
+	char q[400];
+	obs_placement(pr->route, result_names[pr->result]);
+	obs_event("placement", pr->qid[0] ? pr->qid : NULL, pr->route, p->cf->placement.seeds[pr->seed].address,
+		  "{s:s, s:s, s:s, s:s, s:s}", "seed", p->cf->placement.seeds[pr->seed].address, "provider",
+		  p->seeds[pr->seed].provider, "result", result_names[pr->result], "folder", pr->folder,
+		  "detail", obs_text(q, sizeof(q), pr->detail));
+}
+
+/* Per route of the round, the share of its probes found in the inbox
+ * among those looked for (error: the look failed, not a placement). */
+static void announce_shares(const struct placement *p)
+{
+	obs_placement_round();
+	for (size_t i = 0; i < p->nprobes; i++) {
+		const char *route = p->probes[i].route;
+		unsigned looked = 0, inbox = 0;
+		size_t j;
+		for (j = 0; j < i && strcmp(p->probes[j].route, route) != 0; j++)
+			;
+		if (j < i)
+			continue;   /* this route was counted at its first probe */
+		for (j = i; j < p->nprobes; j++) {
+			const struct probe *pr = &p->probes[j];
+			if (strcmp(pr->route, route) != 0 || pr->result == R_ERROR || pr->result == R_PENDING)
+				continue;
+			looked++;
+			inbox += pr->result == R_INBOX;
+		}
+		if (looked)
+			obs_placement_share(route, (double)inbox / looked);
+	}
+}
+
+/* Logs every probe of the round, tells the operator's side (metrics,
+ * events) and hands them to the worker to store. */
 static void record_round(struct placement *p)
 {
 	struct store_job *j = xcalloc(1, sizeof(*j));
@@ -342,11 +382,13 @@ static void record_round(struct placement *p)
 	for (size_t i = 0; i < p->nprobes; i++) {
 		struct probe *pr = &p->probes[i];
 		log_result(p, pr);
+		announce_result(p, pr);
 		j->rows[j->n++] = (struct placement_result){ now, xstrdup(pr->route),
 			xstrdup(p->cf->placement.seeds[pr->seed].address), xstrdup(p->seeds[pr->seed].provider),
 			xstrdup(pr->token), xstrdup(pr->qid), result_names[pr->result], xstrdup(pr->folder),
 			xstrdup(pr->detail) };
 	}
+	announce_shares(p);
 	worker_submit(p->wp, store_run, store_done, store_free, j);
 }
 

@@ -15,7 +15,10 @@ junk folder holds a late probe of an earlier round, which must be swept,
 and mail that is not outpost's, which must stay.  The recorded results
 must say where each route's probe was filed, the probes must be gone from
 the mailbox afterwards, `outpost placement` must show them with their
-trend, and `outpost monitor` must list the spam route."""
+trend, and `outpost monitor` must list the spam route.  /metrics (checked
+by promtool) counts each probe by route and result and gives each route's
+inbox share of the latest round; each probe is a signed `placement` webhook
+event at a Python receiver, as the spool recorded it."""
 import imaplib
 import json
 import os
@@ -32,6 +35,9 @@ import pytest
 
 from conftest import BIN, free_port
 from peers import DNS, Sink
+from test_observe import get, promtool_check, sample
+from test_webhook_events import api_events, hook
+from test_webhooks import Receiver, verify
 
 HERE = Path(__file__).parent
 SEED = "probe@seed.example"
@@ -175,10 +181,14 @@ FOREIGN = (b"From: someone@else.example\r\nSubject: hello\r\nX-Outpost-Placement
 PLAIN = b"From: friend@else.example\r\nSubject: lunch?\r\n\r\nmust stay\r\n"
 
 
+# outpost's own line, not a webhook_sent line that names the event
+PLACEMENT_LINE = re.compile(r"event=placement (qid=\S+ route=.*)")
+
+
 def results(log):
     """{(route, seed): [fields of each event=placement line, oldest first]}"""
     got = {}
-    for line in re.findall(r"event=placement (.*)", log):
+    for line in PLACEMENT_LINE.findall(log):
         kv = {k: v.strip('"') for k, v in re.findall(r'(\w+)=(".*?"|\S+)', line)}
         got.setdefault((kv["route"], kv["seed"].strip("<>")), []).append(kv)
     return got
@@ -200,8 +210,10 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
     bad.write_text("not the password\n")
     good.chmod(0o600)
     bad.chmod(0o600)
+    hook_port, http_port = free_port(), free_port()
+    receiver = Receiver(hook_port, failures=0)
     try:
-        d = make_daemon([
+        d = make_daemon([hook(tmp_path, hook_port, ["placement"]), 'http = { listen = "127.0.0.1:%d"; };' % http_port,
             'resolver = "%s";' % dns.spec,
             'routes = { direct = { type = "mx"; port = %d; tls = "none"; }; '
             'junky = { type = "relay"; host = "127.0.0.1:%d"; tls = "none"; }; '
@@ -214,7 +226,9 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
             '{ address = "%s"; %s user = "%s"; password_file = "%s"; } ); };'
             % (SEED, dovecot.settings, IMAP_USER, good, BAD_SEED, dovecot.settings, IMAP_USER, bad)])
         # two rounds: 3 routes x 2 seeds each
-        assert wait_for(lambda: d.log_text().count("event=placement ") >= 12), d.log_text()[-4000:]
+        assert wait_for(lambda: len(PLACEMENT_LINE.findall(d.log_text())) >= 12), d.log_text()[-4000:]
+        check_metrics(http_port)
+        check_events(http_port, receiver, dovecot.junk)
         d.stop()                   # no third round while the mailbox is looked at
         log = d.log_text()
         got = results(log)
@@ -244,9 +258,51 @@ def test_placement_records_where_each_route_lands_and_deletes_the_probes(make_da
         assert "event=placement_swept seed=<%s> folder=\"%s\" probes=1" % (SEED, dovecot.junk) in log
         check_cli(d, rounds)
     finally:
+        receiver.stop()
         for s in (inbox, junk, lossy):
             s.stop()
         dns.stop()
+
+
+def check_metrics(http_port):
+    """Probes by route and result (the bad seed's cannot be looked at:
+    error), and the inbox share of the latest round among the probes looked
+    at.  A round is counted in one go on the loop /metrics is served on, so
+    the counts agree with each other."""
+    text = get("http://127.0.0.1:%d/metrics" % http_port)[2]
+    promtool_check(text)
+    rounds = sample(text, "outpost_placement_results_total", route="direct", result="inbox")
+    assert rounds is not None and rounds >= 2, text
+    assert sample(text, "outpost_placement_results_total", route="junky", result="spam") == rounds
+    assert sample(text, "outpost_placement_results_total", route="lossy", result="missing") == rounds
+    for route in ("direct", "junky", "lossy"):
+        assert sample(text, "outpost_placement_results_total", route=route, result="error") == rounds
+    assert sample(text, "outpost_placement_results_total", route="direct", result="spam") is None
+    assert sample(text, "outpost_placement_inbox_ratio", route="direct") == 1.0
+    assert sample(text, "outpost_placement_inbox_ratio", route="junky") == 0.0
+    assert sample(text, "outpost_placement_inbox_ratio", route="lossy") == 0.0
+
+
+def check_events(http_port, receiver, junk):
+    """A `placement` event per probe, at the receiver as the spool has it."""
+    deadline = time.time() + 30
+    while time.time() < deadline and len(receiver.got) < 12:
+        time.sleep(0.1)
+    assert len(receiver.got) >= 12, receiver.got
+    spooled = api_events(http_port, ["placement"])
+    got = []
+    for headers, raw in receiver.got:
+        verify(headers, raw)
+        got.append(json.loads(raw))
+    assert got == spooled[:len(got)]
+    by = {(e["route"], e["recipient"]): e for e in got[:12]}
+    assert by[("junky", SEED)]["detail"]["result"] == "spam" and by[("junky", SEED)]["qid"]
+    assert by[("junky", SEED)]["detail"]["folder"] == junk
+    assert by[("direct", SEED)]["detail"] == {"seed": SEED, "provider": "mailhost.example", "result": "inbox",
+                                              "folder": "INBOX", "detail": ""}
+    assert by[("lossy", SEED)]["detail"]["result"] == "missing"
+    assert by[("lossy", BAD_SEED)]["detail"]["result"] == "error"
+    assert "Login denied" in by[("lossy", BAD_SEED)]["detail"]["detail"]
 
 
 def check_cli(d, rounds):

@@ -175,6 +175,57 @@ static void test_obs_event_sink(void **st)
 	obs_event_sink(NULL, NULL);
 }
 
+static const char *rej_reason;
+static int rej_calls;
+
+static void rej_sink(void *arg, const char *reason)
+{
+	(void)arg;
+	rej_reason = reason;
+	rej_calls++;
+}
+
+/* A refusal counts in the metric and, with a sink set, there too. */
+static void test_obs_rejected_sink(void **st)
+{
+	(void)st;
+	metrics_reset();
+	obs_rejected("127.0.0.1:25", "size");
+	assert_int_equal(rej_calls, 0);
+	obs_rejected_sink(rej_sink, NULL);
+	obs_rejected("127.0.0.1:25", "relay_denied");
+	assert_int_equal(rej_calls, 1);
+	assert_string_equal(rej_reason, "relay_denied");
+	obs_rejected_sink(NULL, NULL);
+	obs_rejected("127.0.0.1:25", "size");
+	assert_int_equal(rej_calls, 1);
+	assert_true(metrics_value(M_REJECTED, "127.0.0.1:25", "size", NULL) == 2);
+	metrics_reset();
+}
+
+/* Placement results count per route and result; a round replaces the
+ * inbox shares of the one before (a route not set again has none). */
+static void test_placement_families(void **st)
+{
+	(void)st;
+	metrics_reset();
+	obs_placement("ses", "spam");
+	obs_placement("ses", "spam");
+	obs_placement("direct", "inbox");
+	obs_placement_round();
+	obs_placement_share("ses", 0);
+	obs_placement_share("direct", 1);
+	obs_placement_round();
+	obs_placement_share("ses", 0.5);
+	char *text = render();
+	assert_non_null(strstr(text, "outpost_placement_results_total{route=\"ses\",result=\"spam\"} 2\n"));
+	assert_non_null(strstr(text, "outpost_placement_results_total{route=\"direct\",result=\"inbox\"} 1\n"));
+	assert_non_null(strstr(text, "outpost_placement_inbox_ratio{route=\"ses\"} 0.5\n"));
+	assert_null(strstr(text, "outpost_placement_inbox_ratio{route=\"direct\"}"));
+	free(text);
+	metrics_reset();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +235,8 @@ int main(void)
 		cmocka_unit_test(test_tenant_families_of_the_hooks),
 		cmocka_unit_test(test_obs_text),
 		cmocka_unit_test(test_obs_event_sink),
+		cmocka_unit_test(test_obs_rejected_sink),
+		cmocka_unit_test(test_placement_families),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -55,10 +55,11 @@ static void test_config(void **st)
 	/* every event outpost emits may be asked for */
 	snprintf(text, sizeof(text), "webhooks = ( { url = \"https://hooks.example.com/x\"; events = [ \"delivered\","
 		 " \"received\", \"deferred\", \"bounced\", \"complaint\", \"suppressed\", \"route_down\", \"route_up\","
-		 " \"failover\", \"canary_failed\", \"blocklisted\", \"delisted\" ]; secret_file = \"%s\"; } );\n", secret);
+		 " \"failover\", \"canary_failed\", \"blocklisted\", \"delisted\","
+		 " \"placement\" ]; secret_file = \"%s\"; } );\n", secret);
 	cf = load(text, err, sizeof(err));
 	assert_non_null(cf);
-	assert_int_equal(cf->webhooks[0].nevents, 12);
+	assert_int_equal(cf->webhooks[0].nevents, 13);
 	config_free(cf);
 	static const struct { const char *fmt, *msg; } bad[] = {
 		{ "webhooks = ( {\n url = \"http://hooks.example.com/x\"; events = [ \"delivered\" ]; secret_file = \"%s\"; } );\n",
