@@ -2,13 +2,15 @@
 and what the loops share stays exact -- the session caps, the AUTH throttle,
 a reload, the local mailboxes (whose handlers live on the main loop)."""
 import base64
+import json
 import re
 import signal
 import socket
 import threading
 import time
+import urllib.request
 
-from conftest import PASSWORD, session, message
+from conftest import PASSWORD, RawClient, free_port, message, session
 
 CANARY = "canary@canary.example.org"
 
@@ -217,3 +219,44 @@ def test_tls_sessions_on_every_loop_share_one_context(make_daemon, tls_files, us
     assert len(d.queue()) == 12
     assert loops_used(d) == {"0", "1", "2"}
     assert d.log_text().count("event=tls session=") == 12
+
+
+def test_refusals_on_every_loop_all_reach_the_stats(make_daemon):
+    """Refusals counted at once on 4 loops (relay denied to strangers) are
+    all in `outpost stats`: the in-memory count shared by the loops loses
+    none, and agrees with outpost_messages_rejected_total."""
+    http_port = free_port()
+    d = make_daemon(["inbound = { threads = 4; max_errors = 100; };", 'client_networks = [ "127.0.0.1/32" ];',
+                     'http = { listen = "127.0.0.1:%d"; };' % http_port])
+    sessions, rcpts = 12, 20
+    errors = []
+
+    def stranger(i):
+        try:
+            c = RawClient.__new__(RawClient)   # a client from 127.0.0.5: not a client network
+            c.sock = socket.create_connection(("127.0.0.1", d.port), timeout=20, source_address=("127.0.0.5", 0))
+            c.buf = b""
+            c.expect(220)
+            c.expect(250, "EHLO stranger.test")
+            c.expect(250, "MAIL FROM:<app@example.com>")
+            for k in range(rcpts):
+                c.expect(554, "RCPT TO:<u%d.%d@example.net>" % (i, k))
+            c.expect(221, "QUIT")
+        except Exception as e:     # noqa: BLE001 -- reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=stranger, args=(i,)) for i in range(sessions)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [], errors
+    assert len(loops_used(d)) >= 2, loops_used(d)
+    st = json.loads(d.cli("stats", "--json").stdout)
+    assert st["totals"]["rejected"] == sessions * rcpts, st["totals"]
+    assert st["rejection_reasons"][0]["reason"] == "relay_denied"
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % http_port, timeout=10) as r:
+        metrics = r.read().decode()
+    counted = sum(float(v) for v in re.findall(r'outpost_messages_rejected_total\{[^}]*reason="relay_denied"\} (\S+)',
+                                               metrics))
+    assert counted == sessions * rcpts
