@@ -12,7 +12,10 @@
  * connection opens only when a connections cap has room; each message
  * waits for its rate slot (the destination is held until then, the
  * connection parked for a short wait); a wait over HOLD_MAX sends the
- * destination's mail back to the spool.  After a job the connection takes
+ * destination's mail back to the spool.  A message is counted (rates and
+ * warm-up) when it is committed to its connection, before the
+ * transaction, and given back (throttle_release) when the receiver does
+ * not take it: parallel connections never exceed a limit together.  After a job the connection takes
  * the next job of its destination, is parked for CONN_IDLE seconds, or
  * closes.  What a failure means is sched_trouble.c's to say.
  * Sharing (issue 21): on an mx route, a job whose domain's MX answer is
