@@ -12,6 +12,8 @@ from conftest import message
 from peers import DNS, Behaviour, Sink, free_port
 
 FAST_RETRY = 'retry = { schedule = [ "1s" ]; greylist = "2s"; lifetime = "1h"; delay_notice = "0s"; };'
+# one attempt, then none for the test's length: the queue stays as it is between two looks
+SLOW_RETRY = 'retry = { schedule = [ "1h" ]; greylist = "1h"; lifetime = "2h"; delay_notice = "0s"; };'
 
 
 def common_free_port(hosts):
@@ -58,12 +60,12 @@ class World:
         self.sinks.append(s)
         return s
 
-    def daemon(self, extra=(), routes=None, rules=None):
+    def daemon(self, extra=(), routes=None, rules=None, retry=FAST_RETRY):
         routes = routes or 'direct = { type = "mx"; port = %d; tls = "opportunistic"; };' % self.port
         rules = rules or '{ via = [ "direct" ]; }'
         settings = ['resolver = "%s";' % self.dns.spec, "routes = { %s };" % routes,
                     "rules = ( %s );" % rules, 'delivery = { connect_timeout = "2s"; command_timeout = "3s"; '
-                    'dns_timeout = "2s"; };', FAST_RETRY] + list(extra)
+                    'dns_timeout = "2s"; };', retry] + list(extra)
         return self.make_daemon(settings)
 
     def close(self):

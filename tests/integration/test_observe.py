@@ -15,7 +15,7 @@ import pytest
 
 from conftest import BIN, free_port
 from peers import Behaviour
-from test_delivery import World, send, wait_empty
+from test_delivery import SLOW_RETRY, World, send, wait_empty
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def test_api_and_live_cli(world):
     saying so."""
     world.sink("127.0.0.2", Behaviour(rcpt_replies={"later@example.net": "451 4.3.0 Try again later"}))
     http_port = free_port()
-    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port])
+    d = world.daemon(extra=['http = { listen = "127.0.0.1:%d"; };' % http_port], retry=SLOW_RETRY)
     base = "http://127.0.0.1:%d/api/v1/" % http_port
     send(d, ["a@example.net"])
     send(d, ["later@example.net"])
@@ -317,7 +317,7 @@ def test_nothing_held_without_a_reason(world):
     from the daemon and from the spool alone); a rate limit shows as held
     with the limit, and event=queued names session, user and Message-ID."""
     world.sink("127.0.0.2", Behaviour(rcpt_replies={"later@example.net": "451 4.3.0 Try again later"}))
-    d = world.daemon(extra=['limits = ( { domain = "slow.example"; rate = "1/min"; } );'])
+    d = world.daemon(extra=['limits = ( { domain = "slow.example"; rate = "1/min"; } );'], retry=SLOW_RETRY)
     world.dns.zone.add("slow.example", "MX", (10, "mx1.example.net"))
     send(d, ["later@example.net"])
     for i in range(4):
