@@ -178,6 +178,10 @@ static void test_classify(void **state)
 	assert_string_equal(classify_reason(&in2), "mailboxfull");
 	struct classify_in in3 = { "4.4.7", 0, "", "delayed", "" };
 	assert_string_equal(classify_reason(&in3), "expired");
+	/* our own deferral when a rate or warm-up limit holds a destination */
+	struct classify_in in4 = { "4.7.0", 0, "a limit for this destination is reached; next slot in 3599 s", "", "" };
+	assert_string_equal(classify_reason(&in4), "speeding");
+	assert_false(classify_is_hard("speeding", "4.7.0", 0));
 	assert_true(classify_is_hard("notaccept", "5.1.10", 0));
 	assert_false(classify_is_hard("notaccept", "4.0.0", 0));
 	assert_false(classify_is_hard("blocked", "5.7.1", 550));
