@@ -292,3 +292,38 @@ def test_monitor_dns_queries_per_run_equal_the_documented_formula(make_daemon, t
     for run in before + after:
         assert run.count(("2.0.0.127.zen.spamhaus.org", "A")) == 1
         assert run.count(("dbltest.com.dbl.spamhaus.org", "A")) == 1
+
+
+def test_reload_applies_pbl_act_and_turns_the_monitor_off_and_on(world):
+    """pbl = "act" by a reload acts on the PBL listing already known, at once;
+    a reload without the monitor group gives the source back and removes the
+    state; one with it starts the monitor again."""
+    world.sink("127.0.0.2")
+    world.dns.zone.add(LISTING, "A", "127.0.0.10")
+    d = daemon(world)
+    wait_log(d, 'subject="%s on Spamhaus ZEN" status=fail' % SOURCE)
+    assert "action=source_down" not in d.log_text()
+    conf = d.conf.read_text()
+    d.conf.write_text(conf.replace(MONITOR, 'monitor = { interval = "1h"; pbl = "act"; };'))
+    reload(d)
+    # no new lookup needed: the listing known is judged again by the reload itself
+    wait_log(d, "event=monitor_reload")
+    log = d.log_text()
+    down = "event=monitor action=source_down source=%s" % SOURCE
+    assert down in log and log.index(down) < log.index("event=monitor_reload"), log[-3000:]
+    assert json.loads(d.cli("monitor", "--json").stdout)["sources_down"] == [SOURCE]
+    d.conf.write_text(conf.replace(MONITOR, ""))
+    reload(d)
+    wait_log(d, "event=monitor_stop")
+    assert 'event=monitor action=source_up source=%s reason="the monitor is turned off"' % SOURCE in d.log_text()
+    assert "event=source_listed source=%s listed=no" % SOURCE in d.log_text()
+    r = d.cli("monitor", check=False)
+    assert r.returncode == 69 and "no monitor configured" in r.stderr
+    runs = d.log_text().count("event=monitor_run")
+    d.conf.write_text(conf)
+    reload(d)
+    wait_log(d, "event=monitor_start", count=2)
+    wait_log(d, "event=monitor_run", count=runs + 1)
+    state = json.loads(d.cli("monitor", "--json").stdout)
+    (zen,) = [l for l in state["listings"] if l["source"] == SOURCE and l["list"] == "Spamhaus ZEN"]
+    assert zen["listed"] and zen["pbl_only"] and not zen["acts"] and state["sources_down"] == []
