@@ -15,7 +15,7 @@ import threading
 import time
 
 import pytest
-from dnslib import QTYPE, RR, SOA
+from dnslib import QTYPE, RR, SOA, DNSRecord
 
 from peers import DNS
 from test_delivery import World, send  # noqa: F401
@@ -193,17 +193,23 @@ class NoCacheZone(DoctorZone):
     """The doctor's zone with TTL 0 on every answer and an SOA (TTL and
     minimum 0) in every negative one, so that libunbound caches nothing and
     every lookup the monitor makes reaches this server; records each query
-    (in the order the server's threads take them: exact for paced runs,
-    whose lookups go one by one)."""
+    in the order it arrives (noted by the server's receiving thread, before
+    a thread of its own answers it)."""
 
     def __init__(self):
         super().__init__()
         self.log = []
 
+    def listen_on(self, server):
+        def arrived(request, client_address):
+            q = DNSRecord.parse(request[0]).q
+            with self.lock:
+                self.log.append((str(q.qname).rstrip(".").lower(), QTYPE[q.qtype]))
+            return True
+        server.verify_request = arrived   # socketserver calls it in order, as each datagram is read
+
     def resolve(self, request, handler):
         q = request.q
-        with self.lock:
-            self.log.append((str(q.qname).rstrip(".").lower(), QTYPE[q.qtype]))
         reply = super().resolve(request, handler)
         for rr in reply.rr:
             rr.ttl = 0
@@ -236,6 +242,7 @@ def test_monitor_dns_queries_per_run_equal_the_documented_formula(make_daemon, t
     dns.zone = NoCacheZone()
     dns.server.server.resolver = dns.zone
     z = dns.zone
+    z.listen_on(dns.server.server)
     key = tmp_path / "dkim.pem"
     subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
                     "-out", str(key)], check=True, capture_output=True)
@@ -263,8 +270,8 @@ def test_monitor_dns_queries_per_run_equal_the_documented_formula(make_daemon, t
     try:
         d = make_daemon(settings(2, 2, 100))
         wait_log(d, "event=monitor_run", count=4)
-        # not the first run: unpaced, its lookups all go at once, and this
-        # server's threads may log some before the SOA that opens it
+        # not the first run: unpaced, its lookups all go at once, and
+        # libunbound may send some before the SOA that opens it
         before = runs_in(z.queries(), domains[0])[1:]
         conf = d.conf.read_text()
         d.conf.write_text(conf.replace("\n".join(settings(2, 2, 100)), "\n".join(settings(3, 2, 1))))
