@@ -155,4 +155,4 @@ def test_import_speed_of_a_large_generated_report(world):
     r = imp(d, tmp / "large")
     secs = time.time() - t0
     assert r.returncode == 0 and "%d records, stored" % n in r.stdout
-    print("dmarc import: %d records in %.2f s (ASan build): %.0f records/s" % (n, secs, n / secs))
+    print("dmarc import: %d records in %.2f s (%s): %.0f records/s" % (n, secs, BIN, n / secs))
