@@ -48,6 +48,13 @@
  * offers it; when it does not, the body is sent unchanged (conversion to
  * 7-bit is not done yet).
  *
+ * Writes: commands and the body collect in c->pend during one callback
+ * and go out together when it returns (flush_out): a pipelined group in
+ * one write.  On a plain socket with nothing queued in the bufferevent they
+ * are sent straight away (sendmsg); only what the socket does not take is
+ * handed to the bufferevent, whose write event libevent adds and removes
+ * around every write it does (two epoll_ctl per command).
+ *
  * The done callback always runs from its own event (done_ev), never from
  * inside smtp_client_deliver() or a bufferevent callback, so it may free
  * the client.  smtp_client_free() during a transaction cancels it: done is
@@ -67,6 +74,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/base64.h"
@@ -114,6 +122,8 @@ struct smtp_client {
 	char *host_name, *helo, *auth_user, *auth_pass;
 	enum smtp_client_state state;
 	struct bufferevent *bev;
+	int raw;                            /* bev is the socket's own, not TLS */
+	struct evbuffer *pend;              /* written by this callback, not yet sent */
 	struct event *timer;                /* connect and TLS handshake */
 	struct event *done_ev;              /* runs done outside of any caller */
 	struct timeval cmd_tv;
@@ -179,7 +189,7 @@ static void send_line(struct smtp_client *c, const char *logged, const char *fmt
 		free(l);
 	}
 	buf_puts(&b, "\r\n");
-	bufferevent_write(c->bev, b.data, b.len);
+	evbuffer_add(c->pend, b.data, b.len);
 	buf_free(&b);
 }
 
@@ -189,11 +199,52 @@ static void set_read_timeout(struct smtp_client *c, int on)
 	bufferevent_set_timeouts(c->bev, on ? &c->cmd_tv : NULL, &c->cmd_tv);
 }
 
+/* Sends what c->pend holds straight to a plain socket: as much as it
+ * takes now, without waiting for a write event. */
+static void send_direct(struct smtp_client *c)
+{
+	struct evbuffer_iovec v[64];
+	struct iovec iov[64];
+	int n = evbuffer_peek(c->pend, -1, NULL, v, 64);
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+	ssize_t sent = sendmsg(bufferevent_getfd(c->bev), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent > 0)
+		evbuffer_drain(c->pend, (size_t)sent);
+	/* an error is left for the bufferevent to meet and report (on_event) */
+}
+
+/* Sends c->pend (see the module comment); in BODY, the reply's time bound
+ * starts once the body has gone out (here or in on_write). */
+static void flush_out(struct smtp_client *c)
+{
+	if (evbuffer_get_length(c->pend) == 0)
+		return;
+	if (c->bev == NULL) {
+		evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	if (c->raw && evbuffer_get_length(out) == 0)
+		send_direct(c);
+	if (evbuffer_get_length(c->pend))
+		bufferevent_write_buffer(c->bev, c->pend);
+	else if (c->state == C_BODY)
+		set_read_timeout(c, 1);
+}
+
 static void close_conn(struct smtp_client *c)
 {
 	if (c->bev)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
+	c->raw = 0;
+	evbuffer_drain(c->pend, evbuffer_get_length(c->pend));
 	evtimer_del(c->timer);
 	c->tls_on = 0;
 	c->esmtp = 0;
@@ -314,6 +365,7 @@ static void start_tls(struct smtp_client *c)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(tb, 1);
 	c->bev = tb;
+	c->raw = 0;
 	bufferevent_setcb(tb, on_read, on_write, on_event, c);
 	set_read_timeout(c, 1);
 	bufferevent_enable(tb, EV_READ | EV_WRITE);
@@ -473,7 +525,7 @@ static const char *next_dot_line(const char *p, const char *end)
 /* The body, dot-stuffed, ending CRLF.CRLF (a missing last CRLF is added). */
 static void send_body(struct smtp_client *c)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->pend;
 	const char *p = c->txn.body, *end = p + c->txn.body_len;
 	if (p < end && *p == '.')
 		evbuffer_add(out, ".", 1);
@@ -496,7 +548,7 @@ static void send_body(struct smtp_client *c)
 	evbuffer_add(out, ".\r\n", 3);
 	dialogue(c, "C: <body> .");
 	/* A big body may take longer than one command timeout to write: the
-	 * read timeout starts when the output has drained (on_write). */
+	 * read timeout starts when the output has drained (flush_out, on_write). */
 	bufferevent_set_timeouts(c->bev, NULL, &c->cmd_tv);
 	smtp_client_enter_state(c, C_BODY);
 }
@@ -738,10 +790,8 @@ static void reply_overrun(struct smtp_client *c, const char *why)
 	fail_local(c, 0, "4.5.0", "protocol error: %s %s", why, state_tab[c->state].where);
 }
 
-static void on_read(struct bufferevent *bev, void *arg)
+static void read_replies(struct smtp_client *c)
 {
-	struct smtp_client *c = arg;
-	(void)bev;
 	while (reading(c)) {
 		struct evbuffer *in = bufferevent_get_input(c->bev);
 		if (evbuffer_get_length(in) && !evtimer_pending(c->timer, NULL))
@@ -775,6 +825,14 @@ static void on_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct smtp_client *c = arg;
+	(void)bev;
+	read_replies(c);
+	flush_out(c);
+}
+
 static void on_write(struct bufferevent *bev, void *arg)
 {
 	struct smtp_client *c = arg;
@@ -794,10 +852,8 @@ static void on_connected(struct smtp_client *c)
 	smtp_client_enter_state(c, C_GREETING);
 }
 
-static void on_event(struct bufferevent *bev, short what, void *arg)
+static void handle_event(struct smtp_client *c, short what)
 {
-	struct smtp_client *c = arg;
-	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (c->state == C_CONNECT)
 			return on_connected(c);
@@ -819,6 +875,14 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	if (what & BEV_EVENT_TIMEOUT)
 		return fail_local(c, 0, "4.4.2", "timeout %s", state_tab[c->state].where);
 	fail_local(c, 0, "4.4.2", "connection lost %s", state_tab[c->state].where);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_client *c = arg;
+	(void)bev;
+	handle_event(c, what);
+	flush_out(c);
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -868,6 +932,7 @@ static void start_connect(struct smtp_client *c)
 			close(fd);
 		return fail_local(c, 0, "4.3.0", "cannot create a connection");
 	}
+	c->raw = 1;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	/* a body goes out in as few writes as the socket takes (libevent's
 	 * default is 16 KiB per write: seven writev for 100 KB) */
@@ -902,7 +967,8 @@ struct smtp_client *smtp_client_new(struct event_base *base, const struct smtp_c
 	c->cmd_tv.tv_sec = p->command_timeout ? (time_t)p->command_timeout : 300;
 	c->timer = evtimer_new(base, on_timer, c);
 	c->done_ev = event_new(base, -1, 0, on_done, c);
-	if (c->timer == NULL || c->done_ev == NULL)
+	c->pend = evbuffer_new();
+	if (c->timer == NULL || c->done_ev == NULL || c->pend == NULL)
 		msg_fatal("event=smtp_client_error reason=\"event_new failed\"");
 	sockaddr_ntop((const struct sockaddr *)&p->addr, c->res.remote_ip, sizeof(c->res.remote_ip));
 	return c;
@@ -932,7 +998,8 @@ void smtp_client_deliver(struct smtp_client *c, const struct smtp_txn *txn, smtp
 	if (c->state == C_READY) {
 		set_read_timeout(c, 1);
 		send_line(c, NULL, "RSET");
-		return smtp_client_enter_state(c, C_RSET);
+		smtp_client_enter_state(c, C_RSET);
+		return flush_out(c);
 	}
 	start_connect(c);
 }
@@ -1007,6 +1074,7 @@ void smtp_client_free(struct smtp_client *c)
 	}
 	event_free(c->timer);
 	event_free(c->done_ev);
+	evbuffer_free(c->pend);
 	free(c->res.rcpt);
 	free(c->final);
 	free(c->host_name);
