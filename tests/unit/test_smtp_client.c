@@ -765,6 +765,62 @@ static void failed_rset_reconnects_once(void **st)
 	srv_finish(s);
 }
 
+/* With PIPELINING, RSET and the next transaction go out together: the
+ * server reads all five lines before it answers any. */
+static void reused_pipelining_connection_sends_rset_with_the_transaction(void **st)
+{
+	(void)st;
+	static const char *const script[] = {
+		"S: 220 mx.test", "C: EHLO", "S: 250-mx.test", "S: 250 PIPELINING", "C: MAIL", "C: RCPT",
+		"C: RCPT", "C: DATA", "S: 250 ok", "S: 250 ok", "S: 250 ok", "S: 354 go",
+		"D: Subject: hi\r\n\r\nhello\r\n.\r\n", "S: 250 one",
+		"C: RSET", "C: MAIL FROM:<other@example.org>", "C: RCPT TO:<alice", "C: RCPT TO:<bob", "C: DATA",
+		"N:", "S: 250 2.0.0 ok", "S: 250 ok", "S: 250 ok", "S: 550 5.1.1 no bob", "S: 354 go",
+		"D: Subject: hi\r\n\r\nhello\r\n.\r\n", "S: 250 two", "C: QUIT", "S: 221 Bye", NULL,
+	};
+	struct smtp_client_params p = params(0);
+	struct smtp_txn t = txn_default();
+	struct srv *s;
+	struct run *r = scripted(script, &p, &t, &s);
+	expect(&r->r[1], REPLY_OK, 250, "2.0.0", "one");
+	t.sender = "other@example.org";
+	run_txn(r, &t);
+	expect(&r->r[0], REPLY_OK, 250, "2.0.0", "two");
+	expect(&r->r[1], REPLY_PERM, 550, "5.1.1", "no bob");
+	assert_true(smtp_client_reusable(r->c));
+	run_free(r);
+	srv_finish(s);
+}
+
+/* A refused pipelined RSET: what the server answered to the commands sent
+ * with it counts for nothing (no body goes out there); the transaction is
+ * sent whole on one fresh connection. */
+static void refused_pipelined_rset_sends_the_transaction_again(void **st)
+{
+	(void)st;
+	static const char *const script[] = {
+		"S: 220 mx.test", "C: EHLO", "S: 250-mx.test", "S: 250 PIPELINING", "C: MAIL", "C: RCPT",
+		"C: RCPT", "C: DATA", "S: 250 ok", "S: 250 ok", "S: 250 ok", "S: 354 go",
+		"D: Subject: hi\r\n\r\nhello\r\n.\r\n", "S: 250 one",
+		"C: RSET", "C: MAIL", "C: RCPT", "C: RCPT", "C: DATA",
+		"S: 500 5.5.1 RSET? never heard of it", "S: 250 ok", "S: 250 ok", "S: 250 ok", "S: 354 go",
+		"A:", "S: 220 mx.test again", "C: EHLO", "S: 250-mx.test", "S: 250 PIPELINING",
+		"C: MAIL FROM:<app@example.org>", "C: RCPT TO:<alice", "C: RCPT TO:<bob", "C: DATA",
+		"S: 250 ok", "S: 250 ok", "S: 250 ok", "S: 354 go",
+		"D: Subject: hi\r\n\r\nhello\r\n.\r\n", "S: 250 two", "C: QUIT", "S: 221 Bye", NULL,
+	};
+	struct smtp_client_params p = params(0);
+	struct smtp_txn t = txn_default();
+	struct srv *s;
+	struct run *r = scripted(script, &p, &t, &s);
+	expect(&r->r[0], REPLY_OK, 250, "2.0.0", "one");
+	run_txn(r, &t);
+	expect(&r->r[0], REPLY_OK, 250, "2.0.0", "two");
+	expect(&r->r[1], REPLY_OK, 250, "2.0.0", "two");
+	run_free(r);
+	srv_finish(s);
+}
+
 static void auth_plain_succeeds(void **st)
 {
 	(void)st;
@@ -1132,6 +1188,8 @@ int main(void)
 		cmocka_unit_test(smtputf8_parameter_sent_when_offered),
 		cmocka_unit_test(reused_connection_sends_rset_first),
 		cmocka_unit_test(failed_rset_reconnects_once),
+		cmocka_unit_test(reused_pipelining_connection_sends_rset_with_the_transaction),
+		cmocka_unit_test(refused_pipelined_rset_sends_the_transaction_again),
 		cmocka_unit_test(auth_plain_succeeds),
 		cmocka_unit_test(auth_login_succeeds),
 		cmocka_unit_test(auth_535_is_temporary_and_keeps_reply),
