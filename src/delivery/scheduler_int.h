@@ -51,6 +51,7 @@
 struct buf;
 
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
+#define ROUTE_BATCH 32           /* claimed messages routed per loop turn (scheduler.c) */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
 #define MAX_POOL 64              /* source addresses used per route */
@@ -165,6 +166,11 @@ struct scheduler {
 				   * when a forced exit's spool_close dropped their answers) */
 	unsigned routing;         /* messages waiting for MX lookups the rules need */
 	int claiming, kicked, stopping;
+	/* a claim's answer not routed yet: ROUTE_BATCH per loop turn, the rest
+	 * on route_ev, so the loop (HTTP, SMTP sessions) waits for no more */
+	struct spool_due_msg **claimed;
+	size_t nclaimed, claimed_next;
+	struct sched_timer *route_ev;
 	int dropping;             /* in drop_waiting: not stopped before every job is dropped */
 	int stopped_done;         /* stopped() was called: nothing may be recorded after */
 	int pumping, repump;      /* in sched_pump; a connection ended meanwhile: one more pass */
