@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "core/xmalloc.h"
 
 #define MAX_HANDLERS 16
+#define HTTP_SNDBUF (1024 * 1024)   /* bytes: see send_whole_answers() */
 
 struct handler {
 	char *path;
@@ -50,6 +52,19 @@ struct httpd {
 	size_t nh;
 };
 
+/* libevent writes at most 16 KB per turn of the event loop on a
+ * connection: a 200 KB /metrics answer took 12 turns, each waiting for
+ * the delivery work in it (tens of ms while delivery is busy).  The
+ * answer goes in one write instead, as far as the socket takes it (its
+ * send buffer: send_whole_answers()). */
+static void whole_writes(struct evhttp_request *req, size_t len)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	if (bev && len + 4096 > (size_t)bufferevent_get_max_single_write(bev))
+		bufferevent_set_max_single_write(bev, len < HTTP_SNDBUF ? len + 4096 : HTTP_SNDBUF);
+}
+
 void httpd_reply(struct evhttp_request *req, int status, const char *type, const char *body, size_t len)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
@@ -62,6 +77,7 @@ void httpd_reply(struct evhttp_request *req, int status, const char *type, const
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	evbuffer_add(b, body, len);
+	whole_writes(req, len);
 	evhttp_send_reply(req, status, reason, b);
 	evbuffer_free(b);
 }
@@ -162,6 +178,16 @@ static struct evhttp *server_new(struct httpd *h, struct server *sv, const char 
 	return sv->http;
 }
 
+/* A connection accepted on fd inherits its send buffer (Linux): room
+ * for a whole answer at once (see whole_writes()), where the default
+ * starts at 16 KB (tcp_wmem). */
+static void send_whole_answers(evutil_socket_t fd)
+{
+	int size = HTTP_SNDBUF;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) != 0)
+		msg_warn("event=http_sndbuf_failed reason=\"%s\"", strerror(errno));
+}
+
 static int bind_tcp(struct httpd *h, const struct config *cf, char *err, size_t errlen)
 {
 	const struct http_conf *hc = &cf->http;
@@ -171,8 +197,11 @@ static int bind_tcp(struct httpd *h, const struct config *cf, char *err, size_t 
 			return -1;
 		evhttp_set_bevcb(http, tls_bev, h);
 	}
-	if (evhttp_bind_socket(http, hc->host, (unsigned short)atoi(hc->port)) != 0)
+	struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, hc->host,
+									    (unsigned short)atoi(hc->port));
+	if (bound == NULL)
 		return set_error(err, errlen, "http: cannot listen on %s", hc->listen);
+	send_whole_answers(evhttp_bound_socket_get_fd(bound));
 	msg_info("event=listen address=%s protocol=%s auth=%s", hc->listen, hc->tls ? "https" : "http",
 		 h->token ? "bearer" : "none");
 	return 0;
