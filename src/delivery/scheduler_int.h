@@ -51,7 +51,7 @@
 struct buf;
 
 #define MAX_INFLIGHT_MSGS 2000   /* claimed messages held in memory at once */
-#define ROUTE_BATCH 32           /* claimed messages routed per loop turn (scheduler.c) */
+#define ROUTE_BATCH 16           /* claimed messages routed per loop turn (scheduler.c) */
 #define MAX_TARGETS 10           /* addresses tried per connection attempt */
 #define IDLE_POLL 5              /* seconds between looks at the queue when nothing is due */
 #define MAX_POOL 64              /* source addresses used per route */
