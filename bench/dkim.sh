@@ -336,7 +336,7 @@ declare -A KIND INJ E2E RATE IRATE SESS LEFT CPU CHECK LOGSIGNED LOGFAILED
 RUNS=()
 
 run() {   # kind label port
-	local kind=$1 port=$3 t0 t1 t2 got left deadline
+	local kind=$1 port=$3 t0 t1 t2 got
 	RUN=$2
 	RUNS+=("$RUN")
 	KIND[$RUN]=$kind
@@ -349,21 +349,8 @@ run() {   # kind label port
 	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
 		"127.0.0.1:$port" || { echo "dkim.sh: smtp-source against $kind failed" >&2; exit 1; }
 	t1=$(now)
-	# Delivered = the sink has them all and the daemon's queue is empty.
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	while :; do
-		got=$(sink_count)
-		if [ "$got" -ge "$MESSAGES" ]; then
-			left=$("queued_$kind")
-			[ "$left" = 0 ] && break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "dkim.sh: $RUN: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
-				"and the queue holds $("queued_$kind")" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$RUN" "$t0" "queued_$kind"
+	got=$DELIVERED
 	t2=$(now)
 	INJ[$RUN]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t1")
 	E2E[$RUN]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t2")

@@ -188,7 +188,7 @@ sink_direct_stop() { :; }
 declare -A INJ E2E RATE IRATE SESS LEFT
 
 run() {   # daemon port
-	local d=$1 port=$2 t0 t1 t2 got left deadline
+	local d=$1 port=$2 t0 t1 t2 got
 	say "$d: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> $d -> smtp-sink"
 	sink_start "$d"
 	"${d}_start"
@@ -197,22 +197,8 @@ run() {   # daemon port
 	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
 		"127.0.0.1:$port" || { echo "e2e.sh: smtp-source against $d failed" >&2; exit 1; }
 	t1=$(now)
-	# Delivered = the sink has them all and the daemon's queue is empty.
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	left="?"
-	while :; do
-		got=$(sink_count)
-		if [ "$got" -ge "$MESSAGES" ]; then
-			left=$("${d}_queued")
-			[ "$left" = 0 ] && break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "e2e.sh: $d: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
-				"and the queue holds $("${d}_queued")" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$d" "$t0" "${d}_queued"
+	got=$DELIVERED
 	t2=$(now)
 	INJ[$d]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t1")
 	E2E[$d]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t2")

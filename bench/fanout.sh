@@ -134,6 +134,8 @@ sinks_start() {
 	SINKS_SESS0=$(sinks_field sess)
 }
 
+sinks_count() { echo $(($(sinks_field mesg) - SINKS_MESG0)); }
+
 sinks_field() {
 	local j v sum=0
 	for j in $(seq 1 "$MXS"); do
@@ -186,7 +188,7 @@ postfix_queued() { postqueue -c "$PF_CONF" -j | grep -c . || true; }
 
 declare -A E2E RATE SESS GOT
 run() {   # daemon port
-	local d=$1 port=$2 t0 t2 got left deadline
+	local d=$1 port=$2 t0 t2 got
 	say "$d: $MESSAGES messages to $DOMAINS domains on $MXS MX hosts, $SESSIONS sessions"
 	sinks_start "$d"
 	"${d}_start"
@@ -194,19 +196,8 @@ run() {   # daemon port
 	t0=$(now)
 	$PY bench/fanout_inject.py 127.0.0.1 "$port" "$MESSAGES" "$SESSIONS" "$LENGTH" "$DOMAINS" ||
 		{ echo "fanout.sh: injection into $d failed" >&2; exit 1; }
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	while :; do
-		got=$(($(sinks_field mesg) - SINKS_MESG0))
-		if [ "$got" -ge "$MESSAGES" ]; then
-			left=$("${d}_queued")
-			[ "$left" = 0 ] && break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "fanout.sh: $d: after ${TIMEOUT}s the sinks have $got of $MESSAGES" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$d" "$t0" "${d}_queued" sinks_count
+	got=$DELIVERED
 	t2=$(now)
 	E2E[$d]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t2")
 	RATE[$d]=$(calc '"%.0f" % (a[0] / a[1])' "$MESSAGES" "${E2E[$d]}")

@@ -209,6 +209,27 @@ sink_start() {
 
 sink_count() { echo $(($(sink_field mesg) - SINK_BASE)); }
 
+# wait_delivered NAME T0 QUEUED [COUNT]: waits until COUNT (a function;
+# default sink_count) reaches $MESSAGES and QUEUED (a function: messages
+# still in the daemon's queue) says 0; after $TIMEOUT seconds from T0 it
+# says how far it got and exits 1.  DELIVERED is COUNT's last answer.
+wait_delivered() {
+	local name=$1 t0=$2 queued=$3 count=${4:-sink_count} deadline
+	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
+	while :; do
+		DELIVERED=$("$count")
+		if [ "$DELIVERED" -ge "$MESSAGES" ] && [ "$("$queued")" = 0 ]; then
+			return 0
+		fi
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "$(basename "$0"): $name: after ${TIMEOUT}s $DELIVERED of $MESSAGES messages arrived" \
+				"and the queue holds $("$queued")" >&2
+			exit 1
+		fi
+		sleep 0.1
+	done
+}
+
 # Messages still in the spool of the outpostd under $O_DIR.
 outpost_queued() {
 	sqlite3 "file:$O_DIR/spool/queue.db?mode=ro" "PRAGMA busy_timeout=2000; SELECT count(*) FROM messages;" | tail -n1

@@ -214,7 +214,7 @@ ON_SECS=0
 monitor_runs() { grep -c " event=monitor_run " "$WORK/outpostd.on.log" || true; }
 
 run() {   # off|on
-	local m=$1 t0 t1 t2 got deadline d0=0
+	local m=$1 t0 t1 t2 d0=0
 	say "$m: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> outpostd (monitor $m) -> smtp-sink"
 	sink_start "$m"
 	outpost_start "$m"
@@ -228,19 +228,7 @@ run() {   # off|on
 	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
 		"127.0.0.1:$O_PORT" || { echo "monitor.sh: smtp-source ($m) failed" >&2; exit 1; }
 	t1=$(now)
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	while :; do
-		got=$(sink_count)
-		if [ "$got" -ge "$MESSAGES" ] && [ "$(outpost_queued)" = 0 ]; then
-			break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "monitor.sh: $m: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
-				"and the spool holds $(outpost_queued)" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$m" "$t0" outpost_queued
 	t2=$(now)
 	if [ "$m" = on ]; then
 		DNS_DURING=$(($(dns_count) - d0))

@@ -212,7 +212,7 @@ HOOK_SECS="?"
 HOOK_GOT=0
 
 run() {   # off|on
-	local m=$1 t0 t1 t2 got deadline
+	local m=$1 t0 t1 t2 deadline
 	say "$m: smtp-source -s $SESSIONS -m $MESSAGES -l $LENGTH -> outpostd (observing $m) -> smtp-sink"
 	sink_start "$m"
 	[ "$m" = off ] || receiver_start
@@ -223,19 +223,7 @@ run() {   # off|on
 	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
 		"127.0.0.1:$O_PORT" || { echo "observe.sh: smtp-source ($m) failed" >&2; exit 1; }
 	t1=$(now)
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	while :; do
-		got=$(sink_count)
-		if [ "$got" -ge "$MESSAGES" ] && [ "$(outpost_queued)" = 0 ]; then
-			break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "observe.sh: $m: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
-				"and the spool holds $(outpost_queued)" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$m" "$t0" outpost_queued
 	t2=$(now)
 	INJ[$m]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t1")
 	E2E[$m]=$(calc '"%.2f" % (a[1] - a[0])' "$t0" "$t2")
@@ -244,6 +232,7 @@ run() {   # off|on
 		stop_pid "$SCRAPER_PID"
 		SCRAPER_PID=""
 		# the webhooks go on after the mail: wait for the last "delivered" event
+		deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
 		while :; do
 			HOOK_GOT=$(receiver_count)
 			[ "$HOOK_GOT" -ge "$MESSAGES" ] && break

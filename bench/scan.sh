@@ -196,7 +196,7 @@ WALL_ON=0
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 run() {   # off|on
-	local m=$1 t0 t1 t2 got out deadline c0 c1 b0 b1
+	local m=$1 t0 t1 t2 out c0 c1 b0 b1
 	say "$m: smtp_lat -s $SESSIONS -m $MESSAGES -l $LENGTH -> outpostd (scanning $m) -> smtp-sink"
 	sink_start "$m"
 	outpost_start "$m"
@@ -206,19 +206,7 @@ run() {   # off|on
 	out=$("$WORK/smtp_lat" -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
 		"127.0.0.1:$O_PORT") || { echo "scan.sh: smtp_lat ($m) failed: $out" >&2; exit 1; }
 	t1=$(now)
-	deadline=$(calc '"%.0f" % (a[0] + a[1])' "$t0" "$TIMEOUT")
-	while :; do
-		got=$(sink_count)
-		if [ "$got" -ge "$MESSAGES" ] && [ "$(outpost_queued)" = 0 ]; then
-			break
-		fi
-		if [ "$(date +%s)" -ge "$deadline" ]; then
-			echo "scan.sh: $m: after ${TIMEOUT}s the sink has $got of $MESSAGES messages" \
-				"and the spool holds $(outpost_queued)" >&2
-			exit 1
-		fi
-		sleep 0.1
-	done
+	wait_delivered "$m" "$t0" outpost_queued
 	t2=$(now)
 	if [ "$m" = on ]; then
 		c1=$(rspamd_cpu)
