@@ -152,6 +152,8 @@ for kt in "$RSA_SEL rsa 2048" "$ED_SEL ed25519 -"; do
 	DNS_TXT[$sel]=$(printf '%s\n' "$out" | sed -n 's/^publish: \([^ ]*\)\. IN TXT "\(.*\)"$/\1=\2/p')
 	[ -n "${DNS_TXT[$sel]}" ] || { echo "dkim.sh: no publish line from outpost dkim keygen: $out" >&2; exit 1; }
 done
+# outpostd drops to the outpost user and reads keys only that user owns
+! id outpost >/dev/null 2>&1 || chown -R outpost "$KEYS"
 KEYDESC="$RSA_SEL rsa-2048, $ED_SEL ed25519 (outpost dkim keygen)"
 
 # --- the sink: smtp-sink -c -D (every message appended to a dump file) ----------------
