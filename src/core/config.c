@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +45,35 @@ int cf_error(struct cfctx *cx, const config_setting_t *s, const char *fmt, ...)
 	cf_verror(cx, s, fmt, ap);
 	va_end(ap);
 	return -1;
+}
+
+char *cf_read_private_line(struct cfctx *cx, const config_setting_t *s, const char *what, const char *file,
+			   const char *noun, size_t minlen)
+{
+	struct stat st;
+	char buf[1024], *line = NULL;
+	int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		cf_error(cx, s, "%s %s: %s", what, file, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+		cf_error(cx, s, "%s %s must be a regular file of mode 600 (readable by its owner only); chmod 600 it",
+			 what, file);
+		close(fd);
+		return NULL;
+	}
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strlen(buf) < minlen || (size_t)n == sizeof(buf) - 1)
+		cf_error(cx, s, "%s %s must hold one %s of %zu to 1000 characters on its first line", what, file, noun,
+			 minlen);
+	else
+		line = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return line;
 }
 
 int cf_expect_group(struct cfctx *cx, const config_setting_t *g, const char *const *known,

@@ -63,6 +63,12 @@ void cf_load_members(struct cfctx *cx, struct config *cf, const config_setting_t
 char *cf_get_string(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def);
 /* A path member, relative ones made absolute against cx->dir. */
 char *cf_get_path(struct cfctx *cx, const config_setting_t *g, const char *key, const char *def);
+/* The first line of file, a secret: a regular file only its owner may read
+ * or write (mode 600 or stricter; a symbolic link is refused), its line of
+ * minlen to 1000 characters (a noun, e.g. "token").  NULL after an error at
+ * s naming what (e.g. "http: token_file") and file. */
+char *cf_read_private_line(struct cfctx *cx, const config_setting_t *s, const char *what, const char *file,
+			   const char *noun, size_t minlen);
 /* An integer member within min..max. */
 void cf_get_uint(struct cfctx *cx, const config_setting_t *g, const char *key, unsigned *out,
 		 unsigned min, unsigned max);

@@ -4,13 +4,9 @@
 #include "obs/http_config.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/config_parse.h"
@@ -29,34 +25,17 @@ int http_host_is_loopback(const char *host)
 	return 0;
 }
 
-/* The token: the first line of a file only its owner may read or write. */
+/* The token: a private file's first line, no leading blank. */
 static void read_token(struct cfctx *cx, struct http_conf *hc, const config_setting_t *s)
 {
-	struct stat st;
-	char buf[1024];
-	int fd = open(hc->token_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		cf_error(cx, s, "http: token_file %s: %s", hc->token_file, strerror(errno));
-		return;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		cf_error(cx, s, "http: token_file %s must be a regular file of mode 600 (others may read it now)",
-			 hc->token_file);
-		close(fd);
-		return;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		n = 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (strlen(buf) < 16 || strspn(buf, "\t ") > 0 || (size_t)n == sizeof(buf) - 1) {
+	char *t = cf_read_private_line(cx, s, "http: token_file", hc->token_file, "token", 16);
+	if (t && strspn(t, "\t ") > 0) {
 		cf_error(cx, s, "http: token_file %s must hold one token of 16 to 1000 characters on its first line",
 			 hc->token_file);
-		return;
+		free(t);
+		t = NULL;
 	}
-	hc->token = xstrdup(buf);
+	hc->token = t;
 }
 
 static void http_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)

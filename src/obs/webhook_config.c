@@ -3,12 +3,8 @@
  */
 #include "obs/webhook_config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/config_parse.h"
@@ -18,33 +14,6 @@
 const char *const webhook_event_names[] = { "received", "delivered", "deferred", "bounced", "complaint",
 					    "suppressed", "route_down", "route_up", "failover", "canary_failed",
 					    "blocklisted", "delisted", "placement", NULL };
-
-/* The key: the first line of a file only its owner may read or write. */
-static char *read_secret(struct cfctx *cx, const config_setting_t *s, const char *file)
-{
-	struct stat st;
-	char buf[1024];
-	int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		cf_error(cx, s, "webhooks: secret_file %s: %s", file, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		cf_error(cx, s, "webhooks: secret_file %s must be a regular file of mode 600", file);
-		close(fd);
-		return NULL;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (strlen(buf) < 16 || (size_t)n == sizeof(buf) - 1) {
-		cf_error(cx, s, "webhooks: secret_file %s must hold one key of 16 to 1000 characters on its first line",
-			 file);
-		return NULL;
-	}
-	return xstrdup(buf);
-}
 
 /* https://, or http:// to loopback; the host as in the URL. */
 static int url_ok(const char *url)
@@ -116,7 +85,8 @@ static void load_hook(struct cfctx *cx, struct config *cf, const config_setting_
 	if (!cx->failed && w->secret_file == NULL)
 		cf_error(cx, g, "webhooks: secret_file is required (the HMAC-SHA256 key, mode 600)");
 	else if (!cx->failed)
-		w->secret = read_secret(cx, config_setting_get_member(g, "secret_file"), w->secret_file);
+		w->secret = cf_read_private_line(cx, config_setting_get_member(g, "secret_file"), "webhooks: secret_file",
+						 w->secret_file, "key", 16);
 }
 
 static void webhook_load(struct cfctx *cx, struct config *cf, const config_setting_t *root)

@@ -3,49 +3,15 @@
  */
 #include "placement/placement_config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/config.h"
 #include "core/config_parse.h"
 #include "core/xmalloc.h"
 #include "obs/http_config.h"
-
-/* The password: the first line of a file only its owner may read or write. */
-static char *read_password(struct cfctx *cx, const config_setting_t *s, const char *file)
-{
-	struct stat st;
-	char buf[1024];
-	int fd = open(file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		cf_error(cx, s, "placement: password_file %s: %s", file, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
-		cf_error(cx, s, "placement: password_file %s must be a regular file of mode 600 "
-			 "(readable by its owner only); chmod 600 it", file);
-		close(fd);
-		return NULL;
-	}
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	char *pw = NULL;
-	if (buf[0] == '\0' || (size_t)n == sizeof(buf) - 1)
-		cf_error(cx, s, "placement: password_file %s must hold the password (1 to 1000 characters) "
-			 "on its first line", file);
-	else
-		pw = xstrdup(buf);
-	explicit_bzero(buf, sizeof(buf));
-	return pw;
-}
 
 /* imaps://HOST[:PORT][/] or imap://HOST[:PORT][/]; sets the TLS fields. */
 static int parse_imap_url(const char *url, struct placement_seed *sd)
@@ -114,7 +80,8 @@ static void load_seed(struct cfctx *cx, struct config *cf, const config_setting_
 		cf_error(cx, g, "placement: seed %s: user and password_file (mode 600) are required", sd->address);
 		return;
 	}
-	sd->password = read_password(cx, config_setting_get_member(g, "password_file"), sd->password_file);
+	sd->password = cf_read_private_line(cx, config_setting_get_member(g, "password_file"),
+						    "placement: password_file", sd->password_file, "password", 1);
 }
 
 static void load_seeds(struct cfctx *cx, struct config *cf, const config_setting_t *g)
