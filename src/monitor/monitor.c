@@ -263,6 +263,15 @@ static void merge_finding(struct monitor *m, const char *domain, const struct do
 	log_change(it, previous);
 }
 
+/* An item no longer watched or no longer found: counted, logged, freed. */
+static void item_gone(struct monitor_item *it)
+{
+	metrics_inc(M_MONITOR_CHANGES, it->check, NULL);
+	msg_info("event=monitor domain=%s check=%s subject=\"%s\" status=gone previous=%s", it->domain, it->check,
+		 it->subject, doctor_status_name(it->status));
+	item_free(it);
+}
+
 /* Items no run reported any more (a listing gone, a source removed). */
 static void drop_unseen(struct monitor *m)
 {
@@ -274,10 +283,7 @@ static void drop_unseen(struct monitor *m)
 			m->items[k++] = *it;
 			continue;
 		}
-		metrics_inc(M_MONITOR_CHANGES, it->check, NULL);
-		msg_info("event=monitor domain=%s check=%s subject=\"%s\" status=gone previous=%s", it->domain,
-			 it->check, it->subject, doctor_status_name(it->status));
-		item_free(it);
+		item_gone(it);
 	}
 	m->nitems = k;
 }
@@ -588,10 +594,7 @@ static void prune_unwatched(struct monitor *m)
 			m->items[k++] = *it;
 			continue;
 		}
-		metrics_inc(M_MONITOR_CHANGES, it->check, NULL);
-		msg_info("event=monitor domain=%s check=%s subject=\"%s\" status=gone previous=%s", it->domain,
-			 it->check, it->subject, doctor_status_name(it->status));
-		item_free(it);
+		item_gone(it);
 	}
 	m->nitems = k;
 	source_release_all(m, 0, "no longer a source address");
