@@ -33,6 +33,7 @@
 #include "delivery/scheduler.h"
 #include "dns/resolver.h"
 #include "feedback/feedback_daemon.h"
+#include "feedback/suppress_api.h"
 #include "inbound/tenant_guard.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/pickup.h"
@@ -71,6 +72,7 @@ struct daemon {
 	struct webhook *webhook;      /* NULL: no webhooks configured */
 	struct pickup *pickup;        /* queues what sendmail left in the maildrop */
 	struct feedback_daemon *feedback;  /* suppression at RCPT, bounce and report mailboxes, VERP */
+	struct suppress_api *suppress_api; /* the CLI's suppression changes into feedback's set */
 	struct tenant_guard *tenants;      /* tenant holds kept in the spool */
 	int stopping, pending;    /* parts still stopping: sessions, deliveries */
 	struct event *grace;      /* ends the wait for them */
@@ -176,6 +178,7 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	sd_notify_state("RELOADING=1");
 	reload_config(d, err, sizeof(err));
+	suppress_api_reload(d->suppress_api);   /* the list read again (config kept or not), beside the live set */
 	sd_notify_state("READY=1");
 }
 
@@ -401,6 +404,11 @@ int main(int argc, char **argv)
 	if ((d.feedback = feedback_daemon_new(d.base, d.cf, scheduler_route_feedback, d.sched, err, sizeof(err))) == NULL ||
 	    feedback_register(d.feedback, smtpd_local_dispatch(d.smtpd), err, sizeof(err)) < 0)
 		msg_fatal("event=startup_error error=\"%s\"", err);
+	/* the control socket listens already: a CLI change committed after the
+	 * load above is told to the daemon (suppress_api.h) */
+	if ((d.suppress_api = suppress_api_new(d.base, d.httpd, d.cf->spool, feedback_suppress_set(d.feedback), err,
+					       sizeof(err))) == NULL)
+		msg_fatal("event=startup_error error=\"%s\"", err);
 	smtpd_set_rcpt_check(d.smtpd, feedback_rcpt_check, d.feedback);
 	if ((d.tenants = tenant_guard_new(d.base, d.cf->spool, err, sizeof(err))) == NULL)
 		msg_fatal("event=startup_error error=\"%s\"", err);
@@ -422,6 +430,7 @@ int main(int argc, char **argv)
 
 	smtpd_free(d.smtpd);
 	obs_api_free(d.api);
+	suppress_api_free(d.suppress_api);
 	webhook_free(d.webhook);
 	httpd_free(d.httpd);
 	obs_http_stop(d.spool);

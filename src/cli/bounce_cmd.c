@@ -113,6 +113,20 @@ static int bounce_parse_cmd(int argc, char **argv)
 
 /* outpost bounce ingest [FILE]: what the bounce mailbox does, for reports
  * that land elsewhere (a pipe from Postfix, Exim, procmail, fetchmail). */
+/* Each suppression ingest writes reaches a running daemon's copy
+ * (cli_suppress_tell_daemon) before the command returns. */
+struct told {
+	const struct config *cf;
+	int failed;
+};
+
+static void tell_daemon(void *arg, const char *address, const char *scope)
+{
+	struct told *t = arg;
+	if (!t->failed && cli_suppress_tell_daemon(t->cf, address, scope) < 0)
+		t->failed = 1;
+}
+
 static int bounce_ingest_cmd(int argc, char **argv, const char *config_file)
 {
 	const char *file = argc >= 3 ? argv[2] : "-";
@@ -141,9 +155,12 @@ static int bounce_ingest_cmd(int argc, char **argv, const char *config_file)
 	}
 	struct bounce_report r;
 	struct feedback_outcome out;
-	struct feedback_ctx fx = { cf, keylen ? key : NULL, keylen, NULL, NULL };
+	struct told told = { cf, 0 };
+	struct feedback_ctx fx = { cf, keylen ? key : NULL, keylen, NULL, NULL, tell_daemon, &told };
 	bounce_parse(b.data, b.len, &r);
 	int rc = feedback_apply(db, &fx, &r, NULL, time(NULL), &out, err, sizeof(err));
+	if (told.failed && rc == 0)
+		rc = 1;   /* written, but a running daemon's copy did not follow (said on stderr) */
 	if (rc < 0)
 		fprintf(stderr, "outpost: bounce: %s\n", err);
 	else
@@ -154,7 +171,7 @@ static int bounce_ingest_cmd(int argc, char **argv, const char *config_file)
 	sqlite3_close(db);
 	config_free(cf);
 	buf_free(&b);
-	return rc < 0 ? 2 : 0;
+	return rc != 0 ? 2 : 0;
 }
 
 int cmd_bounce(int argc, char **argv, const char *config_file)

@@ -47,5 +47,11 @@ int cli_read_file(const char *path, struct buf *b);
 struct config;
 typedef struct sqlite3 sqlite3;
 sqlite3 *cli_spool_db(const char *config_file, struct config **cfp);
+/* After the CLI changed the suppression list: the running outpostd's
+ * in-memory copy takes (address, scope) from the spool, or (address NULL)
+ * the whole list, before this returns (feedback/suppress_api.h).  0 when
+ * done or when no daemon runs (its next start loads the list); -1 with
+ * the reason on stderr when a running daemon did not take it. */
+int cli_suppress_tell_daemon(const struct config *cf, const char *address, const char *scope);
 
 #endif

@@ -8,6 +8,8 @@
  *     outpost suppress export [FILE]        CSV (standard output by default)
  * Scopes: "" (global, the default), domain:SENDERDOMAIN, user:TENANT.
  * Exit status: 0 done, 1 not on the list (show, remove), 2 usage or error.
+ * add, remove and import tell a running outpostd before they return (its
+ * checks read a copy in memory), so its next check sees the change.
  * The spool must have been opened once by outpostd (which creates and
  * upgrades it).
  */
@@ -18,8 +20,11 @@
 #include <time.h>
 
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
+#include "core/buf.h"
 #include "core/config.h"
 #include "feedback/suppress.h"
+#include "feedback/suppress_api.h"
 #include "spool/spool.h"
 
 struct opts {
@@ -173,6 +178,42 @@ static int do_show(sqlite3 *db, const struct opts *o)
 	return 0;
 }
 
+/* Percent-encodes all but unreserved characters (RFC 3986) for a query. */
+static void url_encode(struct buf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p))
+			buf_putc(b, (char)*p);
+		else
+			buf_printf(b, "%%%02X", *p);
+	}
+}
+
+int cli_suppress_tell_daemon(const struct config *cf, const char *address, const char *scope)
+{
+	struct buf path = BUF_INIT, body = BUF_INIT;
+	int status = 0;
+	buf_puts(&path, SUPPRESS_API_PATH);
+	if (address) {
+		buf_puts(&path, "refresh?address=");
+		url_encode(&path, address);
+		buf_puts(&path, "&scope=");
+		url_encode(&path, scope ? scope : "");
+	} else {
+		buf_puts(&path, "reload");
+	}
+	buf_putc(&path, '\0');
+	int rc = daemon_get(cf, path.data, &body, &status);
+	buf_putc(&body, '\0');
+	if (rc == 0 && status != 200)
+		fprintf(stderr, "outpost: suppress: written to the spool, but the running outpostd did not take it "
+				"(HTTP %d: %s); it will at its next start or SIGHUP\n", status, body.data);
+	buf_free(&path);
+	buf_free(&body);
+	return rc == 0 && status != 200 ? -1 : 0;
+}
+
 static int do_add(sqlite3 *db, const struct opts *o)
 {
 	char err[512];
@@ -258,12 +299,20 @@ int cmd_suppress(int argc, char **argv, const char *config_file)
 	int known = needs_addr || strcmp(sub, "list") == 0 || strcmp(sub, "export") == 0;
 	if (!known || (needs_addr && o.addr == NULL))
 		return usage();
-	sqlite3 *db = cli_spool_db(config_file, NULL);
+	struct config *cf = NULL;
+	sqlite3 *db = cli_spool_db(config_file, &cf);
 	if (db == NULL)
 		return 2;
 	int rc = strcmp(sub, "list") == 0 ? do_list(db, &o) : strcmp(sub, "show") == 0 ? do_show(db, &o) :
 		 strcmp(sub, "add") == 0 ? do_add(db, &o) : strcmp(sub, "remove") == 0 ? do_remove(db, &o) :
 		 strcmp(sub, "import") == 0 ? do_import(db, &o) : do_export(db, &o);
 	sqlite3_close(db);
+	/* written: a running daemon's copy follows before we return (a remove
+	 * of what was not listed is told too: the copy may lag a stopped CLI) */
+	int wrote = strcmp(sub, "add") == 0 || strcmp(sub, "remove") == 0 || strcmp(sub, "import") == 0;
+	if (wrote && rc != 2 &&
+	    cli_suppress_tell_daemon(cf, strcmp(sub, "import") == 0 ? NULL : o.addr, o.scope) < 0)
+		rc = 2;
+	config_free(cf);
 	return rc;
 }

@@ -66,6 +66,10 @@ struct feedback_ctx {
 	size_t keylen;
 	feedback_route_fn *route_fn; /* NULL: route outcomes are only logged */
 	void *route_arg;
+	/* NULL, or called after each suppression is written (committed), so
+	 * the daemon's in-memory copy (suppress_set.h) follows at once */
+	void (*suppressed_fn)(void *arg, const char *address, const char *scope);
+	void *suppressed_arg;
 };
 
 /* Attributes and applies one report.  envelope_rcpt is the address it

@@ -106,8 +106,8 @@ static const char *domain_of(const char *addr)
 	return at ? at + 1 : "";
 }
 
-static int suppress_now(sqlite3 *db, const struct bounce_rcpt *x, const char *qid, const char *source,
-			const char *scope, time_t now, time_t expires, char *err, size_t errlen)
+static int suppress_now(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_rcpt *x, const char *qid,
+			const char *source, const char *scope, time_t now, time_t expires, char *err, size_t errlen)
 {
 	struct suppression s = { 0 };
 	snprintf(s.address, sizeof(s.address), "%s", x->recipient);
@@ -122,6 +122,8 @@ static int suppress_now(sqlite3 *db, const struct bounce_rcpt *x, const char *qi
 	s.count = 1;
 	if (suppress_put(db, &s, err, errlen) < 0)
 		return -1;
+	if (fx->suppressed_fn)
+		fx->suppressed_fn(fx->suppressed_arg, s.address, s.scope);
 	char q[400], rcpt[sizeof(x->recipient)], sc[sizeof(s.scope)], st[sizeof(x->status)];
 	msg_info("event=suppressed qid=%s rcpt=<%s> reason=%s source=%s scope=%s status=%s expires=%lld diagnostic=%s",
 		 qid, x->recipient, x->reason, source, scope[0] ? scope : "global", x->status[0] ? x->status : "-",
@@ -165,7 +167,7 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 		/* the statistics count it for its route and tenant (spool_obs.h) */
 		if (spool_obs_complaint(db, now, s->route, domain_of(x->recipient), sender, s->tenant) != SQLITE_OK)
 			msg_warn("event=stats_error qid=%s op=complaint error=\"%s\"", out->qid, sqlite3_errmsg(db));
-		return suppress_now(db, x, out->qid, "complaint", scope, now, 0, err, errlen);
+		return suppress_now(db, fx, x, out->qid, "complaint", scope, now, 0, err, errlen);
 	}
 	if (x->action[0] == '\0' || strcasecmp(x->action, "failed") == 0) {   /* not "delayed", "delivered" */
 		obs_bounce(x->reason, x->scope, "report");
@@ -173,7 +175,7 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 	}
 	if (x->hard) {
 		out->suppressed++;
-		return suppress_now(db, x, out->qid, "bounce", "", now, 0, err, errlen);
+		return suppress_now(db, fx, x, out->qid, "bounce", "", now, 0, err, errlen);
 	}
 	if (strcmp(x->reason, "mailboxfull") == 0) {
 		unsigned count = 0;
@@ -185,7 +187,7 @@ static int act(sqlite3 *db, const struct feedback_ctx *fx, const struct bounce_r
 		if (count < sc->mailboxfull_failures)
 			return 0;
 		out->suppressed++;
-		return suppress_now(db, x, out->qid, "bounce", "", now, now + (time_t)sc->soft_expiry, err, errlen);
+		return suppress_now(db, fx, x, out->qid, "bounce", "", now, now + (time_t)sc->soft_expiry, err, errlen);
 	}
 	msg_info("event=async_bounce qid=%s rcpt=<%s> reason=%s scope=%s route=%s status=%s diagnostic=%s", out->qid,
 		 x->recipient, x->reason, x->scope, s->route[0] ? s->route : "-", x->status,

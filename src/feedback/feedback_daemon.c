@@ -1,8 +1,9 @@
 /*
  * feedback_daemon: the feedback loop inside outpostd (contract in
  * feedback_daemon.h).  The writing connection is used only by the one
- * worker thread, so writes are serialised without a lock; the read-only
- * connection only by the loop thread.
+ * worker thread (and, before it starts, to load the suppression set), so
+ * writes are serialised without a lock.  The checks read the in-memory
+ * set (suppress_set.h), never the spool.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -17,18 +18,19 @@
 #include "feedback/bounce.h"
 #include "feedback/feedback_daemon.h"
 #include "feedback/suppress.h"
+#include "feedback/suppress_set.h"
 #include "inbound/local_dispatch.h"
 #include "inbound/tenant.h"
 #include "obs/obs.h"
 
 struct feedback_daemon {
 	struct event_base *base;
-	/* check_mu: feedback_rcpt_check runs on every inbound loop; the
-	 * suppression connection, and cf as it reads it, are taken under it
-	 * (the main loop alone replaces cf, so its own reads need no lock) */
+	/* check_mu: feedback_rcpt_check runs on every inbound loop; cf, as it
+	 * reads it, is taken under it (the main loop alone replaces cf, so its
+	 * own reads need no lock); the set has its own locking */
 	pthread_mutex_t check_mu;
 	const struct config *cf;
-	struct suppress_check *check;
+	struct suppress_set *set;
 	struct worker_pool *workers;
 	sqlite3 *wdb;
 	unsigned char key[256];
@@ -77,6 +79,16 @@ static char *tenant_of(sqlite3 *db, const char *qid)
 	return t;
 }
 
+/* A suppression just written by feedback_apply on the worker: the set
+ * takes the row as the spool now has it (an upsert keeps its first event). */
+static void on_suppressed(void *arg, const char *address, const char *scope)
+{
+	struct feedback_daemon *fd = arg;
+	char err[512];
+	if (suppress_set_refresh(fd->set, fd->wdb, address, scope, time(NULL), err, sizeof(err)) < 0)
+		msg_warn("event=suppress_set_error rcpt=<%s> error=\"%s\"", address, err);
+}
+
 static void job_run(void *arg)
 {
 	struct job *j = arg;
@@ -84,7 +96,8 @@ static void job_run(void *arg)
 	struct feedback_outcome out;
 	char err[512];
 	bounce_parse(j->data, j->len, &r);
-	struct feedback_ctx fx = { j->cf, j->fd->keylen ? j->fd->key : NULL, j->fd->keylen, note_route, j };
+	struct feedback_ctx fx = { j->cf, j->fd->keylen ? j->fd->key : NULL, j->fd->keylen, note_route, j,
+				   on_suppressed, j->fd };
 	if (feedback_apply(j->fd->wdb, &fx, &r, j->rcpt, time(NULL), &out, err, sizeof(err)) < 0)
 		msg_warn("event=feedback_error qid=%s rcpt=<%s> error=\"%s\"", j->qid, j->rcpt, err);
 	else
@@ -149,6 +162,21 @@ static void mailbox(void *arg, const struct local_message *m, char *reply, size_
 		reply[0] = '\0';
 }
 
+/* The suppression list into memory, once at start (before any check). */
+static int load_set(struct feedback_daemon *fd, char *err, size_t errlen)
+{
+	char why[512];
+	long n = suppress_set_load(fd->set, fd->wdb, time(NULL), why, sizeof(why));
+	if (n < 0) {
+		snprintf(err, errlen, "feedback: cannot load the suppression list: %s", why);
+		return -1;
+	}
+	struct suppress_set_stats st;
+	suppress_set_stats(fd->set, &st);
+	msg_info("event=suppression_loaded entries=%ld bytes=%zu", n, st.bytes);
+	return 0;
+}
+
 static int open_writer(struct feedback_daemon *fd, char *err, size_t errlen)
 {
 	char path[4096];
@@ -171,7 +199,8 @@ struct feedback_daemon *feedback_daemon_new(struct event_base *base, const struc
 	fd->cf = config_ref(cf);
 	fd->route_fn = route_fn;
 	fd->route_arg = route_arg;
-	if ((fd->check = suppress_check_open(cf->spool, err, errlen)) == NULL || open_writer(fd, err, errlen) < 0 ||
+	fd->set = suppress_set_new();
+	if (open_writer(fd, err, errlen) < 0 || load_set(fd, err, errlen) < 0 ||
 	    (cf->bounces.domain &&
 	     verp_key_load(cf->bounces.secret_file, fd->key, sizeof(fd->key), &fd->keylen, err, errlen) < 0)) {
 		feedback_daemon_free(fd);
@@ -192,13 +221,18 @@ void feedback_daemon_reload(struct feedback_daemon *fd, const struct config *cf)
 	}
 }
 
+struct suppress_set *feedback_suppress_set(struct feedback_daemon *fd)
+{
+	return fd->set;
+}
+
 void feedback_daemon_free(struct feedback_daemon *fd)
 {
 	if (fd == NULL)
 		return;
 	if (fd->workers)
 		worker_pool_free(fd->workers);
-	suppress_check_close(fd->check);
+	suppress_set_free(fd->set);
 	sqlite3_close(fd->wdb);
 	config_free(fd->cf);
 	pthread_mutex_destroy(&fd->check_mu);
@@ -223,15 +257,10 @@ int feedback_register(struct feedback_daemon *fd, struct local_dispatch *ld, cha
 
 /* 1 with the reply when rcpt is suppressed for this sender / user. */
 static int lookup(struct feedback_daemon *fd, const char *rcpt, const char *sender, const char *user,
-		  const char *qid, struct suppression *hit, char *reply, size_t replylen)
+		  struct suppression *hit, char *reply, size_t replylen)
 {
 	const char *at = sender ? strrchr(sender, '@') : NULL;
-	pthread_mutex_lock(&fd->check_mu);
-	int rc = suppress_check(fd->check, rcpt, at ? at + 1 : NULL, user, time(NULL), hit);
-	pthread_mutex_unlock(&fd->check_mu);
-	if (rc < 0)
-		msg_warn("event=suppress_check_error qid=%s rcpt=<%s> action=send", qid, rcpt);
-	if (rc <= 0)
+	if (!suppress_set_check(fd->set, rcpt, at ? at + 1 : NULL, user, time(NULL), hit))
 		return 0;
 	suppress_reply(hit, rcpt, reply, replylen);
 	return 1;
@@ -249,7 +278,7 @@ int feedback_delivery_check(void *arg, const char *rcpt, const char *sender, con
 {
 	struct feedback_daemon *fd = arg;
 	struct suppression hit;
-	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
+	if (!lookup(fd, rcpt, sender, user, &hit, reply, replylen))
 		return 0;
 	log_suppressed(qid, rcpt, &hit, "bounce");
 	return 1;
@@ -262,7 +291,7 @@ int feedback_rcpt_check(void *arg, const char *rcpt, const char *sender, const c
 {
 	struct feedback_daemon *fd = arg;
 	struct suppression hit;
-	if (!lookup(fd, rcpt, sender, user, qid, &hit, reply, replylen))
+	if (!lookup(fd, rcpt, sender, user, &hit, reply, replylen))
 		return 0;
 	pthread_mutex_lock(&fd->check_mu);
 	int refuse = fd->cf->suppression.on_rcpt != SUPPRESS_ACCEPT_DSN;
