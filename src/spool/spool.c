@@ -228,6 +228,14 @@ static const char *const spool_migrations[] = {
 	" delay_sum, delay_max FROM stats_minute;"
 	"DROP TABLE stats_minute;"
 	"ALTER TABLE stats_minute_t RENAME TO stats_minute;",
+	/* 9: a large body lives in a segment file (spool_seg.h): its number,
+	 * offset and crc32 (its length is size); NULL: the body is inline.
+	 * The partial index counts the bodies of each segment at open
+	 * without reading any row. */
+	"ALTER TABLE messages ADD COLUMN body_seg INTEGER;"
+	"ALTER TABLE messages ADD COLUMN body_off INTEGER;"
+	"ALTER TABLE messages ADD COLUMN body_crc INTEGER;"
+	"CREATE INDEX messages_body_seg ON messages(body_seg) WHERE body_seg IS NOT NULL;",
 };
 
 _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_SCHEMA_VERSION,
@@ -236,8 +244,8 @@ _Static_assert(sizeof(spool_migrations) / sizeof(spool_migrations[0]) == SPOOL_S
 static const char spool_sql_ins_msg[] =
 	"INSERT INTO messages (id, sender, client_addr, client_helo, auth_user, size,"
 	" smtputf8, body_8bit, created, next_attempt, body, class, route, tenant, scan_action,"
-	" scan_score, scan_symbols)"
-	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+	" scan_score, scan_symbols, body_seg, body_off, body_crc)"
+	" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
 static const char spool_sql_ins_rcpt[] =
 	"INSERT INTO recipients (msg_id, position, address, next_attempt)"
 	" VALUES (?1, ?2, ?3, ?4)";
@@ -386,6 +394,7 @@ static int spool_cap(struct spool *sp, uint64_t max_size, char *err, size_t errl
 	if (pages > (uint64_t)SPOOL_NO_CAP)
 		pages = (uint64_t)SPOOL_NO_CAP;
 	sp->cap_pages = (sqlite3_int64)pages;
+	sp->page_size = page;
 	if (count > sp->cap_pages)
 		msg_warn("event=spool_full_at_open max_pages=%llu pages=%lld",
 			 (unsigned long long)pages, (long long)count);
@@ -577,7 +586,8 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 		return spool_refuse_damaged(dir, why, 1, err, errlen);
 	if (spool_cap(sp, max_size, err, errlen) != 0 || spool_prepare(sp, err, errlen) != 0 ||
 	    spool_unclaim_all(sp, err, errlen) != SQLITE_OK ||
-	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK)
+	    spool_query_int(sp->db, "SELECT count(*) FROM messages", &count, err, errlen) != SQLITE_OK ||
+	    (sp->segs = spool_segs_open(dir, sp->db, err, errlen)) == NULL)
 		return -1;
 	msg_info("event=spool_open dir=%s messages=%lld schema=%d max_size=%llu", dir,
 		 (long long)count, SPOOL_SCHEMA_VERSION, (unsigned long long)max_size);
@@ -610,9 +620,28 @@ int spool_step_done(sqlite3_stmt *st, int rc)
 	return rc;
 }
 
+/* ?10 the body, or ?17-?19 where its segment holds it. */
+static int spool_bind_body(sqlite3_stmt *st, const struct spool_msg *m)
+{
+	const struct spool_body_ref *b = &m->body_ref;
+	if (b->seg == 0)
+		return m->body_len ? sqlite3_bind_blob64(st, 10, m->body, m->body_len, SQLITE_STATIC)
+				   : sqlite3_bind_zeroblob(st, 10, 0);
+	int rc = sqlite3_bind_zeroblob(st, 10, 0);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 17, b->seg);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 18, b->off);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 19, (sqlite3_int64)b->crc);
+	return rc;
+}
+
 int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 {
 	sqlite3_stmt *st = sp->ins_msg;
+	if (m->body_full)
+		return SQLITE_FULL;   /* the cap or the disk had no room for its segment */
 	int rc = spool_bind_text(st, 1, m->id);
 	if (rc == SQLITE_OK)
 		rc = spool_bind_text(st, 2, m->sender ? m->sender : "");
@@ -631,8 +660,7 @@ int spool_insert_msg(struct spool *sp, const struct spool_msg *m)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 9, (sqlite3_int64)m->created);
 	if (rc == SQLITE_OK)
-		rc = m->body_len ? sqlite3_bind_blob64(st, 10, m->body, m->body_len, SQLITE_STATIC)
-				 : sqlite3_bind_zeroblob(st, 10, 0);
+		rc = spool_bind_body(st, m);
 	if (rc == SQLITE_OK)
 		rc = spool_bind_text(st, 11, m->msg_class);
 	if (rc == SQLITE_OK)
@@ -791,6 +819,43 @@ size_t spool_each_alone(struct spool *sp, struct spool_req *batch, spool_txn_fn 
 	return ok;
 }
 
+/* Octets spool_max_size still allows for new bodies (-1: no cap). */
+static long long spool_room(struct spool *sp)
+{
+	sqlite3_int64 pages = 0;
+	if (!sp->cap_pages)
+		return -1;
+	if (spool_query_int(sp->db, "PRAGMA page_count", &pages, NULL, 0) != SQLITE_OK)
+		pages = sp->cap_pages;   /* unknown: no room for a segment this time */
+	long long room = (long long)(sp->cap_pages - pages) * sp->page_size - spool_segs_bytes(sp->segs);
+	return room > 0 ? room : 0;
+}
+
+/* The large bodies of the group into their segment, durable before any
+ * row references them; then the database's cap is what the segments
+ * leave of spool_max_size, so the two together never pass it. */
+static int spool_put_bodies(struct spool *sp, struct spool_req *batch, size_t n, char *reason, size_t len)
+{
+	struct spool_msg *one[64], **msgs = n <= 64 ? one : xcalloc(n, sizeof(*msgs));
+	size_t i = 0;
+	for (struct spool_req *r = batch; r && i < n; r = r->next)
+		msgs[i++] = r->msg;
+	char why[SPOOL_REASON_LEN];
+	int rc = spool_segs_append(sp->segs, msgs, i, spool_room(sp), why, sizeof(why));
+	if (msgs != one)
+		free(msgs);
+	if (rc < 0) {
+		msg_warn("event=spool_error op=body_segment reason=\"%s\"", why);
+		set_error(reason, len, "spool error: %s", why);
+		return -1;
+	}
+	if (sp->cap_pages) {
+		sqlite3_int64 seg_pages = (spool_segs_bytes(sp->segs) + sp->page_size - 1) / sp->page_size;
+		spool_limit_pages(sp, sp->cap_pages > seg_pages ? sp->cap_pages - seg_pages : 1);
+	}
+	return 0;
+}
+
 /* Stores a batch of n requests; returns how many were committed and sets
  * each request's ok/reason.  Frees every message. */
 static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, size_t *commits)
@@ -806,8 +871,11 @@ static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, s
 			set_error(r->reason, sizeof(r->reason), "spool full");
 		goto done;
 	}
-	if (sp->cap_pages)
-		spool_limit_pages(sp, sp->cap_pages);
+	if (spool_put_bodies(sp, batch, n, reason, sizeof(reason)) < 0) {
+		for (struct spool_req *r = batch; r; r = r->next)
+			memcpy(r->reason, reason, sizeof(r->reason));
+		goto done;
+	}
 	if (spool_txn(sp, batch, n, reason, sizeof(reason), &began) == SQLITE_OK) {
 		for (struct spool_req *r = batch; r; r = r->next)
 			r->ok = 1;
@@ -824,6 +892,9 @@ static size_t spool_store(struct spool *sp, struct spool_req *batch, size_t n, s
 done:
 	if (sp->cap_pages)
 		spool_limit_pages(sp, SPOOL_NO_CAP);
+	for (struct spool_req *r = batch; r; r = r->next)
+		if (!r->ok && r->msg->body_ref.seg)
+			spool_segs_discard(sp->segs, &r->msg->body_ref);   /* appended, never committed */
 	msg_debug("event=spool_commit group=%zu ok=%zu failed=%zu ms=%.3f", n, ok, n - ok,
 		  spool_ms_since(&t0));
 	for (struct spool_req *r = batch; r; r = r->next) {
@@ -1004,6 +1075,10 @@ static void spool_free_db(struct spool *sp)
 	sqlite3_finalize(sp->ins_rcpt);
 	spool_queue_finalize(sp);
 	spool_obs_finalize(sp);
+	spool_segs_close(sp->segs);
+	sp->segs = NULL;
+	free(sp->gone);
+	sp->gone = NULL;
 	if (sp->db && sqlite3_close(sp->db) != SQLITE_OK)
 		msg_warn("event=spool_error reason=\"close failed\" detail=\"%s\"",
 			 sqlite3_errmsg(sp->db));

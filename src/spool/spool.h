@@ -31,8 +31,17 @@ struct spool;
 struct spool_req;
 
 #define SPOOL_ID_LEN 16   /* characters, without the NUL */
-#define SPOOL_SCHEMA_VERSION 8   /* PRAGMA user_version of DIR/queue.db */
+#define SPOOL_SCHEMA_VERSION 9   /* PRAGMA user_version of DIR/queue.db */
 #define SPOOL_DB_NAME "queue.db"
+
+/* Where a body is: seg 0 means inline in queue.db, else the segment file
+ * DIR/bodies/NNNNNNNNNN (spool_seg.h) at off, len octets, zlib crc32. */
+struct spool_body_ref {
+	long long seg;
+	long long off;
+	long long len;
+	uint32_t crc;
+};
 
 /* A message ready to commit.  spool_commit() takes ownership of every
  * pointer in it and frees them with spool_msg_free().  An empty id gets
@@ -58,6 +67,10 @@ struct spool_msg {
 	double scan_score;
 	char *scan_symbols;    /* "SYMBOL,SYMBOL", or NULL */
 	time_t created;
+	/* storage thread: where spool_store put a large body (seg 0: inline),
+	 * and body_full when the cap or the disk had no room for it */
+	struct spool_body_ref body_ref;
+	int body_full;
 };
 
 /* Runs on the loop thread.  ok=1: the message is durably committed and

@@ -19,6 +19,7 @@
 #include "spool_health.h"
 #include "spool_obs.h"
 #include "spool_queue.h"
+#include "spool_seg.h"
 
 #define SPOOL_REASON_LEN 160
 #define SPOOL_LOW_SPACE_CLAIM 8   /* messages per claim once the reserve is given up */
@@ -31,7 +32,7 @@ enum spool_req_kind { SPOOL_REQ_COMMIT, SPOOL_REQ_CLAIM, SPOOL_REQ_RECORD, SPOOL
 enum spool_qstmt {
 	SPOOL_Q_CLAIM_SEL, SPOOL_Q_CLAIM_RCPTS, SPOOL_Q_CLAIM_MARK, SPOOL_Q_MSG_GET,
 	SPOOL_Q_ATTEMPT, SPOOL_Q_RCPT_SET, SPOOL_Q_PENDING, SPOOL_Q_MSG_SET,
-	SPOOL_Q_DEL_RCPTS, SPOOL_Q_DEL_ATTEMPTS, SPOOL_Q_DEL_MSG, SPOOL_Q_NEXT,
+	SPOOL_Q_DEL_RCPTS, SPOOL_Q_DEL_ATTEMPTS, SPOOL_Q_DEL_MSG, SPOOL_Q_NEXT, SPOOL_Q_BODY_DEFER,
 	SPOOL_Q_COUNT
 };
 
@@ -136,6 +137,10 @@ struct spool {
 	/* storage thread only: */
 	char *dir;
 	sqlite3_int64 cap_pages;               /* spool_max_size in pages, 0: none */
+	sqlite3_int64 page_size;               /* of queue.db, when capped */
+	struct spool_segs *segs;               /* large bodies (spool_seg.h) */
+	struct spool_body_ref *gone;           /* bodies of the rows the open transaction deleted */
+	size_t ngone, gone_cap;
 	int shm_fd;                            /* spool_check's hold on the -shm, or -1 */
 	int reserve_held;                      /* DIR/queue.reserve is in place */
 	int wal_frames;                        /* frames in the WAL after the last commit */

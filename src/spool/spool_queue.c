@@ -32,7 +32,7 @@
 static const char *const spool_qsql[SPOOL_Q_COUNT] = {
 	[SPOOL_Q_CLAIM_SEL] =
 		"SELECT id, sender, created, body_8bit, smtputf8, delay_notified, auth_user, class, route, body,"
-		" tenant, scan_action"
+		" tenant, scan_action, body_seg, body_off, size, body_crc"
 		" FROM messages INDEXED BY messages_due"
 		" WHERE claimed = 0 AND next_attempt <= ?1 ORDER BY next_attempt LIMIT ?2",
 	[SPOOL_Q_CLAIM_RCPTS] =
@@ -58,10 +58,11 @@ static const char *const spool_qsql[SPOOL_Q_COUNT] = {
 		" delay_notified = (delay_notified OR ?3) WHERE id = ?1",
 	[SPOOL_Q_DEL_RCPTS] = "DELETE FROM recipients WHERE msg_id = ?1",
 	[SPOOL_Q_DEL_ATTEMPTS] = "DELETE FROM attempts WHERE msg_id = ?1",
-	[SPOOL_Q_DEL_MSG] = "DELETE FROM messages WHERE id = ?1",
+	[SPOOL_Q_DEL_MSG] = "DELETE FROM messages WHERE id = ?1 RETURNING body_seg, body_off, size, body_crc",
 	[SPOOL_Q_NEXT] =
 		"SELECT next_attempt FROM messages INDEXED BY messages_due"
 		" WHERE claimed = 0 ORDER BY next_attempt LIMIT 1",
+	[SPOOL_Q_BODY_DEFER] = "UPDATE messages SET next_attempt = ?2 WHERE id = ?1",
 };
 
 /* The recipients.state and attempts.result strings (spool_admin shows them). */
@@ -86,9 +87,46 @@ static const char *q_text(sqlite3_stmt *st, int i)
 
 /* --- storage thread: claim ----------------------------------------------- */
 
-static struct spool_due_msg *q_due_row(sqlite3_stmt *st)
+/* The segment reference in columns i.. (seg, off, len, crc); seg 0: inline. */
+static struct spool_body_ref q_body_ref(sqlite3_stmt *st, int i)
 {
+	struct spool_body_ref b = { 0, 0, 0, 0 };
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		return b;
+	b.seg = sqlite3_column_int64(st, i);
+	b.off = sqlite3_column_int64(st, i + 1);
+	b.len = sqlite3_column_int64(st, i + 2);
+	b.crc = (uint32_t)sqlite3_column_int64(st, i + 3);
+	return b;
+}
+
+/* The body of the row: inline, or one pread of its segment, checked. */
+static char *q_body(struct spool *sp, sqlite3_stmt *st, size_t *len, char *why, size_t whylen)
+{
+	struct spool_body_ref ref = q_body_ref(st, 12);
+	if (ref.seg) {
+		*len = (size_t)ref.len;
+		return spool_segs_read(sp->segs, &ref, why, whylen);
+	}
+	const void *body = sqlite3_column_blob(st, 9);
+	*len = body ? (size_t)sqlite3_column_bytes(st, 9) : 0;
+	char *b = xmalloc(*len + 1);
+	if (*len)
+		memcpy(b, body, *len);
+	b[*len] = '\0';
+	return b;
+}
+
+/* A claimed row; NULL (with why) when its body cannot be read. */
+static struct spool_due_msg *q_due_row(struct spool *sp, sqlite3_stmt *st, char *why, size_t whylen)
+{
+	size_t body_len = 0;
+	char *body = q_body(sp, st, &body_len, why, whylen);
+	if (body == NULL)
+		return NULL;
 	struct spool_due_msg *m = xcalloc(1, sizeof(*m));
+	m->body = body;
+	m->body_len = body_len;
 	const char *id = q_text(st, 0);
 	size_t idlen = strnlen(id, SPOOL_ID_LEN);
 	memcpy(m->id, id, idlen);
@@ -102,12 +140,6 @@ static struct spool_due_msg *q_due_row(sqlite3_stmt *st)
 	m->route = sqlite3_column_type(st, 8) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 8));
 	m->tenant = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 10));
 	m->scan_action = sqlite3_column_type(st, 11) == SQLITE_NULL ? NULL : xstrdup(q_text(st, 11));
-	const void *body = sqlite3_column_blob(st, 9);
-	m->body_len = body ? (size_t)sqlite3_column_bytes(st, 9) : 0;
-	m->body = xmalloc(m->body_len + 1);
-	if (m->body_len)
-		memcpy(m->body, body, m->body_len);
-	m->body[m->body_len] = '\0';
 	return m;
 }
 
@@ -145,13 +177,34 @@ static int q_exec_id(struct spool *sp, enum spool_qstmt which, const char *id)
 	return spool_step_done(st, spool_bind_text(st, 1, id));
 }
 
+/* Deletes the row; a body in a segment is released once the transaction
+ * has committed (q_txn), never before. */
+static int q_delete_msg(struct spool *sp, const char *id)
+{
+	sqlite3_stmt *st = sp->q[SPOOL_Q_DEL_MSG];
+	int rc = spool_bind_text(st, 1, id);
+	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct spool_body_ref ref = q_body_ref(st, 0);
+		rc = SQLITE_OK;
+		if (ref.seg == 0)
+			continue;
+		if (sp->ngone == sp->gone_cap) {
+			sp->gone_cap = sp->gone_cap ? 2 * sp->gone_cap : 16;
+			sp->gone = xreallocarray(sp->gone, sp->gone_cap, sizeof(*sp->gone));
+		}
+		sp->gone[sp->ngone++] = ref;
+	}
+	q_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 static int q_delete(struct spool *sp, const char *id)
 {
 	int rc = q_exec_id(sp, SPOOL_Q_DEL_RCPTS, id);
 	if (rc == SQLITE_OK)
 		rc = q_exec_id(sp, SPOOL_Q_DEL_ATTEMPTS, id);
 	if (rc == SQLITE_OK)
-		rc = q_exec_id(sp, SPOOL_Q_DEL_MSG, id);
+		rc = q_delete_msg(sp, id);
 	return rc;
 }
 
@@ -229,12 +282,50 @@ static int q_claim_each(struct spool *sp, struct spool_claim_op *c)
 	return rc;
 }
 
+/* A message whose body cannot be read is kept, not delivered: it is
+ * said (qid and why) and put off for an hour, when it is tried again (the
+ * file may have been restored); `outpost spool check` lists it. */
+#define Q_BODY_RETRY 3600
+static int q_body_bad(struct spool *sp, const char *id, const char *why, time_t now)
+{
+	char q[600];
+	msg_warn("event=spool_body_unreadable qid=%s reason=%s action=\"kept, not delivered; retried in %ds: "
+		 "restore the segment or see `outpost spool check`\"", id, log_quote(q, sizeof(q), why), Q_BODY_RETRY);
+	sqlite3_stmt *st = sp->q[SPOOL_Q_BODY_DEFER];
+	int rc = spool_bind_text(st, 1, id);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 2, (sqlite3_int64)(now + Q_BODY_RETRY));
+	return spool_step_done(st, rc);
+}
+
+/* Reads one candidate row into c, or its id into *bad (with why). */
+static void q_claim_row(struct spool *sp, sqlite3_stmt *st, struct spool_claim_op *c, size_t *cap,
+			char (*bad)[SPOOL_ID_LEN + 1], char (*why)[200], size_t *nbad)
+{
+	struct spool_due_msg *m = q_due_row(sp, st, why[*nbad], sizeof(why[*nbad]));
+	if (m == NULL) {
+		if (*nbad < 8) {   /* more wait for the next claim */
+			const char *id = q_text(st, 0);
+			size_t idlen = strnlen(id, SPOOL_ID_LEN);
+			memcpy(bad[*nbad], id, idlen);
+			bad[(*nbad)++][idlen] = '\0';
+		}
+		return;
+	}
+	if (c->n == *cap) {
+		*cap = *cap ? 2 * *cap : 16;
+		c->msgs = xreallocarray(c->msgs, *cap, sizeof(*c->msgs));
+	}
+	c->msgs[c->n++] = m;
+}
+
 /* The candidates are read to the end before any row is changed: the
  * claim updates the very index the select walks. */
 static int q_claim(struct spool *sp, struct spool_claim_op *c)
 {
 	sqlite3_stmt *st = sp->q[SPOOL_Q_CLAIM_SEL];
-	size_t cap = 0;
+	char bad[9][SPOOL_ID_LEN + 1], why[9][200];
+	size_t cap = 0, nbad = 0;
 	sqlite3_int64 lim = c->limit > (size_t)INT64_MAX ? INT64_MAX : (sqlite3_int64)c->limit;
 	if (!sp->reserve_held && lim > SPOOL_LOW_SPACE_CLAIM)
 		lim = SPOOL_LOW_SPACE_CLAIM;   /* small transactions: each fits what the reserve freed */
@@ -242,17 +333,16 @@ static int q_claim(struct spool *sp, struct spool_claim_op *c)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(st, 2, lim);
 	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (c->n == cap) {
-			cap = cap ? 2 * cap : 16;
-			c->msgs = xreallocarray(c->msgs, cap, sizeof(*c->msgs));
-		}
-		c->msgs[c->n++] = q_due_row(st);
+		q_claim_row(sp, st, c, &cap, bad, why, &nbad);
 		rc = SQLITE_OK;
 	}
 	q_reset(st);
 	if (rc != SQLITE_DONE)
 		return rc;
-	return q_claim_each(sp, c);
+	rc = SQLITE_OK;
+	for (size_t i = 0; i < nbad && rc == SQLITE_OK; i++)
+		rc = q_body_bad(sp, bad[i], why[i], c->now);
+	return rc == SQLITE_OK ? q_claim_each(sp, c) : rc;
 }
 
 /* --- storage thread: record ---------------------------------------------- */
@@ -420,12 +510,18 @@ static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, 
 	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	*began = rc == SQLITE_OK;
 	struct spool_req *p = r;
+	sp->ngone = 0;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, p = p->next)
 		rc = q_op(sp, p, reason, len);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
+		for (size_t i = 0; i < sp->ngone; i++)   /* the rows are gone for good: their bodies too */
+			spool_segs_release(sp->segs, &sp->gone[i]);
+		sp->ngone = 0;
 		return SQLITE_OK;
+	}
+	sp->ngone = 0;
 	if (rc != Q_REFUSED)
 		spool_reason(sp, rc, reason, len);
 	if (!sqlite3_get_autocommit(sp->db) &&
