@@ -18,7 +18,10 @@
 #    MESSAGES (default 1,000,000).  Copy k of seed message with rowid r gets
 #    the id printf('Z%015d', k*1000000 + r): 16 characters of Crockford
 #    base32, unique, never made by outpost (its ids start with a time stamp).
-#    Bodies, senders, recipients and attempt rows are the seed's; then every
+#    Bodies, senders, recipients and attempt rows are the seed's (a seed body
+#    kept in a segment file, 32 KiB and up, is first put back inline in its
+#    row: a copy must not share the segment's range, whose hole is punched
+#    when the message holding it is delivered); then every
 #    message and pending recipient is made due now (next_attempt = now,
 #    claimed = 0).  Done in one transaction with journal_mode=DELETE and
 #    synchronous=OFF (an offline set-up step, not the daemon), then the spool
@@ -183,6 +186,22 @@ seeded=$(q "SELECT count(*) FROM messages;")
 say "seed: $SEED messages in ${SEED_SECS} s; $(q "SELECT count(*) FROM attempts;") attempt rows"
 
 # --- 2. clone -------------------------------------------------------------------------
+
+# bodies in segment files back into their rows (see 2. above); the files,
+# referenced by no row now, are removed by outpostd when it next opens the spool
+python3 - "$O_DIR/spool" <<-'EOF'
+import os, sqlite3, sys
+spool = sys.argv[1]
+db = sqlite3.connect(os.path.join(spool, "queue.db"))
+rows = db.execute("SELECT id, body_seg, body_off, size FROM messages WHERE body_seg IS NOT NULL").fetchall()
+for qid, seg, off, size in rows:
+    with open(os.path.join(spool, "bodies", "%010d" % seg), "rb") as f:
+        f.seek(off)
+        body = f.read(size)
+    db.execute("UPDATE messages SET body = ?, body_seg = NULL, body_off = NULL, body_crc = NULL WHERE id = ?",
+               (body, qid))
+db.commit()
+EOF
 
 COPIES=$(( (TOTAL - SEED + SEED - 1) / SEED ))
 say "clone: $COPIES copies of the seed, up to $TOTAL messages (sqlite3, daemon stopped)"

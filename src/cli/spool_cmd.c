@@ -30,6 +30,13 @@ static int spool_check_cmd(const char *dir)
 		printf("%s: sound, %lld messages\n", dir, r.messages);
 		return 0;
 	}
+	if (r.bad_bodies)
+		printf("%s: %lld messages have a missing or damaged body in %s/bodies (first: %s)\n"
+		       "outpostd keeps them and does not deliver them (event=spool_body_unreadable). Restore\n"
+		       "the spool directory from a backup, or remove them with `outpost queue delete QID`.\n",
+		       dir, r.bad_bodies, dir, r.body_why);
+	if (r.why[0] == '\0')
+		return 1;
 	printf("%s: DAMAGED: %s\n", dir, r.why);
 	if (r.messages >= 0)
 		printf("%lld messages can be counted in it\n", r.messages);

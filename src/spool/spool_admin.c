@@ -24,6 +24,7 @@
 #include "spool_health.h"
 #include "spool_check.h"
 #include "spool_reserve.h"
+#include "spool_seg.h"
 #include "xmalloc.h"
 
 #define SPOOL_ADMIN_BUSY_MS 5000
@@ -38,6 +39,10 @@ static int admin_dberr(sqlite3 *db, const char *what, char *err, size_t errlen)
 /* The -shm hold of the open database's snapshot (see spool_wal_snapshot());
  * the CLI has one spool database open at a time. */
 static struct spool_wal_snap admin_snap = { .shm_fd = -1 };
+/* The open spool's schema version (9 and up: bodies may be in segments)
+ * and directory, for show's headers. */
+static int admin_version;
+static const char *admin_dir;
 
 static void admin_close(sqlite3 *db)
 {
@@ -65,6 +70,7 @@ static int admin_check_version(sqlite3 *db, const char *dir, char *err, size_t e
 			     v, SPOOL_SCHEMA_VERSION);
 		return -1;
 	}
+	admin_version = v;
 	return 0;
 }
 
@@ -333,13 +339,14 @@ int spool_admin_list(const char *dir, struct spool_admin_queue *q, char *err, si
 /* --- show ---------------------------------------------------------------- */
 
 enum { S_ID, S_CREATED, S_SIZE, S_SENDER, S_CADDR, S_HELO, S_AUTH, S_UTF8, S_8BIT, S_NEXT,
-       S_HEAD, S_TENANT, S_SCAN, S_SCORE, S_SYMBOLS };
+       S_HEAD, S_TENANT, S_SCAN, S_SCORE, S_SYMBOLS, S_SEG, S_OFF, S_CRC };
 
-static const char admin_sql_msg[] =
-	"SELECT id, created, size, sender, client_addr, client_helo, auth_user,"
-	" smtputf8, body_8bit, next_attempt, substr(body, 1, ?2), tenant, scan_action,"
-	" printf('%.2f', scan_score), scan_symbols"
-	" FROM messages WHERE id = ?1";
+#define ADMIN_SQL_MSG(seg) \
+	"SELECT id, created, size, sender, client_addr, client_helo, auth_user," \
+	" smtputf8, body_8bit, next_attempt, substr(body, 1, ?2), tenant, scan_action," \
+	" printf('%.2f', scan_score), scan_symbols, " seg " FROM messages WHERE id = ?1"
+static const char admin_sql_msg[] = ADMIN_SQL_MSG("body_seg, body_off, body_crc");
+static const char admin_sql_msg_v8[] = ADMIN_SQL_MSG("NULL, NULL, NULL");   /* before schema 9 */
 static const char admin_sql_rcpts[] =
 	"SELECT position, address, state, attempts, last_reply, last_attempt, next_attempt"
 	" FROM recipients WHERE msg_id = ?1 ORDER BY position";
@@ -363,12 +370,20 @@ static size_t admin_header_len(const char *p, size_t len)
 	return len;
 }
 
-/* The header block without CRs. */
+/* The header block without CRs: from the row, or the start of the body's
+ * segment (an unreadable one shows as no header). */
 static struct spool_text admin_headers(sqlite3_stmt *st)
 {
 	struct buf b = BUF_INIT;
+	char *seg = NULL, why[256];
 	const char *p = sqlite3_column_blob(st, S_HEAD);
 	size_t len = p ? (size_t)sqlite3_column_bytes(st, S_HEAD) : 0;
+	if (sqlite3_column_type(st, S_SEG) != SQLITE_NULL && admin_dir) {
+		struct spool_body_ref ref = { sqlite3_column_int64(st, S_SEG), sqlite3_column_int64(st, S_OFF),
+					      sqlite3_column_int64(st, S_SIZE), (uint32_t)sqlite3_column_int64(st, S_CRC) };
+		p = seg = spool_seg_read(admin_dir, &ref, SPOOL_ADMIN_HEADER_MAX, why, sizeof(why));
+		len = seg == NULL ? 0 : ref.len < SPOOL_ADMIN_HEADER_MAX ? (size_t)ref.len : SPOOL_ADMIN_HEADER_MAX;
+	}
 	if (len && p[0] == '\n')
 		len = 0;
 	len = len ? admin_header_len(p, len) : 0;
@@ -377,6 +392,7 @@ static struct spool_text admin_headers(sqlite3_stmt *st)
 			buf_putc(&b, p[i]);
 	struct spool_text t = admin_copy(b.data, b.len);
 	buf_free(&b);
+	free(seg);
 	return t;
 }
 
@@ -461,8 +477,10 @@ int spool_admin_show(const char *dir, const char *id, struct spool_admin_msg *m,
 		return -1;
 	/* one read transaction: message, recipients and attempts agree */
 	int rc = admin_exec(db, "BEGIN", err, errlen);
+	admin_dir = dir;
 	if (rc == 0)
-		rc = admin_rows(db, admin_sql_msg, id, m, admin_show_row, 1, err, errlen);
+		rc = admin_rows(db, admin_version >= 9 ? admin_sql_msg : admin_sql_msg_v8, id, m, admin_show_row, 1,
+				err, errlen);
 	if (rc == 0)
 		rc = admin_rows(db, admin_sql_rcpts, id, m, admin_show_rcpt, 0, err, errlen);
 	if (rc == 0)
@@ -527,6 +545,32 @@ static int admin_write(const char *dir, const char *id, const char *const *sqls,
 	return rc;
 }
 
+/* Where id's body is, when in a segment (read before the delete: the
+ * range is the message's for good, so a stale read is harmless). */
+static int admin_body_ref(const char *dir, const char *id, struct spool_body_ref *ref, char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	if (admin_open(dir, 0, &db, err, errlen) != 0)
+		return -1;
+	int rc = admin_version < 9 ? SQLITE_DONE
+		 : sqlite3_prepare_v2(db, "SELECT body_seg, body_off, size, body_crc FROM messages WHERE id = ?1",
+				      -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+		ref->seg = sqlite3_column_int64(st, 0);
+		ref->off = sqlite3_column_int64(st, 1);
+		ref->len = sqlite3_column_int64(st, 2);
+		ref->crc = (uint32_t)sqlite3_column_int64(st, 3);
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		admin_dberr(db, "show", err, errlen);
+	sqlite3_finalize(st);   /* repeats the step's error, handled above */
+	admin_close(db);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
 int spool_admin_delete(const char *dir, const char *id, char *err, size_t errlen)
 {
 	static const char *const sqls[] = {
@@ -536,13 +580,17 @@ int spool_admin_delete(const char *dir, const char *id, char *err, size_t errlen
 		NULL
 	};
 	size_t n = 0;
-	int rc = admin_write(dir, id, sqls, &n, err, errlen);
+	struct spool_body_ref ref = { 0, 0, 0, 0 };
+	int rc = admin_body_ref(dir, id, &ref, err, errlen);
+	if (rc == 0)
+		rc = admin_write(dir, id, sqls, &n, err, errlen);
 	/* a delete makes room: on a full disk it may use the spool's reserve
 	 * (spool_reserve.h), which the daemon makes again when it can */
 	if (rc == ADMIN_DISK_FULL && spool_reserve_release(dir))
 		rc = admin_write(dir, id, sqls, &n, err, errlen);
 	if (rc == 0) {
 		char q[128];
+		spool_seg_punch(dir, &ref);   /* ranges are never reused: safe even if outpostd did it too */
 		msg_info("event=deleted qid=%s by=operator", log_quote(q, sizeof(q), id));
 	}
 	return rc < 0 ? -1 : rc;

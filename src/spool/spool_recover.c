@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "spool.h"
 #include "spool_check.h"
 #include "spool_int.h"
+#include "spool_seg.h"
 
 #define MAX_BAD_STEPS 100000   /* seeks past unreadable rows before giving up */
 
@@ -29,6 +31,28 @@ static int open_keep(const char *path, sqlite3 **db, char *err, size_t errlen)
 	    sqlite3_db_config(*db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK)
 		return set_error(err, errlen, "cannot open %s: %s", path, *db ? sqlite3_errmsg(*db) : "no memory");
 	return 0;
+}
+
+/* Reads every body kept in a segment and checks it (spool_seg_read). */
+static void check_bodies(sqlite3 *db, const char *dir, struct spool_check_report *r)
+{
+	sqlite3_stmt *st = NULL;
+	char why[400];
+	if (sqlite3_prepare_v2(db, "SELECT id, body_seg, body_off, size, body_crc FROM messages"
+			       " WHERE body_seg IS NOT NULL ORDER BY body_seg, body_off", -1, &st, NULL) != SQLITE_OK) {
+		sqlite3_finalize(st);
+		return;   /* before schema 9: every body is in the database */
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct spool_body_ref ref = { sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2),
+					      sqlite3_column_int64(st, 3), (uint32_t)sqlite3_column_int64(st, 4) };
+		char *body = spool_seg_read(dir, &ref, SIZE_MAX, why, sizeof(why));
+		if (body == NULL && r->bad_bodies++ == 0)
+			set_error(r->body_why, sizeof(r->body_why), "%s: %s", (const char *)sqlite3_column_text(st, 0),
+				  why);
+		free(body);
+	}
+	sqlite3_finalize(st);   /* a read error here is quick_check's to report */
 }
 
 int spool_check_run(const char *dir, struct spool_check_report *r, char *err, size_t errlen)
@@ -56,11 +80,12 @@ int spool_check_run(const char *dir, struct spool_check_report *r, char *err, si
 	    sqlite3_step(st) == SQLITE_ROW)
 		r->messages = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);   /* an unreadable count stays -1 */
+	check_bodies(db, dir, r);
 	sqlite3_close(db);
 	spool_wal_snap_close(&snap);   /* after the database: see spool_wal_snapshot() */
 	if (damaged == 2)
 		spool_mark_damaged(dir, r->why);
-	return damaged ? 1 : 0;
+	return damaged || r->bad_bodies ? 1 : 0;
 }
 
 /* Moves queue.db and its -wal and -shm to queue.db.damaged-STAMP[-wal|-shm]. */

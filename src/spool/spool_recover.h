@@ -6,7 +6,11 @@
  * - spool_check_run() checks DIR/queue.db as outpostd does at start (the
  *   WAL against its index, PRAGMA quick_check, the message counts) and
  *   marks the spool damaged when it is; it reports the messages it could
- *   count.  Returns 0 sound, 1 damaged, -1 error (err).
+ *   count.  It also reads every body kept in a segment file (spool_seg.h)
+ *   and checks its length and crc32: such messages are counted in
+ *   bad_bodies (the spool is not marked damaged: outpostd keeps them and
+ *   does not deliver them).  Returns 0 sound, 1 damaged or bad bodies,
+ *   -1 error (err).
  * - spool_recover_run() refuses while another process has the spool open
  *   (outpostd must be stopped); moves queue.db and its -wal and -shm aside
  *   as queue.db.damaged-YYYYMMDDTHHMMSSZ (with -wal/-shm), so nothing is
@@ -22,6 +26,8 @@
 struct spool_check_report {
 	char why[512];              /* the damage, when damaged */
 	long long messages;         /* messages counted, -1 when unreadable */
+	long long bad_bodies;       /* messages whose body segment is missing, short or corrupt */
+	char body_why[512];         /* the first of them: "qid: why" */
 };
 
 struct spool_recover_report {

@@ -131,6 +131,30 @@ class Daemon:
     def queue(self):
         return json.loads(self.cli("queue", "list", "--json").stdout)
 
+    def bodies(self, db=None):
+        """qid -> the stored body, read the way outpostd does: inline in
+        queue.db, or (32 KiB and up) from its segment file in spool/bodies."""
+        return spool_bodies(self.spool, db)
+
+
+def spool_bodies(spool, db=None):
+    """qid -> body bytes of every message in the spool at `spool`."""
+    import sqlite3
+    own = db is None
+    if own:
+        db = sqlite3.connect("file:%s?mode=ro" % (Path(spool) / "queue.db"), uri=True)
+    out = {}
+    for qid, body, seg, off, size in db.execute("select id, body, body_seg, body_off, size from messages"):
+        if seg is None:
+            out[qid] = bytes(body)
+            continue
+        with open(Path(spool) / "bodies" / ("%010d" % seg), "rb") as f:
+            f.seek(off)
+            out[qid] = f.read(size)
+    if own:
+        db.close()
+    return out
+
 
 @pytest.fixture
 def make_daemon(tmp_path):

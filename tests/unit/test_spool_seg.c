@@ -1,0 +1,510 @@
+/*
+ * test_spool_seg: large bodies in segment files (spool_seg.h) through the
+ * real storage thread: a large body goes to DIR/bodies and comes back byte
+ * for byte (before and after a reopen, which starts a new segment), a small
+ * one stays inline; a sealed segment goes once its messages are delivered;
+ * an unreferenced segment is removed at open; a corrupt or missing segment
+ * keeps its message (not claimed, put off) and `spool check` reports it;
+ * a version 8 spool with an inline large body upgrades and still delivers
+ * it; spool_max_size counts the segments.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "tmpdir.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spool/spool.h"
+#include "spool/spool_queue.h"
+#include "spool/spool_recover.h"
+#include "spool/spool_seg.h"
+#include "xmalloc.h"
+
+#define MAX_CLAIMED 256
+
+struct fx {
+	char tmp[64];
+	char dir[128];
+	struct event_base *base;
+	struct spool *sp;
+	int calls;                              /* callbacks of any kind */
+	struct spool_due_msg *claimed[MAX_CLAIMED];
+	size_t nclaimed;
+	int ok, failed;
+	char reason[200];
+	time_t next_due;
+};
+
+/* --- helpers ------------------------------------------------------------- */
+
+static void drop_claimed(struct fx *fx)
+{
+	for (size_t i = 0; i < fx->nclaimed; i++)
+		spool_due_free(fx->claimed[i]);
+	fx->nclaimed = 0;
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	assert_int_equal(tmpdir_make(fx->tmp, sizeof(fx->tmp), "spoolseg"), 0);
+	int n = snprintf(fx->dir, sizeof(fx->dir), "%s/spool", fx->tmp);
+	assert_true(n > 0 && (size_t)n < sizeof(fx->dir));
+	fx->base = event_base_new();
+	assert_non_null(fx->base);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	drop_claimed(fx);
+	spool_close(fx->sp);
+	event_base_free(fx->base);
+	assert_int_equal(tmpdir_remove(fx->tmp), 0);
+	free(fx);
+	return 0;
+}
+
+static void open_spool(struct fx *fx)
+{
+	char err[256];
+	fx->sp = spool_open(fx->dir, 0, fx->base, err, sizeof(err));
+	if (fx->sp == NULL)
+		fail_msg("spool_open: %s", err);
+}
+
+static void reopen_spool(struct fx *fx)
+{
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	open_spool(fx);
+}
+
+static struct spool_msg *make_msg(const char *sender, size_t nrcpts)
+{
+	static const char text[] = "Subject: test\r\nFrom: <sender@example.com>\r\n\r\nbody\r\n";
+	struct spool_msg *m = xcalloc(1, sizeof(*m));
+	spool_id_new(m->id);
+	m->sender = xstrdup(sender);
+	m->rcpts = xcalloc(nrcpts ? nrcpts : 1, sizeof(char *));
+	for (size_t i = 0; i < nrcpts; i++)
+		m->rcpts[i] = xasprintf("rcpt%zu@example.net", i);
+	m->nrcpts = nrcpts;
+	m->client_addr = xstrdup("192.0.2.1");
+	m->client_helo = xstrdup("client.example.com");
+	m->body = xstrdup(text);
+	m->body_len = sizeof(text) - 1;
+	m->body_8bit = 1;
+	return m;
+}
+
+static char *db_path(struct fx *fx)
+{
+	return xasprintf("%s/%s", fx->dir, SPOOL_DB_NAME);
+}
+
+static sqlite3 *db_open(struct fx *fx)
+{
+	char *path = db_path(fx);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_busy_timeout(db, 5000), SQLITE_OK);
+	free(path);
+	return db;
+}
+
+static sqlite3_int64 db_int(struct fx *fx, const char *fmt, ...)
+{
+	va_list ap;
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	sqlite3_int64 v = -1;
+	va_start(ap, fmt);
+	int n = vsnprintf(sql, sizeof(sql), fmt, ap);
+	va_end(ap);
+	assert_true(n > 0 && (size_t)n < sizeof(sql));
+	sqlite3 *db = db_open(fx);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+	return v;
+}
+
+static void db_exec(struct fx *fx, const char *sql)
+{
+	sqlite3 *db = db_open(fx);
+	char *err = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
+		fail_msg("%s: %s", sql, err);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+/* Runs the loop until fx has seen want callbacks in all (or 60 s pass). */
+static void run_until(struct fx *fx, int want)
+{
+	int timed_out = 0;
+	struct timeval tv = { 60, 0 };
+	struct event *t = event_new(fx->base, -1, 0, on_timeout, &timed_out);
+	assert_int_equal(event_add(t, &tv), 0);
+	while (fx->calls < want && !timed_out)
+		assert_true(event_base_loop(fx->base, EVLOOP_ONCE) >= 0);
+	event_free(t);
+	assert_false(timed_out);
+}
+
+static void on_commit(void *arg, int ok, const char *reason)
+{
+	struct fx *fx = arg;
+	fx->calls++;
+	if (ok) {
+		fx->ok++;
+	} else {
+		fx->failed++;
+		snprintf(fx->reason, sizeof(fx->reason), "%s", reason);
+	}
+}
+
+static void on_due(void *arg, struct spool_due_msg **msgs, size_t n)
+{
+	struct fx *fx = arg;
+	fx->calls++;
+	for (size_t i = 0; i < n; i++) {
+		assert_true(fx->nclaimed < MAX_CLAIMED);
+		fx->claimed[fx->nclaimed++] = msgs[i];
+	}
+	free(msgs);   /* the array is the callback's too */
+}
+
+/* Commits m and waits; returns its id in id. */
+static void commit_wait(struct fx *fx, struct spool_msg *m, char id[SPOOL_ID_LEN + 1])
+{
+	memcpy(id, m->id, SPOOL_ID_LEN + 1);
+	int want = fx->calls + 1, ok = fx->ok;
+	spool_commit(fx->sp, m, on_commit, fx);
+	run_until(fx, want);
+	assert_int_equal(fx->ok, ok + 1);
+}
+
+/* Claims (up to limit, at now) and waits; the result is in fx->claimed. */
+static size_t claim_wait(struct fx *fx, time_t now, size_t limit)
+{
+	drop_claimed(fx);
+	int want = fx->calls + 1;
+	spool_claim_due(fx->sp, now, limit, on_due, fx);
+	run_until(fx, want);
+	return fx->nclaimed;
+}
+
+static int record_wait(struct fx *fx, const char *id, const struct spool_outcome *o, size_t n,
+		       struct spool_msg *dsn)
+{
+	int want = fx->calls + 1, ok = fx->ok;
+	spool_record(fx->sp, id, o, n, 0, dsn, on_commit, fx);
+	run_until(fx, want);
+	return fx->ok == ok + 1;
+}
+
+static struct spool_outcome outcome(int position, enum spool_rcpt_state state, time_t next)
+{
+	struct spool_outcome o = {
+		.position = position, .state = state, .next_attempt = next,
+		.reply = state == SPOOL_RCPT_DELIVERED ? "250 2.0.0 Ok: queued as X"
+			: state == SPOOL_RCPT_BOUNCED ? "550 5.1.1 No such user"
+			: "451 4.7.1 Try again later",
+		.route = "direct", .host = "mx.example.net", .ip = "192.0.2.25",
+		.tls = "TLSv1.3 TLS_AES_256_GCM_SHA384 verified",
+	};
+	return o;
+}
+
+static const struct spool_due_msg *claimed_by_id(struct fx *fx, const char *id)
+{
+	for (size_t i = 0; i < fx->nclaimed; i++)
+		if (strcmp(fx->claimed[i]->id, id) == 0)
+			return fx->claimed[i];
+	return NULL;
+}
+
+/* A message of size octets whose every line names it (so a body found in
+ * another's place shows). */
+static struct spool_msg *make_big(size_t size, const char *tag)
+{
+	struct spool_msg *m = make_msg("sender@example.com", 1);
+	free(m->body);
+	m->body = xmalloc(size + 1);
+	size_t n = 0;
+	while (n < size) {
+		char line[100];
+		int k = snprintf(line, sizeof(line), "%s line %zu xxxxxxxxxxxxxxxxxxxxxxxx\r\n", tag, n);
+		assert_true(k > 0 && (size_t)k < sizeof(line));
+		size_t take = (size_t)k < size - n ? (size_t)k : size - n;
+		memcpy(m->body + n, line, take);
+		n += take;
+	}
+	m->body[size] = '\0';
+	m->body_len = size;
+	return m;
+}
+
+static char *seg_file(struct fx *fx, long long seg)
+{
+	return xasprintf("%s/bodies/%010lld", fx->dir, seg);
+}
+
+static int seg_exists(struct fx *fx, long long seg)
+{
+	char *p = seg_file(fx, seg);
+	int ok = access(p, F_OK) == 0;
+	free(p);
+	return ok;
+}
+
+static void assert_claimed_body(struct fx *fx, const char *id, const struct spool_msg *want)
+{
+	const struct spool_due_msg *m = claimed_by_id(fx, id);
+	assert_non_null(m);
+	assert_int_equal(m->body_len, want->body_len);
+	assert_memory_equal(m->body, want->body, want->body_len);
+	assert_int_equal(m->body[m->body_len], '\0');
+}
+
+/* Flips one octet of seg at off. */
+static void corrupt(struct fx *fx, long long seg, long long off)
+{
+	char *p = seg_file(fx, seg), c;
+	int fd = open(p, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &c, 1, off), 1);
+	c ^= 0x20;
+	assert_int_equal(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+	free(p);
+}
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_large_body_goes_to_a_segment_and_comes_back_intact(void **state)
+{
+	struct fx *fx = *state;
+	char big[SPOOL_ID_LEN + 1], small[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	struct spool_msg *b = make_big(100 * 1024, "big"), *s = make_big(4096, "small");
+	struct spool_msg *bc = make_big(100 * 1024, "big"), *sc = make_big(4096, "small");
+	commit_wait(fx, b, big);
+	commit_wait(fx, s, small);
+	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", big), 1);
+	assert_int_equal(db_int(fx, "SELECT length(body) FROM messages WHERE id = '%s'", big), 0);
+	assert_int_equal(db_int(fx, "SELECT body_seg IS NULL FROM messages WHERE id = '%s'", small), 1);
+	assert_int_equal(db_int(fx, "SELECT length(body) FROM messages WHERE id = '%s'", small), 4096);
+	assert_true(seg_exists(fx, 1));
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	assert_claimed_body(fx, big, bc);
+	assert_claimed_body(fx, small, sc);
+	/* after a reopen: read from the sealed segment; new bodies go to a new one */
+	reopen_spool(fx);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	assert_claimed_body(fx, big, bc);
+	char next[SPOOL_ID_LEN + 1];
+	commit_wait(fx, make_big(40 * 1024, "next"), next);
+	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", next), 2);
+	assert_true(seg_exists(fx, 1) && seg_exists(fx, 2));
+	spool_msg_free(bc);
+	spool_msg_free(sc);
+}
+
+static void test_sealed_segment_is_removed_when_its_messages_are_gone(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_big(64 * 1024, "a"), a);
+	commit_wait(fx, make_big(64 * 1024, "b"), b);
+	reopen_spool(fx);   /* segment 1 is sealed now */
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 2);
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_DELIVERED, 0);
+	assert_true(record_wait(fx, a, &o, 1, NULL));
+	assert_true(seg_exists(fx, 1));   /* b still needs it */
+	assert_true(record_wait(fx, b, &o, 1, NULL));
+	assert_false(seg_exists(fx, 1));
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 0);
+}
+
+static void test_unreferenced_segment_is_removed_at_open(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_big(64 * 1024, "a"), a);
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	/* what a crash between a new segment's append and its commit leaves */
+	char *orphan = seg_file(fx, 7);
+	FILE *f = fopen(orphan, "w");
+	assert_non_null(f);
+	fputs("an appended body no row references", f);
+	assert_int_equal(fclose(f), 0);
+	open_spool(fx);
+	assert_false(seg_exists(fx, 7));
+	assert_true(seg_exists(fx, 1));   /* referenced: kept */
+	char b[SPOOL_ID_LEN + 1];
+	commit_wait(fx, make_big(64 * 1024, "b"), b);
+	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", b), 8);   /* never reused */
+	free(orphan);
+}
+
+static void test_corrupt_or_missing_segment_keeps_the_message_and_check_reports_it(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], err[256];
+	struct spool_check_report r;
+	open_spool(fx);
+	commit_wait(fx, make_big(64 * 1024, "a"), a);
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	assert_int_equal(spool_check_run(fx->dir, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.bad_bodies, 0);
+	corrupt(fx, 1, 5000);
+	assert_int_equal(spool_check_run(fx->dir, &r, err, sizeof(err)), 1);
+	assert_int_equal(r.bad_bodies, 1);
+	assert_string_equal(r.why, "");   /* not a damaged database: no mark */
+	assert_non_null(strstr(r.body_why, a));
+	assert_non_null(strstr(r.body_why, "checksum"));
+	open_spool(fx);
+	time_t now = time(NULL);
+	assert_int_equal(claim_wait(fx, now + 10, 10), 0);   /* not handed out with wrong bytes */
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 1);
+	assert_true(db_int(fx, "SELECT next_attempt FROM messages WHERE id = '%s'", a) >= now + 3600);
+	assert_int_equal(db_int(fx, "SELECT claimed FROM messages WHERE id = '%s'", a), 0);
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	char *p = seg_file(fx, 1);
+	assert_int_equal(truncate(p, 1000), 0);
+	assert_int_equal(spool_check_run(fx->dir, &r, err, sizeof(err)), 1);
+	assert_non_null(strstr(r.body_why, "cut short"));
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(spool_check_run(fx->dir, &r, err, sizeof(err)), 1);
+	assert_non_null(strstr(r.body_why, "cannot open"));
+	open_spool(fx);   /* opens; the message stays */
+	assert_int_equal(claim_wait(fx, now + 7200, 10), 0);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 1);
+	free(p);
+}
+
+/* A spool of schema 8 (bodies inline) with a large body upgrades in place
+ * and delivers it from the row; new large bodies go to segments. */
+static void test_v8_spool_with_inline_large_body_upgrades(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], b[SPOOL_ID_LEN + 1];
+	open_spool(fx);
+	commit_wait(fx, make_msg("sender@example.com", 1), a);
+	spool_close(fx->sp);
+	fx->sp = NULL;
+	db_exec(fx, "DROP INDEX messages_body_seg;"
+		    "ALTER TABLE messages DROP COLUMN body_crc;"
+		    "ALTER TABLE messages DROP COLUMN body_off;"
+		    "ALTER TABLE messages DROP COLUMN body_seg;"
+		    "UPDATE messages SET body = randomblob(200000), size = 200000;"
+		    "PRAGMA user_version=8;");
+	assert_int_equal(db_int(fx, "PRAGMA user_version"), 8);
+	open_spool(fx);
+	assert_int_equal(db_int(fx, "PRAGMA user_version"), SPOOL_SCHEMA_VERSION);
+	assert_int_equal(db_int(fx, "SELECT body_seg IS NULL FROM messages WHERE id = '%s'", a), 1);
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 10), 1);
+	const struct spool_due_msg *m = claimed_by_id(fx, a);
+	assert_non_null(m);
+	assert_int_equal(m->body_len, 200000);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s' AND substr(body, 1, 1) = x'%02x'"
+			 " AND substr(body, 100000, 1) = x'%02x' AND substr(body, 200000, 1) = x'%02x'", a,
+			 (unsigned char)m->body[0], (unsigned char)m->body[99999], (unsigned char)m->body[199999]), 1);
+	commit_wait(fx, make_big(100 * 1024, "b"), b);
+	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", b), 1);
+}
+
+static long long disk_use(struct fx *fx)
+{
+	struct stat st;
+	long long total = db_int(fx, "PRAGMA page_count") * db_int(fx, "PRAGMA page_size");
+	for (long long seg = 1; seg < 100; seg++) {
+		char *p = seg_file(fx, seg);
+		if (stat(p, &st) == 0)
+			total += (long long)st.st_blocks * 512;
+		free(p);
+	}
+	return total;
+}
+
+/* spool_max_size bounds the database and the segments together. */
+static void test_size_cap_counts_the_segments(void **state)
+{
+	struct fx *fx = *state;
+	char err[256];
+	int ok = 0, refused = 0;
+	fx->sp = spool_open(fx->dir, 2 * 1024 * 1024, fx->base, err, sizeof(err));
+	assert_non_null(fx->sp);
+	for (int i = 0; i < 60 && refused == 0; i++) {
+		int want = fx->calls + 1, before = fx->ok;
+		spool_commit(fx->sp, make_big(100 * 1024, "cap"), on_commit, fx);
+		run_until(fx, want);
+		ok += fx->ok - before;
+		refused = fx->failed;
+	}
+	assert_int_equal(refused, 1);
+	assert_string_equal(fx->reason, "spool full");
+	assert_true(ok >= 10 && ok < 20);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), ok);
+	assert_true(disk_use(fx) <= 2 * 1024 * 1024 + 64 * 1024);   /* a last page or block of slack */
+	/* delivering frees room again */
+	assert_int_equal(claim_wait(fx, time(NULL) + 10, 1), 1);
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_DELIVERED, 0);
+	assert_true(record_wait(fx, fx->claimed[0]->id, &o, 1, NULL));
+	int before = fx->ok;
+	spool_commit(fx->sp, make_big(90 * 1024, "again"), on_commit, fx);
+	run_until(fx, fx->calls + 1);
+	assert_int_equal(fx->ok, before + 1);
+}
+
+int main(void)
+{
+	log_init("test_spool_seg", LOG_DEST_STDERR);
+	if (getenv("SPOOL_TEST_DEBUG"))
+		log_set_debug(1);
+	evthread_use_pthreads();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_large_body_goes_to_a_segment_and_comes_back_intact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_segment_is_removed_when_its_messages_are_gone, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unreferenced_segment_is_removed_at_open, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_or_missing_segment_keeps_the_message_and_check_reports_it,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_v8_spool_with_inline_large_body_upgrades, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_size_cap_counts_the_segments, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
