@@ -9,7 +9,8 @@
 #                adds the final checkpoint at SIGTERM (rusage of the exit)
 #   fsync        fsync + fdatasync calls, by file (strace, attached after
 #                the warm-up), and the bytes written by file: queue.db-wal,
-#                queue.db, other files (SQLite's statement journals)
+#                queue.db, bodies/ (segment files of bodies of 32 KiB and
+#                up), other files (SQLite's statement journals)
 #   syscalls     all system calls of the daemon (strace -c)
 #   instructions with CALLGRIND=1, a third run under valgrind's callgrind
 #                (zeroed after the warm-up, dumped once the queue is empty)
@@ -134,6 +135,8 @@ def classify(path):
         return "wal"
     if path.endswith("queue.db"):
         return "db"
+    if "/bodies/" in path:
+        return "bodies"   # the segment files of large bodies (src/spool/spool_seg.c)
     return "other"
 
 

@@ -86,7 +86,7 @@ static struct family fam[M_COUNT] = {
 	[M_QUEUE] = { "outpost_queue_messages", "Messages in the spool.", GAUGE, { NULL }, NULL, 0, NULL },
 	[M_QUEUE_OLDEST] = { "outpost_queue_oldest_age_seconds", "Age of the oldest message in the spool.",
 			     GAUGE, { NULL }, NULL, 0, NULL },
-	[M_SPOOL_BYTES] = { "outpost_spool_bytes", "Size of the spool database.", GAUGE, { NULL }, NULL,
+	[M_SPOOL_BYTES] = { "outpost_spool_bytes", "Size of the spool: the database and the body segment files.", GAUGE, { NULL }, NULL,
 			    0, NULL },
 	[M_DELIVERY_LATENCY] = { "outpost_delivery_latency_seconds",
 				 "Time from acceptance to delivery, per delivered recipient.", HISTOGRAM,

@@ -77,7 +77,7 @@ void spool_obs_refresh(struct spool *sp)
 	sqlite3_int64 n = obs_int(sp->obs[SPOOL_OBS_COUNT_MSGS]);
 	g.messages = n > 0 ? (uint64_t)n : 0;
 	g.oldest = (time_t)obs_int(sp->obs[SPOOL_OBS_OLDEST]);
-	n = obs_int(sp->obs[SPOOL_OBS_PAGES]);
+	n = obs_int(sp->obs[SPOOL_OBS_PAGES]) + spool_segs_bytes(sp->segs);   /* the database and the body segments */
 	g.bytes = n > 0 ? (uint64_t)n : 0;
 	pthread_mutex_lock(&sp->mu);
 	sp->gauges = g;

@@ -223,8 +223,7 @@ void spool_segs_close(struct spool_segs *s)
 {
 	if (s == NULL)
 		return;
-	if (s->cur)
-		close(s->cur_fd);
+	seg_seal(s);   /* an empty current segment goes now, not as an "orphan" at the next open */
 	free(s->segs);
 	free(s->dir);
 	free(s);
