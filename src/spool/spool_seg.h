@@ -33,7 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifndef SPOOL_SEG_MIN   /* -DSPOOL_SEG_MIN=N in c_args: for measuring other thresholds (bench/README.md) */
 #define SPOOL_SEG_MIN (32 * 1024)               /* bodies at least this long go to a segment */
+#endif
 #define SPOOL_SEG_SIZE (64LL * 1024 * 1024)     /* a segment is sealed past this */
 #define SPOOL_SEG_DIR "bodies"
 
