@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "spool/spool.h"
+#include "spool/spool_admin.h"
 #include "spool/spool_queue.h"
 #include "spool/spool_recover.h"
 #include "spool/spool_seg.h"
@@ -447,6 +448,51 @@ static void test_v8_spool_with_inline_large_body_upgrades(void **state)
 	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", b), 1);
 }
 
+/* 1 when the file system of the spool can punch holes. */
+static int fs_punches(struct fx *fx)
+{
+	char *p = xasprintf("%s/probe", fx->dir), block[8192];
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	memset(block, 'x', sizeof(block));
+	assert_int_equal(pwrite(fd, block, sizeof(block), 0), (ssize_t)sizeof(block));
+	int ok = fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, sizeof(block)) == 0;
+	close(fd);
+	unlink(p);
+	free(p);
+	return ok;
+}
+
+/* `outpost queue show` reads the header block from the segment, and
+ * `outpost queue delete` punches the range (the file stays: the daemon's). */
+static void test_admin_show_and_delete_of_a_segment_body(void **state)
+{
+	struct fx *fx = *state;
+	char a[SPOOL_ID_LEN + 1], err[256];
+	struct spool_admin_msg am;
+	open_spool(fx);
+	struct spool_msg *m = make_big(100 * 1024, "show");
+	memcpy(m->body, "Subject: big\r\n\r\n", 16);
+	commit_wait(fx, m, a);
+	assert_int_equal(spool_admin_show(fx->dir, a, &am, err, sizeof(err)), 0);
+	assert_non_null(am.headers.data);
+	assert_string_equal(am.headers.data, "Subject: big\n");
+	assert_int_equal(am.size, 100 * 1024);
+	spool_admin_msg_free(&am);
+	char *p = seg_file(fx, 1);
+	struct stat st;
+	assert_int_equal(stat(p, &st), 0);
+	long long before = (long long)st.st_blocks * 512;
+	assert_int_equal(spool_admin_delete(fx->dir, a, err, sizeof(err)), 0);
+	assert_int_equal(stat(p, &st), 0);
+	if (fs_punches(fx))
+		assert_true((long long)st.st_blocks * 512 <= before - 96 * 1024);
+	else
+		assert_true((long long)st.st_blocks * 512 <= before);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 0);
+	free(p);
+}
+
 static long long disk_use(struct fx *fx)
 {
 	struct stat st;
@@ -505,6 +551,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_v8_spool_with_inline_large_body_upgrades, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_size_cap_counts_the_segments, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admin_show_and_delete_of_a_segment_body, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
