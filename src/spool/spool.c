@@ -229,7 +229,7 @@ static const char *const spool_migrations[] = {
 	"DROP TABLE stats_minute;"
 	"ALTER TABLE stats_minute_t RENAME TO stats_minute;",
 	/* 9: a large body lives in a segment file (spool_seg.h): its number,
-	 * offset and crc32 (its length is size); NULL: the body is inline.
+	 * offset and CRC-32C (its length is size); NULL: the body is inline.
 	 * The partial index counts the bodies of each segment at open
 	 * without reading any row. */
 	"ALTER TABLE messages ADD COLUMN body_seg INTEGER;"

@@ -35,7 +35,7 @@ struct spool_req;
 #define SPOOL_DB_NAME "queue.db"
 
 /* Where a body is: seg 0 means inline in queue.db, else the segment file
- * DIR/bodies/NNNNNNNNNN (spool_seg.h) at off, len octets, zlib crc32. */
+ * DIR/bodies/NNNNNNNNNN (spool_seg.h) at off, len octets, CRC-32C. */
 struct spool_body_ref {
 	long long seg;
 	long long off;

@@ -7,7 +7,7 @@
  *   WAL against its index, PRAGMA quick_check, the message counts) and
  *   marks the spool damaged when it is; it reports the messages it could
  *   count.  It also reads every body kept in a segment file (spool_seg.h)
- *   and checks its length and crc32: such messages are counted in
+ *   and checks its length and CRC-32C: such messages are counted in
  *   bad_bodies (the spool is not marked damaged: outpostd keeps them and
  *   does not deliver them).  Returns 0 sound, 1 damaged or bad bodies,
  *   -1 error (err).

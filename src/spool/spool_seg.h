@@ -13,7 +13,7 @@
  *   4 KiB aligned.  spool_segs_append() writes every large body of a group,
  *   then fdatasync's each segment it wrote once (and the directory once
  *   when it made a segment), and only then may the caller commit the rows
- *   that reference them (segment, offset, length = size, crc32).
+ *   that reference them (segment, offset, length = size, CRC-32C).
  * - A segment is sealed at SPOOL_SEG_SIZE, on a write error, and at close;
  *   a new process never appends to an old segment (a crash may have left
  *   a tail no row references).
@@ -24,6 +24,8 @@
  *   same for a body whose transaction failed.  At open a segment no row
  *   references (a crash between append and commit) is removed and logged,
  *   and a referenced segment that is missing is logged.
+ * - The checksum is CRC-32C (spool_seg_crc32c(), the CPU's instruction
+ *   where it has one).
  * - spool_segs_bytes() is what the segments hold on disk, for the
  *   spool_max_size cap together with the database's pages.
  */
@@ -69,5 +71,9 @@ char *spool_segs_read(struct spool_segs *s, const struct spool_body_ref *ref, ch
 char *spool_seg_read(const char *dir, const struct spool_body_ref *ref, size_t max, char *why, size_t len);
 void spool_seg_punch(const char *dir, const struct spool_body_ref *ref);
 int spool_seg_path(const char *dir, long long seg, char *out, size_t len);
+/* CRC-32C of n octets (hardware when the CPU has it); the table version,
+ * the same function everywhere (for the tests). */
+uint32_t spool_seg_crc32c(const void *data, size_t n);
+uint32_t spool_seg_crc32c_portable(const void *data, size_t n);
 
 #endif
