@@ -716,10 +716,15 @@ static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reas
 		if (rc == SQLITE_OK)
 			rc = spool_obs_received(sp, r->msg);
 	}
+	struct spool_gauges g;
+	if (rc == SQLITE_OK)
+		spool_obs_read(sp, &g);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK)
+	if (rc == SQLITE_OK) {
+		spool_obs_committed(sp, &g);
 		return SQLITE_OK;
+	}
 	spool_reason(sp, rc, reason, len);
 	if (!sqlite3_get_autocommit(sp->db) &&
 	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)

@@ -129,6 +129,8 @@ struct spool {
 	struct spool_stats stats;              /* under mu */
 	sqlite3_stmt *obs[SPOOL_OBS_COUNT];    /* spool_obs.c */
 	struct spool_gauges gauges;            /* under mu */
+	struct spool_gauges txn_gauges;        /* storage thread: read in the round's last committed transaction */
+	int txn_gauges_fresh;                  /* storage thread: txn_gauges not published yet */
 	long long obs_minute;                  /* storage thread: the last minute pruned to */
 	struct spool_rejection rej[SPOOL_REJ_ROWS];   /* under mu: refusals not flushed yet */
 	size_t rej_n;                          /* under mu */
@@ -195,6 +197,12 @@ void spool_enqueue(struct spool *sp, struct spool_req *r);
 int spool_obs_prepare(struct spool *sp, char *err, size_t errlen);
 void spool_obs_finalize(struct spool *sp);
 void spool_obs_refresh(struct spool *sp);
+/* Storage thread, inside a write transaction just before its COMMIT: the
+ * gauges as that commit leaves them into *g; after the COMMIT succeeded,
+ * spool_obs_committed(sp, g) keeps them for the round's refresh, which then
+ * needs no read transaction of its own (its WAL lock fcntls). */
+void spool_obs_read(struct spool *sp, struct spool_gauges *g);
+void spool_obs_committed(struct spool *sp, const struct spool_gauges *g);
 /* Storage thread, inside the transaction that commits m / records o:
  * the statistics rows of a message received and of one outcome (before
  * the message may leave the spool). */

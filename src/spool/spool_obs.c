@@ -71,14 +71,31 @@ static sqlite3_int64 obs_int(sqlite3_stmt *st)
 	return v;
 }
 
+void spool_obs_read(struct spool *sp, struct spool_gauges *g)
+{
+	sqlite3_int64 n = obs_int(sp->obs[SPOOL_OBS_COUNT_MSGS]);
+	g->messages = n > 0 ? (uint64_t)n : 0;
+	g->oldest = (time_t)obs_int(sp->obs[SPOOL_OBS_OLDEST]);
+	n = obs_int(sp->obs[SPOOL_OBS_PAGES]);
+	g->bytes = n > 0 ? (uint64_t)n : 0;
+}
+
+void spool_obs_committed(struct spool *sp, const struct spool_gauges *g)
+{
+	sp->txn_gauges = *g;
+	sp->txn_gauges_fresh = 1;
+}
+
 void spool_obs_refresh(struct spool *sp)
 {
 	struct spool_gauges g;
-	sqlite3_int64 n = obs_int(sp->obs[SPOOL_OBS_COUNT_MSGS]);
-	g.messages = n > 0 ? (uint64_t)n : 0;
-	g.oldest = (time_t)obs_int(sp->obs[SPOOL_OBS_OLDEST]);
-	n = obs_int(sp->obs[SPOOL_OBS_PAGES]) + spool_segs_bytes(sp->segs);   /* the database and the body segments */
-	g.bytes = n > 0 ? (uint64_t)n : 0;
+	if (sp->txn_gauges_fresh)   /* read inside the round's last commit: no read transaction */
+		g = sp->txn_gauges;
+	else                        /* nothing committed: three reads, one read transaction each */
+		spool_obs_read(sp, &g);
+	sp->txn_gauges_fresh = 0;
+	long long segs = spool_segs_bytes(sp->segs);   /* the database and the body segments (as of now) */
+	g.bytes += segs > 0 ? (uint64_t)segs : 0;
 	pthread_mutex_lock(&sp->mu);
 	sp->gauges = g;
 	pthread_mutex_unlock(&sp->mu);

@@ -6,8 +6,11 @@
  *   the size of the database.  The storage thread refreshes them after
  *   each round of work (three indexed reads: the trigger-kept count in
  *   queue_totals, the first id of the messages' key, PRAGMA page_count),
- *   so spool_gauges() is a copy under the spool's mutex, safe from any
- *   thread, at most one round old.
+ *   read inside the round's last write transaction just before its COMMIT
+ *   (so they cost no read transaction and no WAL lock of their own; a
+ *   round where nothing committed reads them alone), so spool_gauges() is
+ *   a copy under the spool's mutex, safe from any thread, at most one
+ *   round old.
  * - Statistics that last: every message committed and every recipient
  *   outcome recorded adds to a per-minute rollup (stats_minute: minute,
  *   route, result, reason = enhanced status code, recipient domain,

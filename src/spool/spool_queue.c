@@ -513,12 +513,16 @@ static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, 
 	sp->ngone = 0;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, p = p->next)
 		rc = q_op(sp, p, reason, len);
+	struct spool_gauges g;
+	if (rc == SQLITE_OK)
+		spool_obs_read(sp, &g);   /* the round's gauges, without a read transaction of their own */
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
 	if (rc == SQLITE_OK) {
 		for (size_t i = 0; i < sp->ngone; i++)   /* the rows are gone for good: their bodies too */
 			spool_segs_release(sp->segs, &sp->gone[i]);
 		sp->ngone = 0;
+		spool_obs_committed(sp, &g);
 		return SQLITE_OK;
 	}
 	sp->ngone = 0;

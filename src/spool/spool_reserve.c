@@ -17,17 +17,23 @@ static int reserve_path(const char *dir, char *path, size_t len)
 }
 
 /* 4 MB, or 1/16 of a smaller file system (at least 64 KB). */
-static off_t reserve_size(const char *dir)
+/* The reserve for a file system of vfs (NULL: unknown). */
+static off_t reserve_size_of(const struct statvfs *vfs)
 {
-	struct statvfs vfs;
 	off_t size = SPOOL_RESERVE_MAX;
-	if (statvfs(dir, &vfs) == 0) {
-		unsigned long long total = (unsigned long long)vfs.f_blocks * vfs.f_frsize;
+	if (vfs) {
+		unsigned long long total = (unsigned long long)vfs->f_blocks * vfs->f_frsize;
 		if (total / 16 < (unsigned long long)size)
 			size = (off_t)(total / 16);
 	}
 	size &= ~(off_t)(RESERVE_MIN - 1);
 	return size < RESERVE_MIN ? RESERVE_MIN : size;
+}
+
+static off_t reserve_size(const char *dir)
+{
+	struct statvfs vfs;
+	return reserve_size_of(statvfs(dir, &vfs) == 0 ? &vfs : NULL);
 }
 
 int spool_reserve_make(const char *dir)
@@ -58,7 +64,8 @@ int spool_reserve_room(const char *dir)
 	struct statvfs vfs;
 	if (statvfs(dir, &vfs) != 0)
 		return 1;   /* unknown: SQLite will say when it is full */
-	return (unsigned long long)vfs.f_bavail * vfs.f_frsize >= (unsigned long long)reserve_size(dir);
+	/* one statvfs per batch: the reserve's size from the same answer */
+	return (unsigned long long)vfs.f_bavail * vfs.f_frsize >= (unsigned long long)reserve_size_of(&vfs);
 }
 
 int spool_reserve_release(const char *dir)
