@@ -61,7 +61,8 @@ int daemon_get(const struct config *cf, const char *path, struct buf *body, int 
 	if (fd < 0)
 		return -1;
 	buf_printf(&req, "GET %s HTTP/1.0\r\nHost: outpostd\r\n\r\n", path);
-	int ok = write(fd, req.data, req.len) == (ssize_t)req.len && read_all(fd, &ans) == 0;
+	/* MSG_NOSIGNAL: a daemon that hangs up is "no answer", not SIGPIPE */
+	int ok = send(fd, req.data, req.len, MSG_NOSIGNAL) == (ssize_t)req.len && read_all(fd, &ans) == 0;
 	close(fd);
 	buf_free(&req);
 	buf_putc(&ans, '\0');

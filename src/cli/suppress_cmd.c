@@ -13,11 +13,15 @@
  * The spool must have been opened once by outpostd (which creates and
  * upgrades it).
  */
+#include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
@@ -25,6 +29,7 @@
 #include "core/config.h"
 #include "feedback/suppress.h"
 #include "feedback/suppress_api.h"
+#include "obs/obs_api.h"
 #include "spool/spool.h"
 
 struct opts {
@@ -190,6 +195,27 @@ static void url_encode(struct buf *b, const char *s)
 	}
 }
 
+/* No answer on the control socket: 1 when no daemon listens there (no
+ * socket, or a stale one: ECONNREFUSED), 0 when one does but did not
+ * answer (or the socket is not ours to use: EACCES), errno kept in *why. */
+static int daemon_absent(const struct config *cf, int *why)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", cf->spool, OBS_CONTROL_SOCKET);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	*why = 0;
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path) || fd < 0) {
+		*why = fd < 0 ? errno : ENAMETOOLONG;
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	int rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	*why = rc < 0 ? errno : 0;
+	close(fd);
+	return rc < 0 && (*why == ENOENT || *why == ECONNREFUSED);
+}
+
 int cli_suppress_tell_daemon(const struct config *cf, const char *address, const char *scope)
 {
 	struct buf path = BUF_INIT, body = BUF_INIT;
@@ -204,14 +230,22 @@ int cli_suppress_tell_daemon(const struct config *cf, const char *address, const
 		buf_puts(&path, "reload");
 	}
 	buf_putc(&path, '\0');
-	int rc = daemon_get(cf, path.data, &body, &status);
+	int rc = daemon_get(cf, path.data, &body, &status), why = 0;
 	buf_putc(&body, '\0');
 	if (rc == 0 && status != 200)
 		fprintf(stderr, "outpost: suppress: written to the spool, but the running outpostd did not take it "
 				"(HTTP %d: %s); it will at its next start or SIGHUP\n", status, body.data);
+	else if (rc < 0 && daemon_absent(cf, &why)) {
+		rc = 0;   /* nobody runs: the next start loads the list */
+		status = 200;
+	} else if (rc < 0) {
+		fprintf(stderr, "outpost: suppress: written to the spool, but outpostd did not answer on %s/%s (%s); "
+				"it takes the change at its next start or SIGHUP\n", cf->spool, OBS_CONTROL_SOCKET,
+			why ? strerror(why) : "no answer");
+	}
 	buf_free(&path);
 	buf_free(&body);
-	return rc == 0 && status != 200 ? -1 : 0;
+	return rc == 0 && status == 200 ? 0 : -1;
 }
 
 static int do_add(sqlite3 *db, const struct opts *o)

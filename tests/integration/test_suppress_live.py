@@ -7,7 +7,9 @@ passing while it runs.  Each is checked by what outpost answers at RCPT (the
 exact code and enhanced status) or does with a queued message."""
 import signal
 import smtplib
+import socket
 import sqlite3
+import threading
 import time
 
 import pytest
@@ -116,3 +118,28 @@ def test_an_entry_stops_suppressing_when_it_expires_while_the_daemon_runs(loop):
         assert refused(loop, "brief@example.net")[0] == 550
     time.sleep(max(0.0, t0 + 4.5 - time.time()))
     assert refused(loop, "brief@example.net")[0] == 250
+
+
+def test_a_daemon_that_does_not_answer_is_an_error_and_no_daemon_is_not(loop):
+    loop.d.stop()
+    path = str(loop.d.spool / "control.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)   # something listens there but never answers
+    srv.listen(8)
+
+    def hang_up():
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            c.close()
+    threading.Thread(target=hang_up, daemon=True).start()
+    r = loop.d.cli("suppress", "add", "mute@example.net", check=False)
+    assert r.returncode == 2 and "did not answer" in r.stderr, r.stderr
+    srv.close()      # a stale socket file: nobody listens, the next start loads the list
+    r = loop.d.cli("suppress", "remove", "mute@example.net", check=False)
+    assert r.returncode == 0, r.stderr
+    loop.d.cli("suppress", "add", "mute@example.net")
+    loop.d.start()
+    assert refused(loop, "mute@example.net")[0] == 550
