@@ -161,6 +161,16 @@ outpost_start() {
 	"$OUTPOSTD" -f -c "$O_CONF" 2>>"$LOG" &
 	OUTPOSTD_PID=$!
 	wait_port "$O_PORT" outpostd 300
+	# The port is bound before the spool is opened, whose integrity check
+	# reads all of a cold 2.3 GB spool (30 s and more): wait for the loop.
+	local i
+	for i in $(seq 3000); do
+		awk -v m="=== outpostd start ($1)" 'index($0, m) == 1 { on = 1 }
+			on && /event=started/ { found = 1; exit } END { exit !found }' "$LOG" && return 0
+		sleep 0.1
+	done
+	echo "$ME: outpostd ($1) did not start within 300 s" >&2
+	return 1
 }
 
 outpost_stop() {

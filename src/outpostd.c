@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/evloop.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/privs.h"
@@ -300,6 +301,19 @@ static void prepare_spool_dir(const struct daemon *d)
 			  strerror(errno));
 }
 
+/* Bound as the run user (the socket is its own), before the spool's
+ * thread runs: its listener is made urgent (core/evloop.h), which only
+ * works while no event is active yet.  Requests wait for the loop. */
+static void bind_control_socket(struct daemon *d)
+{
+	char err[1024], path[4096];
+	int n = snprintf(path, sizeof(path), "%s/%s", d->cf->spool, OBS_CONTROL_SOCKET);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		msg_fatal("event=startup_error error=\"spool path too long for the control socket\"");
+	if (httpd_listen_unix(d->httpd, path, err, sizeof(err)) < 0)
+		msg_fatal("event=startup_error error=\"%s\"", err);
+}
+
 /* Root is needed only to bind the listeners (port 25, the TLS key):
  * they are opened first, then the process becomes the run user for good
  * and opens the spool as that user, so every spool file is its own. */
@@ -317,6 +331,7 @@ static void open_as_root_then_drop(struct daemon *d)
 		msg_info("event=privileges user=%s uid=%ld gid=%ld", d->id.name, (long)d->id.uid, (long)d->id.gid);
 	else if (geteuid() == 0)
 		msg_warn("event=privileges user=root reason=\"allow_root = true: running as root\"");
+	bind_control_socket(d);
 	if ((d->spool = spool_open(d->cf->spool, d->cf->spool_max_size, d->base, err, sizeof(err))) == NULL)
 		msg_fatal("event=spool_error error=\"%s\"", err);
 	smtpd_set_spool(d->smtpd, d->spool);
@@ -329,14 +344,9 @@ static void open_as_root_then_drop(struct daemon *d)
  * listener when there is one. */
 static void start_control_socket(struct daemon *d)
 {
-	char err[1024], path[4096];
-	int n = snprintf(path, sizeof(path), "%s/%s", d->cf->spool, OBS_CONTROL_SOCKET);
-	if (n < 0 || (size_t)n >= sizeof(path))
-		msg_fatal("event=startup_error error=\"spool path too long for the control socket\"");
-	if (httpd_listen_unix(d->httpd, path, err, sizeof(err)) < 0)
-		msg_fatal("event=startup_error error=\"%s\"", err);
 	d->api = obs_api_new(d->base, d->httpd, (const struct config *const *)&d->cf, d->sched, d->spool);
 }
+
 
 int main(int argc, char **argv)
 {
@@ -369,8 +379,7 @@ int main(int argc, char **argv)
 		msg_fatal("event=daemon_error");
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
-	if ((d.base = event_base_new()) == NULL)
-		msg_fatal("event=startup_error reason=\"event_base_new failed\"");
+	d.base = evloop_base_new();
 	open_as_root_then_drop(&d);
 	obs_event_sink(spool_event_sink, d.spool);
 	obs_rejected_sink(spool_rejected_sink, d.spool);

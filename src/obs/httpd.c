@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/evloop.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
@@ -138,14 +139,30 @@ static void on_request(struct evhttp_request *req, void *arg)
 	hd->fn(req, path, hd->arg);
 }
 
+/* A request's connection is urgent on the loop (core/evloop.h): a scrape
+ * or a CLI question is answered before the rest of a turn's delivery
+ * work.  evhttp takes its priority from the bufferevent made here. */
+static struct bufferevent *urgent(struct bufferevent *bev)
+{
+	if (bev && bufferevent_priority_set(bev, EVLOOP_URGENT) != 0)
+		msg_panic("event=http_error reason=\"cannot make a connection urgent\"");
+	return bev;
+}
+
+static struct bufferevent *plain_bev(struct event_base *base, void *arg)
+{
+	(void)arg;
+	return urgent(bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE));
+}
+
 static struct bufferevent *tls_bev(struct event_base *base, void *arg)
 {
 	struct httpd *h = arg;
 	SSL *ssl = SSL_new(h->ssl);
 	if (ssl == NULL)
 		return NULL;
-	return bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-					      BEV_OPT_CLOSE_ON_FREE);
+	return urgent(bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						     BEV_OPT_CLOSE_ON_FREE));
 }
 
 static SSL_CTX *server_ctx(const struct config *cf, char *err, size_t errlen)
@@ -175,6 +192,7 @@ static struct evhttp *server_new(struct httpd *h, struct server *sv, const char 
 	evhttp_set_allowed_methods(sv->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);
 	evhttp_set_gencb(sv->http, on_request, sv);
+	evhttp_set_bevcb(sv->http, plain_bev, h);
 	return sv->http;
 }
 
@@ -197,8 +215,10 @@ static int bind_tcp(struct httpd *h, const struct config *cf, char *err, size_t 
 			return -1;
 		evhttp_set_bevcb(http, tls_bev, h);
 	}
+	evloop_urgent_begin(h->base);   /* the listener evhttp makes: an accept is urgent too */
 	struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(http, hc->host,
 									    (unsigned short)atoi(hc->port));
+	evloop_urgent_end(h->base);
 	if (bound == NULL)
 		return set_error(err, errlen, "http: cannot listen on %s", hc->listen);
 	send_whole_answers(evhttp_bound_socket_get_fd(bound));
@@ -227,8 +247,10 @@ int httpd_listen_unix(struct httpd *h, const char *path, char *err, size_t errle
 	strcpy(sun.sun_path, path);
 	unlink(path);   /* left by a daemon that did not stop cleanly */
 	mode_t old = umask(077);
+	evloop_urgent_begin(h->base);
 	struct evconnlistener *l = evconnlistener_new_bind(h->base, NULL, NULL,
 		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof(sun));
+	evloop_urgent_end(h->base);
 	umask(old);
 	if (l == NULL)
 		return set_error(err, errlen, "cannot listen on %s: %s", path, strerror(errno));

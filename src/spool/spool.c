@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@
  * bodies are written a second time (bench/diskcost.sh: 1 MB messages
  * 1.96x -> 1.25x their size written with 8192 instead of SQLite's 1000). */
 #define SPOOL_CHECKPOINT_FRAMES 8192
+#define SPOOL_FINISH_BATCH 64                 /* answers a turn: spool_on_done() */
 
 /* Schema migrations: spool_migrations[v] takes user_version v to v + 1. */
 static const char *const spool_migrations[] = {
@@ -1048,29 +1050,46 @@ void spool_wait_idle(struct spool *sp)
 
 /* --- loop thread --------------------------------------------------------- */
 
-static void spool_finish(struct spool *sp, int call)
+/* Moves what the thread handed back behind what is not yet answered. */
+static void spool_take_done(struct spool *sp)
 {
 	pthread_mutex_lock(&sp->mu);
 	struct spool_req *r = sp->done;
 	sp->done = NULL;
 	sp->done_tail = &sp->done;
 	pthread_mutex_unlock(&sp->mu);
-	while (r) {
-		struct spool_req *next = r->next;
+	struct spool_req **end = &sp->ready;
+	while (*end)
+		end = &(*end)->next;
+	*end = r;
+}
+
+/* Answers up to max requests, in order.  Returns how many are left. */
+static struct spool_req *spool_finish(struct spool *sp, int call, size_t max)
+{
+	spool_take_done(sp);
+	for (size_t n = 0; sp->ready && n < max; n++) {
+		struct spool_req *r = sp->ready;
+		sp->ready = r->next;
 		if (r->kind != SPOOL_REQ_COMMIT)
 			spool_queue_finish(r, call);
 		else if (call && !r->detached && r->cb.commit)
 			r->cb.commit(r->arg, r->ok, r->ok ? "" : r->reason);
 		free(r);
-		r = next;
 	}
+	return sp->ready;
 }
 
+/* A batch of a thousand answers is a turn's work for the loop: it takes
+ * SPOOL_FINISH_BATCH a turn, so what is urgent on the loop (an HTTP
+ * request, core/evloop.h) waits for one slice of it, not all. */
 static void spool_on_done(evutil_socket_t fd, short what, void *p)
 {
+	struct spool *sp = p;
 	(void)fd;
 	(void)what;
-	spool_finish(p, 1);
+	if (spool_finish(sp, 1, SPOOL_FINISH_BATCH))
+		event_active(sp->done_ev, EV_READ, 0);
 }
 
 static void spool_free_db(struct spool *sp)
@@ -1139,7 +1158,7 @@ void spool_close(struct spool *sp)
 	pthread_cond_broadcast(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
 	pthread_join(sp->thread, NULL);
-	spool_finish(sp, 0);
+	spool_finish(sp, 0, SIZE_MAX);
 	event_free(sp->done_ev);
 	spool_free_db(sp);
 	pthread_mutex_destroy(&sp->mu);

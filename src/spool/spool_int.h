@@ -122,6 +122,7 @@ struct spool {
 	struct spool_req *todo, **todo_tail;   /* under mu */
 	struct spool_req *done, **done_tail;   /* under mu */
 	struct event *done_ev;
+	struct spool_req *ready;               /* loop thread: taken from done, not yet answered */
 	pthread_t thread;
 	int stopping;                          /* under mu */
 	int busy;                              /* under mu: the thread holds a batch */
