@@ -1,7 +1,9 @@
 /*
  * health: circuit breakers for delivery paths; see health.h.
- * The paths live in a small array (routes x providers in use: tens, not
- * thousands), found by linear search.
+ * The paths live in an array (routes x providers in use), found through
+ * a hash of (route, class): with 100 routes all down, routing a message
+ * asks each route of its via in turn, and a linear search made that
+ * quadratic in the routes.
  */
 #include "health.h"
 
@@ -33,6 +35,8 @@ struct health {
 	struct health_conf conf;
 	struct path *p;
 	size_t n, cap;
+	size_t *slot;             /* open addressing: index + 1 into p, 0 empty */
+	size_t nslots;            /* a power of 2, at least 2n */
 	int dirty;
 };
 
@@ -57,6 +61,7 @@ void health_free(struct health *h)
 		free(h->p[i].dclass);
 	}
 	free(h->p);
+	free(h->slot);
 	free(h);
 }
 
@@ -70,12 +75,43 @@ const char *health_state_name(enum health_state s)
 	return name ? name : "healthy";
 }
 
+static size_t path_hash(const char *route, const char *dclass)
+{
+	size_t x = 14695981039346656037u;
+	for (const char *c = route; *c; c++)
+		x = (x ^ (unsigned char)*c) * 1099511628211u;
+	x = (x ^ 0xff) * 1099511628211u;
+	for (const char *c = dclass; *c; c++)
+		x = (x ^ (unsigned char)*c) * 1099511628211u;
+	return x;
+}
+
+/* The slot of (route, dclass): where it is, or the empty one it would take. */
+static size_t *path_slot(struct health *h, const char *route, const char *dclass)
+{
+	size_t i = path_hash(route, dclass) & (h->nslots - 1);
+	for (;; i = (i + 1) & (h->nslots - 1)) {
+		size_t k = h->slot[i];
+		if (k == 0 || (strcmp(h->p[k - 1].route, route) == 0 && strcmp(h->p[k - 1].dclass, dclass) == 0))
+			return &h->slot[i];
+	}
+}
+
+static void path_index(struct health *h)
+{
+	free(h->slot);
+	h->nslots = h->nslots ? 2 * h->nslots : 16;
+	h->slot = xcalloc(h->nslots, sizeof(*h->slot));
+	for (size_t i = 0; i < h->n; i++)
+		*path_slot(h, h->p[i].route, h->p[i].dclass) = i + 1;
+}
+
 static struct path *path_find(struct health *h, const char *route, const char *dclass)
 {
-	for (size_t i = 0; i < h->n; i++)
-		if (strcmp(h->p[i].route, route) == 0 && strcmp(h->p[i].dclass, dclass) == 0)
-			return &h->p[i];
-	return NULL;
+	if (h->nslots == 0)
+		return NULL;
+	size_t k = *path_slot(h, route, dclass);
+	return k ? &h->p[k - 1] : NULL;
 }
 
 static struct path *path_get(struct health *h, const char *route, const char *dclass)
@@ -91,6 +127,10 @@ static struct path *path_get(struct health *h, const char *route, const char *dc
 	memset(p, 0, sizeof(*p));
 	p->route = xstrdup(route);
 	p->dclass = xstrdup(dclass);
+	if (2 * h->n > h->nslots)
+		path_index(h);
+	else
+		*path_slot(h, route, dclass) = h->n;
 	return p;
 }
 

@@ -5,7 +5,9 @@
  * the registry of enhanced status codes as sisimai names them.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "feedback/classify.h"
@@ -96,14 +98,56 @@ static int text_matches(const char *pat, const char *lower)
 	return 1;
 }
 
+#define NPATTERNS (sizeof(patterns) / sizeof(patterns[0]))
+
+/* The patterns grouped by reason, made once: a classification asks some
+ * thirty reasons, and finding each one's patterns among all 500 by strcmp
+ * was most of the scheduler's work for a deferred message. */
+static struct {
+	size_t order[NPATTERNS];      /* pattern indexes, by reason, each reason's in file order */
+	struct {
+		const char *reason;
+		size_t first, n;      /* its run in order[] */
+	} group[64];
+	size_t ngroups;
+} idx;
+static pthread_once_t idx_once = PTHREAD_ONCE_INIT;
+
+static void index_patterns(void)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < NPATTERNS; i++) {
+		size_t g = 0;
+		while (g < idx.ngroups && strcmp(idx.group[g].reason, patterns[i].reason) != 0)
+			g++;
+		if (g < idx.ngroups)
+			continue;   /* its reason is indexed with its first pattern */
+		if (idx.ngroups == sizeof(idx.group) / sizeof(idx.group[0]))
+			abort();    /* more reasons in reason_patterns.def than sisimai has */
+		idx.group[idx.ngroups].reason = patterns[i].reason;
+		idx.group[idx.ngroups].first = o;
+		for (size_t j = i; j < NPATTERNS; j++)
+			if (strcmp(patterns[j].reason, patterns[i].reason) == 0)
+				idx.order[o++] = j;
+		idx.group[idx.ngroups].n = o - idx.group[idx.ngroups].first;
+		idx.ngroups++;
+	}
+}
+
 /* Does any pattern of reason match the lower-cased text? */
 static int matches(const char *reason, const char *lower)
 {
 	if (lower == NULL || *lower == '\0')
 		return 0;
-	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++)
-		if (strcmp(patterns[i].reason, reason) == 0 && text_matches(patterns[i].text, lower))
-			return 1;
+	pthread_once(&idx_once, index_patterns);
+	for (size_t g = 0; g < idx.ngroups; g++) {
+		if (strcmp(idx.group[g].reason, reason) != 0)
+			continue;
+		for (size_t k = 0; k < idx.group[g].n; k++)
+			if (text_matches(patterns[idx.order[idx.group[g].first + k]].text, lower))
+				return 1;
+		return 0;
+	}
 	return 0;
 }
 

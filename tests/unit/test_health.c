@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "delivery/health.h"
@@ -44,6 +45,30 @@ static void test_unknown_path_is_usable(void **state)
 	(void)state;
 	struct health *h = health_new(&conf);
 	assert_true(usable(h, "ses", "gmail", 1000, NULL));
+	health_free(h);
+}
+
+/* Hundreds of paths (100 routes x classes): each found again after the
+ * index grew; "r1"/"gmail" and "r1g"/"mail" are different paths. */
+static void test_many_paths_each_its_own(void **state)
+{
+	(void)state;
+	struct health *h = health_new(&conf);
+	char route[16];
+	for (int i = 0; i < 300; i++) {
+		snprintf(route, sizeof(route), "r%d", i);
+		for (int k = 0; k < 3; k++)   /* three failures: down */
+			health_failure(h, route, i % 2 ? "gmail" : "*", "refused", "", 1000);
+	}
+	health_failure(h, "r1g", "mail", "refused", "", 1000);
+	assert_int_equal(health_each(h, 1001, find_row, &(struct found){ "", "", { 0 }, 0 }), 301);
+	for (int i = 0; i < 300; i++) {
+		snprintf(route, sizeof(route), "r%d", i);
+		assert_false(usable(h, route, "gmail", 1001, NULL));   /* down for gmail, or route-wide */
+		assert_int_equal(row_of(h, route, i % 2 ? "gmail" : "*", 1001).state, HEALTH_DOWN);
+	}
+	assert_true(usable(h, "r1", "outlook", 1001, NULL));
+	assert_int_equal(row_of(h, "r1g", "mail", 1001).state, HEALTH_DEGRADED);
 	health_free(h);
 }
 
@@ -200,6 +225,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unknown_path_is_usable),
 		cmocka_unit_test(test_down_after_consecutive_failures),
+		cmocka_unit_test(test_many_paths_each_its_own),
 		cmocka_unit_test(test_success_resets_the_count),
 		cmocka_unit_test(test_probe_once_then_back_off_doubles),
 		cmocka_unit_test(test_probe_success_closes_the_breaker),

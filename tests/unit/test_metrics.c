@@ -70,6 +70,39 @@ static void test_histogram_is_cumulative(void **st)
 	metrics_reset();
 }
 
+/* Thousands of series of one family (100 routes x states x ...): each
+ * found again by its labels after the table grew, rendered once each. */
+static void test_many_series_and_numbers(void **st)
+{
+	(void)st;
+	metrics_reset();
+	char route[32], result[32];
+	for (int i = 0; i < 3000; i++) {
+		snprintf(route, sizeof(route), "r%d", i / 3);
+		snprintf(result, sizeof(result), "x%d", i % 3);
+		metrics_add(M_ATTEMPTS, route, result, NULL, i);
+	}
+	metrics_add(M_ATTEMPTS, "r7", "x1", NULL, 1);   /* 7 * 3 + 1 = 22, plus one */
+	assert_true(metrics_value(M_ATTEMPTS, "r7", "x1", NULL) == 23);
+	assert_true(metrics_value(M_ATTEMPTS, "r999", "x2", NULL) == 2999);
+	assert_true(metrics_value(M_ATTEMPTS, "r1000", "x0", NULL) == 0);
+	metrics_set(M_QUEUE, NULL, NULL, NULL, -42);
+	char *t = render();
+	assert_non_null(strstr(t, "outpost_delivery_attempts_total{route=\"r7\",result=\"x1\"} 23\n"));
+	assert_non_null(strstr(t, "outpost_delivery_attempts_total{route=\"r0\",result=\"x0\"} 0\n"));
+	assert_non_null(strstr(t, "\noutpost_queue_messages -42\n"));
+	size_t n = 0;
+	for (const char *p = t; (p = strstr(p, "\noutpost_delivery_attempts_total{")) != NULL; p++)
+		n++;
+	assert_int_equal(n, 3000);
+	free(t);
+	metrics_set(M_QUEUE, NULL, NULL, NULL, 0.125);
+	t = render();
+	assert_non_null(strstr(t, "\noutpost_queue_messages 0.125\n"));
+	free(t);
+	metrics_reset();
+}
+
 static int collected;
 static void collector(void *arg)
 {
@@ -231,6 +264,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_counters_and_escaping),
 		cmocka_unit_test(test_histogram_is_cumulative),
+		cmocka_unit_test(test_many_series_and_numbers),
 		cmocka_unit_test(test_collectors_run_at_render),
 		cmocka_unit_test(test_tenant_families_of_the_hooks),
 		cmocka_unit_test(test_obs_text),
