@@ -6,11 +6,13 @@
  */
 #include <ctype.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "delivery/reply.h"
 #include "delivery/reply_blame.h"
+#include "core/log.h"
+#include "core/xmalloc.h"
 
 #define STR2(x) #x
 #define STR(x) STR2(x)
@@ -67,25 +69,23 @@ static int enh_matches(const char *pat, const char *enh)
 	return *pat == '\0' && *enh == '\0';
 }
 
-/* Case-insensitive: the first occurrence of needle[0..nlen) in hay, or NULL. */
-static const char *find_ci(const char *hay, const char *needle, size_t nlen)
-{
-	for (; *hay; hay++)
-		if (strncasecmp(hay, needle, nlen) == 0)
-			return hay;
-	return NULL;
-}
-
-/* The '*'-separated pieces of pat occur in text in this order. */
-static int text_matches(const char *pat, const char *text)
+/* The '*'-separated pieces of pat occur, ignoring case, in this order in
+ * lower (the text lower-cased once, so that each piece is one strstr). */
+static int text_matches(const char *pat, const char *lower)
 {
 	while (*pat) {
 		size_t n = strcspn(pat, "*");
 		if (n > 0) {
-			const char *at = find_ci(text, pat, n);
+			char piece[128];
+			if (n >= sizeof(piece))
+				msg_panic("reply_patterns.def: a piece of \"%s\" is too long", pat);
+			for (size_t i = 0; i < n; i++)
+				piece[i] = (char)tolower((unsigned char)pat[i]);
+			piece[n] = '\0';
+			const char *at = strstr(lower, piece);
 			if (at == NULL)
 				return 0;
-			text = at + n;
+			lower = at + n;
 		}
 		pat += n;
 		if (*pat == '*')
@@ -100,17 +100,21 @@ enum blame reply_blame(int code, const char *enh, const char *text, const char *
 		*where = "";
 	if (code >= 200 && code < 300)
 		return BLAME_NONE;
-	if (text == NULL)
-		text = "";
+	char *lower = xstrdup(text ? text : "");
+	for (char *c = lower; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	enum blame b = BLAME_NONE;
 	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
 		const struct pattern *p = &patterns[i];
-		if (code_matches(p->code, code) && enh_matches(p->enh, enh) && text_matches(p->text, text)) {
+		if (code_matches(p->code, code) && enh_matches(p->enh, enh) && text_matches(p->text, lower)) {
 			if (where)
 				*where = p->where;
-			return p->blame;
+			b = p->blame;
+			break;
 		}
 	}
-	return BLAME_NONE;
+	free(lower);
+	return b;
 }
 
 enum blame reply_blame_info(const struct reply_info *r, const char **where)
