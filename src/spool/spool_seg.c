@@ -297,8 +297,12 @@ static int seg_start(struct spool_segs *s, char *reason, size_t len)
 	    spool_seg_path(s->dir, 0, dpath, sizeof(dpath)) < 0)
 		return set_error(reason, len, "spool path too long");
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return set_error(reason, len, "cannot create %s: %s", path, strerror(errno));
+	if (fd < 0) {
+		int e = errno;
+		set_error(reason, len, "cannot create %s: %s", path, strerror(e));
+		errno = e;
+		return -1;
+	}
 	if (fsync_path(dpath) != 0) {
 		int e = errno;
 		close(fd);
@@ -335,8 +339,12 @@ static int seg_put(struct spool_segs *s, struct spool_msg *m, char *reason, size
 			return set_error(reason, len, "cannot sync body segment %lld: %s", s->cur, strerror(errno));
 		seg_seal(s);   /* its bodies of this group are durable */
 	}
-	if (s->cur == 0 && seg_start(s, reason, len) < 0)
-		return -1;
+	if (s->cur == 0 && seg_start(s, reason, len) < 0) {
+		if (errno != ENOSPC && errno != EDQUOT)
+			return -1;
+		m->body_full = 1;   /* no room for a new file: "spool full", as for a write */
+		return 0;
+	}
 	long long off = s->cur_size;
 	if (write_all(s->cur_fd, m->body, m->body_len, (off_t)off) != 0) {
 		if (errno == ENOSPC || errno == EDQUOT) {
