@@ -401,6 +401,16 @@ int spool_segs_append(struct spool_segs *s, struct spool_msg **msgs, size_t n, l
 
 /* --- release, read ------------------------------------------------------- */
 
+/* Frees the blocks of the body at ref in the segment open at fd; a file
+ * system that cannot (EOPNOTSUPP) keeps them until the segment goes. */
+static void seg_punch_fd(int fd, const struct spool_body_ref *ref)
+{
+	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ref->off, (off_t)span) != 0 &&
+	    errno != EOPNOTSUPP)
+		msg_debug("event=spool_segment_error seg=%lld op=punch reason=\"%s\"", ref->seg, strerror(errno));
+}
+
 void spool_seg_punch(const char *dir, const struct spool_body_ref *ref)
 {
 	char path[4096];
@@ -409,10 +419,7 @@ void spool_seg_punch(const char *dir, const struct spool_body_ref *ref)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;   /* gone already */
-	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ref->off, (off_t)span) != 0 &&
-	    errno != EOPNOTSUPP)
-		msg_debug("event=spool_segment_error seg=%lld op=punch reason=\"%s\"", ref->seg, strerror(errno));
+	seg_punch_fd(fd, ref);
 	close(fd);
 }
 
@@ -426,7 +433,10 @@ static void seg_drop(struct spool_segs *s, const struct spool_body_ref *ref)
 		seg_unlink(s, g, "all_delivered");
 		return;
 	}
-	spool_seg_punch(s->dir, ref);
+	if (g->num == s->cur)
+		seg_punch_fd(s->cur_fd, ref);   /* the usual case, a short queue: no open and close */
+	else
+		spool_seg_punch(s->dir, ref);
 	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
 	if (span > g->bytes)
 		span = g->bytes;
