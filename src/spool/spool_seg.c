@@ -33,6 +33,8 @@ struct spool_segs {
 	long long next_num;   /* the next segment made */
 	long long cur;        /* the segment appended to, 0: none yet */
 	int cur_fd;
+	long long rd_seg;     /* the sealed segment last read or punched, held open, 0: none */
+	int rd_fd;
 	long long cur_size;
 	long long total;      /* sum of bytes */
 };
@@ -95,6 +97,10 @@ static void seg_unlink(struct spool_segs *s, struct seg *g, const char *why)
 	char path[4096];
 	if (spool_seg_path(s->dir, g->num, path, sizeof(path)) < 0)
 		return;
+	if (s->rd_seg == g->num) {
+		close(s->rd_fd);
+		s->rd_seg = 0;
+	}
 	if (unlink(path) != 0 && errno != ENOENT)
 		msg_warn("event=spool_segment_error seg=%lld op=unlink reason=\"%s\"", g->num, strerror(errno));
 	else
@@ -252,6 +258,7 @@ struct spool_segs *spool_segs_open(const char *dir, sqlite3 *db, char *err, size
 	struct spool_segs *s = xcalloc(1, sizeof(*s));
 	s->dir = xstrdup(dir);
 	s->cur_fd = -1;
+	s->rd_fd = -1;
 	s->next_num = 1;
 	if (spool_seg_path(dir, 0, path, sizeof(path)) < 0) {
 		set_error(err, errlen, "spool path too long: %s", dir);
@@ -282,6 +289,8 @@ void spool_segs_close(struct spool_segs *s)
 	if (s == NULL)
 		return;
 	seg_seal(s);   /* an empty current segment goes now, not as an "orphan" at the next open */
+	if (s->rd_seg)
+		close(s->rd_fd);
 	free(s->segs);
 	free(s->dir);
 	free(s);
@@ -423,6 +432,30 @@ void spool_seg_punch(const char *dir, const struct spool_body_ref *ref)
 	close(fd);
 }
 
+/* A descriptor of segment num: the current one's, or the sealed one held
+ * open (claims and deletes go through the queue in about the order the
+ * bodies were appended, so one held is enough); -1 with errno. */
+static int seg_fd(struct spool_segs *s, long long num)
+{
+	char path[4096];
+	if (num == s->cur && s->cur)
+		return s->cur_fd;
+	if (num == s->rd_seg)
+		return s->rd_fd;
+	if (spool_seg_path(s->dir, num, path, sizeof(path)) < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (s->rd_seg)
+		close(s->rd_fd);
+	s->rd_seg = num;
+	s->rd_fd = fd;
+	return fd;
+}
+
 /* The body's count and hole; a sealed segment whose count reaches 0 goes. */
 static void seg_drop(struct spool_segs *s, const struct spool_body_ref *ref)
 {
@@ -433,10 +466,9 @@ static void seg_drop(struct spool_segs *s, const struct spool_body_ref *ref)
 		seg_unlink(s, g, "all_delivered");
 		return;
 	}
-	if (g->num == s->cur)
-		seg_punch_fd(s->cur_fd, ref);   /* the usual case, a short queue: no open and close */
-	else
-		spool_seg_punch(s->dir, ref);
+	int fd = seg_fd(s, g->num);
+	if (fd >= 0)
+		seg_punch_fd(fd, ref);
 	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
 	if (span > g->bytes)
 		span = g->bytes;
@@ -509,7 +541,18 @@ char *spool_seg_read(const char *dir, const struct spool_body_ref *ref, size_t m
 
 char *spool_segs_read(struct spool_segs *s, const struct spool_body_ref *ref, char *why, size_t len)
 {
-	if (ref->seg == s->cur && s->cur)
-		return seg_read_fd(s->cur_fd, ref, SIZE_MAX, why, len);
-	return spool_seg_read(s->dir, ref, SIZE_MAX, why, len);
+	int fd = seg_fd(s, ref->seg);
+	if (fd < 0) {
+		char path[4096];
+		if (spool_seg_path(s->dir, ref->seg, path, sizeof(path)) < 0)
+			path[0] = '\0';
+		set_error(why, len, "cannot open %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *body = seg_read_fd(fd, ref, SIZE_MAX, why, len);
+	if (body == NULL && ref->seg == s->rd_seg) {   /* opened afresh next time: the file may be restored */
+		close(s->rd_fd);
+		s->rd_seg = 0;
+	}
+	return body;
 }

@@ -24,6 +24,9 @@
  *   same for a body whose transaction failed.  At open a segment no row
  *   references (a crash between append and commit) is removed and logged,
  *   and a referenced segment that is missing is logged.
+ * - Reads and holes go through the current segment's descriptor, or the
+ *   one sealed segment held open (the last one read; dropped after a
+ *   failed read, so a restored file is opened afresh).
  * - The checksum is CRC-32C (spool_seg_crc32c(), the CPU's instruction
  *   where it has one).
  * - spool_segs_bytes() is what the segments hold on disk, for the

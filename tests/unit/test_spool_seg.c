@@ -402,6 +402,9 @@ static void test_corrupt_or_missing_segment_keeps_the_message_and_check_reports_
 	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE id = '%s'", a), 1);
 	assert_true(db_int(fx, "SELECT next_attempt FROM messages WHERE id = '%s'", a) >= now + 3600);
 	assert_int_equal(db_int(fx, "SELECT claimed FROM messages WHERE id = '%s'", a), 0);
+	corrupt(fx, 1, 5000);   /* the operator repairs the file: the next try reads it afresh */
+	assert_int_equal(claim_wait(fx, now + 7200, 10), 1);
+	assert_int_equal(fx->claimed[0]->body_len, 64 * 1024);
 	spool_close(fx->sp);
 	fx->sp = NULL;
 	char *p = seg_file(fx, 1);
