@@ -396,7 +396,8 @@ int spool_segs_append(struct spool_segs *s, struct spool_msg **msgs, size_t n, l
 				room -= m->body_len;
 		}
 	}
-	if (rc == 0 && wrote && fdatasync(s->cur_fd) != 0)
+	/* no current segment: a rotation synced what was written, then no new file could be made */
+	if (rc == 0 && wrote && s->cur && fdatasync(s->cur_fd) != 0)
 		rc = set_error(reason, len, "cannot sync body segment %lld: %s", s->cur, strerror(errno));
 	if (rc == 0)
 		return 0;

@@ -451,6 +451,41 @@ static void test_v8_spool_with_inline_large_body_upgrades(void **state)
 	assert_int_equal(db_int(fx, "SELECT body_seg FROM messages WHERE id = '%s'", b), 1);
 }
 
+/* A segment is sealed at 64 MiB and the next body starts a new one; once
+ * every message of the sealed one is delivered, it goes. */
+static void test_segment_rotates_at_its_size_and_goes_when_delivered(void **state)
+{
+	struct fx *fx = *state;
+	char id[SPOOL_ID_LEN + 1], tag[16];
+	open_spool(fx);
+	for (int i = 0; i < 66; i++) {
+		assert_true(snprintf(tag, sizeof(tag), "r%02d", i) > 0);
+		commit_wait(fx, make_big(1024 * 1024, tag), id);
+	}
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE body_seg = 1"), 64);
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages WHERE body_seg = 2"), 2);
+	assert_true(seg_exists(fx, 1) && seg_exists(fx, 2));
+	struct spool_outcome o = outcome(0, SPOOL_RCPT_DELIVERED, 0);
+	for (int done = 0; done < 66;) {
+		size_t n = claim_wait(fx, time(NULL) + 10, 8);
+		assert_true(n > 0);
+		char ids[8][SPOOL_ID_LEN + 1];
+		for (size_t i = 0; i < n; i++) {
+			const struct spool_due_msg *m = fx->claimed[i];
+			assert_int_equal(m->body_len, 1024 * 1024);
+			assert_int_equal(memcmp(m->body, "r", 1), 0);
+			memcpy(ids[i], m->id, sizeof(ids[i]));
+		}
+		drop_claimed(fx);
+		for (size_t i = 0; i < n; i++)
+			assert_true(record_wait(fx, ids[i], &o, 1, NULL));
+		done += (int)n;
+	}
+	assert_int_equal(db_int(fx, "SELECT count(*) FROM messages"), 0);
+	assert_false(seg_exists(fx, 1));   /* sealed and empty: removed */
+	assert_true(seg_exists(fx, 2));    /* the current one stays (until close) */
+}
+
 /* 1 when the file system of the spool can punch holes. */
 static int fs_punches(struct fx *fx)
 {
@@ -572,6 +607,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_size_cap_counts_the_segments, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_admin_show_and_delete_of_a_segment_body, setup, teardown),
 		cmocka_unit_test(test_crc32c_check_value_and_both_ways_agree),
+		cmocka_unit_test_setup_teardown(test_segment_rotates_at_its_size_and_goes_when_delivered, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
