@@ -37,7 +37,16 @@ struct spool_segs {
 	int rd_fd;
 	long long cur_size;
 	long long total;      /* sum of bytes */
+	/* Freed blocks not yet punched: bodies are deleted in about the order
+	 * they were appended, so a delete usually extends this run, and one
+	 * fallocate frees many bodies (one each was 3 % of the CPU at 100 KB). */
+	long long hole_seg;   /* 0: none */
+	long long hole_off, hole_end;
 };
+
+#define SEG_HOLE_MAX (1024 * 1024LL)   /* a run is punched once it is this long */
+
+static void hole_flush(struct spool_segs *s);
 
 int spool_seg_path(const char *dir, long long seg, char *out, size_t len)
 {
@@ -101,6 +110,8 @@ static void seg_unlink(struct spool_segs *s, struct seg *g, const char *why)
 		close(s->rd_fd);
 		s->rd_seg = 0;
 	}
+	if (s->hole_seg == g->num)
+		s->hole_seg = 0;   /* its blocks go with the file */
 	if (unlink(path) != 0 && errno != ENOENT)
 		msg_warn("event=spool_segment_error seg=%lld op=unlink reason=\"%s\"", g->num, strerror(errno));
 	else
@@ -288,6 +299,7 @@ void spool_segs_close(struct spool_segs *s)
 {
 	if (s == NULL)
 		return;
+	hole_flush(s);
 	seg_seal(s);   /* an empty current segment goes now, not as an "orphan" at the next open */
 	if (s->rd_seg)
 		close(s->rd_fd);
@@ -411,14 +423,18 @@ int spool_segs_append(struct spool_segs *s, struct spool_msg **msgs, size_t n, l
 
 /* --- release, read ------------------------------------------------------- */
 
-/* Frees the blocks of the body at ref in the segment open at fd; a file
- * system that cannot (EOPNOTSUPP) keeps them until the segment goes. */
+/* Frees span octets at off of segment seg, open at fd; a file system
+ * that cannot (EOPNOTSUPP) keeps them until the segment goes. */
+static void seg_punch_range(int fd, long long seg, long long off, long long span)
+{
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off, (off_t)span) != 0 &&
+	    errno != EOPNOTSUPP)
+		msg_debug("event=spool_segment_error seg=%lld op=punch reason=\"%s\"", seg, strerror(errno));
+}
+
 static void seg_punch_fd(int fd, const struct spool_body_ref *ref)
 {
-	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)ref->off, (off_t)span) != 0 &&
-	    errno != EOPNOTSUPP)
-		msg_debug("event=spool_segment_error seg=%lld op=punch reason=\"%s\"", ref->seg, strerror(errno));
+	seg_punch_range(fd, ref->seg, ref->off, (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1));
 }
 
 void spool_seg_punch(const char *dir, const struct spool_body_ref *ref)
@@ -457,6 +473,34 @@ static int seg_fd(struct spool_segs *s, long long num)
 	return fd;
 }
 
+static void hole_flush(struct spool_segs *s)
+{
+	if (s->hole_seg == 0)
+		return;
+	int fd = seg_fd(s, s->hole_seg);
+	if (fd >= 0)
+		seg_punch_range(fd, s->hole_seg, s->hole_off, s->hole_end - s->hole_off);
+	s->hole_seg = 0;
+}
+
+/* Joins [off, off + span) of seg to the pending run, or punches the run
+ * and starts another. */
+static void hole_add(struct spool_segs *s, long long seg, long long off, long long span)
+{
+	if (s->hole_seg == seg && off == s->hole_end) {
+		s->hole_end += span;
+	} else if (s->hole_seg == seg && off + span == s->hole_off) {
+		s->hole_off = off;
+	} else {
+		hole_flush(s);
+		s->hole_seg = seg;
+		s->hole_off = off;
+		s->hole_end = off + span;
+	}
+	if (s->hole_end - s->hole_off >= SEG_HOLE_MAX)
+		hole_flush(s);
+}
+
 /* The body's count and hole; a sealed segment whose count reaches 0 goes. */
 static void seg_drop(struct spool_segs *s, const struct spool_body_ref *ref)
 {
@@ -467,10 +511,8 @@ static void seg_drop(struct spool_segs *s, const struct spool_body_ref *ref)
 		seg_unlink(s, g, "all_delivered");
 		return;
 	}
-	int fd = seg_fd(s, g->num);
-	if (fd >= 0)
-		seg_punch_fd(fd, ref);
 	long long span = (ref->len + SEG_ALIGN - 1) & ~(SEG_ALIGN - 1);
+	hole_add(s, g->num, ref->off, span);
 	if (span > g->bytes)
 		span = g->bytes;
 	g->bytes -= span;
