@@ -19,6 +19,8 @@
 #include "xmalloc.h"
 
 #define SEG_ALIGN 4096LL   /* each body starts on a block: its hole frees whole blocks */
+#define SEG_HOLES 8                    /* runs of freed blocks waiting */
+#define SEG_HOLE_MAX (1024 * 1024LL)   /* a run is punched once it is this long */
 
 struct seg {
 	long long num;
@@ -37,16 +39,23 @@ struct spool_segs {
 	int rd_fd;
 	long long cur_size;
 	long long total;      /* sum of bytes */
-	/* Freed blocks not yet punched: bodies are deleted in about the order
-	 * they were appended, so a delete usually extends this run, and one
-	 * fallocate frees many bodies (one each was 3 % of the CPU at 100 KB). */
-	long long hole_seg;   /* 0: none */
-	long long hole_off, hole_end;
+	/* Freed blocks not yet punched, oldest first: bodies are deleted in
+	 * about the order they were appended (parallel sessions shuffle it a
+	 * little), so a delete usually joins a run, and one fallocate frees
+	 * many bodies (one each was 3 % of the CPU at 100 KB). */
+	struct hole {
+		long long seg, off, end;
+	} hole[SEG_HOLES];
+	size_t nholes;
 };
 
-#define SEG_HOLE_MAX (1024 * 1024LL)   /* a run is punched once it is this long */
+static void holes_flush(struct spool_segs *s);
 
-static void hole_flush(struct spool_segs *s);
+static void hole_remove(struct spool_segs *s, size_t i)
+{
+	memmove(&s->hole[i], &s->hole[i + 1], (s->nholes - i - 1) * sizeof(s->hole[0]));
+	s->nholes--;
+}
 
 int spool_seg_path(const char *dir, long long seg, char *out, size_t len)
 {
@@ -110,8 +119,11 @@ static void seg_unlink(struct spool_segs *s, struct seg *g, const char *why)
 		close(s->rd_fd);
 		s->rd_seg = 0;
 	}
-	if (s->hole_seg == g->num)
-		s->hole_seg = 0;   /* its blocks go with the file */
+	for (size_t i = 0; i < s->nholes;)   /* their blocks go with the file */
+		if (s->hole[i].seg == g->num)
+			hole_remove(s, i);
+		else
+			i++;
 	if (unlink(path) != 0 && errno != ENOENT)
 		msg_warn("event=spool_segment_error seg=%lld op=unlink reason=\"%s\"", g->num, strerror(errno));
 	else
@@ -299,7 +311,7 @@ void spool_segs_close(struct spool_segs *s)
 {
 	if (s == NULL)
 		return;
-	hole_flush(s);
+	holes_flush(s);
 	seg_seal(s);   /* an empty current segment goes now, not as an "orphan" at the next open */
 	if (s->rd_seg)
 		close(s->rd_fd);
@@ -473,32 +485,54 @@ static int seg_fd(struct spool_segs *s, long long num)
 	return fd;
 }
 
-static void hole_flush(struct spool_segs *s)
+static void hole_punch(struct spool_segs *s, size_t i)
 {
-	if (s->hole_seg == 0)
-		return;
-	int fd = seg_fd(s, s->hole_seg);
+	int fd = seg_fd(s, s->hole[i].seg);
 	if (fd >= 0)
-		seg_punch_range(fd, s->hole_seg, s->hole_off, s->hole_end - s->hole_off);
-	s->hole_seg = 0;
+		seg_punch_range(fd, s->hole[i].seg, s->hole[i].off, s->hole[i].end - s->hole[i].off);
+	hole_remove(s, i);
 }
 
-/* Joins [off, off + span) of seg to the pending run, or punches the run
- * and starts another. */
+static void holes_flush(struct spool_segs *s)
+{
+	while (s->nholes)
+		hole_punch(s, 0);
+}
+
+/* Joins [off, off + span) of seg to a waiting run (and that run to another
+ * it now touches), or adds a run, punching the oldest when all are taken. */
 static void hole_add(struct spool_segs *s, long long seg, long long off, long long span)
 {
-	if (s->hole_seg == seg && off == s->hole_end) {
-		s->hole_end += span;
-	} else if (s->hole_seg == seg && off + span == s->hole_off) {
-		s->hole_off = off;
-	} else {
-		hole_flush(s);
-		s->hole_seg = seg;
-		s->hole_off = off;
-		s->hole_end = off + span;
+	long long end = off + span;
+	size_t i;
+	for (i = 0; i < s->nholes; i++) {
+		struct hole *h = &s->hole[i];
+		if (h->seg == seg && (off == h->end || end == h->off))
+			break;
 	}
-	if (s->hole_end - s->hole_off >= SEG_HOLE_MAX)
-		hole_flush(s);
+	if (i == s->nholes) {
+		if (s->nholes == SEG_HOLES)
+			hole_punch(s, 0);
+		i = s->nholes++;
+		s->hole[i] = (struct hole){ seg, off, end };
+	} else {
+		struct hole *h = &s->hole[i];
+		h->off = off < h->off ? off : h->off;
+		h->end = end > h->end ? end : h->end;
+		for (size_t k = 0; k < s->nholes; k++) {
+			struct hole *o = &s->hole[k];
+			if (k != i && o->seg == seg && (o->off == h->end || o->end == h->off)) {
+				h->off = o->off < h->off ? o->off : h->off;
+				h->end = o->end > h->end ? o->end : h->end;
+				hole_remove(s, k);
+				if (k < i)
+					i--;
+				break;
+			}
+		}
+	}
+	if (s->hole[i].end - s->hole[i].off >= SEG_HOLE_MAX)
+		hole_punch(s, i);
 }
 
 /* The body's count and hole; a sealed segment whose count reaches 0 goes. */

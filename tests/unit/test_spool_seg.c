@@ -569,9 +569,10 @@ static long long seg_blocks(struct fx *fx, long long seg)
 	return (long long)st.st_blocks * 512;
 }
 
-/* Bodies delivered in the order they came free their blocks a run of
- * about 1 MiB at a time (one fallocate for ten 100 KB bodies), and what is
- * left of a run when the spool closes; a body still queued keeps its own. */
+/* Bodies delivered in about the order they came free their blocks a run
+ * of about 1 MiB at a time (one fallocate for ten 100 KB bodies), and what
+ * is left of the runs when the spool closes; a body still queued keeps
+ * its own. */
 static void test_delivered_bodies_free_their_blocks_in_runs(void **state)
 {
 	struct fx *fx = *state;
@@ -594,7 +595,7 @@ static void test_delivered_bodies_free_their_blocks_in_runs(void **state)
 		for (size_t i = 0; i < n; i++)
 			memcpy(ids[i], fx->claimed[i]->id, sizeof(ids[i]));
 		drop_claimed(fx);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = n; i-- > 0;)   /* each batch backwards: runs join at both ends */
 			assert_true(record_wait(fx, ids[i], strcmp(ids[i], keep) ? &done : &later, 1, NULL));
 		left -= (int)n;
 	}
