@@ -37,6 +37,7 @@
 #include "spool_check.h"
 #include "spool_int.h"
 #include "spool_reserve.h"
+#include "spool_walbuf.h"
 #include "xmalloc.h"
 
 #define SPOOL_BUSY_MS 5000
@@ -573,8 +574,9 @@ static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 		return -1;
 	}
 	sp->shm_fd = snap.shm_fd;   /* closed by spool_free_db, after the database */
+	/* spool_walbuf.h: a transaction's WAL frames in one write (NULL: the default VFS) */
 	int rc = sqlite3_open_v2(path, &sp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				 SQLITE_OPEN_NOMUTEX, NULL);
+				 SQLITE_OPEN_NOMUTEX, spool_walbuf_vfs());
 	if (rc != SQLITE_OK) {
 		set_error(err, errlen, "cannot open %s: %s", path,
 			     sp->db ? sqlite3_errmsg(sp->db) : sqlite3_errstr(rc));
