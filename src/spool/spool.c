@@ -1185,6 +1185,10 @@ struct spool_req *spool_commit_to(struct spool *sp, struct loop_post *reply_to, 
 		spool_id_new(msg->id);
 	if (msg->created == 0)
 		msg->created = time(NULL);
+	if (msg->body_len >= SPOOL_SEG_MIN && !msg->body_crc_known) {
+		msg->body_crc = spool_seg_crc32c(msg->body, msg->body_len);
+		msg->body_crc_known = 1;
+	}
 	r->kind = SPOOL_REQ_COMMIT;
 	r->msg = msg;
 	r->cb.commit = cb;

@@ -71,6 +71,11 @@ struct spool_msg {
 	 * and body_full when the cap or the disk had no room for it */
 	struct spool_body_ref body_ref;
 	int body_full;
+	/* spool_commit_to(): the CRC-32C of a body that goes to a segment,
+	 * taken on the caller's thread so the storage thread, which every
+	 * commit waits for, does not */
+	uint32_t body_crc;
+	int body_crc_known;
 };
 
 /* Runs on the loop thread.  ok=1: the message is durably committed and

@@ -397,7 +397,7 @@ static int seg_put(struct spool_segs *s, struct spool_msg *m, char *reason, size
 	m->body_ref.seg = s->cur;
 	m->body_ref.off = off;
 	m->body_ref.len = (long long)m->body_len;
-	m->body_ref.crc = spool_seg_crc32c(m->body, m->body_len);
+	m->body_ref.crc = m->body_crc_known ? m->body_crc : spool_seg_crc32c(m->body, m->body_len);
 	return 0;
 }
 
