@@ -37,10 +37,16 @@ struct family {
 	const char *labels[MAX_LABELS];
 	const double *bounds;
 	size_t nbounds;
-	struct series *head, **tail;
+	struct series *head;      /* in the order made */
+};
+
+/* Where a family's series are found: beside fam[] (same index), so that
+ * fam[]'s initializers name every field of struct family. */
+static struct fam_index {
+	struct series **tail;     /* the last next pointer of the list; NULL: &head */
 	struct series **tab;      /* hash buckets: tabsz, a power of 2, or 0 */
 	size_t tabsz, n;
-};
+} fidx[M_COUNT];
 
 static const double latency_bounds[] = { 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 43200, 86400,
 	259200 };
@@ -172,11 +178,17 @@ static uint32_t labels_hash(const struct family *f, const char *const *lv)
 	return h;
 }
 
+static struct fam_index *index_of(const struct family *f)
+{
+	return &fidx[f - fam];
+}
+
 static struct series *series_find(const struct family *f, const char *const *lv, uint32_t h)
 {
-	if (f->tabsz == 0)
+	const struct fam_index *x = index_of(f);
+	if (x->tabsz == 0)
 		return NULL;
-	for (struct series *s = f->tab[h & (f->tabsz - 1)]; s; s = s->hnext) {
+	for (struct series *s = x->tab[h & (x->tabsz - 1)]; s; s = s->hnext) {
 		int same = s->hash == h;
 		for (int i = 0; i < MAX_LABELS && f->labels[i] && same; i++)
 			same = label_eq(s->l[i], lv[i]);
@@ -189,11 +201,12 @@ static struct series *series_find(const struct family *f, const char *const *lv,
 /* Twice the buckets once there are more series than buckets. */
 static void family_grow(struct family *f)
 {
-	free(f->tab);
-	f->tabsz = f->tabsz ? f->tabsz * 2 : 16;
-	f->tab = xcalloc(f->tabsz, sizeof(*f->tab));
+	struct fam_index *x = index_of(f);
+	free(x->tab);
+	x->tabsz = x->tabsz ? x->tabsz * 2 : 16;
+	x->tab = xcalloc(x->tabsz, sizeof(*x->tab));
 	for (struct series *s = f->head; s; s = s->next) {
-		struct series **b = &f->tab[s->hash & (f->tabsz - 1)];
+		struct series **b = &x->tab[s->hash & (x->tabsz - 1)];
 		s->hnext = *b;
 		*b = s;
 	}
@@ -214,14 +227,15 @@ static struct series *series_get(struct family *f, const char *const *lv)
 	if (f->nbounds)
 		s->buckets = xcalloc(f->nbounds, sizeof(*s->buckets));
 	s->hash = h;
-	if (f->tail == NULL)
-		f->tail = &f->head;
-	*f->tail = s;
-	f->tail = &s->next;
-	if (++f->n > f->tabsz) {
+	struct fam_index *x = index_of(f);
+	if (x->tail == NULL)
+		x->tail = &f->head;
+	*x->tail = s;
+	x->tail = &s->next;
+	if (++x->n > x->tabsz) {
 		family_grow(f);
 	} else {
-		struct series **b = &f->tab[h & (f->tabsz - 1)];
+		struct series **b = &x->tab[h & (x->tabsz - 1)];
 		s->hnext = *b;
 		*b = s;
 	}
@@ -271,10 +285,11 @@ static void family_clear(struct family *f)
 		free(s);
 	}
 	f->head = NULL;
-	f->tail = &f->head;
-	free(f->tab);
-	f->tab = NULL;
-	f->tabsz = f->n = 0;
+	struct fam_index *x = index_of(f);
+	x->tail = &f->head;
+	free(x->tab);
+	x->tab = NULL;
+	x->tabsz = x->n = 0;
 }
 
 void metrics_clear(enum metric_id m)
