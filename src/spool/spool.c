@@ -1052,26 +1052,26 @@ void spool_wait_idle(struct spool *sp)
 
 /* --- loop thread --------------------------------------------------------- */
 
-/* Moves what the thread handed back behind what is not yet answered. */
+/* Takes what the thread handed back, once what was taken before is all
+ * answered (so the order holds without a walk to the end of either). */
 static void spool_take_done(struct spool *sp)
 {
 	pthread_mutex_lock(&sp->mu);
-	struct spool_req *r = sp->done;
+	sp->ready = sp->done;
 	sp->done = NULL;
 	sp->done_tail = &sp->done;
 	pthread_mutex_unlock(&sp->mu);
-	struct spool_req **end = &sp->ready;
-	while (*end)
-		end = &(*end)->next;
-	*end = r;
 }
 
 /* Answers up to max requests, in order.  Returns how many are left. */
 static struct spool_req *spool_finish(struct spool *sp, int call, size_t max)
 {
-	spool_take_done(sp);
-	for (size_t n = 0; sp->ready && n < max; n++) {
+	for (size_t n = 0; n < max; n++) {
+		if (sp->ready == NULL)
+			spool_take_done(sp);
 		struct spool_req *r = sp->ready;
+		if (r == NULL)
+			break;
 		sp->ready = r->next;
 		if (r->kind != SPOOL_REQ_COMMIT)
 			spool_queue_finish(r, call);
