@@ -19,3 +19,19 @@ int fd_write_all(int fd, const void *p, size_t n, int sock)
 	}
 	return 0;
 }
+
+int fd_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	const char *c = p;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, c, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		c += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}

@@ -8,7 +8,10 @@
 #ifndef OUTPOST_FDIO_H
 #define OUTPOST_FDIO_H
 #include <stddef.h>
+#include <sys/types.h>
 
 int fd_write_all(int fd, const void *p, size_t n, int sock);
+/* The same at offset off of a file (pwrite), as often as it takes. */
+int fd_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 #endif

@@ -15,6 +15,7 @@
 #include <nmmintrin.h>
 #endif
 
+#include "fdio.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -349,21 +350,6 @@ static int seg_start(struct spool_segs *s, char *reason, size_t len)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n, off_t off)
-{
-	while (n) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
-}
-
 /* Appends one body to the current segment (rotating when it is full). */
 static int seg_put(struct spool_segs *s, struct spool_msg *m, char *reason, size_t len)
 {
@@ -379,7 +365,7 @@ static int seg_put(struct spool_segs *s, struct spool_msg *m, char *reason, size
 		return 0;
 	}
 	long long off = s->cur_size;
-	if (write_all(s->cur_fd, m->body, m->body_len, (off_t)off) != 0) {
+	if (fd_pwrite_all(s->cur_fd, m->body, m->body_len, (off_t)off) != 0) {
 		if (errno == ENOSPC || errno == EDQUOT) {
 			m->body_full = 1;
 			if (ftruncate(s->cur_fd, (off_t)off) != 0)
