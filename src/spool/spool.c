@@ -705,13 +705,26 @@ void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
 		set_error(reason, len, "spool error: %s", sqlite3_errmsg(sp->db));
 }
 
+int spool_set_sync(struct spool *sp, int full)
+{
+	if (sp->sync_normal == !full)
+		return SQLITE_OK;
+	int rc = sqlite3_exec(sp->db, full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+			      NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		sp->sync_normal = !full;
+	return rc;
+}
+
 /* One transaction for the n requests starting at r.  On failure the reason
  * goes to reason, the transaction is rolled back, and *began tells whether
  * BEGIN itself succeeded (if not, no message was at fault). */
 static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
 		     int *began)
 {
-	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = spool_set_sync(sp, 1);   /* the 250 waits for this COMMIT: it must be durable */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	*began = rc == SQLITE_OK;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, r = r->next) {
 		rc = spool_insert_msg(sp, r->msg);

@@ -147,6 +147,7 @@ struct spool {
 	int shm_fd;                            /* spool_check's hold on the -shm, or -1 */
 	int reserve_held;                      /* DIR/queue.reserve is in place */
 	int wal_frames;                        /* frames in the WAL after the last commit */
+	int sync_normal;                       /* synchronous=NORMAL is set (spool_set_sync) */
 	time_t reserve_retry;                  /* when to try to make it again */
 	unsigned claim_failures;               /* claims failed in a row */
 	time_t claim_retry_at;                 /* next_due answers no sooner */
@@ -185,6 +186,11 @@ int spool_room_for_new_mail(struct spool *sp);
 int spool_rc_full(int rc);
 /* PRAGMA max_page_count: the cap for new mail, lifted for everything else. */
 void spool_limit_pages(struct spool *sp, sqlite3_int64 pages);
+
+/* spool.c: synchronous=FULL for a transaction whose COMMIT must be
+ * durable when it returns (1), NORMAL (0) for one that may wait for the
+ * next durable COMMIT or checkpoint (spool_queue.c); 0 or a SQLite code. */
+int spool_set_sync(struct spool *sp, int full);
 
 /* spool.c: journal mode, synchronous=FULL and the current schema on a
  * new or existing database (also for spool_recover's fresh spool). */

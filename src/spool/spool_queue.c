@@ -502,12 +502,30 @@ static void q_discard(struct spool_req *r)
 	}
 }
 
+/* Whether one of the n requests at r needs its COMMIT durable when it
+ * returns.  Claims, attempts' records, next-due and refusal counts do not:
+ * a power loss before the next durable COMMIT (the next accepted message's,
+ * or a checkpoint) rolls them back together, so a delivery is made again,
+ * never lost, as with Postfix, which does not fsync a queue file's
+ * "done" marks either.  (A crash of outpostd alone loses nothing: the
+ * frames are in the kernel's cache.)  Events and route health are kept
+ * as soon as they are said. */
+static int q_needs_sync(const struct spool_req *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++, r = r->next)
+		if (r->kind == SPOOL_REQ_EVENT || r->kind == SPOOL_REQ_HEALTH_SAVE)
+			return 1;
+	return 0;
+}
+
 /* One transaction for the n requests starting at r (see spool.c's
  * spool_txn); on failure every result is discarded. */
 static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
 		 int *began)
 {
-	int rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = spool_set_sync(sp, q_needs_sync(r, n));
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	*began = rc == SQLITE_OK;
 	struct spool_req *p = r;
 	sp->ngone = 0;

@@ -15,7 +15,9 @@
 
 struct wb_file {
 	sqlite3_file base;      /* pMethods = &wb_methods */
-	int wal;                /* the WAL file: writes are buffered */
+	int wal;                /* the WAL file: writes are buffered (while full) */
+	int full;               /* synchronous is FULL or EXTRA (database file: as last set) */
+	int commit_page;        /* the WAL, not full: the next write is a commit frame's page */
 	unsigned char *buf;     /* the run: len octets meant for offset off */
 	size_t len, cap;
 	sqlite3_int64 off;
@@ -60,6 +62,14 @@ static int wb_read(sqlite3_file *pf, void *p, int n, sqlite3_int64 off)
 	return rc != SQLITE_OK ? rc : RM(pf)->xRead(REAL(pf), p, n, off);
 }
 
+/* A frame header (24 octets, written alone before its page) whose
+ * "database size after commit" field is set: the last frame of a commit. */
+static int wb_commit_header(const void *p, int n)
+{
+	const unsigned char *h = p;
+	return n == 24 && (h[4] | h[5] | h[6] | h[7]) != 0;
+}
+
 static int wb_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
 {
 	struct wb_file *f = (struct wb_file *)pf;
@@ -83,6 +93,13 @@ static int wb_write(sqlite3_file *pf, const void *p, int n, sqlite3_int64 off)
 	}
 	memcpy(f->buf + f->len, p, (size_t)n);
 	f->len += (size_t)n;
+	if (f->full)
+		return SQLITE_OK;   /* the COMMIT's xSync writes the run */
+	if (f->commit_page) {   /* the commit frame is complete: out before the COMMIT returns */
+		f->commit_page = 0;
+		return wb_flush(pf);
+	}
+	f->commit_page = wb_commit_header(p, n);
 	return SQLITE_OK;
 }
 
@@ -121,8 +138,23 @@ static int wb_check_reserved(sqlite3_file *pf, int *out)
 	return RM(pf)->xCheckReservedLock(REAL(pf), out);
 }
 
+/* "PRAGMA synchronous=V" on the database file (SQLite asks its VFS first,
+ * with SQLITE_FCNTL_PRAGMA, when the statement is prepared). */
+static void wb_pragma(struct wb_file *f, char **args)
+{
+	const char *v = args[2];
+	if (args[1] == NULL || sqlite3_stricmp(args[1], "synchronous") != 0 || v == NULL)
+		return;
+	f->full = sqlite3_stricmp(v, "FULL") == 0 || sqlite3_stricmp(v, "EXTRA") == 0 ||
+		  strcmp(v, "2") == 0 || strcmp(v, "3") == 0;
+	if (f->link && f->link->wal)
+		f->link->full = f->full;
+}
+
 static int wb_file_control(sqlite3_file *pf, int op, void *arg)
 {
+	if (op == SQLITE_FCNTL_PRAGMA)
+		wb_pragma((struct wb_file *)pf, arg);
 	int rc = wb_flush(pf);
 	return rc != SQLITE_OK ? rc : RM(pf)->xFileControl(REAL(pf), op, arg);
 }
@@ -203,6 +235,7 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *pf, int fla
 			f->link = (struct wb_file *)db;
 			f->link->link = f;
 			f->wal = 1;   /* buffered only when linked: see wb_shm_lock */
+			f->full = f->link->full;
 		}
 	}
 	return rc;

@@ -22,9 +22,16 @@
  *   drops its WAL write lock (after a COMMIT, or after a ROLLBACK whose
  *   spilled frames no sync wrote) only once every frame it wrote is in
  *   the file, so no other connection restarting the WAL can be
- *   overwritten by a late run.  With synchronous=FULL (spool.c insists on
- *   it) a commit's frames are synced before SQLite's wal-index shows them
- *   to any other connection, so no reader meets a frame still in memory.
+ *   overwritten by a late run.  With synchronous=FULL a commit's frames
+ *   are synced before SQLite's wal-index shows them to any other
+ *   connection, so no reader meets a frame still in memory.
+ * - Below FULL (NORMAL: no xSync at COMMIT) the run is also written as
+ *   soon as the commit frame's page is appended (the frame whose header,
+ *   written alone before its page, gives the database size), and a failed
+ *   write is that xWrite's error: the COMMIT fails before SQLite's
+ *   wal-index shows it.  The mode is seen in the SQLITE_FCNTL_PRAGMA that
+ *   SQLite gives the database file when a "PRAGMA synchronous=V" is
+ *   prepared; until the first, a connection counts as below FULL.
  * - Durability is SQLite's: the COMMIT returns only after xSync, which
  *   writes the run and then syncs; a crash before it loses only frames no
  *   COMMIT returned for (as a crash between SQLite's own writes would).

@@ -303,11 +303,12 @@ static struct smtp_client_params params(int port)
 {
 	struct smtp_client_params p;
 	memset(&p, 0, sizeof(p));
-	struct sockaddr_in *sin = (struct sockaddr_in *)&p.addr;
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons((uint16_t)port);
-	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	p.addrlen = sizeof(*sin);
+	/* built apart and copied: stores through a sockaddr_in pointer into
+	 * p.addr break strict aliasing, and -O2 dropped them */
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	memcpy(&p.addr, &sin, sizeof(sin));
+	p.addrlen = sizeof(sin);
 	p.host_name = "localhost";
 	p.helo = "relay.test";
 	p.tls = SMTP_TLS_NONE;

@@ -15,10 +15,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "spool/spool_walbuf.h"
 #include "tmpdir.h"
@@ -195,12 +197,81 @@ static void test_rollback_then_another_writer_restarts_the_wal(void **state)
 	sqlite3_close(c);
 }
 
+/* synchronous=NORMAL syncs nothing before SQLite shows a commit to other
+ * connections, so its frames must be in the file by then: written at the
+ * commit frame, still in one write.  Back at FULL, the same. */
+static void test_normal_commits_in_one_write_and_seen(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db = open_db(fx->path, spool_walbuf_vfs()), *rd = open_db(fx->path, NULL);
+	ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	ok(db, "PRAGMA synchronous=NORMAL");
+	long long normal = commit_writes(db, 0);
+	assert_int_equal(one(rd, "SELECT count(*) FROM t"), 12);
+	assert_int_equal(one(rd, "SELECT sum(length(v)) FROM t"), 12 * 3000);
+	ok(db, "PRAGMA synchronous=FULL");
+	long long full = commit_writes(db, 100);
+	assert_int_equal(one(rd, "SELECT count(*) FROM t"), 24);
+	printf("walbuf: write calls per commit: %lld at NORMAL, %lld at FULL\n", normal, full);
+	if (normal > 0) {   /* /proc/self/io is there */
+		assert_true(normal <= 2);
+		assert_true(full <= 2);
+	}
+	sqlite3_close(rd);
+	sqlite3_close(db);
+}
+
+/* Below FULL, a run that cannot be written fails the COMMIT itself (no
+ * xSync would see it later): here the file size limit stops the WAL.
+ * No reader sees the rows, and once the limit is gone the same commit
+ * goes through and the database is whole. */
+static void test_normal_commit_fails_when_its_run_cannot_be_written(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db = open_db(fx->path, spool_walbuf_vfs()), *rd = open_db(fx->path, NULL);
+	ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	ok(db, "PRAGMA wal_checkpoint(TRUNCATE)");
+	ok(db, "PRAGMA synchronous=NORMAL");
+	struct rlimit old, lim;
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 16384;   /* the database file is 2 pages; the commit's run is ~50 KB */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	ok(db, "BEGIN IMMEDIATE");
+	char sql[160];
+	for (int i = 0; i < 12; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, zeroblob(3000))", i);
+		ok(db, sql);
+	}
+	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_not_equal(rc, SQLITE_OK);
+	if (!sqlite3_get_autocommit(db))
+		ok(db, "ROLLBACK");
+	assert_int_equal(one(rd, "SELECT count(*) FROM t"), 0);
+	commit_writes(db, 0);
+	assert_int_equal(one(rd, "SELECT count(*) FROM t"), 12);
+	sqlite3_close(rd);
+	sqlite3_close(db);
+	sqlite3 *c = open_db(fx->path, NULL);
+	assert_int_equal(one(c, "SELECT count(*) FROM t"), 12);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_one_write_per_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_runs_spills_rollback_readers_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_then_another_writer_restarts_the_wal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normal_commits_in_one_write_and_seen, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_normal_commit_fails_when_its_run_cannot_be_written, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
