@@ -35,6 +35,7 @@
 #include "log.h"
 #include "loop_post.h"
 #include "spool_check.h"
+#include "spool_ckpt.h"
 #include "spool_int.h"
 #include "spool_reserve.h"
 #include "spool_walbuf.h"
@@ -51,6 +52,14 @@
  * bodies are written a second time (bench/diskcost.sh: 1 MB messages
  * 1.96x -> 1.25x their size written with 8192 instead of SQLite's 1000). */
 #define SPOOL_CHECKPOINT_FRAMES 8192
+/* The checkpointer thread (spool_ckpt.h) copies the WAL while commits go
+ * on, in passes until under SPOOL_CHECKPOINT_REST frames are left; then the
+ * storage thread copies those itself, so that its next transaction restarts
+ * the WAL.  At twice the
+ * threshold it does not wait for the pass any longer: that bounds the WAL
+ * (64 MiB at 4 KiB pages). */
+#define SPOOL_CHECKPOINT_INLINE (2 * SPOOL_CHECKPOINT_FRAMES)
+#define SPOOL_CHECKPOINT_REST 256   /* frames the storage thread copies itself, at most */
 #define SPOOL_FINISH_BATCH 64                 /* answers a turn: spool_on_done() */
 
 /* Schema migrations: spool_migrations[v] takes user_version v to v + 1. */
@@ -515,13 +524,28 @@ static int spool_wal_hook(void *p, sqlite3 *db, const char *name, int frames)
 
 /* After a round's requests were handed back: a PASSIVE checkpoint once the
  * WAL holds SPOOL_CHECKPOINT_FRAMES (it waits for no reader; what a reader
- * still needs is copied by a later one). */
+ * still needs is copied by a later one), by the checkpointer thread when
+ * there is one. */
 static void spool_checkpoint(struct spool *sp)
 {
 	struct timespec t0;
 	int logged = 0, done = 0;
 	if (sp->wal_frames < SPOOL_CHECKPOINT_FRAMES)
 		return;
+	if (sp->ckpt && sp->wal_frames < SPOOL_CHECKPOINT_INLINE) {
+		if (sp->ckpt_pass == 0) {
+			sp->ckpt_pass = spool_ckpt_kick(sp->ckpt);
+			return;
+		}
+		int copied = spool_ckpt_done(sp->ckpt, sp->ckpt_pass);
+		if (copied < 0)
+			return;   /* the pass is still copying */
+		if (sp->wal_frames - copied > SPOOL_CHECKPOINT_REST) {
+			sp->ckpt_pass = spool_ckpt_kick(sp->ckpt);   /* another pass for what came */
+			return;
+		}
+	}
+	sp->ckpt_pass = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	int rc = sqlite3_wal_checkpoint_v2(sp->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &logged, &done);
 	msg_debug("event=spool_checkpoint frames=%d copied=%d rc=%d ms=%.3f", logged, done, rc,
@@ -1126,6 +1150,17 @@ static void spool_free_db(struct spool *sp)
 	sp->shm_fd = -1;
 }
 
+static void spool_start_checkpointer(struct spool *sp)
+{
+	char path[4096], err[512];
+	int n = snprintf(path, sizeof(path), "%s/%s", sp->dir, SPOOL_DB_NAME);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		msg_panic("event=spool_bug reason=\"path checked at open\"");
+	if ((sp->ckpt = spool_ckpt_start(path, err, sizeof(err))) == NULL)
+		msg_warn("event=spool_checkpointer_missing reason=\"%s\" action=\"checkpoints on the storage "
+			 "thread\"", err);
+}
+
 struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *base,
 			 char *err, size_t errlen)
 {
@@ -1158,6 +1193,7 @@ struct spool *spool_open(const char *dir, uint64_t max_size, struct event_base *
 	pthread_cond_init(&sp->cv, NULL);
 	pthread_cond_init(&sp->idle_cv, NULL);
 	spool_obs_refresh(sp);   /* before the thread: the gauges hold from the start */
+	spool_start_checkpointer(sp);
 	if (pthread_create(&sp->thread, NULL, spool_main, sp) != 0)
 		msg_fatal("event=spool_error reason=\"pthread_create failed\"");
 	return sp;
@@ -1173,6 +1209,7 @@ void spool_close(struct spool *sp)
 	pthread_cond_broadcast(&sp->cv);
 	pthread_mutex_unlock(&sp->mu);
 	pthread_join(sp->thread, NULL);
+	spool_ckpt_stop(sp->ckpt);
 	spool_finish(sp, 0, SIZE_MAX);
 	event_free(sp->done_ev);
 	spool_free_db(sp);

@@ -148,6 +148,8 @@ struct spool {
 	int reserve_held;                      /* DIR/queue.reserve is in place */
 	int wal_frames;                        /* frames in the WAL after the last commit */
 	int sync_normal;                       /* synchronous=NORMAL is set (spool_set_sync) */
+	struct spool_ckpt *ckpt;               /* checkpoints off this thread (NULL: on it) */
+	unsigned long ckpt_pass;               /* the pass asked for this WAL, 0: none yet */
 	time_t reserve_retry;                  /* when to try to make it again */
 	unsigned claim_failures;               /* claims failed in a row */
 	time_t claim_retry_at;                 /* next_due answers no sooner */
