@@ -9,7 +9,10 @@
 # port, each with a fresh, empty queue in one temporary directory (one disk):
 #   1. smtp-source -s 20 -m 20000 -l 4096 (Postfix's load tool: one message
 #      per connection), timed by wall clock -> msg/s; then the queue is
-#      counted, so every message was really accepted;
+#      counted, so every message was really accepted; the machine's CPU
+#      time over the run (/proc/stat) and smtp-source's own (rusage) give
+#      the CPU per message of the client and of the rest (the server and
+#      the kernel's work for it), and the share left idle;
 #   2. bench/smtp_lat with the same numbers (persistent sessions, one
 #      message at a time each) -> rate, and acceptance latency per message:
 #      from writing the final "." line to reading the 250.
@@ -226,16 +229,42 @@ sink_start() {
 # --- runs -------------------------------------------------------------------
 
 declare -A PORT=([outpost]=$O_PORT [postfix]=$P_PORT [sink]=$S_PORT)
-declare -A SECS RATE COUNT LAT WHERE
+declare -A SECS RATE COUNT LAT WHERE CPU
+
+# CPU time of the whole machine so far, in clock ticks: "busy idle"
+# (idle counts iowait).
+cpu_ticks() {
+	awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
+}
+
+# Runs a command; its CPU seconds (user + system, children included) go to
+# the file named first.
+cpu_of() {   # file command...
+	python3 -c 'import resource, subprocess, sys
+rc = subprocess.run(sys.argv[2:]).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$@"
+}
 
 run_source() {   # daemon
-	local t0 t1
+	local t0 t1 c0 c1
 	sync
+	c0=$(cpu_ticks)
 	t0=$(now)
-	/usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" -f "$FROM" -t "$TO" \
-		"127.0.0.1:${PORT[$1]}" ||
+	cpu_of "$WORK/client_cpu.$1" /usr/sbin/smtp-source -s "$SESSIONS" -m "$MESSAGES" -l "$LENGTH" \
+		-f "$FROM" -t "$TO" "127.0.0.1:${PORT[$1]}" ||
 		{ echo "inject.sh: smtp-source against $1 failed" >&2; exit 1; }
 	t1=$(now)
+	c1=$(cpu_ticks)
+	# per message: the machine's busy CPU, the client's share, the rest
+	# (the server and the kernel's work for it), and how idle the CPUs were
+	CPU[$1]=$(python3 -c 'import os, sys
+b0, i0 = map(int, sys.argv[1].split()); b1, i1 = map(int, sys.argv[2].split())
+hz = os.sysconf("SC_CLK_TCK"); n = int(sys.argv[4])
+busy = (b1 - b0) / hz; client = float(open(sys.argv[3]).read())
+print("%.0f %.0f %.0f %.0f%%" % (busy / n * 1e6, client / n * 1e6, max(busy - client, 0) / n * 1e6,
+                                100 * (i1 - i0) / max(1, (b1 - b0) + (i1 - i0))))' "$c0" "$c1" "$WORK/client_cpu.$1" "$MESSAGES")
 	SECS[$1]=$(python3 -c 'import sys; print("%.3f" % (float(sys.argv[2]) - float(sys.argv[1])))' "$t0" "$t1")
 	RATE[$1]=$(python3 -c 'import sys; print("%.1f" % (int(sys.argv[1]) / float(sys.argv[2])))' "$MESSAGES" "${SECS[$1]}")
 }
@@ -338,6 +367,16 @@ for d in outpost postfix sink; do
 		"$(field sent "$l")" "$(field rate "$l")" "$(field p50 "$l")" "$(field p90 "$l")" \
 		"$(field p99 "$l")" "$(field max "$l")"
 done
+echo
+echo "CPU per message, smtp-source runs (us of CPU time; client = smtp-source; the rest = the server"
+echo "and the kernel's work for it, loopback TCP included; idle = share of the CPUs left idle):"
+printf '%-8s | %8s %8s %8s %6s\n' daemon busy client rest idle
+for d in outpost postfix sink; do
+	read -r busy client rest idle <<<"${CPU[$d]}"
+	printf '%-8s | %8s %8s %8s %6s\n' "$d" "$busy" "$client" "$rest" "$idle"
+done
+budget=$(calc '"%.0f" % (a[0] * 1e6 / a[1])' "$(nproc)" "$need")
+echo "at 10x postfix ($need msg/s) the machine has $budget us of CPU per message, client included"
 echo
 echo "ratio outpost/postfix, msg/s:          smtp-source ${ratio}x, smtp_lat ${lat_ratio}x"
 echo "outpost as a share of the sink's rate: smtp-source $share, smtp_lat $lat_share"
