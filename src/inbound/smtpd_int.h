@@ -3,9 +3,9 @@
  * machine (smtp_session.c) share.  Not for other modules.
  *
  * One struct smtpd per inbound event loop: the main loop's (made by
- * smtpd_new(): it listens, accepts and counts) and, after smtpd_start(),
- * one per further inbound thread (a "shard", serving only the sessions the
- * main loop hands it).  A session touches only its own loop's smtpd, and
+ * smtpd_new(), which also makes every loop's listening sockets) and, after
+ * smtpd_start(), one per further inbound thread (a "shard", which listens
+ * on its own sockets of the same addresses and serves what it accepts).  A session touches only its own loop's smtpd, and
  * what every loop shares is either read-only after smtpd_start() (ssl_ctx,
  * local, signer, rcpt_check, spool) or locked (caps, auth_throttle).
  */
@@ -50,7 +50,6 @@ struct smtpd {
 	size_t nlisteners;
 	struct smtp_session *sessions;    /* doubly linked, this loop's */
 	unsigned nsessions;               /* this loop's */
-	_Atomic unsigned load;            /* sessions handed to this loop and not yet gone */
 	int shutting_down;
 	int drained;                      /* a shard: it told main it has no session left */
 	void (*on_queued)(void *);
@@ -61,7 +60,10 @@ struct smtpd {
 	struct smtpd **shards;
 	unsigned nshards;
 	unsigned draining;                /* shards not yet drained at shutdown */
-	unsigned last_pick;               /* the loop smtpd_pick_loop chose last */
+	unsigned nloops;                  /* inbound.threads as started (main included) */
+	int *spare_fds;                   /* the shards' sockets, fd + 1 (0: taken), [shard - 1][listen] */
+	int *port_claims;                 /* abstract sockets claiming each TCP port (claim_port) */
+	size_t nport_claims;
 	atomic_int kick_posted;           /* a shard's on_queued is on its way to main */
 	pthread_t thread;                 /* a shard's */
 };
@@ -77,6 +79,10 @@ void smtp_session_free_all(struct smtpd *sd);
 void smtpd_session_gone(struct smtpd *sd, int local, const char *addr);
 /* The loop commits and jobs of sd's sessions answer on (NULL: main's, the spool's own). */
 struct loop_post *smtpd_reply_to(const struct smtpd *sd);
+/* smtpd.c: a shard's listeners on the sockets main made for it (before its thread runs). */
+void smtpd_listen_spare(struct smtpd *shard);
+/* Stops listening (main: unlinks the local socket too). */
+void smtpd_close_listeners(struct smtpd *sd);
 /* On main at shutdown: calls shutdown_done once no loop has a session left. */
 void smtpd_shutdown_check(struct smtpd *main);
 
@@ -86,9 +92,8 @@ void smtpd_caps_free(struct smtpd_caps *c);
 /* Counts a new session; NULL, or the cap it would exceed (then not counted). */
 const char *smtpd_caps_admit(struct smtpd_caps *c, const struct config *cf, const char *addr, int local);
 void smtpd_caps_release(struct smtpd_caps *c, int local, const char *addr);
-struct smtpd *smtpd_pick_loop(struct smtpd *main);
-/* Starts a TCP session of listener number listener on loop to (from main). */
-void smtpd_hand_off(struct smtpd *to, size_t listener, evutil_socket_t fd, const struct sockaddr *sa);
+/* inbound.threads, "auto" being the number of CPUs usable. */
+unsigned smtpd_loops_wanted(const struct config *cf);
 void smtpd_loops_start(struct smtpd *main);
 /* Posts main's (new) cf and users to every other loop. */
 void smtpd_loops_reload(struct smtpd *main);

@@ -8,10 +8,10 @@
  *   mutex, so the caps hold exactly however many loops the sessions run on;
  *   smtpd_caps_release() uncounts it when its session is gone (any loop).
  * - smtpd_loops_start() starts inbound.threads - 1 loops ("shards"), each a
- *   thread with its own event base, worker pool and session list.  The
- *   main loop hands each accepted connection to the least loaded loop
- *   (smtpd_hand_off); the session then never leaves that loop, and what
- *   answers it (the spool's commit, a worker job) answers on that loop.
+ *   thread with its own event base, worker pool, session list and
+ *   listening sockets (made by smtpd_new; SO_REUSEPORT): a session never
+ *   leaves the loop that accepted it, and what answers it (the spool's
+ *   commit, a worker job) answers on that loop.
  * - Reload, shutdown and the main loop's on_queued hook cross loops as
  *   closures (core/loop_post.h); smtpd_loops_stop() stops and joins the
  *   threads; smtpd_loops_free() frees what is left once the spool has
@@ -117,60 +117,6 @@ void smtpd_caps_release(struct smtpd_caps *c, int local, const char *addr)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* ---- handing a connection to a loop ---- */
-
-struct handoff {
-	struct smtpd *to;
-	size_t listener;             /* index into cf->listen */
-	evutil_socket_t fd;
-	struct sockaddr_storage ss;
-};
-
-static struct smtpd *loop_at(struct smtpd *main, unsigned i)
-{
-	return i == 0 ? main : main->shards[i - 1];
-}
-
-/* The loop with the fewest sessions (main included); among equals, the
- * next after the last one picked, so one client after another goes round. */
-struct smtpd *smtpd_pick_loop(struct smtpd *main)
-{
-	unsigned nloops = main->nshards + 1, best = 0, least = ~0u;
-	for (unsigned k = 1; k <= nloops; k++) {
-		unsigned i = (main->last_pick + k) % nloops;
-		unsigned n = atomic_load(&loop_at(main, i)->load);
-		if (n < least) {
-			least = n;
-			best = i;
-		}
-	}
-	main->last_pick = best;
-	return loop_at(main, best);
-}
-
-static void handoff_run(void *arg, int run)
-{
-	struct handoff *h = arg;
-	if (run)
-		smtp_session_start(h->to, &h->to->cf->listen[h->listener], h->fd, (struct sockaddr *)&h->ss, 0);
-	else
-		evutil_closesocket(h->fd);   /* the loop stopped first (forced exit) */
-	free(h);
-}
-
-void smtpd_hand_off(struct smtpd *to, size_t listener, evutil_socket_t fd, const struct sockaddr *sa)
-{
-	atomic_fetch_add(&to->load, 1);
-	if (to == to->main)
-		return smtp_session_start(to, &to->cf->listen[listener], fd, sa, 0);
-	struct handoff *h = xcalloc(1, sizeof(*h));
-	h->to = to;
-	h->listener = listener;
-	h->fd = fd;
-	memcpy(&h->ss, sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
-	loop_post(to->post, handoff_run, h);
-}
-
 /* ---- the shards ---- */
 
 static void *shard_main(void *arg)
@@ -218,6 +164,7 @@ static struct smtpd *shard_new(struct smtpd *main, unsigned index)
 	sd->ssl_ctx = main->ssl_ctx;
 	sd->on_queued = shard_kick;
 	sd->on_queued_arg = main;
+	smtpd_listen_spare(sd);
 	if (pthread_create(&sd->thread, NULL, shard_main, sd) != 0)
 		msg_fatal("event=startup_error reason=\"pthread_create failed\"");
 	snprintf(name, sizeof(name), "inbound%u", index);   /* fits: index < 64 */
@@ -235,8 +182,7 @@ static long cpus_usable(void)
 	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
-/* inbound.threads, "auto" being the number of CPUs usable. */
-static unsigned loops_wanted(const struct config *cf)
+unsigned smtpd_loops_wanted(const struct config *cf)
 {
 	long n = cf->inbound.threads ? (long)cf->inbound.threads : cpus_usable();
 	if (n < 1)
@@ -246,7 +192,9 @@ static unsigned loops_wanted(const struct config *cf)
 
 void smtpd_loops_start(struct smtpd *main)
 {
-	unsigned n = loops_wanted(main->cf);
+	unsigned n = main->nloops;   /* as many as smtpd_new made sockets for */
+	if (n > INBOUND_THREADS_MAX)   /* never: smtpd_loops_wanted caps it */
+		n = INBOUND_THREADS_MAX;
 	sigset_t all, old;
 	/* signals are the main loop's (libevent's signal events there) */
 	sigfillset(&all);
@@ -319,6 +267,7 @@ static void shutdown_run(void *arg, int run)
 	if (!run)
 		return;
 	sd->shutting_down = 1;
+	smtpd_close_listeners(sd);
 	smtp_session_shutdown_all(sd);
 	smtpd_shard_check_drained(sd);
 }
@@ -340,6 +289,7 @@ void smtpd_loops_stop(struct smtpd *main)
 		pthread_join(sd->thread, NULL);
 		sd->shutting_down = 1;
 		sd->drained = 1;               /* main is not listening any more */
+		smtpd_close_listeners(sd);
 		smtp_session_free_all(sd);     /* their threads are gone: freed from here */
 		worker_pool_free(sd->workers);
 		sd->workers = NULL;
@@ -352,6 +302,7 @@ void smtpd_loops_free(struct smtpd *main)
 	for (unsigned i = 0; i < main->nshards; i++) {
 		struct smtpd *sd = main->shards[i];
 		loop_post_free(sd->post);
+		free(sd->listeners);
 		users_free(sd->users);
 		config_free(sd->cf);
 		event_base_free(sd->base);
