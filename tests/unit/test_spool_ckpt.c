@@ -20,6 +20,7 @@
 
 #include "spool/spool_ckpt.h"
 #include "spool/spool_walbuf.h"
+#include "sqlite_fx.h"
 #include "tmpdir.h"
 
 struct fx {
@@ -42,13 +43,6 @@ static int teardown(void **state)
 	tmpdir_remove(fx->dir);
 	free(fx);
 	return 0;
-}
-
-static void ok(sqlite3 *db, const char *sql)
-{
-	char *e = NULL;
-	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
-		fail_msg("%s: %s", sql, e ? e : "?");
 }
 
 static int hook(void *p, sqlite3 *db, const char *name, int frames)
@@ -106,16 +100,8 @@ static void test_passes_beside_commits_then_the_wal_restarts(void **state)
 	spool_ckpt_stop(c);
 	sqlite3_close(db);
 	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM t", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), k);
-	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	assert_int_equal(one(db, "SELECT count(*) FROM t"), k);
+	assert_whole_and_close(db);
 }
 
 static void test_missing_database_refused(void **state)

@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 
 #include "spool/spool_walbuf.h"
+#include "sqlite_fx.h"
 #include "tmpdir.h"
 
 struct fx {
@@ -44,25 +45,6 @@ static int teardown(void **state)
 	tmpdir_remove(fx->dir);
 	free(fx);
 	return 0;
-}
-
-static void ok(sqlite3 *db, const char *sql)
-{
-	char *e = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &e);
-	if (rc != SQLITE_OK)
-		fail_msg("%s: %s", sql, e ? e : "?");
-}
-
-static long long one(sqlite3 *db, const char *sql)
-{
-	sqlite3_stmt *st;
-	long long v = -1;
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return v;
 }
 
 static sqlite3 *open_db(const char *path, const char *vfs)
@@ -150,12 +132,7 @@ static void test_long_runs_spills_rollback_readers_restart(void **state)
 	sqlite3_close(db);
 	db = open_db(fx->path, NULL);
 	assert_int_equal(one(db, "SELECT count(*) FROM t"), rows);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	assert_whole_and_close(db);
 }
 
 /* A transaction that spilled frames and rolled back, then another
@@ -189,12 +166,7 @@ static void test_rollback_then_another_writer_restarts_the_wal(void **state)
 	sqlite3_close(b);
 	sqlite3 *c = open_db(fx->path, NULL);
 	assert_int_equal(one(c, "SELECT count(*) FROM t WHERE v = zeroblob(3000)"), 50);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(c);
+	assert_whole_and_close(c);
 }
 
 /* synchronous=NORMAL syncs nothing before SQLite shows a commit to other
@@ -256,12 +228,7 @@ static void test_normal_commit_fails_when_its_run_cannot_be_written(void **state
 	sqlite3_close(db);
 	sqlite3 *c = open_db(fx->path, NULL);
 	assert_int_equal(one(c, "SELECT count(*) FROM t"), 12);
-	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(c, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
-	sqlite3_finalize(st);
-	sqlite3_close(c);
+	assert_whole_and_close(c);
 }
 
 int main(void)

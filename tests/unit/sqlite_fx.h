@@ -1,0 +1,40 @@
+/*
+ * sqlite_fx: what the SQLite-level unit tests (test_spool_walbuf,
+ * test_spool_ckpt) share: run a statement that must succeed, read one
+ * number, check a database is whole.  Include after cmocka.h.
+ */
+#ifndef OUTPOST_TEST_SQLITE_FX_H
+#define OUTPOST_TEST_SQLITE_FX_H
+
+#include <sqlite3.h>
+
+static void ok(sqlite3 *db, const char *sql)
+{
+	char *e = NULL;
+	if (sqlite3_exec(db, sql, NULL, NULL, &e) != SQLITE_OK)
+		fail_msg("%s: %s", sql, e ? e : "?");
+}
+
+static long long one(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	long long v = -1;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* PRAGMA integrity_check says "ok"; then db is closed. */
+static void assert_whole_and_close(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+#endif
