@@ -5,9 +5,10 @@
  * One struct smtpd per inbound event loop: the main loop's (made by
  * smtpd_new(), which also makes every loop's listening sockets) and, after
  * smtpd_start(), one per further inbound thread (a "shard", which listens
- * on its own sockets of the same addresses and serves what it accepts).  A session touches only its own loop's smtpd, and
- * what every loop shares is either read-only after smtpd_start() (ssl_ctx,
- * local, signer, rcpt_check, spool) or locked (caps, auth_throttle).
+ * on its own sockets of the same addresses and serves what it accepts).
+ * A session touches only its own loop's smtpd, and what every loop shares
+ * is either read-only after smtpd_start() (ssl_ctx, local, signer,
+ * rcpt_check, spool) or locked (caps, auth_throttle).
  */
 #ifndef OUTPOST_SMTPD_INT_H
 #define OUTPOST_SMTPD_INT_H

@@ -55,9 +55,8 @@
 /* The checkpointer thread (spool_ckpt.h) copies the WAL while commits go
  * on, in passes until under SPOOL_CHECKPOINT_REST frames are left; then the
  * storage thread copies those itself, so that its next transaction restarts
- * the WAL.  At twice the
- * threshold it does not wait for the pass any longer: that bounds the WAL
- * (64 MiB at 4 KiB pages). */
+ * the WAL.  At twice the threshold it does not wait for a pass any longer:
+ * that bounds the WAL (64 MiB at 4 KiB pages). */
 #define SPOOL_CHECKPOINT_INLINE (2 * SPOOL_CHECKPOINT_FRAMES)
 #define SPOOL_CHECKPOINT_REST 256   /* frames the storage thread copies itself, at most */
 #define SPOOL_FINISH_BATCH 64                 /* answers a turn: spool_on_done() */

@@ -15,7 +15,7 @@
 
 struct wb_file {
 	sqlite3_file base;      /* pMethods = &wb_methods */
-	int wal;                /* the WAL file: writes are buffered (while full) */
+	int wal;                /* the WAL file: writes are buffered */
 	int full;               /* synchronous is FULL or EXTRA (database file: as last set) */
 	int commit_page;        /* the WAL, not full: the next write is a commit frame's page */
 	unsigned char *buf;     /* the run: len octets meant for offset off */
