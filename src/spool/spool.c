@@ -539,10 +539,11 @@ static void spool_checkpoint(struct spool *sp)
 		int copied = spool_ckpt_done(sp->ckpt, sp->ckpt_pass);
 		if (copied < 0)
 			return;   /* the pass is still copying */
-		if (sp->wal_frames - copied > SPOOL_CHECKPOINT_REST) {
+		if (copied > 0 && sp->wal_frames - copied > SPOOL_CHECKPOINT_REST) {
 			sp->ckpt_pass = spool_ckpt_kick(sp->ckpt);   /* another pass for what came */
 			return;
 		}
+		/* little left, or the pass failed (busy, I/O error): this thread's own */
 	}
 	sp->ckpt_pass = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);

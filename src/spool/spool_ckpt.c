@@ -31,11 +31,12 @@ static int ckpt_run(struct spool_ckpt *c)
 	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &logged, &done);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		msg_warn("event=spool_checkpoint rc=%d reason=\"%s\"", rc, sqlite3_errmsg(c->db));
+	/* at debug, as the storage thread's own: a failing spool says so in
+	 * its commits, and a checkpoint that fails is asked for again soon */
+	if (rc == SQLITE_OK)
+		msg_debug("event=spool_checkpoint frames=%d copied=%d ms=%.3f thread=checkpointer", logged, done, ms);
 	else
-		msg_debug("event=spool_checkpoint frames=%d copied=%d rc=%d ms=%.3f thread=checkpointer",
-			  logged, done, rc, ms);
+		msg_debug("event=spool_checkpoint rc=%d reason=\"%s\" thread=checkpointer", rc, sqlite3_errmsg(c->db));
 	return rc == SQLITE_OK && done > 0 ? done : 0;
 }
 
