@@ -231,22 +231,6 @@ sink_start() {
 declare -A PORT=([outpost]=$O_PORT [postfix]=$P_PORT [sink]=$S_PORT)
 declare -A SECS RATE COUNT LAT WHERE CPU
 
-# CPU time of the whole machine so far, in clock ticks: "busy idle"
-# (idle counts iowait).
-cpu_ticks() {
-	awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
-}
-
-# Runs a command; its CPU seconds (user + system, children included) go to
-# the file named first.
-cpu_of() {   # file command...
-	python3 -c 'import resource, subprocess, sys
-rc = subprocess.run(sys.argv[2:]).returncode
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
-sys.exit(rc)' "$@"
-}
-
 run_source() {   # daemon
 	local t0 t1 c0 c1
 	sync

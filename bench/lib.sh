@@ -118,6 +118,22 @@ build_outpost() {
 	OUTPOST="$BIN/outpost"
 }
 
+# CPU time of the whole machine so far, in clock ticks: "busy idle"
+# (idle counts iowait).
+cpu_ticks() {
+	awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat
+}
+
+# cpu_of FILE COMMAND...: runs the command; its CPU seconds (user + system,
+# children included) go to FILE; its exit status is the command's.
+cpu_of() {
+	python3 -c 'import resource, subprocess, sys
+rc = subprocess.run(sys.argv[2:]).returncode
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+open(sys.argv[1], "w").write("%.3f\n" % (r.ru_utime + r.ru_stime))
+sys.exit(rc)' "$@"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
