@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "obs/obs.h"
@@ -77,13 +78,7 @@ const char *health_state_name(enum health_state s)
 
 static size_t path_hash(const char *route, const char *dclass)
 {
-	size_t x = 14695981039346656037u;
-	for (const char *c = route; *c; c++)
-		x = (x ^ (unsigned char)*c) * 1099511628211u;
-	x = (x ^ 0xff) * 1099511628211u;
-	for (const char *c = dclass; *c; c++)
-		x = (x ^ (unsigned char)*c) * 1099511628211u;
-	return x;
+	return (size_t)fnv1a_str(fnv1a_byte(fnv1a_str(FNV1A_INIT, route), 0), dclass);
 }
 
 /* The slot of (route, dclass): where it is, or the empty one it would take. */

@@ -34,6 +34,7 @@
 #include "core/buf.h"
 #include "core/config.h"
 #include "core/glob.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 #include "delivery/provider.h"
@@ -164,10 +165,7 @@ static double window_wait(struct window *w, double now, unsigned limit)
 
 static uint64_t hash_key(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;      /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return fnv1a_str(FNV1A_INIT, s);
 }
 
 static void inst_free(struct inst *in)

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/xmalloc.h"
 #include "feedback/suppress_set.h"
 
@@ -64,13 +65,7 @@ static void lower_copy(char *out, size_t outlen, const char *in)
 /* FNV-1a over "address\0scope". */
 static uint64_t key_hash(const char *address, const char *scope)
 {
-	uint64_t h = 14695981039346656037ull;
-	for (const unsigned char *p = (const unsigned char *)address; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	h *= 1099511628211ull;
-	for (const unsigned char *p = (const unsigned char *)scope; *p; p++)
-		h = (h ^ *p) * 1099511628211ull;
-	return h;
+	return fnv1a_str(fnv1a_byte(fnv1a_str(FNV1A_INIT, address), 0), scope);
 }
 
 static size_t rec_size(const struct rec *r)

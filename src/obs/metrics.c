@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/hash.h"
 #include "core/xmalloc.h"
 
 #define MAX_LABELS 3
@@ -169,13 +170,10 @@ static int label_eq(const char *a, const char *b)
 /* FNV-1a over the label values, each ended by a NUL (NULL is ""). */
 static uint32_t labels_hash(const struct family *f, const char *const *lv)
 {
-	uint32_t h = 2166136261u;
-	for (int i = 0; i < MAX_LABELS && f->labels[i]; i++) {
-		for (const char *c = lv[i] ? lv[i] : ""; *c; c++)
-			h = (h ^ (unsigned char)*c) * 16777619u;
-		h = (h ^ 0xff) * 16777619u;
-	}
-	return h;
+	uint64_t h = FNV1A_INIT;
+	for (int i = 0; i < MAX_LABELS && f->labels[i]; i++)
+		h = fnv1a_byte(fnv1a_str(h, lv[i] ? lv[i] : ""), 0);
+	return (uint32_t)(h ^ (h >> 32));
 }
 
 static struct fam_index *index_of(const struct family *f)
