@@ -25,6 +25,29 @@ long glob_lower(const char *s, char *out, size_t outlen)
 	return (long)i;
 }
 
+int glob_pieces_in(const char *pat, const char *lower_text)
+{
+	while (*pat) {
+		size_t n = strcspn(pat, "*");
+		if (n > 0) {
+			char piece[GLOB_PIECE_MAX + 1];
+			if (n > GLOB_PIECE_MAX)
+				return -1;
+			for (size_t i = 0; i < n; i++)
+				piece[i] = lower(pat[i]);
+			piece[n] = '\0';
+			const char *at = strstr(lower_text, piece);
+			if (at == NULL)
+				return 0;
+			lower_text = at + n;
+		}
+		pat += n;
+		if (*pat == '*')
+			pat++;
+	}
+	return 1;
+}
+
 /* Offset just past the ']' closing the bracket expression at p[0] == '[',
  * or 0 when there is none (fnmatch would then take '[' literally, which is
  * never what a config author meant). */

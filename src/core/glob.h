@@ -29,5 +29,13 @@ void glob_free(struct glob *g);
 int glob_match(const struct glob *g, const char *s, size_t len);
 /* ASCII-lowercases s into out (outlen > 0); the length, or -1 when it does not fit. */
 long glob_lower(const char *s, char *out, size_t outlen);
+/* The reply and bounce classifiers' patterns, matched against a text
+ * anywhere in it: 1 when the '*'-separated pieces of pat occur in lower
+ * in this order, 0 when not.  Each piece is ASCII-lowercased as it is
+ * compared; lower must be lowercased already (glob_lower), once for all
+ * the patterns tried on it.  -1 when a piece is longer than
+ * GLOB_PIECE_MAX (a pattern table's error). */
+#define GLOB_PIECE_MAX 127
+int glob_pieces_in(const char *pat, const char *lower);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "delivery/reply.h"
 #include "delivery/reply_blame.h"
+#include "core/glob.h"
 #include "core/log.h"
 #include "core/xmalloc.h"
 
@@ -73,25 +74,10 @@ static int enh_matches(const char *pat, const char *enh)
  * lower (the text lower-cased once, so that each piece is one strstr). */
 static int text_matches(const char *pat, const char *lower)
 {
-	while (*pat) {
-		size_t n = strcspn(pat, "*");
-		if (n > 0) {
-			char piece[128];
-			if (n >= sizeof(piece))
-				msg_panic("reply_patterns.def: a piece of \"%s\" is too long", pat);
-			for (size_t i = 0; i < n; i++)
-				piece[i] = (char)tolower((unsigned char)pat[i]);
-			piece[n] = '\0';
-			const char *at = strstr(lower, piece);
-			if (at == NULL)
-				return 0;
-			lower = at + n;
-		}
-		pat += n;
-		if (*pat == '*')
-			pat++;
-	}
-	return 1;
+	int m = glob_pieces_in(pat, lower);
+	if (m < 0)
+		msg_panic("reply_patterns.def: a piece of \"%s\" is too long", pat);
+	return m;
 }
 
 enum blame reply_blame(int code, const char *enh, const char *text, const char **where)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/glob.h"
 #include "feedback/classify.h"
 
 struct pattern {
@@ -76,26 +77,11 @@ static const struct {
 	{ "virusdetected", "981" },
 };
 
-/* Do the '*'-separated pieces of pat occur in lower-cased text in order? */
+/* Do the '*'-separated pieces of pat occur in lower-cased text in order?
+ * (A piece too long for glob_pieces_in matches nothing.) */
 static int text_matches(const char *pat, const char *lower)
 {
-	const char *at = lower;
-	while (*pat) {
-		size_t n = strcspn(pat, "*");
-		char piece[128];
-		if (n >= sizeof(piece))
-			return 0;
-		memcpy(piece, pat, n);
-		piece[n] = '\0';
-		const char *hit = strstr(at, piece);
-		if (hit == NULL)
-			return 0;
-		at = hit + n;
-		pat += n;
-		if (*pat == '*')
-			pat++;
-	}
-	return 1;
+	return glob_pieces_in(pat, lower) > 0;
 }
 
 #define NPATTERNS (sizeof(patterns) / sizeof(patterns[0]))

@@ -90,12 +90,29 @@ static void test_malformed_patterns_are_refused(void **st)
 	assert_string_equal(low, "abc");
 }
 
+/* The classifiers' patterns: pieces in order, anywhere, pattern case ignored. */
+static void test_pieces_in_order(void **state)
+{
+	(void)state;
+	const char *t = "550 5.7.1 service unavailable; client host [192.0.2.1] blocked using zen.spamhaus.org";
+	assert_int_equal(glob_pieces_in("Blocked using*SPAMHAUS", t), 1);
+	assert_int_equal(glob_pieces_in("spamhaus*blocked", t), 0);   /* order counts */
+	assert_int_equal(glob_pieces_in("*client host**blocked*", t), 1);
+	assert_int_equal(glob_pieces_in("", t), 1);
+	assert_int_equal(glob_pieces_in("nothing", ""), 0);
+	char longp[GLOB_PIECE_MAX + 2];
+	memset(longp, 'a', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(glob_pieces_in(longp, t), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shapes_take_the_fast_path),
 		cmocka_unit_test(test_matches_like_fnmatch),
 		cmocka_unit_test(test_malformed_patterns_are_refused),
+		cmocka_unit_test(test_pieces_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
