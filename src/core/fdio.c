@@ -5,26 +5,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int fd_write_all(int fd, const void *p, size_t n, int sock)
-{
-	const char *c = p;
-	while (n > 0) {
-		ssize_t w = sock ? send(fd, c, n, MSG_NOSIGNAL) : write(fd, c, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+enum how { BY_WRITE, BY_SEND, BY_PWRITE };
 
-int fd_pwrite_all(int fd, const void *p, size_t n, off_t off)
+/* The one loop: short writes continue, EINTR retries, anything else fails. */
+static int write_loop(int fd, const char *c, size_t n, enum how how, off_t off)
 {
-	const char *c = p;
 	while (n > 0) {
-		ssize_t w = pwrite(fd, c, n, off);
+		ssize_t w = how == BY_SEND ? send(fd, c, n, MSG_NOSIGNAL)
+			  : how == BY_PWRITE ? pwrite(fd, c, n, off) : write(fd, c, n);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
@@ -34,4 +22,14 @@ int fd_pwrite_all(int fd, const void *p, size_t n, off_t off)
 		off += w;
 	}
 	return 0;
+}
+
+int fd_write_all(int fd, const void *p, size_t n, int sock)
+{
+	return write_loop(fd, p, n, sock ? BY_SEND : BY_WRITE, 0);
+}
+
+int fd_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	return write_loop(fd, p, n, BY_PWRITE, off);
 }
