@@ -7,6 +7,7 @@
 #define OUTPOST_TEST_SQLITE_FX_H
 
 #include <sqlite3.h>
+#include <stdio.h>
 
 static void ok(sqlite3 *db, const char *sql)
 {
@@ -24,6 +25,17 @@ static long long one(sqlite3 *db, const char *sql)
 		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return v;
+}
+
+/* Rows first .. first + n - 1 into t (k, v), v being the SQL expression
+ * blob ("zeroblob(3000)", "randomblob(3000)"), in the open transaction. */
+static void insert_rows(sqlite3 *db, int first, int n, const char *blob)
+{
+	char sql[160];
+	for (int i = 0; i < n; i++) {
+		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, %s)", first + i, blob);
+		ok(db, sql);
+	}
 }
 
 /* PRAGMA integrity_check says "ok"; then db is closed. */

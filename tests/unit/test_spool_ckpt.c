@@ -54,12 +54,8 @@ static int hook(void *p, sqlite3 *db, const char *name, int frames)
 
 static void commit_rows(sqlite3 *db, int first, int n)
 {
-	char sql[128];
 	ok(db, "BEGIN IMMEDIATE");
-	for (int i = 0; i < n; i++) {
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, randomblob(3000))", first + i);
-		ok(db, sql);
-	}
+	insert_rows(db, first, n, "randomblob(3000)");
 	ok(db, "COMMIT");
 }
 

@@ -72,12 +72,8 @@ static long long syscw(void)
 /* The writes of one commit of rows of 3,000 octets (about 12 pages). */
 static long long commit_writes(sqlite3 *db, int first)
 {
-	char sql[160];
 	ok(db, "BEGIN IMMEDIATE");
-	for (int i = 0; i < 12; i++) {
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, zeroblob(3000))", first + i);
-		ok(db, sql);
-	}
+	insert_rows(db, first, 12, "zeroblob(3000)");
 	long long before = syscw();
 	ok(db, "COMMIT");
 	return syscw() - before;
@@ -147,18 +143,11 @@ static void test_rollback_then_another_writer_restarts_the_wal(void **state)
 	ok(a, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
 	ok(a, "PRAGMA wal_checkpoint(TRUNCATE)");
 	ok(a, "BEGIN IMMEDIATE");
-	char sql[160];
-	for (int i = 0; i < 200; i++) {   /* spills: frames written, no sync */
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, randomblob(3000))", i);
-		ok(a, sql);
-	}
+	insert_rows(a, 0, 200, "randomblob(3000)");   /* spills: frames written, no sync */
 	ok(a, "ROLLBACK");
 	ok(b, "PRAGMA wal_checkpoint(TRUNCATE)");
 	ok(b, "BEGIN IMMEDIATE");
-	for (int i = 0; i < 50; i++) {   /* b's frames where a's spilled ones were */
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, zeroblob(3000))", 1000 + i);
-		ok(b, sql);
-	}
+	insert_rows(b, 1000, 50, "zeroblob(3000)");   /* b's frames where a's spilled ones were */
 	ok(b, "COMMIT");
 	assert_int_equal(one(a, "SELECT count(*) FROM t"), 50);   /* a reads: anything still held would go out now */
 	assert_int_equal(one(a, "SELECT sum(length(v)) FROM t"), 50 * 3000);
@@ -211,11 +200,7 @@ static void test_normal_commit_fails_when_its_run_cannot_be_written(void **state
 	lim.rlim_cur = 16384;   /* the database file is 2 pages; the commit's run is ~50 KB */
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	ok(db, "BEGIN IMMEDIATE");
-	char sql[160];
-	for (int i = 0; i < 12; i++) {
-		snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, zeroblob(3000))", i);
-		ok(db, sql);
-	}
+	insert_rows(db, 0, 12, "zeroblob(3000)");
 	int rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
 	assert_int_not_equal(rc, SQLITE_OK);
