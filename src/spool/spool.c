@@ -729,7 +729,7 @@ void spool_reason(struct spool *sp, int rc, char *reason, size_t len)
 		set_error(reason, len, "spool error: %s", sqlite3_errmsg(sp->db));
 }
 
-int spool_set_sync(struct spool *sp, int full)
+static int spool_set_sync(struct spool *sp, int full)
 {
 	if (sp->sync_normal == !full)
 		return SQLITE_OK;
@@ -740,15 +740,38 @@ int spool_set_sync(struct spool *sp, int full)
 	return rc;
 }
 
+int spool_begin(struct spool *sp, int full)
+{
+	int rc = spool_set_sync(sp, full);
+	return rc == SQLITE_OK ? sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) : rc;
+}
+
+int spool_end(struct spool *sp, int rc, char *reason, size_t len)
+{
+	struct spool_gauges g;
+	if (rc == SQLITE_OK) {
+		spool_obs_read(sp, &g);   /* the round's gauges, without a read transaction of their own */
+		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
+		if (rc == SQLITE_OK) {
+			spool_obs_committed(sp, &g);
+			return SQLITE_OK;
+		}
+	}
+	if (rc > 0)   /* a SQLite error: said before ROLLBACK resets the message */
+		spool_reason(sp, rc, reason, len);
+	if (!sqlite3_get_autocommit(sp->db) &&
+	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+		msg_warn("event=spool_error reason=\"rollback failed\"");
+	return rc;
+}
+
 /* One transaction for the n requests starting at r.  On failure the reason
  * goes to reason, the transaction is rolled back, and *began tells whether
  * BEGIN itself succeeded (if not, no message was at fault). */
 static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
 		     int *began)
 {
-	int rc = spool_set_sync(sp, 1);   /* the 250 waits for this COMMIT: it must be durable */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = spool_begin(sp, 1);   /* the 250 waits for this COMMIT: it must be durable */
 	*began = rc == SQLITE_OK;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, r = r->next) {
 		rc = spool_insert_msg(sp, r->msg);
@@ -757,20 +780,7 @@ static int spool_txn(struct spool *sp, struct spool_req *r, size_t n, char *reas
 		if (rc == SQLITE_OK)
 			rc = spool_obs_received(sp, r->msg);
 	}
-	struct spool_gauges g;
-	if (rc == SQLITE_OK)
-		spool_obs_read(sp, &g);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
-	if (rc == SQLITE_OK) {
-		spool_obs_committed(sp, &g);
-		return SQLITE_OK;
-	}
-	spool_reason(sp, rc, reason, len);
-	if (!sqlite3_get_autocommit(sp->db) &&
-	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		msg_warn("event=spool_error reason=\"rollback failed\"");
-	return rc;
+	return spool_end(sp, rc, reason, len);
 }
 
 /* The sender as a log value: "<addr>", quoted, cut to fit. */

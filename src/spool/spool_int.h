@@ -189,10 +189,15 @@ int spool_rc_full(int rc);
 /* PRAGMA max_page_count: the cap for new mail, lifted for everything else. */
 void spool_limit_pages(struct spool *sp, sqlite3_int64 pages);
 
-/* spool.c: synchronous=FULL for a transaction whose COMMIT must be
- * durable when it returns (1), NORMAL (0) for one that may wait for the
- * next durable COMMIT or checkpoint (spool_queue.c); 0 or a SQLite code. */
-int spool_set_sync(struct spool *sp, int full);
+/* spool.c: BEGIN IMMEDIATE at synchronous=FULL for a transaction whose
+ * COMMIT must be durable when it returns (full), NORMAL for one that may
+ * wait for the next durable COMMIT or checkpoint (spool_queue.c); 0 or a
+ * SQLite code.  spool_end() ends it: when rc is
+ * SQLITE_OK, reads the round's gauges inside it and commits; otherwise, or
+ * when COMMIT fails, rolls back, a SQLite error (rc > 0) said in reason
+ * first.  Returns rc, or COMMIT's error. */
+int spool_begin(struct spool *sp, int full);
+int spool_end(struct spool *sp, int rc, char *reason, size_t len);
 
 /* spool.c: journal mode, synchronous=FULL and the current schema on a
  * new or existing database (also for spool_recover's fresh spool). */

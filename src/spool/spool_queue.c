@@ -523,32 +523,20 @@ static int q_needs_sync(const struct spool_req *r, size_t n)
 static int q_txn(struct spool *sp, struct spool_req *r, size_t n, char *reason, size_t len,
 		 int *began)
 {
-	int rc = spool_set_sync(sp, q_needs_sync(r, n));
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(sp->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	int rc = spool_begin(sp, q_needs_sync(r, n));
 	*began = rc == SQLITE_OK;
 	struct spool_req *p = r;
 	sp->ngone = 0;
 	for (size_t i = 0; i < n && rc == SQLITE_OK; i++, p = p->next)
 		rc = q_op(sp, p, reason, len);
-	struct spool_gauges g;
-	if (rc == SQLITE_OK)
-		spool_obs_read(sp, &g);   /* the round's gauges, without a read transaction of their own */
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(sp->db, "COMMIT", NULL, NULL, NULL);
+	rc = spool_end(sp, rc, reason, len);   /* Q_REFUSED (< 0): q_op said why */
 	if (rc == SQLITE_OK) {
 		for (size_t i = 0; i < sp->ngone; i++)   /* the rows are gone for good: their bodies too */
 			spool_segs_release(sp->segs, &sp->gone[i]);
 		sp->ngone = 0;
-		spool_obs_committed(sp, &g);
 		return SQLITE_OK;
 	}
 	sp->ngone = 0;
-	if (rc != Q_REFUSED)
-		spool_reason(sp, rc, reason, len);
-	if (!sqlite3_get_autocommit(sp->db) &&
-	    sqlite3_exec(sp->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
-		msg_warn("event=spool_error reason=\"rollback failed\"");
 	p = r;
 	for (size_t i = 0; i < n; i++, p = p->next)
 		q_discard(p);
