@@ -1,13 +1,38 @@
 /*
  * sqlite_fx: what the SQLite-level unit tests (test_spool_walbuf,
- * test_spool_ckpt) share: run a statement that must succeed, read one
- * number, check a database is whole.  Include after cmocka.h.
+ * test_spool_ckpt) share: a database path in a fresh temporary directory
+ * per test (named after SQLITE_FX_TAG, defined before the include), run a
+ * statement that must succeed, read one number, insert rows, check a
+ * database is whole.  Include after cmocka.h and tmpdir.h.
  */
 #ifndef OUTPOST_TEST_SQLITE_FX_H
 #define OUTPOST_TEST_SQLITE_FX_H
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
+
+struct fx {
+	char dir[64], path[128];
+	int frames;   /* for a test's WAL hook */
+};
+
+static int setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), SQLITE_FX_TAG), 0);
+	snprintf(fx->path, sizeof(fx->path), "%s/t.db", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	tmpdir_remove(fx->dir);
+	free(fx);
+	return 0;
+}
 
 static void ok(sqlite3 *db, const char *sql)
 {

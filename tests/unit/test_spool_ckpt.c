@@ -20,30 +20,10 @@
 
 #include "spool/spool_ckpt.h"
 #include "spool/spool_walbuf.h"
-#include "sqlite_fx.h"
 #include "tmpdir.h"
+#define SQLITE_FX_TAG "ckpt"
+#include "sqlite_fx.h"
 
-struct fx {
-	char dir[64], path[128];
-	int frames;   /* the WAL hook's last count */
-};
-
-static int setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "ckpt"), 0);
-	snprintf(fx->path, sizeof(fx->path), "%s/q.db", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-	tmpdir_remove(fx->dir);
-	free(fx);
-	return 0;
-}
 
 static int hook(void *p, sqlite3 *db, const char *name, int frames)
 {

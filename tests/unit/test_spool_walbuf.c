@@ -23,29 +23,10 @@
 #include <sys/resource.h>
 
 #include "spool/spool_walbuf.h"
-#include "sqlite_fx.h"
 #include "tmpdir.h"
+#define SQLITE_FX_TAG "walbuf"
+#include "sqlite_fx.h"
 
-struct fx {
-	char dir[64], path[128];
-};
-
-static int setup(void **state)
-{
-	struct fx *fx = calloc(1, sizeof(*fx));
-	assert_int_equal(tmpdir_make(fx->dir, sizeof(fx->dir), "walbuf"), 0);
-	snprintf(fx->path, sizeof(fx->path), "%s/t.db", fx->dir);
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *fx = *state;
-	tmpdir_remove(fx->dir);
-	free(fx);
-	return 0;
-}
 
 static sqlite3 *open_db(const char *path, const char *vfs)
 {
