@@ -16,10 +16,12 @@
 #   2. bench/smtp_lat with the same numbers (persistent sessions, one
 #      message at a time each) -> rate, and acceptance latency per message:
 #      from writing the final "." line to reading the 250.
-# Servers: outpostd, Postfix, and smtp-sink (Postfix's test server, which
-# stores nothing: the ceiling that client, kernel and loopback allow here).
-# Order: smtp-source against sink, outpost, postfix; then smtp_lat against
-# sink, outpost, postfix.  Each server is started afresh on an empty queue
+# Servers: outpostd, Postfix, smtp-sink (Postfix's test server, which
+# stores nothing: the ceiling that client, kernel and loopback allow here),
+# and bench/durable_sink (writes each message to a file and says 250 after
+# a group fdatasync, nothing else: the most a server that keeps what it
+# acknowledges can reach here).  Order: smtp-source against sink, durable,
+# outpost, postfix; then smtp_lat against the same four.  Each server is started afresh on an empty queue
 # before its run and stopped after it; `sync` runs before every run.
 #
 # outpostd: the release build, default settings (SQLite WAL,
@@ -111,6 +113,7 @@ work_area bench
 build_outpost
 
 cc -O2 -Wall -Wextra -std=c11 -pthread -o "$WORK/smtp_lat" "$REPO/bench/smtp_lat.c"
+cc -O2 -Wall -Wextra -std=c11 -pthread -o "$WORK/durable_sink" "$REPO/bench/durable_sink.c"
 
 # --- outpost ----------------------------------------------------------------
 
@@ -226,9 +229,28 @@ sink_start() {
 	wait_port "$S_PORT" smtp-sink
 }
 
+# --- durable_sink: the ceiling for a server that syncs before its 250 --------
+
+D_PORT=$(free_port)
+
+durable_start() {   # its ring file on the same disk as the queues
+	"$WORK/durable_sink" "127.0.0.1:$D_PORT" "$WORK/durable.ring" >"$WORK/durable.$1.out" &
+	DURABLE_PID=$!
+	DURABLE_OUT="$WORK/durable.$1.out"
+	wait_port "$D_PORT" durable_sink
+}
+
+durable_stop() {   # it prints messages=N syncs=M as it exits
+	kill -TERM "$DURABLE_PID" 2>/dev/null || true
+	wait "$DURABLE_PID" 2>/dev/null || true
+	rm -f "$WORK/durable.ring"
+}
+
+durable_count() { grep -o 'messages=[0-9]*' "$DURABLE_OUT" | cut -d= -f2; }
+
 # --- runs -------------------------------------------------------------------
 
-declare -A PORT=([outpost]=$O_PORT [postfix]=$P_PORT [sink]=$S_PORT)
+declare -A PORT=([outpost]=$O_PORT [postfix]=$P_PORT [sink]=$S_PORT [durable]=$D_PORT)
 declare -A SECS RATE COUNT LAT WHERE CPU
 
 run_source() {   # daemon
@@ -284,16 +306,18 @@ bench() {   # tool daemon: fresh daemon, one load run, count what was queued, st
 	postfix) n=$(postfix_count); [ "$1" = source ] && WHERE[postfix]=${n#* } ;;
 	esac
 	"$2_stop"
+	[ "$2" = durable ] && n=$(durable_count)
 	[ "$2" = sink ] || check_count "$2" "$n"
 	[ "$1" = source ] && COUNT[$2]=${n%% *}
 	return 0
 }
 
-say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT, smtp-sink $S_PORT"
+say "work area $WORK ($(df -P "$WORK" | awk 'NR==2 {print $1}')), ports: outpost $O_PORT, postfix $P_PORT," \
+	"smtp-sink $S_PORT, durable_sink $D_PORT"
 wait_idle
 
 for tool in source lat; do
-	for daemon in sink outpost postfix; do
+	for daemon in sink durable outpost postfix; do
 		bench "$tool" "$daemon"
 	done
 done
@@ -324,6 +348,10 @@ ratio=$(calc '"%.2f" % (a[0] / a[1])' "${RATE[outpost]}" "${RATE[postfix]}")
 lat_ratio=$(calc '"%.2f" % (a[0] / a[1])' "$(field rate "${LAT[outpost]}")" "$(field rate "${LAT[postfix]}")")
 share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "${RATE[outpost]}" "${RATE[sink]}")
 lat_share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "$(field rate "${LAT[outpost]}")" "$(field rate "${LAT[sink]}")")
+d_share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "${RATE[durable]}" "${RATE[sink]}")
+d_lat_share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "$(field rate "${LAT[durable]}")" "$(field rate "${LAT[sink]}")")
+od_share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "${RATE[outpost]}" "${RATE[durable]}")
+od_lat_share=$(calc '"%.0f%%" % (100 * a[0] / a[1])' "$(field rate "${LAT[outpost]}")" "$(field rate "${LAT[durable]}")")
 need=$(calc '"%.0f" % (10 * a[0])' "${RATE[postfix]}")
 p99=$(field p99 "${LAT[outpost]}")
 rate_ok=$(calc '"MET" if a[0] >= 10 else "NOT MET"' "$ratio")
@@ -333,7 +361,8 @@ reachable=$(calc '"yes" if a[0] >= a[1] else "no"' "${RATE[sink]}" "$need")
 echo
 echo "Injection benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, $(uname -r)"
 echo "outpost $VERSION ($BUILD_NOTE);" \
-	"postfix $(postconf -d -h mail_version) (Debian defaults); smtp-sink = stores nothing"
+	"postfix $(postconf -d -h mail_version) (Debian defaults); smtp-sink = stores nothing;" \
+	"durable = bench/durable_sink: write + group fdatasync, nothing else"
 case "$PARK" in
 relay) P_PARK="relayhost [127.0.0.1]:$DEAD_PORT (down): deferred after the 250" ;;
 hold) P_PARK="HOLD at acceptance: nothing runs after the 250" ;;
@@ -345,7 +374,7 @@ echo "load: -s $SESSIONS -m $MESSAGES -l $LENGTH, fresh queue per run, all on on
 echo
 printf '%-8s | %-30s | %-52s\n' "" "smtp-source (1 msg/connection)" "smtp_lat (persistent sessions; '.' -> 250 latency)"
 printf '%-8s | %6s %8s %11s    | %6s %8s %8s %8s %8s %8s\n' daemon msgs seconds "msg/s" msgs "msg/s" "p50 ms" "p90 ms" "p99 ms" "max ms"
-for d in outpost postfix sink; do
+for d in outpost postfix sink durable; do
 	l=${LAT[$d]}
 	printf '%-8s | %6s %8s %11s    | %6s %8s %8s %8s %8s %8s\n' "$d" "${COUNT[$d]}" "${SECS[$d]}" "${RATE[$d]}" \
 		"$(field sent "$l")" "$(field rate "$l")" "$(field p50 "$l")" "$(field p90 "$l")" \
@@ -355,7 +384,7 @@ echo
 echo "CPU per message, smtp-source runs (us of CPU time; client = smtp-source; the rest = the server"
 echo "and the kernel's work for it, loopback TCP included; idle = share of the CPUs left idle):"
 printf '%-8s | %8s %8s %8s %6s\n' daemon busy client rest idle
-for d in outpost postfix sink; do
+for d in outpost postfix sink durable; do
 	read -r busy client rest idle <<<"${CPU[$d]}"
 	printf '%-8s | %8s %8s %8s %6s\n' "$d" "$busy" "$client" "$rest" "$idle"
 done
@@ -364,11 +393,19 @@ echo "at 10x postfix ($need msg/s) the machine has $budget us of CPU per message
 echo
 echo "ratio outpost/postfix, msg/s:          smtp-source ${ratio}x, smtp_lat ${lat_ratio}x"
 echo "outpost as a share of the sink's rate: smtp-source $share, smtp_lat $lat_share"
+echo "durable_sink as a share of the sink:   smtp-source $d_share, smtp_lat $d_lat_share"
+echo "outpost as a share of durable_sink:    smtp-source $od_share, smtp_lat $od_lat_share"
 echo "postfix queue after smtp-source:       ${WHERE[postfix]}"
 echo "target rate >= 10x postfix (smtp-source): $rate_ok (${ratio}x; 10x = $need msg/s)"
 if [ "$reachable" = no ]; then
 	echo "  note: 10x postfix is above what smtp-source reaches against smtp-sink (${RATE[sink]} msg/s)"
 	echo "        on this machine: no server can meet this target with this load here"
+fi
+share_ok=$(calc '"MET" if a[0] >= 0.75 * a[1] else "NOT MET"' "${RATE[outpost]}" "${RATE[sink]}")
+echo "target >= 75% of the sink (smtp-source):  $share_ok ($share)"
+if [ "$(calc '"no" if a[0] < 0.75 * a[1] else "yes"' "${RATE[durable]}" "${RATE[sink]}")" = no ]; then
+	echo "  note: durable_sink, which only writes and syncs, reaches $d_share of the sink here:"
+	echo "        no server that syncs before its 250 can meet this target with this load here"
 fi
 echo "target outpost p99 < 20 ms (smtp_lat):    $p99_ok (${p99} ms)"
 if [ -n "$DEBUG" ]; then
