@@ -293,6 +293,24 @@ static const char *defer_cause(const struct config *cf, const struct outcome *o)
 }
 
 
+/* The bounce parser's reason for a failed outcome (feedback/classify.h),
+ * remembered for the next outcome with the same status and words. */
+static const char *reason_of(struct scheduler *s, const struct outcome *o)
+{
+	if (s->why_memo.reason && s->why_memo.code == o->reply.code && strcmp(s->why_memo.enh, o->reply.enh) == 0 &&
+	    strcmp(s->why_memo.diag, o->diag) == 0)
+		return s->why_memo.reason;
+	struct classify_in ci = { o->reply.enh, o->reply.code, o->diag, "", "" };
+	const char *r = classify_reason(&ci);
+	if (strlen(o->reply.enh) < sizeof(s->why_memo.enh) && strlen(o->diag) < sizeof(s->why_memo.diag)) {
+		strcpy(s->why_memo.enh, o->reply.enh);
+		strcpy(s->why_memo.diag, o->diag);
+		s->why_memo.code = o->reply.code;
+		s->why_memo.reason = r;
+	}
+	return r;
+}
+
 /* All jobs of q are done: one spool transaction for its outcomes (and DSNs). */
 static void qmsg_finish(struct qmsg *q)
 {
@@ -317,9 +335,8 @@ static void qmsg_finish(struct qmsg *q)
 		deferred += st == SPOOL_RCPT_DEFERRED;
 		bounced += st == SPOOL_RCPT_BOUNCED;
 		char qd[700], why[64] = "";
-		if (st != SPOOL_RCPT_DELIVERED) {   /* the bounce parser's vocabulary (feedback/classify.h) */
-			struct classify_in ci = { o->reply.enh, o->reply.code, o->diag, "", "" };
-			const char *r = classify_reason(&ci);
+		if (st != SPOOL_RCPT_DELIVERED) {
+			const char *r = reason_of(s, o);
 			if (st == SPOOL_RCPT_BOUNCED) {
 				obs_bounce(r, classify_scope(r), "delivery");
 				obs_tenant_bounce(q->m->tenant, r, "delivery");

@@ -200,6 +200,14 @@ struct scheduler {
 	void (*stopped)(void *);
 	void *stopped_arg;
 	const struct dkim_signer *signer;  /* signs DSNs and delay notices (NULL: none) */
+	/* the last failed reply's reason (classify_reason): a route that is
+	 * down gives every message the same words, and the classifier's
+	 * pattern scan was 3 % of the daemon's CPU under a dead relay */
+	struct {
+		char enh[16], diag[600];
+		int code;
+		const char *reason;   /* a static string of classify.c; NULL: none yet */
+	} why_memo;
 };
 
 /* ---- scheduler.c ---- */

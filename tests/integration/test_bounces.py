@@ -321,16 +321,22 @@ def test_import_export_round_trip_and_manual_entries(loop, tmp_path):
 def test_synchronous_failures_are_labelled_in_the_same_vocabulary(make_daemon, tmp_path):
     lp = Loop(make_daemon, tmp_path, behaviour=Behaviour(rcpt_replies={
         "gone@example.net": "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown",
-        "blocked@example.net": "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org"}))
+        "blocked@example.net": "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org",
+        "also@example.net": "554 5.7.1 Service unavailable; Client host [127.0.0.1] blocked using zen.spamhaus.org",
+        "later@example.net": "550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown"}))
     try:
+        # the same words twice in a row (the scheduler remembers the last
+        # reply's reason), then the first words again
+        rcpts = ["gone@example.net", "blocked@example.net", "also@example.net", "later@example.net"]
         with smtplib.SMTP("127.0.0.1", lp.d.port) as s:
-            s.sendmail("app@sender.example.org", ["gone@example.net", "blocked@example.net"], message())
-        lp.wait_log("event=delivery ", 2)
+            s.sendmail("app@sender.example.org", rcpts, message())
+        lp.wait_log("event=delivery ", 4)
         lines = [l for l in lp.d.log_text().splitlines() if "event=delivery " in l]
-        gone = [l for l in lines if "rcpt=<gone@example.net>" in l][0]
-        blocked = [l for l in lines if "rcpt=<blocked@example.net>" in l][0]
-        assert "result=bounced reason=userunknown hard=yes" in gone
-        assert "result=bounced reason=blocked hard=no" in blocked
+        said = {r: [l for l in lines if "rcpt=<%s>" % r in l][0] for r in rcpts}
+        assert "result=bounced reason=userunknown hard=yes" in said["gone@example.net"]
+        assert "result=bounced reason=blocked hard=no" in said["blocked@example.net"]
+        assert "result=bounced reason=blocked hard=no" in said["also@example.net"]
+        assert "result=bounced reason=userunknown hard=yes" in said["later@example.net"]
     finally:
         lp.close()
 
