@@ -25,7 +25,9 @@
  *
  * Only libc and pthreads; build with: cc -O2 -pthread -o durable_sink durable_sink.c
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

@@ -26,7 +26,9 @@
  *
  * Only libc and pthreads; build with: cc -O2 -pthread -o smtp_lat smtp_lat.c
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
