@@ -14,7 +14,9 @@
  *   returns that pass's number; spool_ckpt_done() says -1 while it is not
  *   over, then how many frames of the WAL it left copied (0: it failed).
  *   PASSIVE waits for no lock: it copies what no reader still needs and
- *   lets the writer go on appending.
+ *   lets the writer go on appending.  A pass that copied anything syncs
+ *   queue.db before it is over (SQLite does so only when a pass reaches
+ *   the WAL's end, which beside a busy writer it does not).
  * - SQLite restarts the WAL only at a writer's transaction that begins
  *   with all of it copied, which a checkpoint running beside a busy writer
  *   seldom leaves; so the writer, once a pass is over, runs a PASSIVE
