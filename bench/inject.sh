@@ -400,6 +400,9 @@ echo "target rate >= 10x postfix (smtp-source): $rate_ok (${ratio}x; 10x = $need
 if [ "$reachable" = no ]; then
 	echo "  note: 10x postfix is above what smtp-source reaches against smtp-sink (${RATE[sink]} msg/s)"
 	echo "        on this machine: no server can meet this target with this load here"
+elif [ "$(calc '"no" if a[0] < a[1] else "yes"' "${RATE[durable]}" "$need")" = no ]; then
+	echo "  note: 10x postfix is above what durable_sink reaches (${RATE[durable]} msg/s), which only"
+	echo "        writes and syncs before its 250: no more than a server that keeps nothing can meet it"
 fi
 share_ok=$(calc '"MET" if a[0] >= 0.75 * a[1] else "NOT MET"' "${RATE[outpost]}" "${RATE[sink]}")
 echo "target >= 75% of the sink (smtp-source):  $share_ok ($share)"
