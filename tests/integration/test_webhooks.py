@@ -96,10 +96,12 @@ def test_webhook_outage_500_then_200_across_kill9(world, tmp_path):
     assert "event=webhook_failed" in d.log_text()      # the receiver is down
     d.kill9()
     d.start()
-    send(d, ["b@example.net"], subject="three")
+    # up as soon as the daemon is: each refused connection before it doubles
+    # the back-off (1, 2, 4, 8 s...), and three 500s follow
     receiver = Receiver(port, failures=3)
     try:
-        deadline = time.time() + 60
+        send(d, ["b@example.net"], subject="three")
+        deadline = time.time() + 120
         want = None
         while time.time() < deadline:
             events = spool_events(http_port)
