@@ -581,14 +581,19 @@ static int spool_check_before_open(const char *dir, struct spool_wal_snap *snap,
 	return 0;
 }
 
+int spool_db_path(const char *dir, const char *suffix, char *out, size_t len)
+{
+	int n = snprintf(out, len, "%s/%s%s", dir, SPOOL_DB_NAME, suffix);
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 static int spool_db_open(struct spool *sp, const char *dir, uint64_t max_size,
 			 char *err, size_t errlen)
 {
 	char path[4096], why[512];
 	struct spool_wal_snap snap;
 	sqlite3_int64 count = 0;
-	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0) {
 		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}
@@ -1163,8 +1168,7 @@ static void spool_free_db(struct spool *sp)
 static void spool_start_checkpointer(struct spool *sp)
 {
 	char path[4096], err[512];
-	int n = snprintf(path, sizeof(path), "%s/%s", sp->dir, SPOOL_DB_NAME);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	if (spool_db_path(sp->dir, "", path, sizeof(path)) < 0)
 		msg_panic("event=spool_bug reason=\"path checked at open\"");
 	if ((sp->ckpt = spool_ckpt_start(path, err, sizeof(err))) == NULL)
 		msg_warn("event=spool_checkpointer_missing reason=\"%s\" action=\"checkpoints on the storage "

@@ -33,6 +33,9 @@ struct spool_req;
 #define SPOOL_ID_LEN 16   /* characters, without the NUL */
 #define SPOOL_SCHEMA_VERSION 9   /* PRAGMA user_version of DIR/queue.db */
 #define SPOOL_DB_NAME "queue.db"
+/* DIR/queue.db followed by suffix ("", "-wal", "-shm", ...) into out;
+ * -1 when it does not fit. */
+int spool_db_path(const char *dir, const char *suffix, char *out, size_t len);
 
 /* Where a body is: seg 0 means inline in queue.db, else the segment file
  * DIR/bodies/NNNNNNNNNN (spool_seg.h) at off, len octets, CRC-32C. */

@@ -130,8 +130,7 @@ static int admin_damaged_after(sqlite3 *db, const char *dir, const struct spool_
 static int admin_open(const char *dir, int rw, sqlite3 **dbp, char *err, size_t errlen)
 {
 	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
-	if (n < 0 || (size_t)n >= sizeof(path)) {
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0) {
 		set_error(err, errlen, "spool path too long: %s", dir);
 		return -1;
 	}

@@ -26,12 +26,6 @@
 #define WAL_HDR 32
 #define WAL_FRAME_HDR 24
 
-static int path_of(const char *dir, const char *suffix, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/%s%s", dir, SPOOL_DB_NAME, suffix);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 static uint32_t u32_at(const unsigned char *p)
 {
 	uint32_t v;
@@ -67,7 +61,7 @@ static int read_index(int fd, struct spool_wal_snap *snap, int check_live)
 int spool_in_use(const char *dir)
 {
 	char path[4096];
-	if (path_of(dir, "-shm", path, sizeof(path)) < 0)
+	if (spool_db_path(dir, "-shm", path, sizeof(path)) < 0)
 		return 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -82,7 +76,7 @@ int spool_wal_snapshot(const char *dir, struct spool_wal_snap *snap)
 	char path[4096];
 	memset(snap, 0, sizeof(*snap));
 	snap->shm_fd = -1;
-	if (path_of(dir, "-shm", path, sizeof(path)) < 0)
+	if (spool_db_path(dir, "-shm", path, sizeof(path)) < 0)
 		return 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -110,7 +104,7 @@ int spool_wal_check_file(const char *dir, const struct spool_wal_snap *snap, cha
 	struct stat st;
 	if (!snap->valid)
 		return 0;
-	if (path_of(dir, "-wal", path, sizeof(path)) < 0)
+	if (spool_db_path(dir, "-wal", path, sizeof(path)) < 0)
 		return 0;
 	unsigned long long need = WAL_HDR + (unsigned long long)snap->mxframe * (WAL_FRAME_HDR + snap->page_size);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -18,12 +18,6 @@
 
 #define MAX_BAD_STEPS 100000   /* seeks past unreadable rows before giving up */
 
-static int db_path(const char *dir, const char *suffix, char *out, size_t len)
-{
-	int n = snprintf(out, len, "%s/%s%s", dir, SPOOL_DB_NAME, suffix);
-	return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
 /* Opens path without checkpointing on close: the damaged files stay as found. */
 static int open_keep(const char *path, sqlite3 **db, char *err, size_t errlen)
 {
@@ -63,7 +57,7 @@ int spool_check_run(const char *dir, struct spool_check_report *r, char *err, si
 	sqlite3_stmt *st = NULL;
 	memset(r, 0, sizeof(*r));
 	r->messages = -1;
-	if (db_path(dir, "", path, sizeof(path)) < 0 || access(path, F_OK) != 0)
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0 || access(path, F_OK) != 0)
 		return set_error(err, errlen, "no spool at %s", dir);
 	int damaged = spool_damage_marked(dir, r->why, sizeof(r->why));
 	spool_wal_snapshot(dir, &snap);
@@ -96,11 +90,11 @@ static int move_aside(const char *dir, char *aside, size_t len, char *err, size_
 	time_t t = time(NULL);
 	struct tm tm;
 	if (strftime(stamp, sizeof(stamp), ".damaged-%Y%m%dT%H%M%SZ", gmtime_r(&t, &tm)) == 0 ||
-	    db_path(dir, stamp, aside, len) < 0)
+	    spool_db_path(dir, stamp, aside, len) < 0)
 		return set_error(err, errlen, "spool path too long: %s", dir);
 	for (size_t i = 0; i < 3; i++) {
 		int n = snprintf(to, sizeof(to), "%s%s", aside, suffixes[i]);
-		if (db_path(dir, suffixes[i], from, sizeof(from)) < 0 || n < 0 || (size_t)n >= sizeof(to))
+		if (spool_db_path(dir, suffixes[i], from, sizeof(from)) < 0 || n < 0 || (size_t)n >= sizeof(to))
 			return set_error(err, errlen, "spool path too long: %s", dir);
 		if (rename(from, to) != 0 && errno != ENOENT)
 			return set_error(err, errlen, "cannot move %s aside: %s", from, strerror(errno));
@@ -179,7 +173,7 @@ static int rebuild(const char *dir, const char *aside, struct spool_recover_repo
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
 	int rc = -1;
-	if (db_path(dir, "", path, sizeof(path)) < 0)
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0)
 		return set_error(err, errlen, "spool path too long: %s", dir);
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK ||
 	    sqlite3_db_config(db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL) != SQLITE_OK ||
@@ -220,7 +214,7 @@ int spool_recover_run(const char *dir, struct spool_recover_report *r, char *err
 	memset(r, 0, sizeof(*r));
 	if (err && errlen)
 		err[0] = '\0';
-	if (db_path(dir, "", path, sizeof(path)) < 0 || access(path, F_OK) != 0)
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0 || access(path, F_OK) != 0)
 		return set_error(err, errlen, "no spool at %s", dir);
 	if (spool_in_use(dir))
 		return set_error(err, errlen, "the spool %s is in use: stop outpostd first", dir);

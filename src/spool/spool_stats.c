@@ -16,8 +16,7 @@
 static int stats_open(const char *dir, sqlite3 **db, char *err, size_t errlen)
 {
 	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/%s", dir, SPOOL_DB_NAME);
-	if (n < 0 || (size_t)n >= sizeof(path))
+	if (spool_db_path(dir, "", path, sizeof(path)) < 0)
 		return set_error(err, errlen, "spool path too long: %s", dir);
 	*db = NULL;
 	int rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
