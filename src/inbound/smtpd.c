@@ -146,7 +146,10 @@ static int claim_port(struct smtpd *sd, const struct listen_conf *lc, char *err,
 static int listen_all(struct smtpd *sd, const struct config *cf, char *err, size_t errlen)
 {
 	unsigned loops = sd->nloops;
-	sd->spare_fds = xcalloc((size_t)(loops - 1) * cf->nlisten + 1, sizeof(*sd->spare_fds));
+	size_t nspare = (size_t)(loops - 1) * cf->nlisten;
+	sd->spare_fds = xcalloc(nspare + 1, sizeof(*sd->spare_fds));
+	for (size_t j = 0; j < nspare; j++)
+		sd->spare_fds[j] = -1;   /* none yet */
 	sd->port_claims = xcalloc(cf->nlisten + 1, sizeof(*sd->port_claims));
 	for (size_t i = 0; i < cf->nlisten; i++) {
 		int claimed = 0;
@@ -161,7 +164,7 @@ static int listen_all(struct smtpd *sd, const struct config *cf, char *err, size
 			if (k == 0)
 				sd->listeners[sd->nlisteners++] = listen_on(sd, fd);
 			else
-				sd->spare_fds[(size_t)(k - 1) * cf->nlisten + i] = fd + 1;   /* 0: none */
+				sd->spare_fds[(size_t)(k - 1) * cf->nlisten + i] = fd;
 		}
 		msg_info("event=listen address=%s tls=%s loops=%u", cf->listen[i].address,
 			 str_name_code(listen_tls_names, (int)cf->listen[i].tls), loops);
@@ -176,8 +179,8 @@ void smtpd_listen_spare(struct smtpd *shard)
 	int *fds = main->spare_fds + (size_t)(shard->index - 1) * n;
 	shard->listeners = xcalloc(n + 1, sizeof(*shard->listeners));
 	for (size_t i = 0; i < n; i++) {
-		shard->listeners[shard->nlisteners++] = listen_on(shard, fds[i] - 1);
-		fds[i] = 0;
+		shard->listeners[shard->nlisteners++] = listen_on(shard, fds[i]);
+		fds[i] = -1;   /* the shard's now */
 	}
 }
 
@@ -268,8 +271,8 @@ static void close_spare(struct smtpd *sd)
 {
 	size_t n = sd->spare_fds ? (size_t)(sd->nloops - 1) * sd->cf->nlisten : 0;
 	for (size_t i = 0; i < n; i++)
-		if (sd->spare_fds[i])
-			close(sd->spare_fds[i] - 1);
+		if (sd->spare_fds[i] >= 0)
+			close(sd->spare_fds[i]);
 	free(sd->spare_fds);
 	sd->spare_fds = NULL;
 	for (size_t i = 0; i < sd->nport_claims; i++)

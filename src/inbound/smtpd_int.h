@@ -62,7 +62,7 @@ struct smtpd {
 	unsigned nshards;
 	unsigned draining;                /* shards not yet drained at shutdown */
 	unsigned nloops;                  /* inbound.threads as started (main included) */
-	int *spare_fds;                   /* the shards' sockets, fd + 1 (0: taken), [shard - 1][listen] */
+	int *spare_fds;                   /* the shards' sockets (-1: none or taken), [shard - 1][listen] */
 	int *port_claims;                 /* abstract sockets claiming each TCP port (claim_port) */
 	size_t nport_claims;
 	atomic_int kick_posted;           /* a shard's on_queued is on its way to main */

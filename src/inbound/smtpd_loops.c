@@ -167,8 +167,9 @@ static struct smtpd *shard_new(struct smtpd *main, unsigned index)
 	smtpd_listen_spare(sd);
 	if (pthread_create(&sd->thread, NULL, shard_main, sd) != 0)
 		msg_fatal("event=startup_error reason=\"pthread_create failed\"");
-	snprintf(name, sizeof(name), "inbound%u", index);   /* fits: index < 64 */
-	pthread_setname_np(sd->thread, name);
+	int n = snprintf(name, sizeof(name), "inbound%u", index);
+	if (n > 0 && (size_t)n < sizeof(name))   /* index < INBOUND_THREADS_MAX: it fits */
+		pthread_setname_np(sd->thread, name);
 	return sd;
 }
 
@@ -193,8 +194,6 @@ unsigned smtpd_loops_wanted(const struct config *cf)
 void smtpd_loops_start(struct smtpd *main)
 {
 	unsigned n = main->nloops;   /* as many as smtpd_new made sockets for */
-	if (n > INBOUND_THREADS_MAX)   /* never: smtpd_loops_wanted caps it */
-		n = INBOUND_THREADS_MAX;
 	sigset_t all, old;
 	/* signals are the main loop's (libevent's signal events there) */
 	sigfillset(&all);
