@@ -40,15 +40,32 @@ static void commit_rows(sqlite3 *db, int first, int n)
 	ok(db, "COMMIT");
 }
 
-static void test_passes_beside_commits_then_the_wal_restarts(void **state)
+/* The writer as the storage thread's connection is: the WAL-buffering
+ * VFS, synchronous=FULL, no auto-checkpoint, its frame count in fx. */
+static sqlite3 *open_writer(struct fx *fx)
 {
-	struct fx *fx = *state;
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 					 spool_walbuf_vfs()), SQLITE_OK);
 	ok(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0");
 	sqlite3_wal_hook(db, hook, fx);
 	ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	return db;
+}
+
+/* After the writer closed: the database opens with all n rows, whole. */
+static void assert_rows_kept(struct fx *fx, int n)
+{
+	sqlite3 *db;
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(one(db, "SELECT count(*) FROM t"), n);
+	assert_whole_and_close(db);
+}
+
+static void test_passes_beside_commits_then_the_wal_restarts(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db = open_writer(fx);
 	int k = 0;
 	while (fx->frames < 2000) {
 		commit_rows(db, k, 20);
@@ -76,9 +93,7 @@ static void test_passes_beside_commits_then_the_wal_restarts(void **state)
 	assert_true(fx->frames < 50);   /* restarted: the WAL begins again */
 	spool_ckpt_stop(c);
 	sqlite3_close(db);
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(one(db, "SELECT count(*) FROM t"), k);
-	assert_whole_and_close(db);
+	assert_rows_kept(fx, k);
 }
 
 /* The default VFS with the main database file's xSync counted: the unix
@@ -126,12 +141,7 @@ static void counting_vfs_register(void)
 static void test_a_pass_short_of_the_end_syncs_the_database(void **state)
 {
 	struct fx *fx = *state;
-	sqlite3 *db, *reader;
-	assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-					 spool_walbuf_vfs()), SQLITE_OK);
-	ok(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA wal_autocheckpoint=0");
-	sqlite3_wal_hook(db, hook, fx);
-	ok(db, "CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)");
+	sqlite3 *db = open_writer(fx), *reader;
 	commit_rows(db, 0, 100);
 	assert_int_equal(sqlite3_open(fx->path, &reader), SQLITE_OK);
 	ok(reader, "BEGIN");
@@ -155,9 +165,7 @@ static void test_a_pass_short_of_the_end_syncs_the_database(void **state)
 	ok(reader, "COMMIT");
 	sqlite3_close(reader);
 	sqlite3_close(db);
-	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
-	assert_int_equal(one(db, "SELECT count(*) FROM t"), 200);
-	assert_whole_and_close(db);
+	assert_rows_kept(fx, 200);
 }
 
 static void test_missing_database_refused(void **state)
