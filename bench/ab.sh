@@ -96,15 +96,7 @@ one_run() {   # label -> "rate idle% [latency fields]"
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	chmod 755 "$dir"
-	cat >"$dir/outpost.conf" <<-EOF
-	hostname = "bench.localdomain";
-	spool    = "$dir/spool";
-	listen   = ( { address = "127.0.0.1:$PORT"; } );
-	client_networks = [ "127.0.0.0/8" ];
-	routes = { down = { type = "relay"; host = "127.0.0.1:$DEAD_PORT"; tls = "none"; }; };
-	rules  = ( { via = [ "down" ]; } );
-	$CONF_LINE
-	EOF
+	dead_relay_conf "$dir/outpost.conf" "$dir/spool" "$PORT" "$DEAD_PORT" 1 "$CONF_LINE"
 	"${BINDIR[$1]}/outpostd" -f -c "$dir/outpost.conf" 2>>"$WORK/outpostd.$1.log" &
 	OUTPOSTD_PID=$!
 	wait_port "$PORT" outpostd

@@ -128,18 +128,7 @@ O_CONF="$O_DIR/outpost.conf"
 DEAD_PORT=$(free_port)
 
 outpost_conf() {   # file spool
-	cat >"$1" <<-EOF
-	hostname = "bench.localdomain";
-	spool    = "$2";
-	listen   = ( { address = "127.0.0.1:$O_PORT"; } );
-	client_networks = [ "127.0.0.0/8" ];
-	EOF
-	if [ "$O_ROUTES" = 1 ]; then
-		cat >>"$1" <<-EOF
-		routes = { down = { type = "relay"; host = "127.0.0.1:$DEAD_PORT"; tls = "none"; }; };
-		rules  = ( { via = [ "down" ]; } );
-		EOF
-	fi
+	dead_relay_conf "$1" "$2" "$O_PORT" "$DEAD_PORT" "$O_ROUTES"
 }
 
 # Builds from before delivery (no routes in the config) keep every message

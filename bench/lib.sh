@@ -153,6 +153,30 @@ wait_port() {
 	return 1
 }
 
+# dead_relay_conf FILE SPOOL PORT DEAD_PORT [ROUTES [LINE]]: inject.sh's and
+# ab.sh's outpostd config: the spool, a listener on 127.0.0.1:PORT for
+# 127.0.0.0/8, and (unless ROUTES is 0: builds from before delivery) every
+# message relayed to 127.0.0.1:DEAD_PORT, where nothing listens, so the
+# queue manager takes each one after its 250, fails and defers it; LINE,
+# if given, is added as it is.
+dead_relay_conf() {
+	cat >"$1" <<-EOF
+	hostname = "bench.localdomain";
+	spool    = "$2";
+	listen   = ( { address = "127.0.0.1:$3"; } );
+	client_networks = [ "127.0.0.0/8" ];
+	EOF
+	if [ "${5:-1}" = 1 ]; then
+		cat >>"$1" <<-EOF
+		routes = { down = { type = "relay"; host = "127.0.0.1:$4"; tls = "none"; }; };
+		rules  = ( { via = [ "down" ]; } );
+		EOF
+	fi
+	if [ -n "${6:-}" ]; then
+		printf '%s\n' "$6" >>"$1"
+	fi
+}
+
 # Stops the outpostd started in the background (SIGTERM, wait); fails if it
 # exited with an error.  (bigqueue.sh has its own, by pid.)
 outpost_stop() {
