@@ -342,13 +342,10 @@ int main(int argc, char **argv)
 {
 	long mb = 64;
 	int opt;
-	while ((opt = getopt(argc, argv, "r:")) != -1) {
-		if (opt != 'r' || (mb = atol(optarg)) < 1) {
-			fprintf(stderr, "usage: durable_sink [-r RING_MB] ADDR:PORT FILE\n");
-			return 2;
-		}
-	}
-	if (argc - optind != 2) {
+	int bad = 0;
+	while ((opt = getopt(argc, argv, "r:")) != -1)
+		bad |= opt != 'r' || (mb = atol(optarg)) < 1;
+	if (bad || argc - optind != 2) {
 		fprintf(stderr, "usage: durable_sink [-r RING_MB] ADDR:PORT FILE\n");
 		return 2;
 	}
